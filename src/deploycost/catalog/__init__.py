@@ -1,0 +1,92 @@
+"""Shipped, dated and sourced catalogs (CSV) and the loader that applies scenario overrides.
+
+Every table carries ``as_of`` and ``source`` columns; money columns are in the row's
+``currency``. Tables are keyed by their first column (``name``, ``tier``, ``precision``...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+KEYS: dict[str, str] = {
+    "hardware": "name",
+    "accelerators": "accelerator",
+    "storage": "tier",
+    "precision": "precision",
+    "compression": "compression",
+    "labor": "role",
+    "exchange_rates": "from_currency",
+}
+
+PRICING_COLUMNS: dict[str, str] = {
+    "on_demand": "price_on_demand_per_hour",
+    "reserved_1yr": "price_reserved_1yr_per_hour",
+    "spot": "price_spot_per_hour",
+}
+
+
+def _read(kind: str) -> pd.DataFrame:
+    path = resources.files("deploycost.catalog") / f"{kind}.csv"
+    with path.open("r", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype={"as_of": str, "source": str, "note": str})
+    frame["note"] = frame["note"].fillna("")
+    return frame.set_index(KEYS[kind], drop=False)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All catalog tables, each a DataFrame indexed by its key column."""
+
+    hardware: pd.DataFrame
+    accelerators: pd.DataFrame
+    storage: pd.DataFrame
+    precision: pd.DataFrame
+    compression: pd.DataFrame
+    labor: pd.DataFrame
+    exchange_rates: pd.DataFrame
+
+    def table(self, kind: str) -> pd.DataFrame:
+        if kind not in KEYS:
+            raise KeyError(f"unknown catalog table {kind!r}; valid: {', '.join(KEYS)}")
+        return getattr(self, kind)
+
+    def with_rows(self, kind: str, rows: list[dict]) -> Catalog:
+        """Return a catalog where ``rows`` override (by key) or extend table ``kind``.
+
+        A row naming an existing key changes only the columns it gives; a new key adds a
+        row whose missing columns are empty. Rows without a ``source`` are marked as
+        coming from the scenario file.
+        """
+        if not rows:
+            return self
+        key = KEYS[kind]
+        frame = self.table(kind).copy()
+        for row in rows:
+            name = row[key]
+            values = {k: v for k, v in row.items() if v is not None}
+            values.setdefault("source", "scenario file")
+            if name in frame.index:
+                for column, value in values.items():
+                    if column not in frame.columns:
+                        frame[column] = pd.NA
+                    frame[column] = frame[column].astype(object)
+                    frame.at[name, column] = value
+            else:
+                added = pd.DataFrame([values]).set_index(key, drop=False)
+                frame = pd.concat([frame.astype(object), added.astype(object)])
+        frame = frame.infer_objects()
+        return replace(self, **{kind: frame})
+
+
+@cache
+def _shipped() -> Catalog:
+    return Catalog(**{kind: _read(kind) for kind in KEYS})
+
+
+def load_catalog() -> Catalog:
+    """The catalog shipped with the package (tables are shared: treat them as read-only)."""
+    return _shipped()

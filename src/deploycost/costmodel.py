@@ -1,0 +1,364 @@
+"""The six cost components of the founding document, as quantities x prices.
+
+For D deployments the model builds a quantity matrix ``q[d, l]`` over *ledger lines*
+``l`` = (component, owner, price). Each line's daily cost is ``q[d, l] * p[price(l)]``;
+summing lines per price gives ``Q[d, r]`` with ``cost = Q @ p``, so a whole price sweep is
+one matrix product ``Q @ P.T``. No term divides or multiplies two prices: every component is
+linear in the price vector.
+
+All quantities are *per day*; month = 30.4 days, year = 365 days (``deploycost.units``).
+
+Formulas (i model, d deployment, t tier, h instance type, s data source; units in brackets):
+
+* data (seed C_acq): per source s,
+  ``acquired GB/day = gb_per_day / usable_fraction`` x ``data_acquisition_gb[s]`` [CUR/GB]
+  + the same GB x ``data_cleaning_gb[s]``
+  + ``gb_per_day * retention_days * billed(t) / 30.4`` [GB-month/day] x ``storage_gb_month[t]``
+  + ``read_gb_per_day`` x ``retrieval_gb[t]`` + labelling person-days/month / 30.4 x
+  ``day_rate``. The seed multiplied *model size x response time x queries*, which is not a
+  data volume; we count gigabytes acquired, cleaned, stored and read.
+* model storage (seed C_store): artifact GB = params x bytes/param(precision) x
+  size_factor(file compression); stored GB = artifact x versions_kept x (1 + backups);
+  ``stored * billed(t) / 30.4`` [GB-month/day] x ``storage_gb_month[t]`` + loads/day x
+  artifact GB x ``retrieval_gb[t]``, where loads/day = replicas x retrains/30.4 (each new
+  version is pulled by every replica) + replica starts/day when autoscaling. The seed paid
+  ``price x (need - capacity)``, negative when the model fits; storage is paid per GB stored,
+  and owned capacity is a constraint of the optimiser, not a cost.
+* compression (seed C_comp, no formula there): when the served precision differs from the
+  checkpoint, each retrain costs ``person_days_per_retrain`` x ``day_rate[role]`` +
+  ``calibration_gpu_hours_per_retrain`` x ``instance_hour[calibration_instance]``;
+  per day: x retrains_per_month / 30.4.
+* compute (seed C_calc): ``replicas x 24`` [instance-hour/day] x ``instance_hour[h]``, or,
+  when autoscaled, sum over the 24 hours of the replicas the hourly traffic needs at the
+  utilisation ceiling (between min_replicas and the deployed peak replicas). The seed's
+  ``size / speed x time x queries`` is not a cost.
+* people (seed C_hum): maintenance person-days/month per model x automation multiplier /
+  30.4 x ``day_rate[role]`` + training person-days/month / 30.4 x ``day_rate`` + the
+  automation level's fixed cost x 1/30.4 [month/day] x ``automation_fixed_month[a]``.
+  The seed scaled people with query count.
+* fusion (seed C_fuse = C_cost-fuse x F, kept): complexity F x ``fusion_unit_day[f]``
+  [CUR/day per unit of F] + fusion-layer replicas x 24 x ``instance_hour[h]`` + fusion
+  maintenance person-days/month x automation multiplier / 30.4 x ``day_rate``.
+
+``billed(t) = max(1, min_storage_days(t) / lifetime_days)``: objects deleted before the
+tier's minimum storage duration are billed for the minimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deploycost.deployment import Deployments, Space
+from deploycost.prices import PriceVector, build_prices
+from deploycost.scenario import Scenario
+from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
+
+COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
+
+
+@dataclass(frozen=True)
+class Quantities:
+    """``q[d, l]``: quantity per day of ledger line ``l`` in deployment ``d``."""
+
+    q: np.ndarray
+    lines: pd.DataFrame  # component, owner, owner_kind, price, unit
+    price_of_line: np.ndarray  # (L,) index into the price vector
+    n_prices: int
+
+    @cached_property
+    def by_price(self) -> np.ndarray:
+        """``Q[d, r]``: quantity per day bought at price ``r`` (lines summed per price)."""
+        n_lines = self.price_of_line.shape[0]
+        fold = sp.csr_matrix((np.ones(n_lines), (np.arange(n_lines), self.price_of_line)),
+                             shape=(n_lines, self.n_prices))
+        return np.asarray((fold.T @ self.q.T).T)
+
+    def line_costs(self, prices: np.ndarray) -> np.ndarray:
+        """Cost per day of every line, (D, L)."""
+        return self.q * np.asarray(prices)[self.price_of_line]
+
+    def totals(self, price_scenarios: np.ndarray) -> np.ndarray:
+        """Total cost per day for (D deployments) x (S price scenarios): ``Q @ P.T``."""
+        return self.by_price @ np.atleast_2d(price_scenarios).T
+
+    def component_costs(self, prices: np.ndarray) -> np.ndarray:
+        """(D, 6) cost per day by component, in ``COMPONENTS`` order."""
+        codes = pd.Categorical(self.lines.component, categories=COMPONENTS).codes
+        onehot = np.zeros((len(codes), len(COMPONENTS)))
+        onehot[np.arange(len(codes)), codes] = 1.0
+        return self.line_costs(prices) @ onehot
+
+
+@dataclass(frozen=True)
+class _Block:
+    component: str
+    owner_kind: str
+    owners: list[str]
+    prices: list[str]
+    unit: str
+    q: np.ndarray  # (D, L_block)
+    line_owner: list[str]
+    line_price: list[str]
+
+
+def _choice_block(component: str, owner_kind: str, owners: list[str], prices: list[str],
+                  unit: str, values: np.ndarray, choice: np.ndarray) -> _Block:
+    """Lines (owner o, price k) for all k; deployment d buys ``values[d, o]`` at ``choice[d, o]``."""
+    d, o = values.shape
+    q = np.zeros((d, o, len(prices)))
+    np.put_along_axis(q, np.broadcast_to(choice, (d, o))[..., None], values[..., None], axis=2)
+    line_owner = [w for w in owners for _ in prices]
+    line_price = [p for _ in owners for p in prices]
+    return _Block(component, owner_kind, owners, prices, unit, q.reshape(d, o * len(prices)),
+                  line_owner, line_price)
+
+
+def _fixed_block(component: str, owner_kind: str, owners: list[str], prices: list[str],
+                 unit: str, values: np.ndarray) -> _Block:
+    """One line per owner at its own price ``prices[o]``; quantities ``values[d, o]``."""
+    return _Block(component, owner_kind, owners, prices, unit, values, list(owners), list(prices))
+
+
+@dataclass(frozen=True)
+class ModelConstants:
+    """Per-model figures from the scenario, as arrays over the model axis (M,)."""
+
+    gb_per_param_byte: np.ndarray  # GB of weights per byte/param (params / 1e9)
+    checkpoint_precision: np.ndarray
+    versions_kept: np.ndarray
+    retrains_per_day: np.ndarray
+    maintenance_pd_per_day: np.ndarray
+    role: np.ndarray
+    traffic_share: np.ndarray
+    min_replicas: np.ndarray
+    effort_pd_per_retrain: np.ndarray
+    effort_gpu_h_per_retrain: np.ndarray
+
+    @classmethod
+    def of(cls, scn: Scenario, space: Space) -> ModelConstants:
+        bytes_per = scn.resolved_catalog.precision.bytes_per_param
+        gb = [m.params_million * 1e-3 if m.params_million is not None
+              else m.size_gb / float(bytes_per[m.checkpoint_precision]) for m in scn.models]
+        return cls(
+            gb_per_param_byte=np.array(gb, float),
+            checkpoint_precision=np.array(
+                [space.precisions.index(m.checkpoint_precision) for m in scn.models]),
+            versions_kept=np.array([m.versions_kept for m in scn.models], float),
+            retrains_per_day=np.array([m.retrains_per_month for m in scn.models]) / DAYS_PER_MONTH,
+            maintenance_pd_per_day=np.array(
+                [m.maintenance_person_days_per_month for m in scn.models]) / DAYS_PER_MONTH,
+            role=np.array([space.roles.index(m.role or scn.default_role) for m in scn.models]),
+            traffic_share=np.array([m.traffic_share for m in scn.models]),
+            min_replicas=np.array([m.min_replicas for m in scn.models], float),
+            effort_pd_per_retrain=np.array(
+                [m.compression_effort.person_days_per_retrain for m in scn.models]),
+            effort_gpu_h_per_retrain=np.array(
+                [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]),
+        )
+
+
+def fusion_matrices(scn: Scenario, space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """(F, M) membership and traffic fraction of each model in each fusion configuration."""
+    member = np.zeros((len(space.fusions), len(space.models)), bool)
+    fraction = np.zeros_like(member, dtype=float)
+    for f, cfg in enumerate(scn.fusion_configs):
+        fractions = cfg.stage_fractions or [1.0] * len(cfg.members)
+        for name, frac in zip(cfg.members, fractions, strict=True):
+            member[f, space.models.index(name)] = True
+            fraction[f, space.models.index(name)] = frac
+    return member, fraction
+
+
+def _billed_factor(min_days: np.ndarray, lifetime_days: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(lifetime_days > 0, min_days / lifetime_days, 0.0)
+    return np.maximum(1.0, ratio)
+
+
+def hourly_replicas(scn: Scenario, dep: Deployments, share: np.ndarray,
+                    const: ModelConstants) -> np.ndarray:
+    """(D, M, 24) replicas running each hour: the peak replicas, or what autoscaling needs.
+
+    An autoscaled model runs ``ceil(lambda_h / (capacity * utilisation_max))`` replicas in
+    hour h, clamped to [min_replicas, deployed replicas].
+    """
+    weights = np.asarray(scn.workload.hourly_weights)  # (24,)
+    hourly_qps = scn.workload.queries_per_day * weights / 3600.0  # mean arrival rate per hour
+    load = share[..., None] * hourly_qps  # (D, M, 24)
+    capacity = dep.capacity_qps[..., None] * scn.constraints.utilisation_max
+    with np.errstate(invalid="ignore", divide="ignore"):
+        needed = np.ceil(np.where(np.isnan(capacity), np.inf, load / capacity))
+    needed = np.maximum(needed, const.min_replicas[None, :, None])
+    peak = dep.replicas[..., None]
+    return np.where(np.isnan(capacity), peak, np.minimum(needed, peak))
+
+
+def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = None) -> Quantities:
+    """Quantity matrix of D deployments over every ledger line (no loop over deployments)."""
+    prices = prices or build_prices(scn)
+    space = Space.of(scn)
+    const = ModelConstants.of(scn, space)
+    cat = scn.resolved_catalog
+    member, fraction = fusion_matrices(scn, space)
+    active = member[dep.fusion]  # (D, M)
+    share = const.traffic_share * fraction[dep.fusion]  # (D, M)
+    d = dep.count
+    models = list(space.models)
+    inst = [f"instance_hour[{h}]" for h in space.instances]
+    store = [f"storage_gb_month[{t}]" for t in space.tiers]
+    fetch = [f"retrieval_gb[{t}]" for t in space.tiers]
+    rate = [f"day_rate[{r}]" for r in space.roles]
+    multiplier = np.array([a.person_day_multiplier for a in scn.people.automation_levels])
+    automation = multiplier[dep.automation][:, None]  # (D, 1)
+    min_days = cat.storage.min_storage_days.reindex(list(space.tiers)).fillna(0).to_numpy(float)
+    blocks: list[_Block] = []
+
+    # compute
+    running = hourly_replicas(scn, dep, share, const) * active[..., None]  # (D, M, 24)
+    hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
+    blocks.append(_choice_block("compute", "model", models, inst, "instance-hour/day",
+                                hours, dep.instance))
+
+    # model storage
+    bytes_per = cat.precision.bytes_per_param.reindex(list(space.precisions)).to_numpy(float)
+    size_factor = cat.compression.size_factor.reindex(list(space.compressions)).to_numpy(float)
+    artifact_gb = const.gb_per_param_byte * bytes_per[dep.precision] * size_factor[dep.compression]
+    stored_gb = artifact_gb * const.versions_kept * (1 + dep.backups)
+    with np.errstate(divide="ignore"):
+        lifetime = np.where(const.retrains_per_day > 0,
+                            const.versions_kept / const.retrains_per_day, np.inf)
+    billed = _billed_factor(min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
+    starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
+    loads = dep.replicas * const.retrains_per_day * active + starts
+    blocks.append(_choice_block("model_storage", "model", models, store, "GB-month/day",
+                                stored_gb * billed / DAYS_PER_MONTH * active, dep.tier))
+    blocks.append(_choice_block("model_storage", "model", models, fetch, "GB/day",
+                                artifact_gb * loads * active, dep.tier))
+
+    # compression
+    requantised = (dep.precision != const.checkpoint_precision) & active
+    retrains = const.retrains_per_day * requantised
+    blocks.append(_choice_block("compression", "model", models, rate, "person-day/day",
+                                const.effort_pd_per_retrain * retrains,
+                                np.broadcast_to(const.role, (d, len(models)))))
+    calibration = f"instance_hour[{scn.catalog.calibration_instance}]"
+    blocks.append(_fixed_block("compression", "model", models, [calibration] * len(models),
+                               "instance-hour/day", const.effort_gpu_h_per_retrain * retrains))
+
+    # people
+    blocks.append(_choice_block("people", "model", models, rate, "person-day/day",
+                                const.maintenance_pd_per_day * automation * active,
+                                np.broadcast_to(const.role, (d, len(models)))))
+    training_role = space.roles.index(scn.people.training_role or scn.default_role)
+    training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
+    blocks.append(_fixed_block("people", "shared", ["training"], [rate[training_role]],
+                               "person-day/day", training))
+    blocks.append(_choice_block("people", "shared", ["automation"],
+                                [f"automation_fixed_month[{a}]" for a in space.automation],
+                                "month/day", np.full((d, 1), 1.0 / DAYS_PER_MONTH),
+                                dep.automation[:, None]))
+
+    # fusion
+    cfgs = scn.fusion_configs
+    complexity = np.array([f.complexity for f in cfgs])
+    blocks.append(_choice_block("fusion", "fusion", ["fusion"],
+                                [f"fusion_unit_day[{f}]" for f in space.fusions],
+                                "complexity-day/day", complexity[dep.fusion][:, None],
+                                dep.fusion[:, None]))
+    fusion_pd = np.array([f.maintenance_person_days_per_month for f in cfgs]) / DAYS_PER_MONTH
+    fusion_role = np.array([space.roles.index(f.role or scn.default_role) for f in cfgs])
+    blocks.append(_choice_block("fusion", "fusion", ["fusion"], rate, "person-day/day",
+                                (fusion_pd[dep.fusion])[:, None] * automation,
+                                fusion_role[dep.fusion][:, None]))
+    fusion_hours = np.array([f.replicas * HOURS_PER_DAY for f in cfgs])
+    fusion_inst = np.array([space.instances.index(f.instance) if f.instance else 0 for f in cfgs])
+    blocks.append(_choice_block("fusion", "fusion", ["fusion"], inst, "instance-hour/day",
+                                fusion_hours[dep.fusion][:, None], fusion_inst[dep.fusion][:, None]))
+
+    # data
+    if scn.data_sources:
+        sources = list(space.sources)
+        src = scn.data_sources
+        gb = np.array([s.gb_per_day for s in src])
+        raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), (d, len(src)))
+        retention = np.array([s.retention_days for s in src])
+        blocks.append(_fixed_block("data", "data_source", sources,
+                                   [f"data_acquisition_gb[{s}]" for s in sources], "GB/day",
+                                   raw_gb))
+        blocks.append(_fixed_block("data", "data_source", sources,
+                                   [f"data_cleaning_gb[{s}]" for s in sources], "GB/day", raw_gb))
+        data_billed = _billed_factor(min_days[dep.data_tier], np.broadcast_to(retention, (d, len(src))))
+        blocks.append(_choice_block("data", "data_source", sources, store, "GB-month/day",
+                                    gb * retention * data_billed / DAYS_PER_MONTH, dep.data_tier))
+        reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), (d, len(src)))
+        blocks.append(_choice_block("data", "data_source", sources, fetch, "GB/day", reads,
+                                    dep.data_tier))
+        label_roles = [rate[space.roles.index(s.role or scn.default_role)] for s in src]
+        labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
+        blocks.append(_fixed_block("data", "data_source", sources, label_roles, "person-day/day",
+                                   np.broadcast_to(labelling, (d, len(src)))))
+
+    lines = pd.DataFrame({
+        "component": [b.component for b in blocks for _ in b.line_price],
+        "owner": [o for b in blocks for o in b.line_owner],
+        "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
+        "price": [p for b in blocks for p in b.line_price],
+        "unit": [b.unit for b in blocks for _ in b.line_price],
+    })
+    q = np.concatenate([b.q for b in blocks], axis=1)
+    return Quantities(q=q, lines=lines, price_of_line=prices.indices(list(lines.price)),
+                      n_prices=len(prices.names))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Costs of D deployments under one price vector."""
+
+    scenario: Scenario
+    prices: PriceVector
+    quantities: Quantities
+
+    @cached_property
+    def line_costs(self) -> np.ndarray:
+        return self.quantities.line_costs(self.prices.values)
+
+    @property
+    def total_per_day(self) -> np.ndarray:
+        return self.line_costs.sum(axis=1)
+
+    def components(self) -> pd.DataFrame:
+        """One row per deployment: the six components and the total, per day."""
+        frame = pd.DataFrame(self.quantities.component_costs(self.prices.values),
+                             columns=list(COMPONENTS))
+        frame["total"] = frame.sum(axis=1)
+        return frame
+
+    def breakdown(self, row: int = 0) -> pd.DataFrame:
+        """Cost of deployment ``row`` per component and owner, per day, month and year."""
+        lines = self.quantities.lines.assign(per_day=self.line_costs[row])
+        table = (lines.groupby(["component", "owner_kind", "owner"], sort=False)["per_day"]
+                 .sum().reset_index())
+        table = table[table.per_day != 0].copy()
+        table["component"] = pd.Categorical(table.component, categories=COMPONENTS, ordered=True)
+        table = table.sort_values(["component", "owner"], kind="stable").reset_index(drop=True)
+        table["per_month"] = table.per_day * DAYS_PER_MONTH
+        table["per_year"] = table.per_day * DAYS_PER_YEAR
+        return table
+
+    def ledger(self, row: int = 0) -> pd.DataFrame:
+        """Every non-zero line of deployment ``row``: quantity, unit price and cost per day."""
+        lines = self.quantities.lines.copy()
+        lines["quantity_per_day"] = self.quantities.q[row]
+        lines["unit_price"] = self.prices.values[self.quantities.price_of_line]
+        lines["per_day"] = self.line_costs[row]
+        return lines[lines.quantity_per_day != 0].reset_index(drop=True)
+
+
+def evaluate(scn: Scenario, dep: Deployments, prices: PriceVector | None = None) -> Evaluation:
+    prices = prices or build_prices(scn)
+    return Evaluation(scn, prices, quantities(scn, dep, prices))

@@ -1,0 +1,749 @@
+"""Scenario and deployment files: pydantic schema, one-pass validation, readable errors.
+
+Money in a scenario file is in the scenario ``currency`` unless a field says otherwise;
+catalog prices in other currencies are converted with ``exchange_rates`` (scenario
+currency units per one foreign unit), which are themselves prices a sweep may vary.
+
+Validation runs in one pass before anything is computed: the schema (types, bounds,
+unknown keys) first, then cross-references (fusion members, instance, tier, precision,
+role names) against the catalog with the scenario's own overrides applied. Every problem
+is reported at once as ``path must ..., got value``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
+
+from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
+from deploycost.errors import ScenarioError
+
+BIG = 1e12  # upper bound on counts and amounts: keeps every product finite in float64
+
+ModelName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+]  # a Kubernetes object name, since models become Deployments
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+NonNeg = Annotated[float, Field(ge=0, le=BIG)]
+Pos = Annotated[float, Field(gt=0, le=BIG)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class Workload(Strict):
+    """Traffic: daily volume and its peak."""
+
+    queries_per_day: Pos = 1_000_000.0
+    peak_qps: Pos | None = None
+    peak_to_mean: Annotated[float, Field(ge=1, le=1000)] = 3.0
+    hourly_profile: Annotated[list[NonNeg], Field(min_length=24, max_length=24)] | None = None
+
+    @property
+    def mean_qps(self) -> float:
+        return self.queries_per_day / 86400.0
+
+    @property
+    def hourly_weights(self) -> list[float]:
+        """24 fractions of the day's traffic (flat when no profile is given)."""
+        if self.hourly_profile is None:
+            return [1.0 / 24.0] * 24
+        total = sum(self.hourly_profile)
+        return [w / total for w in self.hourly_profile]
+
+    @property
+    def peak_qps_resolved(self) -> float:
+        if self.peak_qps is not None:
+            return self.peak_qps
+        if self.hourly_profile is not None:
+            return self.mean_qps * 24.0 * max(self.hourly_weights)
+        return self.mean_qps * self.peak_to_mean
+
+
+class Profile(Strict):
+    """A measured operating point of one model on one instance type."""
+
+    instance: str
+    precision: str
+    batch: Annotated[int, Field(ge=1, le=65536)] = 1
+    throughput_qps: Pos
+    latency_ms: Pos
+    p99_bound_ms: Pos | None = None
+    source: str = "scenario file"
+
+
+class CompressionEffort(Strict):
+    """One-off work to quantise a model, repeated at every retrain."""
+
+    person_days_per_retrain: NonNeg = 0.5
+    calibration_gpu_hours_per_retrain: NonNeg = 1.0
+
+
+class ModelSpec(Strict):
+    name: ModelName
+    params_million: Pos | None = None
+    size_gb: Pos | None = None
+    checkpoint_precision: str = "fp32"
+    embedding_gb: NonNeg = 0.0
+    gflops_per_query: NonNeg | None = None
+    mb_per_query: NonNeg | None = None
+    profiles: list[Profile] = []
+    traffic_share: Fraction = 1.0
+    stage: Name | None = None
+    latency_slo_ms: Pos = 100.0
+    quality: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    min_replicas: Annotated[int, Field(ge=1, le=100_000)] = 1
+    maintenance_person_days_per_month: NonNeg = 0.0
+    role: Name | None = None
+    retrains_per_month: NonNeg = 1.0
+    versions_kept: Annotated[int, Field(ge=1, le=1000)] = 2
+    compression_effort: CompressionEffort = CompressionEffort()
+    allowed_instances: list[str] | None = None
+    allowed_precisions: list[str] | None = None
+
+
+class DataSource(Strict):
+    name: Name
+    gb_per_day: Pos
+    acquisition_price_per_gb: NonNeg = 0.0
+    usable_fraction: Fraction = 1.0
+    retention_days: Annotated[float, Field(gt=0, le=36500)] = 30.0
+    cleaning_price_per_gb: NonNeg = 0.0
+    labelling_person_days_per_month: NonNeg = 0.0
+    role: Name | None = None
+    read_gb_per_day: NonNeg = 0.0
+    storage_tiers: Annotated[list[str], Field(min_length=1)] = ["s3-standard"]
+
+
+class RoleSpec(Strict):
+    """A day rate given here, or taken from the labor catalog row ``catalog``."""
+
+    day_rate: Pos | None = None
+    currency: Currency | None = None
+    catalog: str | None = None
+    source: str = "scenario file"
+
+
+class AutomationLevel(Strict):
+    name: Name
+    fixed_cost_per_month: NonNeg = 0.0
+    person_day_multiplier: Annotated[float, Field(gt=0, le=10)] = 1.0
+
+
+class People(Strict):
+    roles: dict[Name, RoleSpec] = {}
+    training_person_days_per_month: NonNeg = 0.0
+    training_role: Name | None = None
+    automation_levels: Annotated[list[AutomationLevel], Field(min_length=1)] = [
+        AutomationLevel(name="manual")
+    ]
+
+
+FusionMethod = Literal["single", "average", "weighted", "softmax", "stacking", "cascade"]
+
+
+class FusionConfig(Strict):
+    """A set of member models and how their outputs are combined."""
+
+    name: Name
+    members: Annotated[list[ModelName], Field(min_length=1)]
+    method: FusionMethod = "single"
+    weights: list[Pos] | None = None
+    stage_fractions: list[Fraction] | None = None
+    quality: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    complexity: Annotated[float, Field(ge=0, le=1)] = 0.0
+    unit_cost_per_day: NonNeg = 0.0
+    maintenance_person_days_per_month: NonNeg = 0.0
+    role: Name | None = None
+    instance: str | None = None
+    replicas: Count = 0
+
+
+class Constraints(Strict):
+    quality_floor: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    e2e_latency_ms: Pos | None = None
+    quotas: dict[str, Count] = {}
+    budget_per_day: Pos | None = None
+    utilisation_max: Fraction = 0.8
+    max_cold_start_s: Pos = 600.0
+    owned_storage_gb: dict[str, NonNeg] = {}
+
+
+class HardwareRow(Strict):
+    name: str
+    instance_type: str | None = None
+    provider: str | None = None
+    region: str | None = None
+    compute_class: Literal["cpu", "gpu", "accelerator"] | None = None
+    accelerator: str | None = None
+    accel_count: Count | None = None
+    accel_mem_gb: NonNeg | None = None
+    vcpus: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    memory_gib: Pos | None = None
+    currency: Currency | None = None
+    price_on_demand_per_hour: NonNeg | None = None
+    price_reserved_1yr_per_hour: NonNeg | None = None
+    price_spot_per_hour: NonNeg | None = None
+    as_of: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class StorageRow(Strict):
+    tier: str
+    provider: str | None = None
+    region: str | None = None
+    kind: str | None = None
+    currency: Currency | None = None
+    price_per_gb_month: NonNeg | None = None
+    retrieval_per_gb: NonNeg | None = None
+    min_storage_days: Annotated[float, Field(ge=0, le=36500)] | None = None
+    read_mb_s: Pos | None = None
+    first_byte_s: NonNeg | None = None
+    as_of: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class PrecisionRow(Strict):
+    precision: str
+    bytes_per_param: Annotated[float, Field(gt=0, le=16)] | None = None
+    compute_dtype: Literal["fp32", "fp16", "int8", "int4"] | None = None
+    quality_delta_rel: Annotated[float, Field(ge=-1, le=1)] | None = None
+    measured_speedup_vs_fp16: Pos | None = None
+    as_of: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class CompressionRow(Strict):
+    compression: str
+    size_factor: Annotated[float, Field(gt=0, le=1)] | None = None
+    decompress_mb_s: Pos | None = None
+    as_of: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class CatalogOverrides(Strict):
+    pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
+    calibration_instance: str = "g5.xlarge"
+    hardware: list[HardwareRow] = []
+    storage: list[StorageRow] = []
+    precision: list[PrecisionRow] = []
+    compression: list[CompressionRow] = []
+
+
+REQUIRED_FOR_NEW_ROW: dict[str, tuple[str, ...]] = {
+    "hardware": ("compute_class", "accelerator", "accel_count", "vcpus", "memory_gib", "currency"),
+    "storage": ("currency", "price_per_gb_month", "read_mb_s"),
+    "precision": ("bytes_per_param", "compute_dtype", "quality_delta_rel"),
+    "compression": ("size_factor",),
+}
+
+
+class ModelChoice(Strict):
+    """The deployment of one model: where it runs and how its artifact is stored."""
+
+    instance: str
+    replicas: Count
+    precision: str | None = None
+    batch: Annotated[int, Field(ge=1, le=65536)] = 1
+    tier: str | None = None
+    backups: Annotated[int, Field(ge=0, le=100)] = 0
+    compression: str = "none"
+    autoscale: bool = False
+    capacity_qps: Pos | None = None
+
+
+class DeploymentSpec(Strict):
+    """A fixed choice per model (replicas included), for ``deploycost evaluate``."""
+
+    models: dict[str, ModelChoice]
+    fusion: str | None = None
+    data_tiers: dict[str, str] = {}
+    automation: str | None = None
+
+
+class Scenario(Strict):
+    name: str = "scenario"
+    description: str = ""
+    currency: Currency = "CNY"
+    exchange_rates: dict[Currency, Pos] = {}
+    workload: Workload = Workload()
+    models: Annotated[list[ModelSpec], Field(min_length=1)]
+    model_storage_tiers: Annotated[list[str], Field(min_length=1)] = ["s3-standard"]
+    data_sources: list[DataSource] = []
+    people: People = People()
+    fusion: list[FusionConfig] = []
+    constraints: Constraints = Constraints()
+    catalog: CatalogOverrides = CatalogOverrides()
+    baseline_deployment: DeploymentSpec | None = None
+
+    # Filled in by ``validate_scenario``: the catalog with this scenario's overrides.
+    _catalog: Catalog | None = PrivateAttr(default=None)
+
+    @property
+    def resolved_catalog(self) -> Catalog:
+        assert self._catalog is not None, "use load_scenario / validate_scenario"
+        return self._catalog
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+    @property
+    def fusion_configs(self) -> list[FusionConfig]:
+        """The declared fusion configurations, or one that serves every model."""
+        if self.fusion:
+            return list(self.fusion)
+        names = [m.name for m in self.models]
+        return [FusionConfig(name="all-models", members=names,
+                             method="single" if len(names) == 1 else "cascade")]
+
+    @property
+    def role_specs(self) -> dict[str, RoleSpec]:
+        """Declared roles, or one engineer role priced from the labor catalog."""
+        if self.people.roles:
+            return dict(self.people.roles)
+        row = "cn-algorithm-engineer" if self.currency == "CNY" else "us-software-developer"
+        return {"engineer": RoleSpec(catalog=row)}
+
+    @property
+    def default_role(self) -> str:
+        return next(iter(self.role_specs))
+
+    def rate_to_scenario(self, currency: str) -> float:
+        """Scenario-currency units per one unit of ``currency``."""
+        if currency == self.currency:
+            return 1.0
+        if currency in self.exchange_rates:
+            return self.exchange_rates[currency]
+        table = self.resolved_catalog.exchange_rates
+        direct = table[(table.from_currency == currency) & (table.to_currency == self.currency)]
+        if len(direct):
+            return float(direct.rate.iloc[0])
+        inverse = table[(table.from_currency == self.currency) & (table.to_currency == currency)]
+        if len(inverse):
+            return 1.0 / float(inverse.rate.iloc[0])
+        raise KeyError(currency)
+
+
+# ---------------------------------------------------------------------------------------
+# error formatting
+
+
+def _rule(error: dict) -> str:
+    ctx = error.get("ctx", {}) or {}
+    kind = error["type"]
+    simple = {
+        "greater_than": "must be > {gt}",
+        "greater_than_equal": "must be >= {ge}",
+        "less_than": "must be < {lt}",
+        "less_than_equal": "must be <= {le}",
+        "finite_number": "must be a finite number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "int_type": "must be an integer",
+        "int_from_float": "must be an integer",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+        "literal_error": "must be one of {expected}",
+        "too_short": "must have at least {min_length} items",
+        "too_long": "must have at most {max_length} items",
+        "string_pattern_mismatch": "must match the pattern {pattern}",
+    }
+    if kind in simple:
+        shown = {k: (int(v) if isinstance(v, float) and v.is_integer() else v)
+                 for k, v in ctx.items()}
+        try:
+            return simple[kind].format(**shown)
+        except (KeyError, IndexError):
+            return simple[kind].split(" {")[0]
+    return str(error.get("msg", kind)).lower()
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return True
+    if origin in (typing.Union, types.UnionType, Annotated):
+        return any(_is_mapping(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _describe(loc: tuple, raw: Any, root: type[BaseModel]) -> tuple[str, type[BaseModel] | None]:
+    """Turn a pydantic location into ``models[ranker].latency_slo_ms`` and the model there."""
+    path = ""
+    model: type[BaseModel] | None = root
+    in_mapping = False
+    node = raw
+    for part in loc:
+        if isinstance(part, int):
+            name = node[part].get("name") if isinstance(node, list) and isinstance(
+                node[part], dict) else None
+            path += f"[{name}]" if isinstance(name, str) else f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if in_mapping:
+            path += f"[{part}]"
+            in_mapping = False
+            node = node.get(part) if isinstance(node, dict) else None
+            continue
+        path += f".{part}" if path else str(part)
+        field = model.model_fields.get(part) if model is not None else None
+        node = node.get(part) if isinstance(node, dict) else None
+        if field is None:
+            model = None
+            continue
+        in_mapping = _is_mapping(field.annotation)
+        model = _inner_model(field.annotation)
+    return path, model
+
+
+def _format_errors(exc: ValidationError, raw: Any, root: type[BaseModel], prefix: str) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        if error["type"] == "extra_forbidden":
+            parent_path, parent = _describe(loc[:-1], raw, root)
+            key = str(loc[-1])
+            valid = sorted(parent.model_fields) if parent is not None else []
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            where = f"{prefix}{parent_path}" if parent_path else prefix.rstrip(".") or "top level"
+            problems.append(f"{where}: unknown key '{key}'{hint}; valid keys: {', '.join(valid)}")
+            continue
+        path, _ = _describe(loc, raw, root)
+        full = f"{prefix}{path}" if path else prefix.rstrip(".")
+        if error["type"] == "missing":
+            problems.append(f"{full} is required")
+        else:
+            problems.append(f"{full} {_rule(error)}, got {_got(error.get('input'))}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
+# cross-reference checks
+
+
+def _unique(items: list, what: str, problems: list[str]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            problems.append(f"{what}[{item.name}].name must be unique, got a second {item.name!r}")
+        seen.add(item.name)
+
+
+def _suggest(value: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(value, valid, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _ref(value: str, valid: list[str], path: str, what: str, problems: list[str]) -> None:
+    if value not in valid:
+        problems.append(f"{path} must name a known {what}{_suggest(value, valid)}, got {value!r}")
+
+
+def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
+    catalog = load_catalog()
+    for kind, rows in (("hardware", scn.catalog.hardware), ("storage", scn.catalog.storage),
+                       ("precision", scn.catalog.precision),
+                       ("compression", scn.catalog.compression)):
+        key = KEYS[kind]
+        existing = set(catalog.table(kind).index)
+        for row in rows:
+            name = getattr(row, key)
+            if name in existing:
+                continue
+            for column in REQUIRED_FOR_NEW_ROW[kind]:
+                if getattr(row, column) is None:
+                    problems.append(f"catalog.{kind}[{name}].{column} is required for a new row")
+        catalog = catalog.with_rows(kind, [row.model_dump() for row in rows])
+    return catalog
+
+
+def _priced_instances(scn: Scenario, catalog: Catalog) -> list[str]:
+    column = PRICING_COLUMNS[scn.catalog.pricing]
+    hw = catalog.hardware
+    return [str(n) for n in hw.index[hw[column].notna()]]
+
+
+def _check_currencies(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    used = set(catalog.hardware.currency.dropna()) | set(catalog.storage.currency.dropna())
+    used |= {r.currency for r in scn.role_specs.values() if r.currency}
+    used |= {str(catalog.labor.at[r.catalog, "currency"]) for r in scn.role_specs.values()
+             if r.catalog in catalog.labor.index}
+    for currency in sorted(used):
+        try:
+            scn.rate_to_scenario(currency)
+        except KeyError:
+            problems.append(f"exchange_rates.{currency} is required to convert {currency} prices "
+                            f"to {scn.currency}, got nothing")
+
+
+def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    instances = list(catalog.hardware.index)
+    precisions = list(catalog.precision.index)
+    roles = list(scn.role_specs)
+    for m in scn.models:
+        path = f"models[{m.name}]"
+        if (m.params_million is None) == (m.size_gb is None):
+            problems.append(f"{path} must give exactly one of params_million or size_gb, got "
+                            f"{'both' if m.params_million is not None else 'neither'}")
+        _ref(m.checkpoint_precision, precisions, f"{path}.checkpoint_precision", "precision",
+             problems)
+        if m.role is not None:
+            _ref(m.role, roles, f"{path}.role", "role in people.roles", problems)
+        for i, p in enumerate(m.profiles):
+            _ref(p.instance, instances, f"{path}.profiles[{i}].instance", "instance", problems)
+            _ref(p.precision, precisions, f"{path}.profiles[{i}].precision", "precision",
+                 problems)
+        for name in m.allowed_instances or []:
+            _ref(name, instances, f"{path}.allowed_instances", "instance", problems)
+        for name in m.allowed_precisions or []:
+            _ref(name, precisions, f"{path}.allowed_precisions", "precision", problems)
+
+
+def _check_fusion(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    models = [m.name for m in scn.models]
+    for f in scn.fusion:
+        path = f"fusion[{f.name}]"
+        for member in f.members:
+            _ref(member, models, f"{path}.members", "model", problems)
+        if len(set(f.members)) != len(f.members):
+            problems.append(f"{path}.members must not repeat a model, got {f.members}")
+        if f.method == "single" and len(f.members) != 1:
+            problems.append(f"{path}.members must have exactly 1 model for method 'single', "
+                            f"got {len(f.members)}")
+        if f.method == "weighted" and (f.weights is None or len(f.weights) != len(f.members)):
+            problems.append(f"{path}.weights must give one weight per member for method "
+                            f"'weighted', got {f.weights}")
+        if f.stage_fractions is not None and len(f.stage_fractions) != len(f.members):
+            problems.append(f"{path}.stage_fractions must give one fraction per member, got "
+                            f"{len(f.stage_fractions)} for {len(f.members)} members")
+        if f.stage_fractions is not None and f.method != "cascade":
+            problems.append(f"{path}.stage_fractions only applies to method 'cascade', got "
+                            f"method {f.method!r}")
+        if f.instance is not None:
+            _ref(f.instance, _priced_instances(scn, catalog), f"{path}.instance",
+                 f"instance with a {scn.catalog.pricing} price", problems)
+        elif f.replicas:
+            problems.append(f"{path}.instance is required when replicas > 0, got nothing")
+        if f.role is not None:
+            _ref(f.role, list(scn.role_specs), f"{path}.role", "role in people.roles", problems)
+
+
+def _check_people(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    labor = list(catalog.labor.index)
+    for name, role in scn.role_specs.items():
+        path = f"people.roles[{name}]"
+        if (role.day_rate is None) == (role.catalog is None):
+            problems.append(f"{path} must give exactly one of day_rate or catalog, got "
+                            f"{'both' if role.day_rate is not None else 'neither'}")
+        if role.catalog is not None:
+            _ref(role.catalog, labor, f"{path}.catalog", "labor catalog role", problems)
+        if role.currency is not None and role.day_rate is None:
+            problems.append(f"{path}.currency only applies with day_rate, got {role.currency!r}")
+    if scn.people.training_role is not None:
+        _ref(scn.people.training_role, list(scn.role_specs), "people.training_role",
+             "role in people.roles", problems)
+    _unique(scn.people.automation_levels, "people.automation_levels", problems)
+
+
+def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    tiers = list(catalog.storage.index)
+    for tier in scn.model_storage_tiers:
+        _ref(tier, tiers, "model_storage_tiers", "storage tier", problems)
+    for src in scn.data_sources:
+        for tier in src.storage_tiers:
+            _ref(tier, tiers, f"data_sources[{src.name}].storage_tiers", "storage tier", problems)
+        if src.role is not None:
+            _ref(src.role, list(scn.role_specs), f"data_sources[{src.name}].role",
+                 "role in people.roles", problems)
+    for name in scn.constraints.quotas:
+        _ref(name, list(catalog.hardware.index), "constraints.quotas", "instance", problems)
+    for name in scn.constraints.owned_storage_gb:
+        _ref(name, tiers, "constraints.owned_storage_gb", "storage tier", problems)
+    _ref(scn.catalog.calibration_instance, _priced_instances(scn, catalog),
+         "catalog.calibration_instance", f"instance with a {scn.catalog.pricing} price", problems)
+    mean = scn.workload.mean_qps
+    if scn.workload.peak_qps is not None and scn.workload.peak_qps < mean:
+        problems.append(f"workload.peak_qps must be >= the mean rate queries_per_day / 86400 "
+                        f"= {mean:.6g}, got {scn.workload.peak_qps}")
+    if scn.workload.hourly_profile is not None and sum(scn.workload.hourly_profile) <= 0:
+        problems.append("workload.hourly_profile must have a positive sum, got all zeros")
+
+
+def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployment") -> list[str]:
+    """Cross-check a deployment against its scenario; returns the problems found."""
+    catalog = scn.resolved_catalog
+    problems: list[str] = []
+    fusions = {f.name: f for f in scn.fusion_configs}
+    fusion_name = dep.fusion or next(iter(fusions))
+    if fusion_name not in fusions:
+        _ref(fusion_name, list(fusions), f"{prefix}.fusion", "fusion configuration", problems)
+        return problems
+    members = fusions[fusion_name].members
+    priced = _priced_instances(scn, catalog)
+    for name in dep.models:
+        if name not in members:
+            where = f"{prefix}.models[{name}]"
+            if name in [m.name for m in scn.models]:
+                problems.append(f"{where} must be a member of fusion {fusion_name!r} "
+                                f"({', '.join(members)}), got a non-member")
+            else:
+                _ref(name, [m.name for m in scn.models], f"{prefix}.models", "model", problems)
+    for name in members:
+        if name not in dep.models:
+            problems.append(f"{prefix}.models[{name}] is required (member of fusion "
+                            f"{fusion_name!r})")
+            continue
+        choice = dep.models[name]
+        spec = scn.model(name)
+        where = f"{prefix}.models[{name}]"
+        _ref(choice.instance, priced, f"{where}.instance",
+             f"instance with a {scn.catalog.pricing} price", problems)
+        if choice.precision is not None:
+            _ref(choice.precision, list(catalog.precision.index), f"{where}.precision",
+                 "precision", problems)
+        if choice.tier is not None:
+            _ref(choice.tier, scn.model_storage_tiers, f"{where}.tier",
+                 "tier in model_storage_tiers", problems)
+        _ref(choice.compression, list(catalog.compression.index), f"{where}.compression",
+             "file compression", problems)
+        if choice.replicas < spec.min_replicas:
+            problems.append(f"{where}.replicas must be >= min_replicas ({spec.min_replicas}), "
+                            f"got {choice.replicas}")
+        if choice.autoscale and choice.capacity_qps is None:
+            problems.append(f"{where}.capacity_qps is required when autoscale is true")
+    sources = {s.name: s for s in scn.data_sources}
+    for name, tier in dep.data_tiers.items():
+        if name not in sources:
+            _ref(name, list(sources), f"{prefix}.data_tiers", "data source", problems)
+        else:
+            _ref(tier, sources[name].storage_tiers, f"{prefix}.data_tiers[{name}]",
+                 "tier allowed for this source", problems)
+    levels = [a.name for a in scn.people.automation_levels]
+    if dep.automation is not None:
+        _ref(dep.automation, levels, f"{prefix}.automation", "automation level", problems)
+    return problems
+
+
+def _has_value(value: Any) -> bool:
+    return not (value is None or (isinstance(value, float) and math.isnan(value)))
+
+
+def _check_catalog_values(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    accelerators = list(catalog.accelerators.index)
+    for name, row in catalog.hardware.iterrows():
+        if _has_value(row.get("accelerator")) and row["accelerator"] not in accelerators:
+            problems.append(f"catalog.hardware[{name}].accelerator must name a known "
+                            f"accelerator{_suggest(str(row['accelerator']), accelerators)}, "
+                            f"got {row['accelerator']!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# entry points
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([f"not valid YAML{where}: {problem}"], source) from None
+
+
+def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
+    """Validate a parsed scenario mapping in one pass; raise ScenarioError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ScenarioError([f"top level must be a mapping, got {_got(raw)}"], source)
+    try:
+        scn = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, raw, Scenario, ""), source) from None
+    problems: list[str] = []
+    _unique(scn.models, "models", problems)
+    _unique(scn.data_sources, "data_sources", problems)
+    _unique(scn.fusion, "fusion", problems)
+    catalog = _apply_overrides(scn, problems)
+    scn._catalog = catalog
+    _check_catalog_values(scn, catalog, problems)
+    _check_currencies(scn, catalog, problems)
+    _check_models(scn, catalog, problems)
+    _check_fusion(scn, catalog, problems)
+    _check_people(scn, catalog, problems)
+    _check_storage_and_limits(scn, catalog, problems)
+    if scn.baseline_deployment is not None and not problems:
+        problems += check_deployment(scn, scn.baseline_deployment, "baseline_deployment")
+    if problems:
+        raise ScenarioError(problems, source)
+    return scn
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
+    return validate_scenario(_parse_yaml(text, str(path)), str(path))
+
+
+def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> DeploymentSpec:
+    if not isinstance(raw, dict):
+        raise ScenarioError([f"top level must be a mapping, got {_got(raw)}"], source)
+    try:
+        dep = DeploymentSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, raw, DeploymentSpec, ""), source) from None
+    problems = check_deployment(scn, dep, "deployment")
+    if problems:
+        raise ScenarioError(problems, source)
+    return dep
+
+
+def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
+    return validate_deployment(scn, _parse_yaml(text, str(path)), str(path))
+
+
+def scenario_json_schema() -> dict:
+    """JSON Schema of scenario files, for editors and generated docs."""
+    return Scenario.model_json_schema()
