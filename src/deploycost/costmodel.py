@@ -134,7 +134,7 @@ class ModelConstants:
     retrains_per_day: np.ndarray
     maintenance_pd_per_day: np.ndarray
     role: np.ndarray
-    traffic_share: np.ndarray
+    requests_per_query: np.ndarray  # model requests per user query: share x fan-out
     min_replicas: np.ndarray
     effort_pd_per_retrain: np.ndarray
     effort_gpu_h_per_retrain: np.ndarray
@@ -153,7 +153,8 @@ class ModelConstants:
             maintenance_pd_per_day=np.array(
                 [m.maintenance_person_days_per_month for m in scn.models]) / DAYS_PER_MONTH,
             role=np.array([space.roles.index(m.role or scn.default_role) for m in scn.models]),
-            traffic_share=np.array([m.traffic_share for m in scn.models]),
+            requests_per_query=np.array(
+                [m.traffic_share * m.requests_per_query for m in scn.models]),
             min_replicas=np.array([m.min_replicas for m in scn.models], float),
             effort_pd_per_retrain=np.array(
                 [m.compression_effort.person_days_per_retrain for m in scn.models]),
@@ -206,7 +207,7 @@ def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = Non
     cat = scn.resolved_catalog
     member, fraction = fusion_matrices(scn, space)
     active = member[dep.fusion]  # (D, M)
-    share = const.traffic_share * fraction[dep.fusion]  # (D, M)
+    share = const.requests_per_query * fraction[dep.fusion]  # (D, M)
     d = dep.count
     models = list(space.models)
     inst = [f"instance_hour[{h}]" for h in space.instances]

@@ -100,6 +100,7 @@ class ModelSpec(Strict):
     mb_per_query: NonNeg | None = None
     profiles: list[Profile] = []
     traffic_share: Fraction = 1.0
+    requests_per_query: Annotated[float, Field(gt=0, le=1e6)] = 1.0
     stage: Name | None = None
     latency_slo_ms: Pos = 100.0
     quality: Annotated[float, Field(ge=0, le=1e6)] = 0.0
