@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from deploycost.catalog import KEYS, load_catalog
@@ -27,8 +28,11 @@ from deploycost.scenario import (
 )
 from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="The cheapest way to deploy AI models, with every assumption priced.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The cheapest way to deploy AI models, with every assumption priced.",
+)
 # A pipe or CI log has no width; 160 columns keeps tables readable there.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -49,7 +53,8 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except DeployCostError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print("error:", style="bold red", end=" ")
+            err.print(str(exc), markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return run
@@ -69,7 +74,7 @@ def _table(frame: pd.DataFrame, title: str) -> Table:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
-        table.add_row(*[_money(v) if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
     return table
 
 
@@ -83,8 +88,10 @@ def validate(
     scn = load_scenario(scenario)
     if deployment is not None:
         load_deployment(scn, deployment)
-    out.print(f"{scenario}: valid ({len(scn.models)} models, {len(scn.fusion_configs)} fusion "
-              f"configurations, {len(scn.data_sources)} data sources)")
+    out.print(
+        f"{scenario}: valid ({len(scn.models)} models, {len(scn.fusion_configs)} fusion "
+        f"configurations, {len(scn.data_sources)} data sources)"
+    )
 
 
 @app.command()
@@ -110,8 +117,7 @@ def catalog(
     aliases = {"precisions": "precision", "tiers": "storage", "instances": "hardware"}
     name = aliases.get(table, table)
     if name not in KEYS:
-        raise ScenarioError([f"table must be one of {', '.join(KEYS)}, got {table!r}"],
-                            "catalog")
+        raise ScenarioError([f"table must be one of {', '.join(KEYS)}, got {table!r}"], "catalog")
     frame = load_catalog().table(name).reset_index(drop=True)
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
@@ -123,10 +129,13 @@ def catalog(
 @app.command(name="evaluate")
 @_friendly
 def evaluate_command(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML (default: built-in "
-                                                         "e-commerce scenario)")] = None,
-    deployment: Annotated[Path | None, typer.Option(
-        help="Deployment YAML (default: the scenario's baseline_deployment)")] = None,
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    deployment: Annotated[
+        Path | None,
+        typer.Option(help="Deployment YAML (default: the scenario's baseline_deployment)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Cost of a fixed deployment: the six components per day, month and year."""
@@ -136,13 +145,15 @@ def evaluate_command(
     elif scn.baseline_deployment is not None:
         spec = scn.baseline_deployment
     else:
-        raise ScenarioError(["--deployment is required: the scenario has no "
-                             "baseline_deployment"], str(scenario))
+        raise ScenarioError(
+            ["--deployment is required: the scenario has no baseline_deployment"], str(scenario)
+        )
     result = evaluate(scn, from_specs(scn, [spec]))
     totals = result.components().iloc[0]
     if as_json:
         payload = {
-            "scenario": scn.name, "currency": scn.currency,
+            "scenario": scn.name,
+            "currency": scn.currency,
             "per_day": {c: float(totals[c]) for c in (*COMPONENTS, "total")},
             "per_month": {c: float(totals[c] * DAYS_PER_MONTH) for c in (*COMPONENTS, "total")},
             "per_year": {c: float(totals[c] * DAYS_PER_YEAR) for c in (*COMPONENTS, "total")},
@@ -151,13 +162,21 @@ def evaluate_command(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     detail = result.breakdown().astype({"component": str})
-    detail.columns = ["component", "kind", "owner", f"{scn.currency}/day",
-                      f"{scn.currency}/month", f"{scn.currency}/year"]
+    detail.columns = [
+        "component",
+        "kind",
+        "owner",
+        f"{scn.currency}/day",
+        f"{scn.currency}/month",
+        f"{scn.currency}/year",
+    ]
     out.print(_table(detail, f"{scn.name}: cost by component and owner"))
-    summary = pd.DataFrame({
-        "component": [*COMPONENTS, "total"],
-        f"{scn.currency}/day": [float(totals[c]) for c in (*COMPONENTS, "total")],
-    })
+    summary = pd.DataFrame(
+        {
+            "component": [*COMPONENTS, "total"],
+            f"{scn.currency}/day": [float(totals[c]) for c in (*COMPONENTS, "total")],
+        }
+    )
     summary[f"{scn.currency}/month"] = summary[f"{scn.currency}/day"] * DAYS_PER_MONTH
     summary[f"{scn.currency}/year"] = summary[f"{scn.currency}/day"] * DAYS_PER_YEAR
     out.print(_table(summary, f"{scn.name}: six-component breakdown"))

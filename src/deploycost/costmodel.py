@@ -74,8 +74,10 @@ class Quantities:
     def by_price(self) -> np.ndarray:
         """``Q[d, r]``: quantity per day bought at price ``r`` (lines summed per price)."""
         n_lines = self.price_of_line.shape[0]
-        fold = sp.csr_matrix((np.ones(n_lines), (np.arange(n_lines), self.price_of_line)),
-                             shape=(n_lines, self.n_prices))
+        fold = sp.csr_matrix(
+            (np.ones(n_lines), (np.arange(n_lines), self.price_of_line)),
+            shape=(n_lines, self.n_prices),
+        )
         return np.asarray((fold.T @ self.q.T).T)
 
     def line_costs(self, prices: np.ndarray) -> np.ndarray:
@@ -106,20 +108,41 @@ class _Block:
     line_price: list[str]
 
 
-def _choice_block(component: str, owner_kind: str, owners: list[str], prices: list[str],
-                  unit: str, values: np.ndarray, choice: np.ndarray) -> _Block:
-    """Lines (owner o, price k) for all k; deployment d buys ``values[d, o]`` at ``choice[d, o]``."""
+def _choice_block(
+    component: str,
+    owner_kind: str,
+    owners: list[str],
+    prices: list[str],
+    unit: str,
+    values: np.ndarray,
+    choice: np.ndarray,
+) -> _Block:
+    """Lines (owner o, price k) for every k; row d buys ``values[d, o]`` at ``choice[d, o]``."""
     d, o = values.shape
     q = np.zeros((d, o, len(prices)))
     np.put_along_axis(q, np.broadcast_to(choice, (d, o))[..., None], values[..., None], axis=2)
     line_owner = [w for w in owners for _ in prices]
     line_price = [p for _ in owners for p in prices]
-    return _Block(component, owner_kind, owners, prices, unit, q.reshape(d, o * len(prices)),
-                  line_owner, line_price)
+    return _Block(
+        component,
+        owner_kind,
+        owners,
+        prices,
+        unit,
+        q.reshape(d, o * len(prices)),
+        line_owner,
+        line_price,
+    )
 
 
-def _fixed_block(component: str, owner_kind: str, owners: list[str], prices: list[str],
-                 unit: str, values: np.ndarray) -> _Block:
+def _fixed_block(
+    component: str,
+    owner_kind: str,
+    owners: list[str],
+    prices: list[str],
+    unit: str,
+    values: np.ndarray,
+) -> _Block:
     """One line per owner at its own price ``prices[o]``; quantities ``values[d, o]``."""
     return _Block(component, owner_kind, owners, prices, unit, values, list(owners), list(prices))
 
@@ -142,24 +165,34 @@ class ModelConstants:
     @classmethod
     def of(cls, scn: Scenario, space: Space) -> ModelConstants:
         bytes_per = scn.resolved_catalog.precision.bytes_per_param
-        gb = [m.params_million * 1e-3 if m.params_million is not None
-              else m.size_gb / float(bytes_per[m.checkpoint_precision]) for m in scn.models]
+        gb = [
+            m.params_million * 1e-3
+            if m.params_million is not None
+            else m.size_gb / float(bytes_per[m.checkpoint_precision])
+            for m in scn.models
+        ]
         return cls(
             gb_per_param_byte=np.array(gb, float),
             checkpoint_precision=np.array(
-                [space.precisions.index(m.checkpoint_precision) for m in scn.models]),
+                [space.precisions.index(m.checkpoint_precision) for m in scn.models]
+            ),
             versions_kept=np.array([m.versions_kept for m in scn.models], float),
             retrains_per_day=np.array([m.retrains_per_month for m in scn.models]) / DAYS_PER_MONTH,
             maintenance_pd_per_day=np.array(
-                [m.maintenance_person_days_per_month for m in scn.models]) / DAYS_PER_MONTH,
+                [m.maintenance_person_days_per_month for m in scn.models]
+            )
+            / DAYS_PER_MONTH,
             role=np.array([space.roles.index(m.role or scn.default_role) for m in scn.models]),
             requests_per_query=np.array(
-                [m.traffic_share * m.requests_per_query for m in scn.models]),
+                [m.traffic_share * m.requests_per_query for m in scn.models]
+            ),
             min_replicas=np.array([m.min_replicas for m in scn.models], float),
             effort_pd_per_retrain=np.array(
-                [m.compression_effort.person_days_per_retrain for m in scn.models]),
+                [m.compression_effort.person_days_per_retrain for m in scn.models]
+            ),
             effort_gpu_h_per_retrain=np.array(
-                [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]),
+                [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]
+            ),
         )
 
 
@@ -181,8 +214,9 @@ def _billed_factor(min_days: np.ndarray, lifetime_days: np.ndarray) -> np.ndarra
     return np.maximum(1.0, ratio)
 
 
-def hourly_replicas(scn: Scenario, dep: Deployments, share: np.ndarray,
-                    const: ModelConstants) -> np.ndarray:
+def hourly_replicas(
+    scn: Scenario, dep: Deployments, share: np.ndarray, const: ModelConstants
+) -> np.ndarray:
     """(D, M, 24) replicas running each hour: the peak replicas, or what autoscaling needs.
 
     An autoscaled model runs ``ceil(lambda_h / (capacity * utilisation_max))`` replicas in
@@ -222,8 +256,9 @@ def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = Non
     # compute
     running = hourly_replicas(scn, dep, share, const) * active[..., None]  # (D, M, 24)
     hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
-    blocks.append(_choice_block("compute", "model", models, inst, "instance-hour/day",
-                                hours, dep.instance))
+    blocks.append(
+        _choice_block("compute", "model", models, inst, "instance-hour/day", hours, dep.instance)
+    )
 
     # model storage
     bytes_per = cat.precision.bytes_per_param.reindex(list(space.precisions)).to_numpy(float)
@@ -231,55 +266,132 @@ def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = Non
     artifact_gb = const.gb_per_param_byte * bytes_per[dep.precision] * size_factor[dep.compression]
     stored_gb = artifact_gb * const.versions_kept * (1 + dep.backups)
     with np.errstate(divide="ignore"):
-        lifetime = np.where(const.retrains_per_day > 0,
-                            const.versions_kept / const.retrains_per_day, np.inf)
+        lifetime = np.where(
+            const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
+        )
     billed = _billed_factor(min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
     starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
     loads = dep.replicas * const.retrains_per_day * active + starts
-    blocks.append(_choice_block("model_storage", "model", models, store, "GB-month/day",
-                                stored_gb * billed / DAYS_PER_MONTH * active, dep.tier))
-    blocks.append(_choice_block("model_storage", "model", models, fetch, "GB/day",
-                                artifact_gb * loads * active, dep.tier))
+    blocks.append(
+        _choice_block(
+            "model_storage",
+            "model",
+            models,
+            store,
+            "GB-month/day",
+            stored_gb * billed / DAYS_PER_MONTH * active,
+            dep.tier,
+        )
+    )
+    blocks.append(
+        _choice_block(
+            "model_storage",
+            "model",
+            models,
+            fetch,
+            "GB/day",
+            artifact_gb * loads * active,
+            dep.tier,
+        )
+    )
 
     # compression
     requantised = (dep.precision != const.checkpoint_precision) & active
     retrains = const.retrains_per_day * requantised
-    blocks.append(_choice_block("compression", "model", models, rate, "person-day/day",
-                                const.effort_pd_per_retrain * retrains,
-                                np.broadcast_to(const.role, (d, len(models)))))
+    blocks.append(
+        _choice_block(
+            "compression",
+            "model",
+            models,
+            rate,
+            "person-day/day",
+            const.effort_pd_per_retrain * retrains,
+            np.broadcast_to(const.role, (d, len(models))),
+        )
+    )
     calibration = f"instance_hour[{scn.catalog.calibration_instance}]"
-    blocks.append(_fixed_block("compression", "model", models, [calibration] * len(models),
-                               "instance-hour/day", const.effort_gpu_h_per_retrain * retrains))
+    blocks.append(
+        _fixed_block(
+            "compression",
+            "model",
+            models,
+            [calibration] * len(models),
+            "instance-hour/day",
+            const.effort_gpu_h_per_retrain * retrains,
+        )
+    )
 
     # people
-    blocks.append(_choice_block("people", "model", models, rate, "person-day/day",
-                                const.maintenance_pd_per_day * automation * active,
-                                np.broadcast_to(const.role, (d, len(models)))))
+    blocks.append(
+        _choice_block(
+            "people",
+            "model",
+            models,
+            rate,
+            "person-day/day",
+            const.maintenance_pd_per_day * automation * active,
+            np.broadcast_to(const.role, (d, len(models))),
+        )
+    )
     training_role = space.roles.index(scn.people.training_role or scn.default_role)
     training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
-    blocks.append(_fixed_block("people", "shared", ["training"], [rate[training_role]],
-                               "person-day/day", training))
-    blocks.append(_choice_block("people", "shared", ["automation"],
-                                [f"automation_fixed_month[{a}]" for a in space.automation],
-                                "month/day", np.full((d, 1), 1.0 / DAYS_PER_MONTH),
-                                dep.automation[:, None]))
+    blocks.append(
+        _fixed_block(
+            "people", "shared", ["training"], [rate[training_role]], "person-day/day", training
+        )
+    )
+    blocks.append(
+        _choice_block(
+            "people",
+            "shared",
+            ["automation"],
+            [f"automation_fixed_month[{a}]" for a in space.automation],
+            "month/day",
+            np.full((d, 1), 1.0 / DAYS_PER_MONTH),
+            dep.automation[:, None],
+        )
+    )
 
     # fusion
     cfgs = scn.fusion_configs
     complexity = np.array([f.complexity for f in cfgs])
-    blocks.append(_choice_block("fusion", "fusion", ["fusion"],
-                                [f"fusion_unit_day[{f}]" for f in space.fusions],
-                                "complexity-day/day", complexity[dep.fusion][:, None],
-                                dep.fusion[:, None]))
+    blocks.append(
+        _choice_block(
+            "fusion",
+            "fusion",
+            ["fusion"],
+            [f"fusion_unit_day[{f}]" for f in space.fusions],
+            "complexity-day/day",
+            complexity[dep.fusion][:, None],
+            dep.fusion[:, None],
+        )
+    )
     fusion_pd = np.array([f.maintenance_person_days_per_month for f in cfgs]) / DAYS_PER_MONTH
     fusion_role = np.array([space.roles.index(f.role or scn.default_role) for f in cfgs])
-    blocks.append(_choice_block("fusion", "fusion", ["fusion"], rate, "person-day/day",
-                                (fusion_pd[dep.fusion])[:, None] * automation,
-                                fusion_role[dep.fusion][:, None]))
+    blocks.append(
+        _choice_block(
+            "fusion",
+            "fusion",
+            ["fusion"],
+            rate,
+            "person-day/day",
+            (fusion_pd[dep.fusion])[:, None] * automation,
+            fusion_role[dep.fusion][:, None],
+        )
+    )
     fusion_hours = np.array([f.replicas * HOURS_PER_DAY for f in cfgs])
     fusion_inst = np.array([space.instances.index(f.instance) if f.instance else 0 for f in cfgs])
-    blocks.append(_choice_block("fusion", "fusion", ["fusion"], inst, "instance-hour/day",
-                                fusion_hours[dep.fusion][:, None], fusion_inst[dep.fusion][:, None]))
+    blocks.append(
+        _choice_block(
+            "fusion",
+            "fusion",
+            ["fusion"],
+            inst,
+            "instance-hour/day",
+            fusion_hours[dep.fusion][:, None],
+            fusion_inst[dep.fusion][:, None],
+        )
+    )
 
     # data
     if scn.data_sources:
@@ -288,32 +400,73 @@ def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = Non
         gb = np.array([s.gb_per_day for s in src])
         raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), (d, len(src)))
         retention = np.array([s.retention_days for s in src])
-        blocks.append(_fixed_block("data", "data_source", sources,
-                                   [f"data_acquisition_gb[{s}]" for s in sources], "GB/day",
-                                   raw_gb))
-        blocks.append(_fixed_block("data", "data_source", sources,
-                                   [f"data_cleaning_gb[{s}]" for s in sources], "GB/day", raw_gb))
-        data_billed = _billed_factor(min_days[dep.data_tier], np.broadcast_to(retention, (d, len(src))))
-        blocks.append(_choice_block("data", "data_source", sources, store, "GB-month/day",
-                                    gb * retention * data_billed / DAYS_PER_MONTH, dep.data_tier))
+        blocks.append(
+            _fixed_block(
+                "data",
+                "data_source",
+                sources,
+                [f"data_acquisition_gb[{s}]" for s in sources],
+                "GB/day",
+                raw_gb,
+            )
+        )
+        blocks.append(
+            _fixed_block(
+                "data",
+                "data_source",
+                sources,
+                [f"data_cleaning_gb[{s}]" for s in sources],
+                "GB/day",
+                raw_gb,
+            )
+        )
+        data_billed = _billed_factor(
+            min_days[dep.data_tier], np.broadcast_to(retention, (d, len(src)))
+        )
+        blocks.append(
+            _choice_block(
+                "data",
+                "data_source",
+                sources,
+                store,
+                "GB-month/day",
+                gb * retention * data_billed / DAYS_PER_MONTH,
+                dep.data_tier,
+            )
+        )
         reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), (d, len(src)))
-        blocks.append(_choice_block("data", "data_source", sources, fetch, "GB/day", reads,
-                                    dep.data_tier))
+        blocks.append(
+            _choice_block("data", "data_source", sources, fetch, "GB/day", reads, dep.data_tier)
+        )
         label_roles = [rate[space.roles.index(s.role or scn.default_role)] for s in src]
         labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
-        blocks.append(_fixed_block("data", "data_source", sources, label_roles, "person-day/day",
-                                   np.broadcast_to(labelling, (d, len(src)))))
+        blocks.append(
+            _fixed_block(
+                "data",
+                "data_source",
+                sources,
+                label_roles,
+                "person-day/day",
+                np.broadcast_to(labelling, (d, len(src))),
+            )
+        )
 
-    lines = pd.DataFrame({
-        "component": [b.component for b in blocks for _ in b.line_price],
-        "owner": [o for b in blocks for o in b.line_owner],
-        "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
-        "price": [p for b in blocks for p in b.line_price],
-        "unit": [b.unit for b in blocks for _ in b.line_price],
-    })
+    lines = pd.DataFrame(
+        {
+            "component": [b.component for b in blocks for _ in b.line_price],
+            "owner": [o for b in blocks for o in b.line_owner],
+            "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
+            "price": [p for b in blocks for p in b.line_price],
+            "unit": [b.unit for b in blocks for _ in b.line_price],
+        }
+    )
     q = np.concatenate([b.q for b in blocks], axis=1)
-    return Quantities(q=q, lines=lines, price_of_line=prices.indices(list(lines.price)),
-                      n_prices=len(prices.names))
+    return Quantities(
+        q=q,
+        lines=lines,
+        price_of_line=prices.indices(list(lines.price)),
+        n_prices=len(prices.names),
+    )
 
 
 @dataclass(frozen=True)
@@ -334,16 +487,20 @@ class Evaluation:
 
     def components(self) -> pd.DataFrame:
         """One row per deployment: the six components and the total, per day."""
-        frame = pd.DataFrame(self.quantities.component_costs(self.prices.values),
-                             columns=list(COMPONENTS))
+        frame = pd.DataFrame(
+            self.quantities.component_costs(self.prices.values), columns=list(COMPONENTS)
+        )
         frame["total"] = frame.sum(axis=1)
         return frame
 
     def breakdown(self, row: int = 0) -> pd.DataFrame:
         """Cost of deployment ``row`` per component and owner, per day, month and year."""
         lines = self.quantities.lines.assign(per_day=self.line_costs[row])
-        table = (lines.groupby(["component", "owner_kind", "owner"], sort=False)["per_day"]
-                 .sum().reset_index())
+        table = (
+            lines.groupby(["component", "owner_kind", "owner"], sort=False)["per_day"]
+            .sum()
+            .reset_index()
+        )
         table = table[table.per_day != 0].copy()
         table["component"] = pd.Categorical(table.component, categories=COMPONENTS, ordered=True)
         table = table.sort_values(["component", "owner"], kind="stable").reset_index(drop=True)

@@ -80,11 +80,16 @@ def from_specs(scn: Scenario, specs: list[DeploymentSpec]) -> Deployments:
     space = Space.of(scn)
     d, m, s = len(specs), len(space.models), len(space.sources)
     arrays = {
-        "instance": np.zeros((d, m), np.intp), "replicas": np.zeros((d, m)),
-        "precision": np.zeros((d, m), np.intp), "batch": np.ones((d, m), np.intp),
-        "tier": np.zeros((d, m), np.intp), "backups": np.zeros((d, m), np.intp),
-        "compression": np.zeros((d, m), np.intp), "capacity_qps": np.full((d, m), np.nan),
-        "fusion": np.zeros(d, np.intp), "data_tier": np.zeros((d, s), np.intp),
+        "instance": np.zeros((d, m), np.intp),
+        "replicas": np.zeros((d, m)),
+        "precision": np.zeros((d, m), np.intp),
+        "batch": np.ones((d, m), np.intp),
+        "tier": np.zeros((d, m), np.intp),
+        "backups": np.zeros((d, m), np.intp),
+        "compression": np.zeros((d, m), np.intp),
+        "capacity_qps": np.full((d, m), np.nan),
+        "fusion": np.zeros(d, np.intp),
+        "data_tier": np.zeros((d, s), np.intp),
         "automation": np.zeros(d, np.intp),
     }
     sources = {src.name: src for src in scn.data_sources}
@@ -100,7 +105,8 @@ def from_specs(scn: Scenario, specs: list[DeploymentSpec]) -> Deployments:
             arrays["instance"][row, i] = space.instances.index(choice.instance)
             arrays["replicas"][row, i] = choice.replicas
             arrays["precision"][row, i] = space.precisions.index(
-                choice.precision or model.checkpoint_precision)
+                choice.precision or model.checkpoint_precision
+            )
             arrays["batch"][row, i] = choice.batch
             arrays["tier"][row, i] = space.tiers.index(choice.tier or scn.model_storage_tiers[0])
             arrays["backups"][row, i] = choice.backups

@@ -48,14 +48,30 @@ class PriceVector:
         return PriceVector(self.names, values, table)
 
 
-def _row(name: str, kind: str, unit: str, native: float, currency: str, scn: Scenario,
-         as_of: object, source: object, note: object = "") -> dict:
+def _row(
+    name: str,
+    kind: str,
+    unit: str,
+    native: float,
+    currency: str,
+    scn: Scenario,
+    as_of: object,
+    source: object,
+    note: object = "",
+) -> dict:
     fx = scn.rate_to_scenario(currency)
-    return {"name": name, "kind": kind, "unit": f"{scn.currency}/{unit}",
-            "native_value": float(native), "native_currency": currency, "fx_rate": fx,
-            "value": float(native) * fx, "as_of": "" if pd.isna(as_of) else str(as_of),
-            "source": "" if pd.isna(source) else str(source),
-            "note": "" if pd.isna(note) else str(note)}
+    return {
+        "name": name,
+        "kind": kind,
+        "unit": f"{scn.currency}/{unit}",
+        "native_value": float(native),
+        "native_currency": currency,
+        "fx_rate": fx,
+        "value": float(native) * fx,
+        "as_of": "" if pd.isna(as_of) else str(as_of),
+        "source": "" if pd.isna(source) else str(source),
+        "note": "" if pd.isna(note) else str(note),
+    }
 
 
 def instance_names(scn: Scenario) -> list[str]:
@@ -76,33 +92,127 @@ def build_prices(scn: Scenario) -> PriceVector:
     column = PRICING_COLUMNS[scn.catalog.pricing]
     for name in instance_names(scn):
         r = cat.hardware.loc[name]
-        rows.append(_row(f"instance_hour[{name}]", "compute", "instance-hour", r[column],
-                         r.currency, scn, r.as_of, r.source, f"{scn.catalog.pricing}; {r.note}"))
+        rows.append(
+            _row(
+                f"instance_hour[{name}]",
+                "compute",
+                "instance-hour",
+                r[column],
+                r.currency,
+                scn,
+                r.as_of,
+                r.source,
+                f"{scn.catalog.pricing}; {r.note}",
+            )
+        )
     for name in tier_names(scn):
         r = cat.storage.loc[name]
-        rows.append(_row(f"storage_gb_month[{name}]", "storage", "GB-month",
-                         r.price_per_gb_month, r.currency, scn, r.as_of, r.source, r.note))
+        rows.append(
+            _row(
+                f"storage_gb_month[{name}]",
+                "storage",
+                "GB-month",
+                r.price_per_gb_month,
+                r.currency,
+                scn,
+                r.as_of,
+                r.source,
+                r.note,
+            )
+        )
         retrieval = 0.0 if pd.isna(r.retrieval_per_gb) else r.retrieval_per_gb
-        rows.append(_row(f"retrieval_gb[{name}]", "retrieval", "GB", retrieval, r.currency, scn,
-                         r.as_of, r.source, r.note))
+        rows.append(
+            _row(
+                f"retrieval_gb[{name}]",
+                "retrieval",
+                "GB",
+                retrieval,
+                r.currency,
+                scn,
+                r.as_of,
+                r.source,
+                r.note,
+            )
+        )
     for name, role in scn.role_specs.items():
         if role.catalog is not None:
             r = cat.labor.loc[role.catalog]
-            rows.append(_row(f"day_rate[{name}]", "labor", "person-day", r.day_rate, r.currency,
-                             scn, r.as_of, r.source, f"labor catalog {role.catalog}; {r.note}"))
+            rows.append(
+                _row(
+                    f"day_rate[{name}]",
+                    "labor",
+                    "person-day",
+                    r.day_rate,
+                    r.currency,
+                    scn,
+                    r.as_of,
+                    r.source,
+                    f"labor catalog {role.catalog}; {r.note}",
+                )
+            )
         else:
-            rows.append(_row(f"day_rate[{name}]", "labor", "person-day", role.day_rate,
-                             role.currency or scn.currency, scn, "", role.source))
+            rows.append(
+                _row(
+                    f"day_rate[{name}]",
+                    "labor",
+                    "person-day",
+                    role.day_rate,
+                    role.currency or scn.currency,
+                    scn,
+                    "",
+                    role.source,
+                )
+            )
     for src in scn.data_sources:
-        rows.append(_row(f"data_acquisition_gb[{src.name}]", "data", "GB",
-                         src.acquisition_price_per_gb, scn.currency, scn, "", "scenario file"))
-        rows.append(_row(f"data_cleaning_gb[{src.name}]", "data", "GB",
-                         src.cleaning_price_per_gb, scn.currency, scn, "", "scenario file"))
+        rows.append(
+            _row(
+                f"data_acquisition_gb[{src.name}]",
+                "data",
+                "GB",
+                src.acquisition_price_per_gb,
+                scn.currency,
+                scn,
+                "",
+                "scenario file",
+            )
+        )
+        rows.append(
+            _row(
+                f"data_cleaning_gb[{src.name}]",
+                "data",
+                "GB",
+                src.cleaning_price_per_gb,
+                scn.currency,
+                scn,
+                "",
+                "scenario file",
+            )
+        )
     for f in scn.fusion_configs:
-        rows.append(_row(f"fusion_unit_day[{f.name}]", "fusion", "unit of complexity-day",
-                         f.unit_cost_per_day, scn.currency, scn, "", "scenario file"))
+        rows.append(
+            _row(
+                f"fusion_unit_day[{f.name}]",
+                "fusion",
+                "unit of complexity-day",
+                f.unit_cost_per_day,
+                scn.currency,
+                scn,
+                "",
+                "scenario file",
+            )
+        )
     for level in scn.people.automation_levels:
-        rows.append(_row(f"automation_fixed_month[{level.name}]", "automation", "month",
-                         level.fixed_cost_per_month, scn.currency, scn, "", "scenario file"))
+        rows.append(
+            _row(
+                f"automation_fixed_month[{level.name}]",
+                "automation",
+                "month",
+                level.fixed_cost_per_month,
+                scn.currency,
+                scn,
+                "",
+                "scenario file",
+            )
+        )
     table = pd.DataFrame(rows)
     return PriceVector(tuple(table.name), table.value.to_numpy(dtype=float), table)

@@ -309,8 +309,11 @@ class Scenario(Strict):
         if self.fusion:
             return list(self.fusion)
         names = [m.name for m in self.models]
-        return [FusionConfig(name="all-models", members=names,
-                             method="single" if len(names) == 1 else "cascade")]
+        return [
+            FusionConfig(
+                name="all-models", members=names, method="single" if len(names) == 1 else "cascade"
+            )
+        ]
 
     @property
     def role_specs(self) -> dict[str, RoleSpec]:
@@ -369,8 +372,9 @@ def _rule(error: dict) -> str:
         "string_pattern_mismatch": "must match the pattern {pattern}",
     }
     if kind in simple:
-        shown = {k: (int(v) if isinstance(v, float) and v.is_integer() else v)
-                 for k, v in ctx.items()}
+        shown = {
+            k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in ctx.items()
+        }
         try:
             return simple[kind].format(**shown)
         except (KeyError, IndexError):
@@ -410,8 +414,11 @@ def _describe(loc: tuple, raw: Any, root: type[BaseModel]) -> tuple[str, type[Ba
     node = raw
     for part in loc:
         if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node, list) and isinstance(
-                node[part], dict) else None
+            name = (
+                node[part].get("name")
+                if isinstance(node, list) and isinstance(node[part], dict)
+                else None
+            )
             path += f"[{name}]" if isinstance(name, str) else f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             continue
@@ -477,9 +484,12 @@ def _ref(value: str, valid: list[str], path: str, what: str, problems: list[str]
 
 def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
     catalog = load_catalog()
-    for kind, rows in (("hardware", scn.catalog.hardware), ("storage", scn.catalog.storage),
-                       ("precision", scn.catalog.precision),
-                       ("compression", scn.catalog.compression)):
+    for kind, rows in (
+        ("hardware", scn.catalog.hardware),
+        ("storage", scn.catalog.storage),
+        ("precision", scn.catalog.precision),
+        ("compression", scn.catalog.compression),
+    ):
         key = KEYS[kind]
         existing = set(catalog.table(kind).index)
         for row in rows:
@@ -502,14 +512,19 @@ def _priced_instances(scn: Scenario, catalog: Catalog) -> list[str]:
 def _check_currencies(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     used = set(catalog.hardware.currency.dropna()) | set(catalog.storage.currency.dropna())
     used |= {r.currency for r in scn.role_specs.values() if r.currency}
-    used |= {str(catalog.labor.at[r.catalog, "currency"]) for r in scn.role_specs.values()
-             if r.catalog in catalog.labor.index}
+    used |= {
+        str(catalog.labor.at[r.catalog, "currency"])
+        for r in scn.role_specs.values()
+        if r.catalog in catalog.labor.index
+    }
     for currency in sorted(used):
         try:
             scn.rate_to_scenario(currency)
         except KeyError:
-            problems.append(f"exchange_rates.{currency} is required to convert {currency} prices "
-                            f"to {scn.currency}, got nothing")
+            problems.append(
+                f"exchange_rates.{currency} is required to convert {currency} prices "
+                f"to {scn.currency}, got nothing"
+            )
 
 
 def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
@@ -519,16 +534,22 @@ def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     for m in scn.models:
         path = f"models[{m.name}]"
         if (m.params_million is None) == (m.size_gb is None):
-            problems.append(f"{path} must give exactly one of params_million or size_gb, got "
-                            f"{'both' if m.params_million is not None else 'neither'}")
-        _ref(m.checkpoint_precision, precisions, f"{path}.checkpoint_precision", "precision",
-             problems)
+            problems.append(
+                f"{path} must give exactly one of params_million or size_gb, got "
+                f"{'both' if m.params_million is not None else 'neither'}"
+            )
+        _ref(
+            m.checkpoint_precision,
+            precisions,
+            f"{path}.checkpoint_precision",
+            "precision",
+            problems,
+        )
         if m.role is not None:
             _ref(m.role, roles, f"{path}.role", "role in people.roles", problems)
         for i, p in enumerate(m.profiles):
             _ref(p.instance, instances, f"{path}.profiles[{i}].instance", "instance", problems)
-            _ref(p.precision, precisions, f"{path}.profiles[{i}].precision", "precision",
-                 problems)
+            _ref(p.precision, precisions, f"{path}.profiles[{i}].precision", "precision", problems)
         for name in m.allowed_instances or []:
             _ref(name, instances, f"{path}.allowed_instances", "instance", problems)
         for name in m.allowed_precisions or []:
@@ -544,20 +565,32 @@ def _check_fusion(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
         if len(set(f.members)) != len(f.members):
             problems.append(f"{path}.members must not repeat a model, got {f.members}")
         if f.method == "single" and len(f.members) != 1:
-            problems.append(f"{path}.members must have exactly 1 model for method 'single', "
-                            f"got {len(f.members)}")
+            problems.append(
+                f"{path}.members must have exactly 1 model for method 'single', "
+                f"got {len(f.members)}"
+            )
         if f.method == "weighted" and (f.weights is None or len(f.weights) != len(f.members)):
-            problems.append(f"{path}.weights must give one weight per member for method "
-                            f"'weighted', got {f.weights}")
+            problems.append(
+                f"{path}.weights must give one weight per member for method "
+                f"'weighted', got {f.weights}"
+            )
         if f.stage_fractions is not None and len(f.stage_fractions) != len(f.members):
-            problems.append(f"{path}.stage_fractions must give one fraction per member, got "
-                            f"{len(f.stage_fractions)} for {len(f.members)} members")
+            problems.append(
+                f"{path}.stage_fractions must give one fraction per member, got "
+                f"{len(f.stage_fractions)} for {len(f.members)} members"
+            )
         if f.stage_fractions is not None and f.method != "cascade":
-            problems.append(f"{path}.stage_fractions only applies to method 'cascade', got "
-                            f"method {f.method!r}")
+            problems.append(
+                f"{path}.stage_fractions only applies to method 'cascade', got method {f.method!r}"
+            )
         if f.instance is not None:
-            _ref(f.instance, _priced_instances(scn, catalog), f"{path}.instance",
-                 f"instance with a {scn.catalog.pricing} price", problems)
+            _ref(
+                f.instance,
+                _priced_instances(scn, catalog),
+                f"{path}.instance",
+                f"instance with a {scn.catalog.pricing} price",
+                problems,
+            )
         elif f.replicas:
             problems.append(f"{path}.instance is required when replicas > 0, got nothing")
         if f.role is not None:
@@ -569,15 +602,22 @@ def _check_people(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     for name, role in scn.role_specs.items():
         path = f"people.roles[{name}]"
         if (role.day_rate is None) == (role.catalog is None):
-            problems.append(f"{path} must give exactly one of day_rate or catalog, got "
-                            f"{'both' if role.day_rate is not None else 'neither'}")
+            problems.append(
+                f"{path} must give exactly one of day_rate or catalog, got "
+                f"{'both' if role.day_rate is not None else 'neither'}"
+            )
         if role.catalog is not None:
             _ref(role.catalog, labor, f"{path}.catalog", "labor catalog role", problems)
         if role.currency is not None and role.day_rate is None:
             problems.append(f"{path}.currency only applies with day_rate, got {role.currency!r}")
     if scn.people.training_role is not None:
-        _ref(scn.people.training_role, list(scn.role_specs), "people.training_role",
-             "role in people.roles", problems)
+        _ref(
+            scn.people.training_role,
+            list(scn.role_specs),
+            "people.training_role",
+            "role in people.roles",
+            problems,
+        )
     _unique(scn.people.automation_levels, "people.automation_levels", problems)
 
 
@@ -589,18 +629,30 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
         for tier in src.storage_tiers:
             _ref(tier, tiers, f"data_sources[{src.name}].storage_tiers", "storage tier", problems)
         if src.role is not None:
-            _ref(src.role, list(scn.role_specs), f"data_sources[{src.name}].role",
-                 "role in people.roles", problems)
+            _ref(
+                src.role,
+                list(scn.role_specs),
+                f"data_sources[{src.name}].role",
+                "role in people.roles",
+                problems,
+            )
     for name in scn.constraints.quotas:
         _ref(name, list(catalog.hardware.index), "constraints.quotas", "instance", problems)
     for name in scn.constraints.owned_storage_gb:
         _ref(name, tiers, "constraints.owned_storage_gb", "storage tier", problems)
-    _ref(scn.catalog.calibration_instance, _priced_instances(scn, catalog),
-         "catalog.calibration_instance", f"instance with a {scn.catalog.pricing} price", problems)
+    _ref(
+        scn.catalog.calibration_instance,
+        _priced_instances(scn, catalog),
+        "catalog.calibration_instance",
+        f"instance with a {scn.catalog.pricing} price",
+        problems,
+    )
     mean = scn.workload.mean_qps
     if scn.workload.peak_qps is not None and scn.workload.peak_qps < mean:
-        problems.append(f"workload.peak_qps must be >= the mean rate queries_per_day / 86400 "
-                        f"= {mean:.6g}, got {scn.workload.peak_qps}")
+        problems.append(
+            f"workload.peak_qps must be >= the mean rate queries_per_day / 86400 "
+            f"= {mean:.6g}, got {scn.workload.peak_qps}"
+        )
     if scn.workload.hourly_profile is not None and sum(scn.workload.hourly_profile) <= 0:
         problems.append("workload.hourly_profile must have a positive sum, got all zeros")
 
@@ -620,31 +672,56 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
         if name not in members:
             where = f"{prefix}.models[{name}]"
             if name in [m.name for m in scn.models]:
-                problems.append(f"{where} must be a member of fusion {fusion_name!r} "
-                                f"({', '.join(members)}), got a non-member")
+                problems.append(
+                    f"{where} must be a member of fusion {fusion_name!r} "
+                    f"({', '.join(members)}), got a non-member"
+                )
             else:
                 _ref(name, [m.name for m in scn.models], f"{prefix}.models", "model", problems)
     for name in members:
         if name not in dep.models:
-            problems.append(f"{prefix}.models[{name}] is required (member of fusion "
-                            f"{fusion_name!r})")
+            problems.append(
+                f"{prefix}.models[{name}] is required (member of fusion {fusion_name!r})"
+            )
             continue
         choice = dep.models[name]
         spec = scn.model(name)
         where = f"{prefix}.models[{name}]"
-        _ref(choice.instance, priced, f"{where}.instance",
-             f"instance with a {scn.catalog.pricing} price", problems)
+        _ref(
+            choice.instance,
+            priced,
+            f"{where}.instance",
+            f"instance with a {scn.catalog.pricing} price",
+            problems,
+        )
         if choice.precision is not None:
-            _ref(choice.precision, list(catalog.precision.index), f"{where}.precision",
-                 "precision", problems)
+            _ref(
+                choice.precision,
+                list(catalog.precision.index),
+                f"{where}.precision",
+                "precision",
+                problems,
+            )
         if choice.tier is not None:
-            _ref(choice.tier, scn.model_storage_tiers, f"{where}.tier",
-                 "tier in model_storage_tiers", problems)
-        _ref(choice.compression, list(catalog.compression.index), f"{where}.compression",
-             "file compression", problems)
+            _ref(
+                choice.tier,
+                scn.model_storage_tiers,
+                f"{where}.tier",
+                "tier in model_storage_tiers",
+                problems,
+            )
+        _ref(
+            choice.compression,
+            list(catalog.compression.index),
+            f"{where}.compression",
+            "file compression",
+            problems,
+        )
         if choice.replicas < spec.min_replicas:
-            problems.append(f"{where}.replicas must be >= min_replicas ({spec.min_replicas}), "
-                            f"got {choice.replicas}")
+            problems.append(
+                f"{where}.replicas must be >= min_replicas ({spec.min_replicas}), "
+                f"got {choice.replicas}"
+            )
         if choice.autoscale and choice.capacity_qps is None:
             problems.append(f"{where}.capacity_qps is required when autoscale is true")
     sources = {s.name: s for s in scn.data_sources}
@@ -652,8 +729,13 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
         if name not in sources:
             _ref(name, list(sources), f"{prefix}.data_tiers", "data source", problems)
         else:
-            _ref(tier, sources[name].storage_tiers, f"{prefix}.data_tiers[{name}]",
-                 "tier allowed for this source", problems)
+            _ref(
+                tier,
+                sources[name].storage_tiers,
+                f"{prefix}.data_tiers[{name}]",
+                "tier allowed for this source",
+                problems,
+            )
     levels = [a.name for a in scn.people.automation_levels]
     if dep.automation is not None:
         _ref(dep.automation, levels, f"{prefix}.automation", "automation level", problems)
@@ -668,9 +750,11 @@ def _check_catalog_values(scn: Scenario, catalog: Catalog, problems: list[str]) 
     accelerators = list(catalog.accelerators.index)
     for name, row in catalog.hardware.iterrows():
         if _has_value(row.get("accelerator")) and row["accelerator"] not in accelerators:
-            problems.append(f"catalog.hardware[{name}].accelerator must name a known "
-                            f"accelerator{_suggest(str(row['accelerator']), accelerators)}, "
-                            f"got {row['accelerator']!r}")
+            problems.append(
+                f"catalog.hardware[{name}].accelerator must name a known "
+                f"accelerator{_suggest(str(row['accelerator']), accelerators)}, "
+                f"got {row['accelerator']!r}"
+            )
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,8 +28,9 @@ def _positive(name: str, value: ArrayLike, allow_zero: bool = True) -> np.ndarra
     return array
 
 
-def data_cost(data_acq_cost: ArrayLike, data_size: ArrayLike,
-              data_acq_efficiency: ArrayLike) -> float:
+def data_cost(
+    data_acq_cost: ArrayLike, data_size: ArrayLike, data_acq_efficiency: ArrayLike
+) -> float:
     """Daily data acquisition cost [currency/day].
 
     ``data_acq_cost`` [currency/GB acquired], ``data_size`` [usable GB/day, per source],
@@ -47,9 +48,12 @@ def data_cost(data_acq_cost: ArrayLike, data_size: ArrayLike,
     return float(np.sum(price * size / efficiency))
 
 
-def model_storage_cost(model_size: ArrayLike, storage_size: ArrayLike,
-                       storage_price_per_gb_month: ArrayLike = 0.12,
-                       copies: ArrayLike = 1) -> float:
+def model_storage_cost(
+    model_size: ArrayLike,
+    storage_size: ArrayLike,
+    storage_price_per_gb_month: ArrayLike = 0.12,
+    copies: ArrayLike = 1,
+) -> float:
     """Daily model storage cost [currency/day].
 
     ``model_size`` [GB per model], ``storage_size`` [GB capacity of each model's medium],
@@ -65,14 +69,21 @@ def model_storage_cost(model_size: ArrayLike, storage_size: ArrayLike,
     price = _positive("storage_price_per_gb_month", storage_price_per_gb_month)
     n = _positive("copies", copies)
     if np.any(size * n > capacity):
-        raise ValueError(f"model_size x copies must fit storage_size, got {model_size!r} x "
-                         f"{copies!r} > {storage_size!r}")
+        raise ValueError(
+            f"model_size x copies must fit storage_size, got {model_size!r} x "
+            f"{copies!r} > {storage_size!r}"
+        )
     return float(np.sum(size * n * price / DAYS_PER_MONTH))
 
 
-def compute_resource_cost(compute_cost: ArrayLike, model_size: ArrayLike,
-                          compute_speed: ArrayLike, query_num: ArrayLike,
-                          compute_efficiency: ArrayLike, peak_to_mean: float = 1.0) -> float:
+def compute_resource_cost(
+    compute_cost: ArrayLike,
+    model_size: ArrayLike,
+    compute_speed: ArrayLike,
+    query_num: ArrayLike,
+    compute_efficiency: ArrayLike,
+    peak_to_mean: float = 1.0,
+) -> float:
     """Daily compute cost [currency/day].
 
     ``compute_cost`` [currency/instance-hour], ``model_size`` (unused: kept for the
@@ -96,9 +107,14 @@ def compute_resource_cost(compute_cost: ArrayLike, model_size: ArrayLike,
     return float(np.sum(replicas * HOURS_PER_DAY * price))
 
 
-def human_cost(human_cost: ArrayLike, model_size: ArrayLike = 0.0,
-               compute_speed: ArrayLike = 1.0, query_num: ArrayLike = 0.0,
-               compute_efficiency: ArrayLike = 1.0, human_resource: ArrayLike = 0.0) -> float:
+def human_cost(
+    human_cost: ArrayLike,
+    model_size: ArrayLike = 0.0,
+    compute_speed: ArrayLike = 1.0,
+    query_num: ArrayLike = 0.0,
+    compute_efficiency: ArrayLike = 1.0,
+    human_resource: ArrayLike = 0.0,
+) -> float:
     """Daily people cost [currency/day].
 
     ``human_cost`` [currency/person-day], ``human_resource`` [person-days per model per

@@ -1,0 +1,3 @@
+from deploycost.cli import app
+
+app(prog_name="deploycost")

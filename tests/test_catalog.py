@@ -1,0 +1,125 @@
+"""The shipped catalog: sourced, dated, complete enough, and overridable."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from deploycost.catalog import KEYS, load_catalog
+from deploycost.prices import build_prices
+from deploycost.scenario import validate_scenario
+
+
+@pytest.mark.parametrize("kind", [k for k in KEYS if k != "compression"])
+def test_every_row_has_source_and_date(kind):
+    table = load_catalog().table(kind)
+    assert len(table) > 0
+    assert table.source.notna().all()
+    assert (table.source.str.len() > 0).all()
+    assert table.as_of.notna().all()
+    assert (table.as_of.str.len() > 0).all()
+
+
+def test_compression_rows_other_than_none_are_sourced():
+    table = load_catalog().compression.drop(index="none")
+    assert (table.source.str.len() > 0).all()
+    assert (table.as_of.str.len() > 0).all()
+
+
+def test_hardware_covers_cpu_and_six_accelerator_types():
+    hw = load_catalog().hardware
+    assert (hw.compute_class == "cpu").sum() >= 2
+    accelerators = set(hw.accelerator[hw.compute_class != "cpu"])
+    assert {"T4", "A10G", "L4", "A100-40GB", "H100-SXM-80GB", "Inferentia2"} <= accelerators
+    assert (hw.provider == "Alibaba Cloud").any()
+    assert (hw.currency == "CNY").any()
+    assert hw.price_on_demand_per_hour.notna().all()
+    assert hw.price_reserved_1yr_per_hour.notna().sum() >= 20
+    assert hw.price_spot_per_hour.notna().sum() >= 10
+
+
+def test_accelerators_have_peak_compute_and_bandwidth():
+    acc = load_catalog().accelerators
+    for column in (
+        "peak_tflops_fp32",
+        "peak_tflops_fp16",
+        "peak_tops_int8",
+        "peak_tops_int4",
+        "mem_bw_gb_s",
+    ):
+        assert (acc[column] > 0).all(), column
+    assert set(load_catalog().hardware.accelerator) <= set(acc.index)
+
+
+def test_storage_covers_required_tiers():
+    tiers = set(load_catalog().storage.index)
+    assert {
+        "s3-standard",
+        "s3-standard-ia",
+        "ebs-gp3",
+        "ebs-io2",
+        "local-nvme",
+        "oss-standard",
+        "oss-ia",
+        "onprem-hdfs",
+        "onprem-ssd",
+    } <= tiers
+
+
+def test_precisions_and_compressions():
+    cat = load_catalog()
+    assert {"fp32", "fp16", "bf16", "int8", "int4"} <= set(cat.precision.index)
+    assert cat.precision.at["int8", "bytes_per_param"] == 1
+    assert {"gzip", "lz4", "zstd"} <= set(cat.compression.index)
+    assert (cat.compression.size_factor <= 1).all()
+
+
+def test_scenario_overrides_and_adds_rows():
+    scn = validate_scenario(
+        {
+            "currency": "USD",
+            "models": [{"name": "a", "size_gb": 1}],
+            "catalog": {
+                "hardware": [
+                    {"name": "g5.xlarge", "price_on_demand_per_hour": 0.5},
+                    {
+                        "name": "my-box",
+                        "compute_class": "cpu",
+                        "accelerator": "xeon-spr-vcpu",
+                        "accel_count": 0,
+                        "vcpus": 4,
+                        "memory_gib": 8,
+                        "currency": "USD",
+                        "price_on_demand_per_hour": 0.1,
+                    },
+                ]
+            },
+        }
+    )
+    hw = scn.resolved_catalog.hardware
+    assert hw.at["g5.xlarge", "price_on_demand_per_hour"] == 0.5
+    assert hw.at["g5.xlarge", "source"] == "scenario file"
+    assert hw.at["my-box", "vcpus"] == 4
+    assert load_catalog().hardware.at["g5.xlarge", "price_on_demand_per_hour"] == 1.006
+    prices = build_prices(scn)
+    assert prices.values[prices.index("instance_hour[g5.xlarge]")] == 0.5
+
+
+def test_prices_convert_currency_with_the_exchange_rate():
+    scn = validate_scenario(
+        {"currency": "CNY", "exchange_rates": {"USD": 7.0}, "models": [{"name": "a", "size_gb": 1}]}
+    )
+    prices = build_prices(scn)
+    row = prices.table.set_index("name").loc["instance_hour[g5.xlarge]"]
+    assert row.native_value == 1.006
+    assert row.native_currency == "USD"
+    assert row.value == pytest.approx(1.006 * 7.0)
+    alibaba = prices.table.set_index("name").loc["instance_hour[ecs.gn7i-c8g1.2xlarge]"]
+    assert alibaba.fx_rate == 1.0
+    assert isinstance(prices.table, pd.DataFrame)
+    assert prices.table.value.ge(0).all()
+
+
+def test_default_exchange_rate_comes_from_the_catalog():
+    scn = validate_scenario({"currency": "USD", "models": [{"name": "a", "size_gb": 1}]})
+    assert scn.rate_to_scenario("CNY") == pytest.approx(1 / 7.2464)

@@ -1,0 +1,128 @@
+"""The command line: exit codes, no tracebacks, numbers that match the library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from deploycost.cli import app
+from deploycost.costmodel import evaluate
+from deploycost.deployment import from_specs
+from deploycost.scenario import load_scenario
+
+from .conftest import PROBLEMS, ROOT
+
+runner = CliRunner()
+SEED = ROOT / "problems" / "seed_example.yaml"
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
+def test_validate_ok(path):
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_validate_bad_file_exits_1_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "models:\n  - name: ranker\n    size_gb: 1\n    latency_slo_ms: -5\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "deploycost", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "models[ranker].latency_slo_ms must be > 0, got -5" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_validate_missing_file_exits_1():
+    result = runner.invoke(app, ["validate", "no/such/file.yaml"])
+    assert result.exit_code == 1
+    assert "cannot read file" in result.output
+
+
+def test_validate_with_bad_deployment(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(
+        "fusion: a-plus-b\nmodels:\n  model-a: {instance: nope, replicas: 1}\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["validate", str(SEED), "--deployment", str(dep)])
+    assert result.exit_code == 1
+    assert "deployment.models[model-a].instance must name a known instance" in result.output
+
+
+def test_schema_is_json_with_the_scenario_fields():
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert {"models", "workload", "fusion", "constraints"} <= set(schema["properties"])
+    assert schema["required"] == ["models"]
+
+
+@pytest.mark.parametrize("table", ["hardware", "storage", "precision", "compression"])
+def test_catalog_tables_print(table):
+    result = runner.invoke(app, ["catalog", table])
+    assert result.exit_code == 0, result.output
+    assert f"catalog: {table}" in result.output
+
+
+def test_catalog_csv_round_trips():
+    result = runner.invoke(app, ["catalog", "hardware", "--csv"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].startswith("name,instance_type,provider")
+    assert "p5.4xlarge" in result.output
+
+
+def test_catalog_unknown_table():
+    result = runner.invoke(app, ["catalog", "gpus"])
+    assert result.exit_code == 1
+    assert "table must be one of hardware" in result.output
+
+
+def test_evaluate_json_matches_library():
+    result = runner.invoke(app, ["evaluate", str(SEED), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    scn = load_scenario(SEED)
+    expected = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).components().iloc[0]
+    for component, value in payload["per_day"].items():
+        assert value == pytest.approx(float(expected[component]), rel=1e-12)
+    assert payload["per_month"]["total"] == pytest.approx(expected["total"] * 30.4, rel=1e-12)
+    assert payload["per_year"]["total"] == pytest.approx(expected["total"] * 365, rel=1e-12)
+
+
+def test_evaluate_default_scenario_prints_breakdown():
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "six-component breakdown" in result.output
+    for component in ("data", "model_storage", "compression", "compute", "people", "fusion"):
+        assert component in result.output
+
+
+def test_evaluate_with_deployment_file(tmp_path):
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(
+        "fusion: a-plus-b\nmodels:\n"
+        "  model-a: {instance: seed-compute-hour, replicas: 2, tier: onprem-ssd}\n"
+        "  model-b: {instance: seed-compute-hour, replicas: 1}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["evaluate", str(SEED), "--deployment", str(dep), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["per_day"]["compute"] == pytest.approx(3 * 24 * 100)
+
+
+def test_evaluate_without_deployment_is_an_error(tmp_path):
+    scn = tmp_path / "s.yaml"
+    scn.write_text("models:\n  - {name: a, size_gb: 1}\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(scn)])
+    assert result.exit_code == 1
+    assert "--deployment is required" in result.output
