@@ -233,240 +233,280 @@ def hourly_replicas(
     return np.where(np.isnan(capacity), peak, np.minimum(needed, peak))
 
 
-def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = None) -> Quantities:
-    """Quantity matrix of D deployments over every ledger line (no loop over deployments)."""
-    prices = prices or build_prices(scn)
-    space = Space.of(scn)
-    const = ModelConstants.of(scn, space)
-    cat = scn.resolved_catalog
-    member, fraction = fusion_matrices(scn, space)
-    active = member[dep.fusion]  # (D, M)
-    share = const.requests_per_query * fraction[dep.fusion]  # (D, M)
-    d = dep.count
-    models = list(space.models)
-    inst = [f"instance_hour[{h}]" for h in space.instances]
-    store = [f"storage_gb_month[{t}]" for t in space.tiers]
-    fetch = [f"retrieval_gb[{t}]" for t in space.tiers]
-    rate = [f"day_rate[{r}]" for r in space.roles]
-    multiplier = np.array([a.person_day_multiplier for a in scn.people.automation_levels])
-    automation = multiplier[dep.automation][:, None]  # (D, 1)
-    min_days = cat.storage.min_storage_days.reindex(list(space.tiers)).fillna(0).to_numpy(float)
-    blocks: list[_Block] = []
+class CostModel:
+    """The six components for one scenario and price vector, for any number of deployments.
 
-    # compute
-    running = hourly_replicas(scn, dep, share, const) * active[..., None]  # (D, M, 24)
-    hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
-    blocks.append(
-        _choice_block("compute", "model", models, inst, "instance-hour/day", hours, dep.instance)
-    )
+    Scenario-level figures (per-model constants, catalog columns, the ledger layout) are
+    computed once here; ``quantities`` then does array work only. Each ``_component``
+    method returns the ledger blocks of one component over the (deployment, owner) axes.
+    """
 
-    # model storage
-    bytes_per = cat.precision.bytes_per_param.reindex(list(space.precisions)).to_numpy(float)
-    size_factor = cat.compression.size_factor.reindex(list(space.compressions)).to_numpy(float)
-    artifact_gb = const.gb_per_param_byte * bytes_per[dep.precision] * size_factor[dep.compression]
-    stored_gb = artifact_gb * const.versions_kept * (1 + dep.backups)
-    with np.errstate(divide="ignore"):
-        lifetime = np.where(
-            const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
+    def __init__(self, scn: Scenario, prices: PriceVector | None = None) -> None:
+        self.scn = scn
+        self.prices = prices or build_prices(scn)
+        self.space = space = Space.of(scn)
+        self.const = ModelConstants.of(scn, space)
+        self.member, self.fraction = fusion_matrices(scn, space)
+        cat = scn.resolved_catalog
+        self.min_days = (
+            cat.storage.min_storage_days.reindex(list(space.tiers)).fillna(0).to_numpy(float)
         )
-    billed = _billed_factor(min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
-    starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
-    loads = dep.replicas * const.retrains_per_day * active + starts
-    blocks.append(
-        _choice_block(
-            "model_storage",
-            "model",
-            models,
-            store,
-            "GB-month/day",
-            stored_gb * billed / DAYS_PER_MONTH * active,
-            dep.tier,
+        self.bytes_per = cat.precision.bytes_per_param.reindex(list(space.precisions)).to_numpy(
+            float
         )
-    )
-    blocks.append(
-        _choice_block(
-            "model_storage",
-            "model",
-            models,
-            fetch,
-            "GB/day",
-            artifact_gb * loads * active,
-            dep.tier,
+        self.size_factor = cat.compression.size_factor.reindex(list(space.compressions)).to_numpy(
+            float
         )
-    )
+        self.multiplier = np.array([a.person_day_multiplier for a in scn.people.automation_levels])
+        self.names = {
+            "inst": [f"instance_hour[{h}]" for h in space.instances],
+            "store": [f"storage_gb_month[{t}]" for t in space.tiers],
+            "fetch": [f"retrieval_gb[{t}]" for t in space.tiers],
+            "rate": [f"day_rate[{r}]" for r in space.roles],
+        }
+        self._layout: tuple[pd.DataFrame, np.ndarray] | None = None
 
-    # compression
-    requantised = (dep.precision != const.checkpoint_precision) & active
-    retrains = const.retrains_per_day * requantised
-    blocks.append(
-        _choice_block(
-            "compression",
-            "model",
-            models,
-            rate,
-            "person-day/day",
-            const.effort_pd_per_retrain * retrains,
-            np.broadcast_to(const.role, (d, len(models))),
-        )
-    )
-    calibration = f"instance_hour[{scn.catalog.calibration_instance}]"
-    blocks.append(
-        _fixed_block(
-            "compression",
-            "model",
-            models,
-            [calibration] * len(models),
-            "instance-hour/day",
-            const.effort_gpu_h_per_retrain * retrains,
-        )
-    )
+    def _role(self, name: str | None) -> int:
+        return self.space.roles.index(name or self.scn.default_role)
 
-    # people
-    blocks.append(
-        _choice_block(
-            "people",
-            "model",
-            models,
-            rate,
-            "person-day/day",
-            const.maintenance_pd_per_day * automation * active,
-            np.broadcast_to(const.role, (d, len(models))),
-        )
-    )
-    training_role = space.roles.index(scn.people.training_role or scn.default_role)
-    training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
-    blocks.append(
-        _fixed_block(
-            "people", "shared", ["training"], [rate[training_role]], "person-day/day", training
-        )
-    )
-    blocks.append(
-        _choice_block(
-            "people",
-            "shared",
-            ["automation"],
-            [f"automation_fixed_month[{a}]" for a in space.automation],
-            "month/day",
-            np.full((d, 1), 1.0 / DAYS_PER_MONTH),
-            dep.automation[:, None],
-        )
-    )
+    def _compute(self, dep: Deployments, running: np.ndarray) -> list[_Block]:
+        hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
+        return [
+            _choice_block(
+                "compute",
+                "model",
+                list(self.space.models),
+                self.names["inst"],
+                "instance-hour/day",
+                hours,
+                dep.instance,
+            )
+        ]
 
-    # fusion
-    cfgs = scn.fusion_configs
-    complexity = np.array([f.complexity for f in cfgs])
-    blocks.append(
-        _choice_block(
-            "fusion",
-            "fusion",
-            ["fusion"],
-            [f"fusion_unit_day[{f}]" for f in space.fusions],
-            "complexity-day/day",
-            complexity[dep.fusion][:, None],
-            dep.fusion[:, None],
+    def _model_storage(
+        self, dep: Deployments, active: np.ndarray, running: np.ndarray
+    ) -> list[_Block]:
+        c = self.const
+        models = list(self.space.models)
+        artifact_gb = (
+            c.gb_per_param_byte * self.bytes_per[dep.precision] * self.size_factor[dep.compression]
         )
-    )
-    fusion_pd = np.array([f.maintenance_person_days_per_month for f in cfgs]) / DAYS_PER_MONTH
-    fusion_role = np.array([space.roles.index(f.role or scn.default_role) for f in cfgs])
-    blocks.append(
-        _choice_block(
-            "fusion",
-            "fusion",
-            ["fusion"],
-            rate,
-            "person-day/day",
-            (fusion_pd[dep.fusion])[:, None] * automation,
-            fusion_role[dep.fusion][:, None],
-        )
-    )
-    fusion_hours = np.array([f.replicas * HOURS_PER_DAY for f in cfgs])
-    fusion_inst = np.array([space.instances.index(f.instance) if f.instance else 0 for f in cfgs])
-    blocks.append(
-        _choice_block(
-            "fusion",
-            "fusion",
-            ["fusion"],
-            inst,
-            "instance-hour/day",
-            fusion_hours[dep.fusion][:, None],
-            fusion_inst[dep.fusion][:, None],
-        )
-    )
+        stored_gb = artifact_gb * c.versions_kept * (1 + dep.backups)
+        with np.errstate(divide="ignore"):
+            lifetime = np.where(
+                c.retrains_per_day > 0, c.versions_kept / c.retrains_per_day, np.inf
+            )
+        billed = _billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
+        starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
+        loads = dep.replicas * c.retrains_per_day * active + starts
+        return [
+            _choice_block(
+                "model_storage",
+                "model",
+                models,
+                self.names["store"],
+                "GB-month/day",
+                stored_gb * billed / DAYS_PER_MONTH * active,
+                dep.tier,
+            ),
+            _choice_block(
+                "model_storage",
+                "model",
+                models,
+                self.names["fetch"],
+                "GB/day",
+                artifact_gb * loads * active,
+                dep.tier,
+            ),
+        ]
 
-    # data
-    if scn.data_sources:
-        sources = list(space.sources)
-        src = scn.data_sources
+    def _compression(self, dep: Deployments, active: np.ndarray) -> list[_Block]:
+        c = self.const
+        models = list(self.space.models)
+        retrains = c.retrains_per_day * ((dep.precision != c.checkpoint_precision) & active)
+        calibration = f"instance_hour[{self.scn.catalog.calibration_instance}]"
+        return [
+            _choice_block(
+                "compression",
+                "model",
+                models,
+                self.names["rate"],
+                "person-day/day",
+                c.effort_pd_per_retrain * retrains,
+                np.broadcast_to(c.role, retrains.shape),
+            ),
+            _fixed_block(
+                "compression",
+                "model",
+                models,
+                [calibration] * len(models),
+                "instance-hour/day",
+                c.effort_gpu_h_per_retrain * retrains,
+            ),
+        ]
+
+    def _people(self, dep: Deployments, active: np.ndarray) -> list[_Block]:
+        c, scn, d = self.const, self.scn, dep.count
+        automation = self.multiplier[dep.automation][:, None]
+        training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
+        return [
+            _choice_block(
+                "people",
+                "model",
+                list(self.space.models),
+                self.names["rate"],
+                "person-day/day",
+                c.maintenance_pd_per_day * automation * active,
+                np.broadcast_to(c.role, active.shape),
+            ),
+            _fixed_block(
+                "people",
+                "shared",
+                ["training"],
+                [self.names["rate"][self._role(scn.people.training_role)]],
+                "person-day/day",
+                training,
+            ),
+            _choice_block(
+                "people",
+                "shared",
+                ["automation"],
+                [f"automation_fixed_month[{a}]" for a in self.space.automation],
+                "month/day",
+                np.full((d, 1), 1.0 / DAYS_PER_MONTH),
+                dep.automation[:, None],
+            ),
+        ]
+
+    def _fusion(self, dep: Deployments) -> list[_Block]:
+        cfgs = self.scn.fusion_configs
+        f = dep.fusion
+        complexity = np.array([c.complexity for c in cfgs])
+        upkeep = np.array([c.maintenance_person_days_per_month for c in cfgs]) / DAYS_PER_MONTH
+        role = np.array([self._role(c.role) for c in cfgs])
+        hours = np.array([c.replicas * HOURS_PER_DAY for c in cfgs])
+        inst = np.array([self.space.instances.index(c.instance) if c.instance else 0 for c in cfgs])
+        automation = self.multiplier[dep.automation]
+        return [
+            _choice_block(
+                "fusion",
+                "fusion",
+                ["fusion"],
+                [f"fusion_unit_day[{name}]" for name in self.space.fusions],
+                "complexity-day/day",
+                complexity[f][:, None],
+                f[:, None],
+            ),
+            _choice_block(
+                "fusion",
+                "fusion",
+                ["fusion"],
+                self.names["rate"],
+                "person-day/day",
+                (upkeep[f] * automation)[:, None],
+                role[f][:, None],
+            ),
+            _choice_block(
+                "fusion",
+                "fusion",
+                ["fusion"],
+                self.names["inst"],
+                "instance-hour/day",
+                hours[f][:, None],
+                inst[f][:, None],
+            ),
+        ]
+
+    def _data(self, dep: Deployments) -> list[_Block]:
+        src = self.scn.data_sources
+        if not src:
+            return []
+        shape = (dep.count, len(src))
+        names = list(self.space.sources)
         gb = np.array([s.gb_per_day for s in src])
-        raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), (d, len(src)))
+        raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), shape)
         retention = np.array([s.retention_days for s in src])
-        blocks.append(
+        billed = _billed_factor(self.min_days[dep.data_tier], np.broadcast_to(retention, shape))
+        reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), shape)
+        labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
+        return [
             _fixed_block(
                 "data",
                 "data_source",
-                sources,
-                [f"data_acquisition_gb[{s}]" for s in sources],
+                names,
+                [f"data_acquisition_gb[{n}]" for n in names],
                 "GB/day",
                 raw_gb,
-            )
-        )
-        blocks.append(
+            ),
             _fixed_block(
                 "data",
                 "data_source",
-                sources,
-                [f"data_cleaning_gb[{s}]" for s in sources],
+                names,
+                [f"data_cleaning_gb[{n}]" for n in names],
                 "GB/day",
                 raw_gb,
-            )
-        )
-        data_billed = _billed_factor(
-            min_days[dep.data_tier], np.broadcast_to(retention, (d, len(src)))
-        )
-        blocks.append(
+            ),
             _choice_block(
                 "data",
                 "data_source",
-                sources,
-                store,
+                names,
+                self.names["store"],
                 "GB-month/day",
-                gb * retention * data_billed / DAYS_PER_MONTH,
+                gb * retention * billed / DAYS_PER_MONTH,
                 dep.data_tier,
-            )
-        )
-        reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), (d, len(src)))
-        blocks.append(
-            _choice_block("data", "data_source", sources, fetch, "GB/day", reads, dep.data_tier)
-        )
-        label_roles = [rate[space.roles.index(s.role or scn.default_role)] for s in src]
-        labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
-        blocks.append(
+            ),
+            _choice_block(
+                "data", "data_source", names, self.names["fetch"], "GB/day", reads, dep.data_tier
+            ),
             _fixed_block(
                 "data",
                 "data_source",
-                sources,
-                label_roles,
+                names,
+                [self.names["rate"][self._role(s.role)] for s in src],
                 "person-day/day",
-                np.broadcast_to(labelling, (d, len(src))),
-            )
+                np.broadcast_to(labelling, shape),
+            ),
+        ]
+
+    def quantities(self, dep: Deployments) -> Quantities:
+        """Quantity matrix of D deployments over every ledger line (no loop over deployments)."""
+        active = self.member[dep.fusion]  # (D, M)
+        share = self.const.requests_per_query * self.fraction[dep.fusion]  # (D, M)
+        running = hourly_replicas(self.scn, dep, share, self.const) * active[..., None]
+        blocks = [
+            *self._data(dep),
+            *self._model_storage(dep, active, running),
+            *self._compression(dep, active),
+            *self._compute(dep, running),
+            *self._people(dep, active),
+            *self._fusion(dep),
+        ]
+        lines, price_of_line = self._layout or self._lay_out(blocks)
+        return Quantities(
+            q=np.concatenate([b.q for b in blocks], axis=1),
+            lines=lines,
+            price_of_line=price_of_line,
+            n_prices=len(self.prices.names),
         )
 
-    lines = pd.DataFrame(
-        {
-            "component": [b.component for b in blocks for _ in b.line_price],
-            "owner": [o for b in blocks for o in b.line_owner],
-            "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
-            "price": [p for b in blocks for p in b.line_price],
-            "unit": [b.unit for b in blocks for _ in b.line_price],
-        }
-    )
-    q = np.concatenate([b.q for b in blocks], axis=1)
-    return Quantities(
-        q=q,
-        lines=lines,
-        price_of_line=prices.indices(list(lines.price)),
-        n_prices=len(prices.names),
-    )
+    def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
+        """The ledger lines (the same for every call): built once, on first use."""
+        lines = pd.DataFrame(
+            {
+                "component": [b.component for b in blocks for _ in b.line_price],
+                "owner": [o for b in blocks for o in b.line_owner],
+                "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
+                "price": [p for b in blocks for p in b.line_price],
+                "unit": [b.unit for b in blocks for _ in b.line_price],
+            }
+        )
+        self._layout = (lines, self.prices.indices(list(lines.price)))
+        return self._layout
+
+
+def quantities(scn: Scenario, dep: Deployments, prices: PriceVector | None = None) -> Quantities:
+    """Quantity matrix of D deployments (see ``CostModel``; build one to reuse it)."""
+    return CostModel(scn, prices).quantities(dep)
 
 
 @dataclass(frozen=True)
