@@ -98,14 +98,27 @@ class Quantities:
 
 @dataclass(frozen=True)
 class _Block:
+    """Ledger lines of one cost term: ``q[d, o * K + k]`` for owner o and price k.
+
+    A *choice* block has a line for every (owner, price) pair and the deployment buys at
+    one of them; a *fixed* block has one line per owner, at that owner's own price.
+    """
+
     component: str
     owner_kind: str
     owners: list[str]
     prices: list[str]
     unit: str
-    q: np.ndarray  # (D, L_block)
-    line_owner: list[str]
-    line_price: list[str]
+    q: np.ndarray
+    fixed: bool
+
+    @property
+    def line_owner(self) -> list[str]:
+        return list(self.owners) if self.fixed else [o for o in self.owners for _ in self.prices]
+
+    @property
+    def line_price(self) -> list[str]:
+        return list(self.prices) if self.fixed else [p for _ in self.owners for p in self.prices]
 
 
 def _choice_block(
@@ -117,21 +130,12 @@ def _choice_block(
     values: np.ndarray,
     choice: np.ndarray,
 ) -> _Block:
-    """Lines (owner o, price k) for every k; row d buys ``values[d, o]`` at ``choice[d, o]``."""
+    """Deployment d buys ``values[d, o]`` at price ``prices[choice[d, o]]``."""
     d, o = values.shape
     q = np.zeros((d, o, len(prices)))
     np.put_along_axis(q, np.broadcast_to(choice, (d, o))[..., None], values[..., None], axis=2)
-    line_owner = [w for w in owners for _ in prices]
-    line_price = [p for _ in owners for p in prices]
     return _Block(
-        component,
-        owner_kind,
-        owners,
-        prices,
-        unit,
-        q.reshape(d, o * len(prices)),
-        line_owner,
-        line_price,
+        component, owner_kind, owners, prices, unit, q.reshape(d, o * len(prices)), fixed=False
     )
 
 
@@ -143,8 +147,8 @@ def _fixed_block(
     unit: str,
     values: np.ndarray,
 ) -> _Block:
-    """One line per owner at its own price ``prices[o]``; quantities ``values[d, o]``."""
-    return _Block(component, owner_kind, owners, prices, unit, values, list(owners), list(prices))
+    """Deployment d buys ``values[d, o]`` at owner o's own price ``prices[o]``."""
+    return _Block(component, owner_kind, owners, prices, unit, np.asarray(values), fixed=True)
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,10 @@ class ModelConstants:
     min_replicas: np.ndarray
     effort_pd_per_retrain: np.ndarray
     effort_gpu_h_per_retrain: np.ndarray
+
+    def take(self, models: np.ndarray) -> ModelConstants:
+        """The constants of ``models`` (indices), e.g. one entry per candidate option."""
+        return ModelConstants(**{k: getattr(self, k)[models] for k in self.__dataclass_fields__})
 
     @classmethod
     def of(cls, scn: Scenario, space: Space) -> ModelConstants:
@@ -239,6 +247,9 @@ class CostModel:
     Scenario-level figures (per-model constants, catalog columns, the ledger layout) are
     computed once here; ``quantities`` then does array work only. Each ``_component``
     method returns the ledger blocks of one component over the (deployment, owner) axes.
+    The model-owned terms take the model constants as an argument, so that
+    ``option_quantities`` can price thousands of single-model options as the columns of
+    one deployment.
     """
 
     def __init__(self, scn: Scenario, prices: PriceVector | None = None) -> None:
@@ -269,13 +280,19 @@ class CostModel:
     def _role(self, name: str | None) -> int:
         return self.space.roles.index(name or self.scn.default_role)
 
-    def _compute(self, dep: Deployments, running: np.ndarray) -> list[_Block]:
+    def artifact_gb(
+        self, const: ModelConstants, precision: np.ndarray, compression: np.ndarray
+    ) -> np.ndarray:
+        """GB of one stored model artifact: params x bytes/param x file-compression factor."""
+        return const.gb_per_param_byte * self.bytes_per[precision] * self.size_factor[compression]
+
+    def _compute(self, dep: Deployments, running: np.ndarray, owners: list[str]) -> list[_Block]:
         hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
         return [
             _choice_block(
                 "compute",
                 "model",
-                list(self.space.models),
+                owners,
                 self.names["inst"],
                 "instance-hour/day",
                 hours,
@@ -284,26 +301,27 @@ class CostModel:
         ]
 
     def _model_storage(
-        self, dep: Deployments, active: np.ndarray, running: np.ndarray
+        self,
+        dep: Deployments,
+        active: np.ndarray,
+        running: np.ndarray,
+        const: ModelConstants,
+        owners: list[str],
     ) -> list[_Block]:
-        c = self.const
-        models = list(self.space.models)
-        artifact_gb = (
-            c.gb_per_param_byte * self.bytes_per[dep.precision] * self.size_factor[dep.compression]
-        )
-        stored_gb = artifact_gb * c.versions_kept * (1 + dep.backups)
+        artifact_gb = self.artifact_gb(const, dep.precision, dep.compression)
+        stored_gb = artifact_gb * const.versions_kept * (1 + dep.backups)
         with np.errstate(divide="ignore"):
             lifetime = np.where(
-                c.retrains_per_day > 0, c.versions_kept / c.retrains_per_day, np.inf
+                const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
             )
         billed = _billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
         starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
-        loads = dep.replicas * c.retrains_per_day * active + starts
+        loads = dep.replicas * const.retrains_per_day * active + starts
         return [
             _choice_block(
                 "model_storage",
                 "model",
-                models,
+                owners,
                 self.names["store"],
                 "GB-month/day",
                 stored_gb * billed / DAYS_PER_MONTH * active,
@@ -312,7 +330,7 @@ class CostModel:
             _choice_block(
                 "model_storage",
                 "model",
-                models,
+                owners,
                 self.names["fetch"],
                 "GB/day",
                 artifact_gb * loads * active,
@@ -320,45 +338,51 @@ class CostModel:
             ),
         ]
 
-    def _compression(self, dep: Deployments, active: np.ndarray) -> list[_Block]:
-        c = self.const
-        models = list(self.space.models)
-        retrains = c.retrains_per_day * ((dep.precision != c.checkpoint_precision) & active)
+    def _compression(
+        self, dep: Deployments, active: np.ndarray, const: ModelConstants, owners: list[str]
+    ) -> list[_Block]:
+        retrains = const.retrains_per_day * ((dep.precision != const.checkpoint_precision) & active)
         calibration = f"instance_hour[{self.scn.catalog.calibration_instance}]"
         return [
             _choice_block(
                 "compression",
                 "model",
-                models,
+                owners,
                 self.names["rate"],
                 "person-day/day",
-                c.effort_pd_per_retrain * retrains,
-                np.broadcast_to(c.role, retrains.shape),
+                const.effort_pd_per_retrain * retrains,
+                np.broadcast_to(const.role, retrains.shape),
             ),
             _fixed_block(
                 "compression",
                 "model",
-                models,
-                [calibration] * len(models),
+                owners,
+                [calibration] * len(owners),
                 "instance-hour/day",
-                c.effort_gpu_h_per_retrain * retrains,
+                const.effort_gpu_h_per_retrain * retrains,
             ),
         ]
 
-    def _people(self, dep: Deployments, active: np.ndarray) -> list[_Block]:
-        c, scn, d = self.const, self.scn, dep.count
+    def _maintenance(
+        self, dep: Deployments, active: np.ndarray, const: ModelConstants, owners: list[str]
+    ) -> list[_Block]:
         automation = self.multiplier[dep.automation][:, None]
-        training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
         return [
             _choice_block(
                 "people",
                 "model",
-                list(self.space.models),
+                owners,
                 self.names["rate"],
                 "person-day/day",
-                c.maintenance_pd_per_day * automation * active,
-                np.broadcast_to(c.role, active.shape),
-            ),
+                const.maintenance_pd_per_day * automation * active,
+                np.broadcast_to(const.role, active.shape),
+            )
+        ]
+
+    def _people_shared(self, dep: Deployments) -> list[_Block]:
+        scn, d = self.scn, dep.count
+        training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
+        return [
             _fixed_block(
                 "people",
                 "shared",
@@ -468,17 +492,31 @@ class CostModel:
             ),
         ]
 
+    def _model_blocks(
+        self,
+        dep: Deployments,
+        active: np.ndarray,
+        share: np.ndarray,
+        const: ModelConstants,
+        owners: list[str],
+    ) -> list[_Block]:
+        running = hourly_replicas(self.scn, dep, share, const) * active[..., None]
+        return [
+            *self._model_storage(dep, active, running, const, owners),
+            *self._compression(dep, active, const, owners),
+            *self._compute(dep, running, owners),
+        ]
+
     def quantities(self, dep: Deployments) -> Quantities:
         """Quantity matrix of D deployments over every ledger line (no loop over deployments)."""
         active = self.member[dep.fusion]  # (D, M)
         share = self.const.requests_per_query * self.fraction[dep.fusion]  # (D, M)
-        running = hourly_replicas(self.scn, dep, share, self.const) * active[..., None]
+        owners = list(self.space.models)
         blocks = [
             *self._data(dep),
-            *self._model_storage(dep, active, running),
-            *self._compression(dep, active),
-            *self._compute(dep, running),
-            *self._people(dep, active),
+            *self._model_blocks(dep, active, share, self.const, owners),
+            *self._maintenance(dep, active, self.const, owners),
+            *self._people_shared(dep),
             *self._fusion(dep),
         ]
         lines, price_of_line = self._layout or self._lay_out(blocks)
@@ -489,15 +527,52 @@ class CostModel:
             n_prices=len(self.prices.names),
         )
 
+    def option_quantities(
+        self, model: np.ndarray, share: np.ndarray, choices: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """(O, P) quantities per price of O single-model options, model-owned terms only.
+
+        Option o deploys model ``model[o]`` with requests per user query ``share[o]`` and
+        the per-option ``choices`` (instance, replicas, precision, batch, tier, backups,
+        compression, capacity_qps). People's maintenance is left out: it depends on the
+        automation level, which the formulation prices with the fusion choice.
+        """
+        count = len(model)
+        dep = Deployments(
+            **{k: np.asarray(v)[None, :] for k, v in choices.items()},
+            fusion=np.zeros(1, np.intp),
+            data_tier=np.zeros((1, len(self.space.sources)), np.intp),
+            automation=np.zeros(1, np.intp),
+        )
+        const = self.const.take(model)
+        owners = ["option"] * count
+        blocks = self._model_blocks(dep, np.ones((1, count), bool), share[None, :], const, owners)
+        by_price = np.zeros((count, len(self.prices.names)))
+        rows = np.arange(count)
+        for block in blocks:
+            if block.fixed:
+                np.add.at(by_price, (rows, self.prices.indices(block.prices)), block.q[0])
+            else:
+                by_price[:, self.prices.indices(block.prices)] += block.q[0].reshape(count, -1)
+        return by_price
+
+    def maintenance_person_days(self, automation: int) -> np.ndarray:
+        """(M,) person-days per day of each model's maintenance at an automation level."""
+        return self.const.maintenance_pd_per_day * self.multiplier[automation]
+
     def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
         """The ledger lines (the same for every call): built once, on first use."""
+        owners = [b.line_owner for b in blocks]
+        prices = [b.line_price for b in blocks]
         lines = pd.DataFrame(
             {
-                "component": [b.component for b in blocks for _ in b.line_price],
-                "owner": [o for b in blocks for o in b.line_owner],
-                "owner_kind": [b.owner_kind for b in blocks for _ in b.line_price],
-                "price": [p for b in blocks for p in b.line_price],
-                "unit": [b.unit for b in blocks for _ in b.line_price],
+                "component": [b.component for b, p in zip(blocks, prices, strict=True) for _ in p],
+                "owner": [o for block_owners in owners for o in block_owners],
+                "owner_kind": [
+                    b.owner_kind for b, p in zip(blocks, prices, strict=True) for _ in p
+                ],
+                "price": [p for block_prices in prices for p in block_prices],
+                "unit": [b.unit for b, p in zip(blocks, prices, strict=True) for _ in p],
             }
         )
         self._layout = (lines, self.prices.indices(list(lines.price)))
