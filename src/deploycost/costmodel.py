@@ -222,6 +222,15 @@ def _billed_factor(min_days: np.ndarray, lifetime_days: np.ndarray) -> np.ndarra
     return np.maximum(1.0, ratio)
 
 
+def artifact_loads_per_day(
+    replicas: np.ndarray, retrains_per_day: np.ndarray, running: np.ndarray
+) -> np.ndarray:
+    """Artifact pulls per day: every replica loads each new version, and every replica start
+    (scale-up over the daily cycle, ``running`` is (D, M, 24)) loads the current one."""
+    starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
+    return replicas * retrains_per_day + starts
+
+
 def hourly_replicas(
     scn: Scenario, dep: Deployments, share: np.ndarray, const: ModelConstants
 ) -> np.ndarray:
@@ -315,8 +324,7 @@ class CostModel:
                 const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
             )
         billed = _billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
-        starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
-        loads = dep.replicas * const.retrains_per_day * active + starts
+        loads = artifact_loads_per_day(dep.replicas * active, const.retrains_per_day, running)
         return [
             _choice_block(
                 "model_storage",

@@ -108,6 +108,7 @@ class ModelSpec(Strict):
     maintenance_person_days_per_month: NonNeg = 0.0
     role: Name | None = None
     retrains_per_month: NonNeg = 1.0
+    min_backups: Annotated[int, Field(ge=0, le=100)] = 0
     versions_kept: Annotated[int, Field(ge=1, le=1000)] = 2
     compression_effort: CompressionEffort = CompressionEffort()
     allowed_instances: list[str] | None = None
@@ -237,6 +238,29 @@ class CompressionRow(Strict):
     note: str | None = None
 
 
+class OptionSettings(Strict):
+    """How the option grid is enumerated and how unmeasured performance is estimated."""
+
+    batch_sizes: Annotated[list[Annotated[int, Field(ge=1, le=65536)]], Field(min_length=1)] = [
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+    ]
+    extra_replicas: Annotated[int, Field(ge=0, le=20)] = 2
+    max_replicas: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    backups: Annotated[list[Annotated[int, Field(ge=0, le=100)]], Field(min_length=1)] = [0, 1]
+    file_compressions: Annotated[list[str], Field(min_length=1)] = ["none", "lz4", "zstd"]
+    roofline_efficiency: Fraction = 0.4
+    overhead_ms: Annotated[float, Field(ge=0, le=1e6)] = 1.0
+    memory_usable_fraction: Fraction = 0.9
+    host_reserve_gb: Annotated[float, Field(ge=0, le=1e6)] = 2.0
+    estimate_unprofiled: bool = False
+    autoscale: bool = False
+
+
 class CatalogOverrides(Strict):
     pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
     calibration_instance: str = "g5.xlarge"
@@ -290,6 +314,7 @@ class Scenario(Strict):
     fusion: list[FusionConfig] = []
     constraints: Constraints = Constraints()
     catalog: CatalogOverrides = CatalogOverrides()
+    options: OptionSettings = OptionSettings()
     baseline_deployment: DeploymentSpec | None = None
 
     # Filled in by ``validate_scenario``: the catalog with this scenario's overrides.
@@ -647,6 +672,19 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
         f"instance with a {scn.catalog.pricing} price",
         problems,
     )
+    for name in scn.options.file_compressions:
+        _ref(
+            name,
+            list(catalog.compression.index),
+            "options.file_compressions",
+            "file compression",
+            problems,
+        )
+    if max(scn.options.backups) < max(m.min_backups for m in scn.models):
+        problems.append(
+            f"options.backups must include a count >= every model's min_backups "
+            f"({max(m.min_backups for m in scn.models)}), got {scn.options.backups}"
+        )
     mean = scn.workload.mean_qps
     if scn.workload.peak_qps is not None and scn.workload.peak_qps < mean:
         problems.append(

@@ -1,0 +1,412 @@
+"""The option grid: every way to deploy each model, with performance, feasibility and cost.
+
+A *unit* is one model inside one fusion configuration (a cascade stage may see only a
+fraction of the traffic, so the same model can need different sizes in different
+configurations). For every unit the grid spans the named axes
+
+    unit (U) x instance (H) x precision (C) x batch (B) x extra replicas (R)
+
+and then, per compute choice, artifact storage tier (T) x backups (K) x file compression (Z).
+Everything is computed with numpy broadcasting over those axes; no Python loop runs over
+options (the loops below run over profile groups and the handful of cost blocks).
+
+Per option:
+
+* service time and per-replica throughput: a measured profile, interpolated in
+  log2(batch) between measured batch sizes; else the roofline
+  ``t(b) = max(b F / (peak[h, c] eff), (W[c] + b X) / (bw[h] eff)) + overhead`` with F the
+  FLOPs per request, W the weight bytes at precision c and X the bytes read per request.
+  A profile with ``p99_bound_ms`` is a measured *capacity*: for SLOs no tighter than the
+  bound, a replica takes that throughput with the measured p99 and no queueing is added.
+* replicas ``n = max(min_replicas, ceil(lambda / (rho_max mu))) + k``, k < extra_replicas + 1;
+  utilisation ``rho = lambda / (n mu) <= rho_max``.
+* p99 = batch-formation delay ``(b - 1) n / lambda`` + service time + the M/M/c 99th
+  percentile wait (``deploycost.queueing``).
+* memory: dense weights and activations on the accelerators; an embedding table may be
+  split, the part that does not fit living in host RAM. CPU instances hold all in RAM.
+* cold start: first byte + artifact GB / tier read MB/s + decompression <= the limit.
+* quality delta of the precision; cost quantities from ``CostModel.option_quantities``.
+
+Every infeasible option gets the first failing reason of ``REASONS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from deploycost.costmodel import CostModel, artifact_loads_per_day, hourly_replicas
+from deploycost.deployment import Deployments
+from deploycost.queueing import wait_quantile_s
+from deploycost.units import MB_PER_GB
+
+REASONS = ("not_allowed", "no_profile", "out_of_memory", "over_capacity", "too_slow",
+           "cold_start")
+GIB_IN_GB = 1.073741824
+
+
+@dataclass(frozen=True)
+class Units:
+    """(model, fusion configuration) pairs, each with its own peak arrival rate."""
+
+    fusion: np.ndarray  # (U,) index into Space.fusions
+    model: np.ndarray  # (U,) index into Space.models
+    share: np.ndarray  # (U,) model requests per user query in this configuration
+    arrival_qps: np.ndarray  # (U,) peak requests/s
+
+    @classmethod
+    def of(cls, cost: CostModel) -> Units:
+        f, i = np.nonzero(cost.member)
+        share = cost.const.requests_per_query[i] * cost.fraction[f, i]
+        return cls(f, i, share, share * cost.scn.workload.peak_qps_resolved)
+
+
+@dataclass(frozen=True)
+class Performance:
+    """Per (model, instance, precision, batch): throughput, service time, memory fit."""
+
+    throughput_qps: np.ndarray  # per replica
+    service_ms: np.ndarray
+    capacity_bound_ms: np.ndarray  # NaN unless the profile is a measured capacity
+    reason: np.ndarray  # int: 0 fine, else 1 + index into REASONS
+    device_gb: np.ndarray  # accelerator memory needed (host RAM on CPU instances)
+    host_gb: np.ndarray
+
+
+def _axes(cost: CostModel) -> dict[str, np.ndarray]:
+    """Hardware and precision figures as arrays over the instance (H) and precision (C) axes."""
+    cat = cost.scn.resolved_catalog
+    hw = cat.hardware.loc[list(cost.space.instances)]
+    acc = cat.accelerators.loc[hw.accelerator.to_numpy()]
+    prec = cat.precision.loc[list(cost.space.precisions)]
+    cpu = (hw.compute_class == "cpu").to_numpy()
+    units = np.where(cpu, hw.vcpus.to_numpy(float), hw.accel_count.to_numpy(float))
+    column = {"fp32": "peak_tflops_fp32", "fp16": "peak_tflops_fp16", "int8": "peak_tops_int8",
+              "int4": "peak_tops_int4"}
+    peak = np.stack([acc[column[d]].to_numpy(float) for d in prec.compute_dtype], axis=1)
+    return {
+        "cpu": cpu,
+        "peak_flops": peak * 1e12 * units[:, None],  # (H, C)
+        "bandwidth": acc.mem_bw_gb_s.to_numpy(float) * 1e9 * units,  # (H,) bytes/s
+        "device_gb": hw.accel_mem_gb.fillna(0).to_numpy(float) * hw.accel_count.to_numpy(float),
+        "host_gb": hw.memory_gib.to_numpy(float) * GIB_IN_GB,
+        "quality_delta": prec.quality_delta_rel.to_numpy(float),
+    }
+
+
+def batch_grid(cost: CostModel) -> np.ndarray:
+    sizes = set(cost.scn.options.batch_sizes)
+    sizes |= {p.batch for m in cost.scn.models for p in m.profiles}
+    return np.array(sorted(sizes))
+
+
+def performance(cost: CostModel, batches: np.ndarray) -> Performance:
+    """Throughput, service time and memory over (model, instance, precision, batch)."""
+    scn, space, const = cost.scn, cost.space, cost.const
+    opts = scn.options
+    ax = _axes(cost)
+    m, h, c, b = len(space.models), len(space.instances), len(space.precisions), len(batches)
+    shape = (m, h, c, b)
+    bsz = batches[None, None, None, :].astype(float)
+
+    weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
+    flops = np.array([mm.gflops_per_query * 1e9 if mm.gflops_per_query is not None
+                      else 2.0 * g * 1e9 for mm, g in zip(scn.models, const.gb_per_param_byte,
+                                                          strict=True)])
+    read_bytes = np.array([(mm.mb_per_query or 0.0) * 1e6 for mm in scn.models])
+    eff = opts.roofline_efficiency
+    t_compute = bsz * flops[:, None, None, None] / (ax["peak_flops"][None, :, :, None] * eff)
+    t_memory = ((weights_gb[:, None, :, None] * 1e9 + bsz * read_bytes[:, None, None, None])
+                / (ax["bandwidth"][None, :, None, None] * eff))
+    service_s = np.maximum(t_compute, t_memory) + opts.overhead_ms / 1000.0
+    throughput = bsz / service_s
+    bound = np.full(shape, np.nan)
+    profiled = np.zeros(shape, bool)
+    has_profiles = np.array([bool(mm.profiles) for mm in scn.models])
+    log_b = np.log2(batches)
+    for i, model in enumerate(scn.models):
+        groups: dict[tuple[int, int], list] = {}
+        for p in model.profiles:
+            key = (space.instances.index(p.instance), space.precisions.index(p.precision))
+            groups.setdefault(key, []).append(p)
+        for (hi, ci), rows in groups.items():
+            rows = sorted(rows, key=lambda p: p.batch)
+            x = np.log2([p.batch for p in rows])
+            inside = (log_b >= x[0]) & (log_b <= x[-1])
+            throughput[i, hi, ci, inside] = np.interp(log_b[inside], x,
+                                                      [p.throughput_qps for p in rows])
+            service_s[i, hi, ci, inside] = np.interp(log_b[inside], x,
+                                                     [p.latency_ms for p in rows]) / 1000.0
+            profiled[i, hi, ci, inside] = True
+            if all(p.p99_bound_ms is not None for p in rows):
+                bound[i, hi, ci, inside] = min(p.p99_bound_ms for p in rows)
+
+    # memory: dense weights + activations on the accelerators, embeddings split to host RAM
+    usable = opts.memory_usable_fraction
+    ckpt_bytes = cost.bytes_per[const.checkpoint_precision]
+    emb_gb = np.minimum(np.array([mm.embedding_gb for mm in scn.models])[:, None]
+                        * cost.bytes_per[None, :] / ckpt_bytes[:, None], weights_gb)  # (M, C)
+    act_gb = bsz * read_bytes[:, None, None, None] / 1e9
+    dense = (weights_gb - emb_gb)[:, None, :, None] + act_gb
+    device = ax["device_gb"][None, :, None, None] * usable
+    emb_off = np.maximum(emb_gb[:, None, :, None] - np.maximum(device - dense, 0.0), 0.0)
+    cpu = ax["cpu"][None, :, None, None]
+    device_gb = np.where(cpu, 0.0, dense + emb_gb[:, None, :, None] - emb_off)
+    host_gb = np.where(cpu, weights_gb[:, None, :, None] + act_gb, emb_off) + opts.host_reserve_gb
+    fits = (np.where(cpu, True, dense <= device)
+            & (host_gb <= ax["host_gb"][None, :, None, None] * usable))
+
+    allowed = np.ones((m, h, c), bool)
+    for i, model in enumerate(scn.models):
+        if model.allowed_instances is not None:
+            allowed[i, [h_ for h_ in range(h) if space.instances[h_]
+                        not in model.allowed_instances]] = False
+        if model.allowed_precisions is not None:
+            allowed[i, :, [c_ for c_ in range(c) if space.precisions[c_]
+                           not in model.allowed_precisions]] = False
+    measured_only = has_profiles & (not opts.estimate_unprofiled)
+    reason = np.zeros(shape, np.int8)
+    failures = [
+        ~allowed[..., None],
+        measured_only[:, None, None, None] & ~profiled,
+        ~fits,
+    ]
+    for code, failed in enumerate(failures, start=1):
+        reason = np.where((reason == 0) & np.broadcast_to(failed, shape), code, reason)
+    return Performance(throughput, service_s * 1000.0, bound, reason,
+                       np.broadcast_to(device_gb, shape), np.broadcast_to(host_gb, shape))
+
+
+@dataclass(frozen=True)
+class OptionSet:
+    """The kept options of every unit (dominated ones pruned) and why the others failed.
+
+    ``table`` has one row per option with its choices, performance and daily cost;
+    ``by_price[o]`` is its quantity vector over the price vector, ``cost = by_price @ p``.
+    ``diagnostics`` has one row per unit: how many options each reason removed, and a
+    nearest-miss sentence for units left with none.
+    """
+
+    units: Units
+    table: pd.DataFrame
+    by_price: np.ndarray
+    diagnostics: pd.DataFrame
+
+    def of_unit(self, unit: int) -> pd.DataFrame:
+        return self.table[self.table.unit == unit]
+
+
+def _pareto_keep(group: np.ndarray, n: np.ndarray, p99: np.ndarray) -> np.ndarray:
+    """Indices to keep: within each group, ordered by replicas, those that lower the p99.
+
+    Cost within a group (same unit, instance, precision) never falls as replicas grow, so
+    an option is dominated when one with no more replicas is at least as fast.
+    """
+    order = np.lexsort((p99, n, group))
+    g, v = group[order], p99[order]
+    rank = np.concatenate([[0], np.cumsum(g[1:] != g[:-1])])
+    shifted = v - rank * (np.max(v) - np.min(v) + 1.0)
+    before = np.concatenate([[np.inf], np.minimum.accumulate(shifted)[:-1]])
+    return np.sort(order[shifted < before])
+
+
+def _first_per_group(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    order = np.lexsort((key, group))
+    first = np.concatenate([[True], group[order][1:] != group[order][:-1]])
+    return np.sort(order[first])
+
+
+def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
+    scn, space = cost.scn, cost.space
+    model = scn.models[units.model[unit]]
+    where = f"{model.name} (in {space.fusions[units.fusion[unit]]})"
+    if "too_slow" in best:
+        p99, h, c, b, n = best["too_slow"]
+        return (f"{where}: p99 <= {model.latency_slo_ms:g} ms is out of reach; the fastest "
+                f"option, {n} x {space.instances[h]} {space.precisions[c]} batch {b}, gives "
+                f"{p99:.4g} ms")
+    if "cold_start" in best:
+        seconds = best["cold_start"]
+        return (f"{where}: cold start <= {scn.constraints.max_cold_start_s:g} s is out of reach; "
+                f"the fastest artifact load takes {seconds:.4g} s")
+    if "over_capacity" in best:
+        return (f"{where}: {units.arrival_qps[unit]:.4g} requests/s need more than "
+                f"max_replicas = {scn.options.max_replicas} replicas on every instance type")
+    if "out_of_memory" in best:
+        need, offer = best["out_of_memory"]
+        return (f"{where}: no instance holds the model: it needs {need:.4g} GB of accelerator "
+                f"memory at its smallest precision; the largest instance offers {offer:.4g} GB")
+    return f"{where}: no allowed, measured (instance, precision) pair; add a profile or allow more"
+
+
+def enumerate_options(cost: CostModel) -> OptionSet:
+    """Build, filter and prune the option grid of every unit (see the module docstring)."""
+    scn, space, const = cost.scn, cost.space, cost.const
+    opts = scn.options
+    units = Units.of(cost)
+    batches = batch_grid(cost)
+    perf = performance(cost, batches)
+    i = units.model
+    n_units, n_h, n_c, n_b = len(i), len(space.instances), len(space.precisions), len(batches)
+    extra = np.arange(opts.extra_replicas + 1)
+    rho_max = scn.constraints.utilisation_max
+
+    thr = perf.throughput_qps[i][..., None]  # (U, H, C, B, 1)
+    lam = units.arrival_qps[:, None, None, None, None]
+    n_min = np.maximum(const.min_replicas[i][:, None, None, None, None],
+                       np.ceil(lam / (rho_max * thr)))
+    n = n_min + extra  # (U, H, C, B, R)
+    slo = np.array([m.latency_slo_ms for m in scn.models])[i][:, None, None, None, None]
+    bsz = batches[None, None, None, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        batch_ms = np.where(bsz > 1, (bsz - 1) * n / lam * 1000.0, 0.0)
+    wait_ms = wait_quantile_s(n, lam, thr) * 1000.0
+    svc = perf.service_ms[i][..., None]
+    bound = perf.capacity_bound_ms[i][..., None]
+    measured_capacity = ~np.isnan(bound) & (slo >= bound)
+    p99 = np.where(measured_capacity, svc, batch_ms + svc + wait_ms)
+    shape = n.shape
+    reason = np.broadcast_to(perf.reason[i][..., None], shape).astype(np.int8)
+    reason = np.where((reason == 0) & (n > opts.max_replicas), 4, reason)
+    reason = np.where((reason == 0) & ~(p99 <= slo), 5, reason)
+
+    # keep feasible compute choices, prune dominated ones per (unit, instance, precision)
+    u, h, c, b, r = np.nonzero(reason == 0)
+    n_f, p99_f, thr_f = n[u, h, c, b, r], p99[u, h, c, b, r], thr[u, h, c, b, 0]
+    group = (u * n_h + h) * n_c + c
+    keep = _pareto_keep(group, n_f, p99_f) if len(u) else np.array([], int)
+    if scn.constraints.e2e_latency_ms is None and len(keep):
+        keep = keep[_first_per_group(group[keep], n_f[keep])]
+    u, h, c, b, n_f, p99_f, thr_f = (a[keep] for a in (u, h, c, b, n_f, p99_f, thr_f))
+    capacity = thr_f if opts.autoscale else np.full(len(u), np.nan)
+
+    # loads per day decide the cheapest storage; choose it once per (unit, precision, loads)
+    const_k = const.take(i[u])
+    probe = Deployments(instance=h[None], replicas=n_f[None], precision=c[None],
+                        batch=batches[b][None], tier=np.zeros((1, len(u)), np.intp),
+                        backups=np.zeros((1, len(u)), np.intp),
+                        compression=np.zeros((1, len(u)), np.intp),
+                        capacity_qps=capacity[None], fusion=np.zeros(1, np.intp),
+                        data_tier=np.zeros((1, len(space.sources)), np.intp),
+                        automation=np.zeros(1, np.intp))
+    running = hourly_replicas(scn, probe, units.share[u][None], const_k)
+    loads = artifact_loads_per_day(n_f[None], const_k.retrains_per_day, running)[0]
+
+    tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
+    zips = np.array([space.compressions.index(z) for z in opts.file_compressions])
+    backups = np.array(sorted(set(opts.backups)))
+    combo_t, combo_z, combo_k = (a.ravel() for a in np.meshgrid(tiers, zips, backups,
+                                                                 indexing="ij"))
+    storage = scn.resolved_catalog.storage.loc[list(space.tiers)]
+    comp = scn.resolved_catalog.compression.loc[list(space.compressions)]
+    weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
+    decompress = np.nan_to_num(comp.decompress_mb_s.to_numpy(float), nan=np.inf)
+    first_byte = storage.first_byte_s.fillna(0).to_numpy(float)
+    read_mb_s = storage.read_mb_s.to_numpy(float)
+
+    def cold_start_s(model, prec, tier, zip_):
+        gb = weights_gb[model, prec]
+        return (first_byte[tier] + gb * cost.size_factor[zip_] * MB_PER_GB / read_mb_s[tier]
+                + np.where(zip_ > 0, gb * MB_PER_GB / decompress[zip_], 0.0))
+
+    key = np.stack([u, c, loads], axis=1)
+    triples, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    rep = np.zeros(len(triples), np.intp)
+    rep[inverse] = np.arange(len(u))
+    rows_t = np.repeat(np.arange(len(triples)), len(combo_t))
+    rows_k = rep[rows_t]
+    ct, cz, ck = (np.tile(a, len(triples)) for a in (combo_t, combo_z, combo_k))
+    model_of = i[u[rows_k]]
+    min_backups = np.array([m.min_backups for m in scn.models])
+    ok = ((cold_start_s(model_of, c[rows_k], ct, cz) <= scn.constraints.max_cold_start_s)
+          & (ck >= min_backups[model_of]))
+    choices = {"instance": h[rows_k], "replicas": n_f[rows_k], "precision": c[rows_k],
+               "batch": batches[b[rows_k]], "tier": ct, "backups": ck, "compression": cz,
+               "capacity_qps": capacity[rows_k]}
+    combo_cost = (cost.option_quantities(model_of, units.share[u[rows_k]], choices)
+                  @ cost.prices.values)
+    combo_cost = np.where(ok, combo_cost, np.inf)
+    per_tier = bool(scn.constraints.owned_storage_gb)
+    pick_group = rows_t * len(space.tiers) + ct if per_tier else rows_t
+    best = _first_per_group(pick_group, combo_cost)
+    best = best[np.isfinite(combo_cost[best])]
+    # every compute choice takes the best storage of its (unit, precision, loads) triple
+    chosen = pd.DataFrame({"triple": rows_t[best], "tier": ct[best], "zip": cz[best],
+                           "backups": ck[best]})
+    pairs = pd.DataFrame({"k": np.arange(len(u)), "triple": inverse}).merge(chosen, on="triple")
+    k = pairs.k.to_numpy()
+    final = {"instance": h[k], "replicas": n_f[k], "precision": c[k], "batch": batches[b[k]],
+             "tier": pairs.tier.to_numpy(), "backups": pairs.backups.to_numpy(),
+             "compression": pairs.zip.to_numpy(), "capacity_qps": capacity[k]}
+    by_price = cost.option_quantities(i[u[k]], units.share[u[k]], final)
+    daily = by_price @ cost.prices.values
+    artifact = cost.artifact_gb(const.take(i[u[k]]), final["precision"], final["compression"])
+    table = pd.DataFrame({
+        "unit": u[k], "fusion": np.array(space.fusions, object)[units.fusion[u[k]]],
+        "model": np.array(space.models, object)[i[u[k]]],
+        "instance": np.array(space.instances, object)[final["instance"]],
+        "precision": np.array(space.precisions, object)[final["precision"]],
+        "batch": final["batch"], "replicas": final["replicas"].astype(int),
+        "tier": np.array(space.tiers, object)[final["tier"]], "backups": final["backups"],
+        "compression": np.array(space.compressions, object)[final["compression"]],
+        "throughput_qps": thr_f[k], "arrival_qps": units.arrival_qps[u[k]],
+        "utilisation": units.arrival_qps[u[k]] / (final["replicas"] * thr_f[k]),
+        "p99_ms": p99_f[k],
+        "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i[u[k]]],
+        "quality_delta": _axes(cost)["quality_delta"][final["precision"]],
+        "artifact_gb": artifact,
+        "stored_gb": artifact * const.versions_kept[i[u[k]]] * (1 + final["backups"]),
+        "cold_start_s": cold_start_s(i[u[k]], final["precision"], final["tier"],
+                                     final["compression"]),
+        "device_gb": perf.device_gb[i[u[k]], final["instance"], final["precision"],
+                                    b[k]],
+        "host_gb": perf.host_gb[i[u[k]], final["instance"], final["precision"], b[k]],
+        "cost_per_day": daily,
+        "instance_idx": final["instance"], "precision_idx": final["precision"],
+        "tier_idx": final["tier"], "compression_idx": final["compression"],
+    })
+    table["headroom_ms"] = table.slo_ms - table.p99_ms
+    order = np.lexsort((table.cost_per_day.to_numpy(), table.unit.to_numpy()))
+    table = table.iloc[order].reset_index(drop=True)
+    by_price = by_price[order]
+    return OptionSet(units, table, by_price,
+                     _diagnose(cost, units, reason, p99, n, perf, batches, table,
+                               cold_start_s, tiers, zips))
+
+
+def _diagnose(cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers,
+              zips) -> pd.DataFrame:
+    """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
+    space = cost.space
+    rows = []
+    kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
+    for unit in range(len(units.model)):
+        codes = np.bincount(reason[unit].ravel(), minlength=len(REASONS) + 1)
+        row = {"unit": unit, "fusion": space.fusions[units.fusion[unit]],
+               "model": space.models[units.model[unit]], "kept": int(kept[unit])}
+        row.update({name: int(codes[j + 1]) for j, name in enumerate(REASONS)})
+        best: dict = {}
+        slow = reason[unit] == 5
+        if slow.any():
+            flat = np.where(slow, p99[unit], np.inf)
+            hh, cc, bb, rr = np.unravel_index(np.argmin(flat), flat.shape)
+            best["too_slow"] = (flat[hh, cc, bb, rr], hh, cc, int(batches[bb]),
+                                int(n[unit, hh, cc, bb, rr]))
+        if not kept[unit] and (reason[unit] == 0).any():
+            i = units.model[unit]
+            precisions = np.unique(np.nonzero(reason[unit] == 0)[1])
+            seconds = cold_start_s(i, precisions[:, None, None], tiers[None, :, None],
+                                   zips[None, None, :])
+            best = {"cold_start": float(np.min(seconds))}
+        if (reason[unit] == 4).any():
+            best.setdefault("over_capacity", True)
+        if (reason[unit] == 3).any():
+            need = perf.device_gb[units.model[unit]]
+            best.setdefault("out_of_memory", (float(np.min(need[need > 0], initial=np.inf)),
+                                              float(_axes(cost)["device_gb"].max())))
+        row["nearest_miss"] = "" if kept[unit] else _nearest_miss(cost, unit, units, best)
+        rows.append(row)
+    return pd.DataFrame(rows)
