@@ -564,9 +564,56 @@ class CostModel:
                 by_price[:, self.prices.indices(block.prices)] += block.q[0].reshape(count, -1)
         return by_price
 
-    def maintenance_person_days(self, automation: int) -> np.ndarray:
-        """(M,) person-days per day of each model's maintenance at an automation level."""
-        return self.const.maintenance_pd_per_day * self.multiplier[automation]
+    def _fold(self, blocks: list[_Block], count: int) -> np.ndarray:
+        """(D, owners, P): block quantities summed per owner and price."""
+        owners = len(blocks[0].owners)
+        out = np.zeros((count, owners, len(self.prices.names)))
+        for block in blocks:
+            idx = self.prices.indices(block.prices)
+            if block.fixed:
+                np.add.at(out, (slice(None), np.arange(owners), idx), block.q)
+            else:
+                out[:, :, idx] += block.q.reshape(count, owners, -1)
+        return out
+
+    def system_quantities(self, fusion: np.ndarray, automation: np.ndarray) -> np.ndarray:
+        """(D, P) quantities of what a (fusion configuration, automation level) pair brings:
+        the fusion layer, its members' maintenance, training and the automation level."""
+        count = len(fusion)
+        dep = Deployments(
+            **{
+                k: np.zeros((count, len(self.space.models)), np.intp)
+                for k in ("instance", "precision", "batch", "tier", "backups", "compression")
+            },
+            replicas=np.zeros((count, len(self.space.models))),
+            capacity_qps=np.full((count, len(self.space.models)), np.nan),
+            fusion=np.asarray(fusion),
+            data_tier=np.zeros((count, len(self.space.sources)), np.intp),
+            automation=np.asarray(automation),
+        )
+        owners = list(self.space.models)
+        maintenance = self._maintenance(dep, self.member[dep.fusion], self.const, owners)
+        shared = [*self._people_shared(dep), *self._fusion(dep)]  # one owner each
+        return self._fold(maintenance, count).sum(axis=1) + self._fold(shared, count).sum(axis=1)
+
+    def data_quantities(self) -> np.ndarray:
+        """(T, S, P) quantities of data source s kept on tier t (every tier, allowed or not)."""
+        tiers = len(self.space.tiers)
+        sources = len(self.space.sources)
+        if not sources:
+            return np.zeros((tiers, 0, len(self.prices.names)))
+        dep = Deployments(
+            **{
+                k: np.zeros((tiers, 0), np.intp)
+                for k in ("instance", "precision", "batch", "tier", "backups", "compression")
+            },
+            replicas=np.zeros((tiers, 0)),
+            capacity_qps=np.zeros((tiers, 0)),
+            fusion=np.zeros(tiers, np.intp),
+            data_tier=np.repeat(np.arange(tiers)[:, None], sources, axis=1),
+            automation=np.zeros(tiers, np.intp),
+        )
+        return self._fold(self._data(dep), tiers)
 
     def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
         """The ledger lines (the same for every call): built once, on first use."""

@@ -42,8 +42,7 @@ from deploycost.deployment import Deployments
 from deploycost.queueing import wait_quantile_s
 from deploycost.units import MB_PER_GB
 
-REASONS = ("not_allowed", "no_profile", "out_of_memory", "over_capacity", "too_slow",
-           "cold_start")
+REASONS = ("not_allowed", "no_profile", "out_of_memory", "over_capacity", "too_slow", "cold_start")
 GIB_IN_GB = 1.073741824
 
 
@@ -83,8 +82,12 @@ def _axes(cost: CostModel) -> dict[str, np.ndarray]:
     prec = cat.precision.loc[list(cost.space.precisions)]
     cpu = (hw.compute_class == "cpu").to_numpy()
     units = np.where(cpu, hw.vcpus.to_numpy(float), hw.accel_count.to_numpy(float))
-    column = {"fp32": "peak_tflops_fp32", "fp16": "peak_tflops_fp16", "int8": "peak_tops_int8",
-              "int4": "peak_tops_int4"}
+    column = {
+        "fp32": "peak_tflops_fp32",
+        "fp16": "peak_tflops_fp16",
+        "int8": "peak_tops_int8",
+        "int4": "peak_tops_int4",
+    }
     peak = np.stack([acc[column[d]].to_numpy(float) for d in prec.compute_dtype], axis=1)
     return {
         "cpu": cpu,
@@ -112,14 +115,18 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     bsz = batches[None, None, None, :].astype(float)
 
     weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
-    flops = np.array([mm.gflops_per_query * 1e9 if mm.gflops_per_query is not None
-                      else 2.0 * g * 1e9 for mm, g in zip(scn.models, const.gb_per_param_byte,
-                                                          strict=True)])
+    flops = np.array(
+        [
+            mm.gflops_per_query * 1e9 if mm.gflops_per_query is not None else 2.0 * g * 1e9
+            for mm, g in zip(scn.models, const.gb_per_param_byte, strict=True)
+        ]
+    )
     read_bytes = np.array([(mm.mb_per_query or 0.0) * 1e6 for mm in scn.models])
     eff = opts.roofline_efficiency
     t_compute = bsz * flops[:, None, None, None] / (ax["peak_flops"][None, :, :, None] * eff)
-    t_memory = ((weights_gb[:, None, :, None] * 1e9 + bsz * read_bytes[:, None, None, None])
-                / (ax["bandwidth"][None, :, None, None] * eff))
+    t_memory = (weights_gb[:, None, :, None] * 1e9 + bsz * read_bytes[:, None, None, None]) / (
+        ax["bandwidth"][None, :, None, None] * eff
+    )
     service_s = np.maximum(t_compute, t_memory) + opts.overhead_ms / 1000.0
     throughput = bsz / service_s
     bound = np.full(shape, np.nan)
@@ -135,10 +142,12 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
             rows = sorted(rows, key=lambda p: p.batch)
             x = np.log2([p.batch for p in rows])
             inside = (log_b >= x[0]) & (log_b <= x[-1])
-            throughput[i, hi, ci, inside] = np.interp(log_b[inside], x,
-                                                      [p.throughput_qps for p in rows])
-            service_s[i, hi, ci, inside] = np.interp(log_b[inside], x,
-                                                     [p.latency_ms for p in rows]) / 1000.0
+            throughput[i, hi, ci, inside] = np.interp(
+                log_b[inside], x, [p.throughput_qps for p in rows]
+            )
+            service_s[i, hi, ci, inside] = (
+                np.interp(log_b[inside], x, [p.latency_ms for p in rows]) / 1000.0
+            )
             profiled[i, hi, ci, inside] = True
             if all(p.p99_bound_ms is not None for p in rows):
                 bound[i, hi, ci, inside] = min(p.p99_bound_ms for p in rows)
@@ -146,8 +155,12 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     # memory: dense weights + activations on the accelerators, embeddings split to host RAM
     usable = opts.memory_usable_fraction
     ckpt_bytes = cost.bytes_per[const.checkpoint_precision]
-    emb_gb = np.minimum(np.array([mm.embedding_gb for mm in scn.models])[:, None]
-                        * cost.bytes_per[None, :] / ckpt_bytes[:, None], weights_gb)  # (M, C)
+    emb_gb = np.minimum(
+        np.array([mm.embedding_gb for mm in scn.models])[:, None]
+        * cost.bytes_per[None, :]
+        / ckpt_bytes[:, None],
+        weights_gb,
+    )  # (M, C)
     act_gb = bsz * read_bytes[:, None, None, None] / 1e9
     dense = (weights_gb - emb_gb)[:, None, :, None] + act_gb
     device = ax["device_gb"][None, :, None, None] * usable
@@ -155,17 +168,22 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     cpu = ax["cpu"][None, :, None, None]
     device_gb = np.where(cpu, 0.0, dense + emb_gb[:, None, :, None] - emb_off)
     host_gb = np.where(cpu, weights_gb[:, None, :, None] + act_gb, emb_off) + opts.host_reserve_gb
-    fits = (np.where(cpu, True, dense <= device)
-            & (host_gb <= ax["host_gb"][None, :, None, None] * usable))
+    fits = np.where(cpu, True, dense <= device) & (
+        host_gb <= ax["host_gb"][None, :, None, None] * usable
+    )
 
     allowed = np.ones((m, h, c), bool)
     for i, model in enumerate(scn.models):
         if model.allowed_instances is not None:
-            allowed[i, [h_ for h_ in range(h) if space.instances[h_]
-                        not in model.allowed_instances]] = False
+            allowed[
+                i, [h_ for h_ in range(h) if space.instances[h_] not in model.allowed_instances]
+            ] = False
         if model.allowed_precisions is not None:
-            allowed[i, :, [c_ for c_ in range(c) if space.precisions[c_]
-                           not in model.allowed_precisions]] = False
+            allowed[
+                i,
+                :,
+                [c_ for c_ in range(c) if space.precisions[c_] not in model.allowed_precisions],
+            ] = False
     measured_only = has_profiles & (not opts.estimate_unprofiled)
     reason = np.zeros(shape, np.int8)
     failures = [
@@ -175,8 +193,14 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     ]
     for code, failed in enumerate(failures, start=1):
         reason = np.where((reason == 0) & np.broadcast_to(failed, shape), code, reason)
-    return Performance(throughput, service_s * 1000.0, bound, reason,
-                       np.broadcast_to(device_gb, shape), np.broadcast_to(host_gb, shape))
+    return Performance(
+        throughput,
+        service_s * 1000.0,
+        bound,
+        reason,
+        np.broadcast_to(device_gb, shape),
+        np.broadcast_to(host_gb, shape),
+    )
 
 
 @dataclass(frozen=True)
@@ -224,20 +248,28 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
     where = f"{model.name} (in {space.fusions[units.fusion[unit]]})"
     if "too_slow" in best:
         p99, h, c, b, n = best["too_slow"]
-        return (f"{where}: p99 <= {model.latency_slo_ms:g} ms is out of reach; the fastest "
-                f"option, {n} x {space.instances[h]} {space.precisions[c]} batch {b}, gives "
-                f"{p99:.4g} ms")
+        return (
+            f"{where}: p99 <= {model.latency_slo_ms:g} ms is out of reach; the fastest "
+            f"option, {n} x {space.instances[h]} {space.precisions[c]} batch {b}, gives "
+            f"{p99:.4g} ms"
+        )
     if "cold_start" in best:
         seconds = best["cold_start"]
-        return (f"{where}: cold start <= {scn.constraints.max_cold_start_s:g} s is out of reach; "
-                f"the fastest artifact load takes {seconds:.4g} s")
+        return (
+            f"{where}: cold start <= {scn.constraints.max_cold_start_s:g} s is out of reach; "
+            f"the fastest artifact load takes {seconds:.4g} s"
+        )
     if "over_capacity" in best:
-        return (f"{where}: {units.arrival_qps[unit]:.4g} requests/s need more than "
-                f"max_replicas = {scn.options.max_replicas} replicas on every instance type")
+        return (
+            f"{where}: {units.arrival_qps[unit]:.4g} requests/s need more than "
+            f"max_replicas = {scn.options.max_replicas} replicas on every instance type"
+        )
     if "out_of_memory" in best:
         need, offer = best["out_of_memory"]
-        return (f"{where}: no instance holds the model: it needs {need:.4g} GB of accelerator "
-                f"memory at its smallest precision; the largest instance offers {offer:.4g} GB")
+        return (
+            f"{where}: no instance holds the model: it needs {need:.4g} GB of accelerator "
+            f"memory at its smallest precision; the largest instance offers {offer:.4g} GB"
+        )
     return f"{where}: no allowed, measured (instance, precision) pair; add a profile or allow more"
 
 
@@ -249,14 +281,15 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     batches = batch_grid(cost)
     perf = performance(cost, batches)
     i = units.model
-    n_units, n_h, n_c, n_b = len(i), len(space.instances), len(space.precisions), len(batches)
+    n_h, n_c = len(space.instances), len(space.precisions)
     extra = np.arange(opts.extra_replicas + 1)
     rho_max = scn.constraints.utilisation_max
 
     thr = perf.throughput_qps[i][..., None]  # (U, H, C, B, 1)
     lam = units.arrival_qps[:, None, None, None, None]
-    n_min = np.maximum(const.min_replicas[i][:, None, None, None, None],
-                       np.ceil(lam / (rho_max * thr)))
+    n_min = np.maximum(
+        const.min_replicas[i][:, None, None, None, None], np.ceil(lam / (rho_max * thr))
+    )
     n = n_min + extra  # (U, H, C, B, R)
     slo = np.array([m.latency_slo_ms for m in scn.models])[i][:, None, None, None, None]
     bsz = batches[None, None, None, :, None]
@@ -284,21 +317,28 @@ def enumerate_options(cost: CostModel) -> OptionSet:
 
     # loads per day decide the cheapest storage; choose it once per (unit, precision, loads)
     const_k = const.take(i[u])
-    probe = Deployments(instance=h[None], replicas=n_f[None], precision=c[None],
-                        batch=batches[b][None], tier=np.zeros((1, len(u)), np.intp),
-                        backups=np.zeros((1, len(u)), np.intp),
-                        compression=np.zeros((1, len(u)), np.intp),
-                        capacity_qps=capacity[None], fusion=np.zeros(1, np.intp),
-                        data_tier=np.zeros((1, len(space.sources)), np.intp),
-                        automation=np.zeros(1, np.intp))
+    probe = Deployments(
+        instance=h[None],
+        replicas=n_f[None],
+        precision=c[None],
+        batch=batches[b][None],
+        tier=np.zeros((1, len(u)), np.intp),
+        backups=np.zeros((1, len(u)), np.intp),
+        compression=np.zeros((1, len(u)), np.intp),
+        capacity_qps=capacity[None],
+        fusion=np.zeros(1, np.intp),
+        data_tier=np.zeros((1, len(space.sources)), np.intp),
+        automation=np.zeros(1, np.intp),
+    )
     running = hourly_replicas(scn, probe, units.share[u][None], const_k)
     loads = artifact_loads_per_day(n_f[None], const_k.retrains_per_day, running)[0]
 
     tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
     zips = np.array([space.compressions.index(z) for z in opts.file_compressions])
     backups = np.array(sorted(set(opts.backups)))
-    combo_t, combo_z, combo_k = (a.ravel() for a in np.meshgrid(tiers, zips, backups,
-                                                                 indexing="ij"))
+    combo_t, combo_z, combo_k = (
+        a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
+    )
     storage = scn.resolved_catalog.storage.loc[list(space.tiers)]
     comp = scn.resolved_catalog.compression.loc[list(space.compressions)]
     weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
@@ -308,8 +348,11 @@ def enumerate_options(cost: CostModel) -> OptionSet:
 
     def cold_start_s(model, prec, tier, zip_):
         gb = weights_gb[model, prec]
-        return (first_byte[tier] + gb * cost.size_factor[zip_] * MB_PER_GB / read_mb_s[tier]
-                + np.where(zip_ > 0, gb * MB_PER_GB / decompress[zip_], 0.0))
+        return (
+            first_byte[tier]
+            + gb * cost.size_factor[zip_] * MB_PER_GB / read_mb_s[tier]
+            + np.where(zip_ > 0, gb * MB_PER_GB / decompress[zip_], 0.0)
+        )
 
     key = np.stack([u, c, loads], axis=1)
     triples, inverse = np.unique(key, axis=0, return_inverse=True)
@@ -321,92 +364,136 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     ct, cz, ck = (np.tile(a, len(triples)) for a in (combo_t, combo_z, combo_k))
     model_of = i[u[rows_k]]
     min_backups = np.array([m.min_backups for m in scn.models])
-    ok = ((cold_start_s(model_of, c[rows_k], ct, cz) <= scn.constraints.max_cold_start_s)
-          & (ck >= min_backups[model_of]))
-    choices = {"instance": h[rows_k], "replicas": n_f[rows_k], "precision": c[rows_k],
-               "batch": batches[b[rows_k]], "tier": ct, "backups": ck, "compression": cz,
-               "capacity_qps": capacity[rows_k]}
-    combo_cost = (cost.option_quantities(model_of, units.share[u[rows_k]], choices)
-                  @ cost.prices.values)
+    ok = (cold_start_s(model_of, c[rows_k], ct, cz) <= scn.constraints.max_cold_start_s) & (
+        ck >= min_backups[model_of]
+    )
+    choices = {
+        "instance": h[rows_k],
+        "replicas": n_f[rows_k],
+        "precision": c[rows_k],
+        "batch": batches[b[rows_k]],
+        "tier": ct,
+        "backups": ck,
+        "compression": cz,
+        "capacity_qps": capacity[rows_k],
+    }
+    combo_cost = (
+        cost.option_quantities(model_of, units.share[u[rows_k]], choices) @ cost.prices.values
+    )
     combo_cost = np.where(ok, combo_cost, np.inf)
     per_tier = bool(scn.constraints.owned_storage_gb)
     pick_group = rows_t * len(space.tiers) + ct if per_tier else rows_t
     best = _first_per_group(pick_group, combo_cost)
     best = best[np.isfinite(combo_cost[best])]
     # every compute choice takes the best storage of its (unit, precision, loads) triple
-    chosen = pd.DataFrame({"triple": rows_t[best], "tier": ct[best], "zip": cz[best],
-                           "backups": ck[best]})
+    chosen = pd.DataFrame(
+        {"triple": rows_t[best], "tier": ct[best], "zip": cz[best], "backups": ck[best]}
+    )
     pairs = pd.DataFrame({"k": np.arange(len(u)), "triple": inverse}).merge(chosen, on="triple")
     k = pairs.k.to_numpy()
-    final = {"instance": h[k], "replicas": n_f[k], "precision": c[k], "batch": batches[b[k]],
-             "tier": pairs.tier.to_numpy(), "backups": pairs.backups.to_numpy(),
-             "compression": pairs.zip.to_numpy(), "capacity_qps": capacity[k]}
+    final = {
+        "instance": h[k],
+        "replicas": n_f[k],
+        "precision": c[k],
+        "batch": batches[b[k]],
+        "tier": pairs.tier.to_numpy(),
+        "backups": pairs.backups.to_numpy(),
+        "compression": pairs.zip.to_numpy(),
+        "capacity_qps": capacity[k],
+    }
     by_price = cost.option_quantities(i[u[k]], units.share[u[k]], final)
     daily = by_price @ cost.prices.values
     artifact = cost.artifact_gb(const.take(i[u[k]]), final["precision"], final["compression"])
-    table = pd.DataFrame({
-        "unit": u[k], "fusion": np.array(space.fusions, object)[units.fusion[u[k]]],
-        "model": np.array(space.models, object)[i[u[k]]],
-        "instance": np.array(space.instances, object)[final["instance"]],
-        "precision": np.array(space.precisions, object)[final["precision"]],
-        "batch": final["batch"], "replicas": final["replicas"].astype(int),
-        "tier": np.array(space.tiers, object)[final["tier"]], "backups": final["backups"],
-        "compression": np.array(space.compressions, object)[final["compression"]],
-        "throughput_qps": thr_f[k], "arrival_qps": units.arrival_qps[u[k]],
-        "utilisation": units.arrival_qps[u[k]] / (final["replicas"] * thr_f[k]),
-        "p99_ms": p99_f[k],
-        "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i[u[k]]],
-        "quality_delta": _axes(cost)["quality_delta"][final["precision"]],
-        "artifact_gb": artifact,
-        "stored_gb": artifact * const.versions_kept[i[u[k]]] * (1 + final["backups"]),
-        "cold_start_s": cold_start_s(i[u[k]], final["precision"], final["tier"],
-                                     final["compression"]),
-        "device_gb": perf.device_gb[i[u[k]], final["instance"], final["precision"],
-                                    b[k]],
-        "host_gb": perf.host_gb[i[u[k]], final["instance"], final["precision"], b[k]],
-        "cost_per_day": daily,
-        "instance_idx": final["instance"], "precision_idx": final["precision"],
-        "tier_idx": final["tier"], "compression_idx": final["compression"],
-    })
+    table = pd.DataFrame(
+        {
+            "unit": u[k],
+            "fusion": np.array(space.fusions, object)[units.fusion[u[k]]],
+            "model": np.array(space.models, object)[i[u[k]]],
+            "instance": np.array(space.instances, object)[final["instance"]],
+            "precision": np.array(space.precisions, object)[final["precision"]],
+            "batch": final["batch"],
+            "replicas": final["replicas"].astype(int),
+            "tier": np.array(space.tiers, object)[final["tier"]],
+            "backups": final["backups"],
+            "compression": np.array(space.compressions, object)[final["compression"]],
+            "throughput_qps": thr_f[k],
+            "arrival_qps": units.arrival_qps[u[k]],
+            "utilisation": units.arrival_qps[u[k]] / (final["replicas"] * thr_f[k]),
+            "p99_ms": p99_f[k],
+            "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i[u[k]]],
+            "quality_delta": _axes(cost)["quality_delta"][final["precision"]],
+            "artifact_gb": artifact,
+            "stored_gb": artifact * const.versions_kept[i[u[k]]] * (1 + final["backups"]),
+            "cold_start_s": cold_start_s(
+                i[u[k]], final["precision"], final["tier"], final["compression"]
+            ),
+            "device_gb": perf.device_gb[i[u[k]], final["instance"], final["precision"], b[k]],
+            "host_gb": perf.host_gb[i[u[k]], final["instance"], final["precision"], b[k]],
+            "cost_per_day": daily,
+            "instance_idx": final["instance"],
+            "precision_idx": final["precision"],
+            "tier_idx": final["tier"],
+            "compression_idx": final["compression"],
+        }
+    )
     table["headroom_ms"] = table.slo_ms - table.p99_ms
     order = np.lexsort((table.cost_per_day.to_numpy(), table.unit.to_numpy()))
     table = table.iloc[order].reset_index(drop=True)
     by_price = by_price[order]
-    return OptionSet(units, table, by_price,
-                     _diagnose(cost, units, reason, p99, n, perf, batches, table,
-                               cold_start_s, tiers, zips))
+    return OptionSet(
+        units,
+        table,
+        by_price,
+        _diagnose(cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers, zips),
+    )
 
 
-def _diagnose(cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers,
-              zips) -> pd.DataFrame:
+def _diagnose(
+    cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers, zips
+) -> pd.DataFrame:
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
     space = cost.space
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):
         codes = np.bincount(reason[unit].ravel(), minlength=len(REASONS) + 1)
-        row = {"unit": unit, "fusion": space.fusions[units.fusion[unit]],
-               "model": space.models[units.model[unit]], "kept": int(kept[unit])}
+        row = {
+            "unit": unit,
+            "fusion": space.fusions[units.fusion[unit]],
+            "model": space.models[units.model[unit]],
+            "kept": int(kept[unit]),
+        }
         row.update({name: int(codes[j + 1]) for j, name in enumerate(REASONS)})
         best: dict = {}
         slow = reason[unit] == 5
         if slow.any():
             flat = np.where(slow, p99[unit], np.inf)
             hh, cc, bb, rr = np.unravel_index(np.argmin(flat), flat.shape)
-            best["too_slow"] = (flat[hh, cc, bb, rr], hh, cc, int(batches[bb]),
-                                int(n[unit, hh, cc, bb, rr]))
+            best["too_slow"] = (
+                flat[hh, cc, bb, rr],
+                hh,
+                cc,
+                int(batches[bb]),
+                int(n[unit, hh, cc, bb, rr]),
+            )
         if not kept[unit] and (reason[unit] == 0).any():
             i = units.model[unit]
             precisions = np.unique(np.nonzero(reason[unit] == 0)[1])
-            seconds = cold_start_s(i, precisions[:, None, None], tiers[None, :, None],
-                                   zips[None, None, :])
+            seconds = cold_start_s(
+                i, precisions[:, None, None], tiers[None, :, None], zips[None, None, :]
+            )
             best = {"cold_start": float(np.min(seconds))}
         if (reason[unit] == 4).any():
             best.setdefault("over_capacity", True)
         if (reason[unit] == 3).any():
             need = perf.device_gb[units.model[unit]]
-            best.setdefault("out_of_memory", (float(np.min(need[need > 0], initial=np.inf)),
-                                              float(_axes(cost)["device_gb"].max())))
+            best.setdefault(
+                "out_of_memory",
+                (
+                    float(np.min(need[need > 0], initial=np.inf)),
+                    float(_axes(cost)["device_gb"].max()),
+                ),
+            )
         row["nearest_miss"] = "" if kept[unit] else _nearest_miss(cost, unit, units, best)
         rows.append(row)
     return pd.DataFrame(rows)

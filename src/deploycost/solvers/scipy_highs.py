@@ -1,0 +1,49 @@
+"""HiGHS through ``scipy.optimize.milp``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from deploycost.formulation import Formulation
+from deploycost.solvers import SolverOptions, SolverOutput, Status, relative_gap
+
+
+def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutput:
+    options = options or SolverOptions()
+    m = form.milp
+    settings = {"disp": False, "mip_rel_gap": options.mip_gap}
+    if options.time_limit_s is not None:
+        settings["time_limit"] = options.time_limit_s
+    start = time.perf_counter()
+    res = milp(
+        m.c,
+        constraints=LinearConstraint(m.A, m.row_lb, m.row_ub),
+        integrality=m.integrality,
+        bounds=Bounds(m.col_lb, m.col_ub),
+        options=settings,
+    )
+    seconds = time.perf_counter() - start
+    bound = getattr(res, "mip_dual_bound", None)
+    if res.status == 0:
+        gap = relative_gap(res.fun, bound) if bound is not None else 0.0
+        # HiGHS stops at mip_rel_gap: with a positive gap setting the answer is not proven
+        status = Status.OPTIMAL if (gap or 0.0) <= 1e-9 else Status.FEASIBLE
+        return SolverOutput(
+            status, np.asarray(res.x), float(res.fun), bound, gap, seconds, res.message
+        )
+    if res.status == 1 and res.x is not None:
+        return SolverOutput(
+            Status.FEASIBLE,
+            np.asarray(res.x),
+            float(res.fun),
+            bound,
+            relative_gap(res.fun, bound),
+            seconds,
+            res.message,
+        )
+    if res.status == 2:
+        return SolverOutput(Status.INFEASIBLE, None, None, None, None, seconds, res.message)
+    return SolverOutput(Status.NOT_SOLVED, None, None, None, None, seconds, res.message)
