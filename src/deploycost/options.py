@@ -222,6 +222,49 @@ class OptionSet:
         return self.table[self.table.unit == unit]
 
 
+def p99_latency_ms(
+    throughput: np.ndarray,
+    service_ms: np.ndarray,
+    bound_ms: np.ndarray,
+    replicas: np.ndarray,
+    arrival_qps: np.ndarray,
+    batch: np.ndarray,
+    slo_ms: np.ndarray,
+) -> np.ndarray:
+    """p99 latency of ``replicas`` servers at ``arrival_qps`` (all arrays broadcast).
+
+    A measured capacity (``bound_ms`` not NaN) with an SLO no tighter than its bound gives
+    the measured p99 directly; otherwise batch formation ``(b - 1) n / lambda`` + service
+    time + the M/M/c 99th-percentile wait.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        batch_ms = np.where(batch > 1, (batch - 1) * replicas / arrival_qps * 1000.0, 0.0)
+    wait_ms = wait_quantile_s(replicas, arrival_qps, throughput) * 1000.0
+    measured_capacity = ~np.isnan(bound_ms) & (slo_ms >= bound_ms)
+    return np.where(measured_capacity, service_ms, batch_ms + service_ms + wait_ms)
+
+
+def cold_start_seconds(
+    cost: CostModel,
+    model: np.ndarray,
+    precision: np.ndarray,
+    tier: np.ndarray,
+    compression: np.ndarray,
+) -> np.ndarray:
+    """Seconds to bring an artifact up: first byte + transfer at the tier's read rate +
+    decompression (indices into the model, precision, tier and compression axes)."""
+    cat = cost.scn.resolved_catalog
+    storage = cat.storage.loc[list(cost.space.tiers)]
+    comp = cat.compression.loc[list(cost.space.compressions)]
+    decompress = np.nan_to_num(comp.decompress_mb_s.to_numpy(float), nan=np.inf)
+    gb = cost.const.gb_per_param_byte[model] * cost.bytes_per[precision]
+    return (
+        storage.first_byte_s.fillna(0).to_numpy(float)[tier]
+        + gb * cost.size_factor[compression] * MB_PER_GB / storage.read_mb_s.to_numpy(float)[tier]
+        + gb * MB_PER_GB / decompress[compression]
+    )
+
+
 def _pareto_keep(group: np.ndarray, n: np.ndarray, p99: np.ndarray) -> np.ndarray:
     """Indices to keep: within each group, ordered by replicas, those that lower the p99.
 
@@ -292,14 +335,15 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     )
     n = n_min + extra  # (U, H, C, B, R)
     slo = np.array([m.latency_slo_ms for m in scn.models])[i][:, None, None, None, None]
-    bsz = batches[None, None, None, :, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        batch_ms = np.where(bsz > 1, (bsz - 1) * n / lam * 1000.0, 0.0)
-    wait_ms = wait_quantile_s(n, lam, thr) * 1000.0
-    svc = perf.service_ms[i][..., None]
-    bound = perf.capacity_bound_ms[i][..., None]
-    measured_capacity = ~np.isnan(bound) & (slo >= bound)
-    p99 = np.where(measured_capacity, svc, batch_ms + svc + wait_ms)
+    p99 = p99_latency_ms(
+        thr,
+        perf.service_ms[i][..., None],
+        perf.capacity_bound_ms[i][..., None],
+        n,
+        lam,
+        batches[None, None, None, :, None],
+        slo,
+    )
     shape = n.shape
     reason = np.broadcast_to(perf.reason[i][..., None], shape).astype(np.int8)
     reason = np.where((reason == 0) & (n > opts.max_replicas), 4, reason)
@@ -339,20 +383,9 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     combo_t, combo_z, combo_k = (
         a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
     )
-    storage = scn.resolved_catalog.storage.loc[list(space.tiers)]
-    comp = scn.resolved_catalog.compression.loc[list(space.compressions)]
-    weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
-    decompress = np.nan_to_num(comp.decompress_mb_s.to_numpy(float), nan=np.inf)
-    first_byte = storage.first_byte_s.fillna(0).to_numpy(float)
-    read_mb_s = storage.read_mb_s.to_numpy(float)
 
     def cold_start_s(model, prec, tier, zip_):
-        gb = weights_gb[model, prec]
-        return (
-            first_byte[tier]
-            + gb * cost.size_factor[zip_] * MB_PER_GB / read_mb_s[tier]
-            + np.where(zip_ > 0, gb * MB_PER_GB / decompress[zip_], 0.0)
-        )
+        return cold_start_seconds(cost, model, prec, tier, zip_)
 
     key = np.stack([u, c, loads], axis=1)
     triples, inverse = np.unique(key, axis=0, return_inverse=True)

@@ -1,0 +1,283 @@
+"""Solve: options -> formulation -> backend -> decode -> audit -> explain.
+
+``solve(scenario)`` returns a frozen ``SolveResult`` whatever happens; a caller who wants an
+exception calls ``result.raise_for_status()``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from deploycost.audit import audit
+from deploycost.costmodel import COMPONENTS, CostModel, evaluate
+from deploycost.deployment import from_specs
+from deploycost.errors import DeployCostError
+from deploycost.explain import explain_infeasible, slack_report
+from deploycost.formulation import Formulation, build
+from deploycost.options import enumerate_options
+from deploycost.prices import PriceVector
+from deploycost.scenario import DeploymentSpec, ModelChoice, Scenario
+from deploycost.solvers import SolverOptions, Status, get_backend
+from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+
+RUNNER_UP_MODEL_LIMIT = 20
+
+
+class InfeasibleError(DeployCostError):
+    """No deployment meets every limit; the message says which limit and by how much."""
+
+
+class NoSolutionError(DeployCostError):
+    """The solver stopped (time limit) before finding any deployment."""
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    status: Status
+    backend: str
+    currency: str
+    objective_per_day: float | None = None
+    gap: float | None = None
+    deployment: DeploymentSpec | None = None
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)
+    components: pd.DataFrame = field(default_factory=pd.DataFrame)
+    binding: list[str] = field(default_factory=list)
+    runner_ups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    explanation: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    audit: dict = field(default_factory=dict)
+    size: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def raise_for_status(self) -> SolveResult:
+        if self.status == Status.INFEASIBLE:
+            raise InfeasibleError(
+                "no deployment meets every limit:\n"
+                + "\n".join(f"  - {line}" for line in self.explanation)
+            )
+        if self.status == Status.NOT_SOLVED:
+            raise NoSolutionError(
+                "the solver stopped before finding a deployment: " + "; ".join(self.explanation)
+            )
+        return self
+
+
+def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarray]:
+    scn, space = form.cost.scn, form.cost.space
+    chosen = np.nonzero(x[form.x] > 0.5)[0]
+    rows = form.options.table.iloc[chosen]
+    zj = int(np.argmax(x[form.z]))
+    f, a = form.z_pairs[zj]
+    y_cols = np.nonzero(x[form.y] > 0.5)[0]
+    models = {
+        r.model: ModelChoice(
+            instance=r.instance,
+            replicas=int(r.replicas),
+            precision=r.precision,
+            batch=int(r.batch),
+            tier=r.tier,
+            backups=int(r.backups),
+            compression=r.compression,
+            autoscale=scn.options.autoscale,
+            capacity_qps=float(r.throughput_qps) if scn.options.autoscale else None,
+        )
+        for r in rows.itertuples()
+    }
+    spec = DeploymentSpec(
+        models=models,
+        fusion=space.fusions[f],
+        automation=space.automation[a],
+        data_tiers={space.sources[s]: space.tiers[t] for s, t in form.y_pairs[y_cols]},
+    )
+    return spec, chosen
+
+
+def _model_table(
+    form: Formulation, chosen: np.ndarray, spec: DeploymentSpec, figures: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    scn = form.cost.scn
+    result = evaluate(scn, from_specs(scn, [spec]), form.cost.prices)
+    table = form.options.table.iloc[chosen].reset_index(drop=True)
+    ledger = result.ledger()
+    per_model = (
+        ledger[ledger.owner_kind == "model"]
+        .pivot_table(
+            index="owner", columns="component", values="per_day", aggfunc="sum", observed=True
+        )
+        .reindex(columns=["compute", "model_storage", "compression", "people"])
+        .fillna(0.0)
+        .add_suffix("_per_day")
+    )
+    models = pd.DataFrame(
+        {
+            "model": table.model,
+            "instance": table.instance,
+            "replicas": table.replicas,
+            "precision": table.precision,
+            "batch": table.batch,
+            "tier": table.tier,
+            "backups": table.backups,
+            "compression": table.compression,
+            "p99_ms": [figures[m]["p99_ms"] for m in table.model],
+            "slo_ms": table.slo_ms,
+            "headroom_ms": table.slo_ms - [figures[m]["p99_ms"] for m in table.model],
+            "utilisation": [figures[m]["utilisation"] for m in table.model],
+            "arrival_qps": table.arrival_qps,
+            "capacity_qps": table.replicas * table.throughput_qps,
+        }
+    )
+    models = models.join(per_model, on="model").fillna(0.0)
+    totals = result.components().iloc[0]
+    components = pd.DataFrame(
+        {
+            "component": [*COMPONENTS, "total"],
+            "per_day": [float(totals[c]) for c in (*COMPONENTS, "total")],
+        }
+    )
+    components["per_month"] = components.per_day * DAYS_PER_MONTH
+    components["per_year"] = components.per_day * DAYS_PER_YEAR
+    return models, components
+
+
+def _runner_ups(
+    form: Formulation, spec: DeploymentSpec, objective: float, backend: str, options: SolverOptions
+) -> pd.DataFrame:
+    """For each model: the cheapest deployment with another instance type, or precision."""
+    table = form.options.table
+    rows = []
+    solver = get_backend(backend)
+    for name, choice in spec.models.items():
+        for what, column, value in (
+            ("instance", "instance", choice.instance),
+            ("precision", "precision", choice.precision),
+        ):
+            forbid = ((table.model == name) & (table[column] == value)).to_numpy()
+            alt = build(form.cost, form.options, forbid=forbid)
+            out = solver(alt, options)
+            if out.x is None:
+                rows.append(
+                    {
+                        "model": name,
+                        "change": f"other {what}",
+                        "alternative": "none",
+                        "extra_per_day": np.nan,
+                    }
+                )
+                continue
+            alt_spec, _ = _decode(alt, out.x)
+            if name in alt_spec.models:
+                c = alt_spec.models[name]
+                text = f"{c.replicas} x {c.instance} {c.precision} batch {c.batch}"
+            else:
+                text = f"drop {name} (fusion {alt_spec.fusion})"
+            rows.append(
+                {
+                    "model": name,
+                    "change": f"other {what}",
+                    "alternative": text,
+                    "extra_per_day": out.objective - objective,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def solve(
+    scn: Scenario,
+    backend: str = "scipy-highs",
+    time_limit_s: float | None = None,
+    mip_gap: float = 0.0,
+    runner_ups: bool | None = None,
+    prices: PriceVector | None = None,
+) -> SolveResult:
+    """Cheapest deployment of ``scn`` meeting every limit, audited; never raises for
+    infeasibility (see ``SolveResult.raise_for_status``)."""
+    solver = get_backend(backend)
+    options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    cost = CostModel(scn, prices)
+    option_set = enumerate_options(cost)
+    timings["options_s"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    form = build(cost, option_set)
+    timings["build_s"] = time.perf_counter() - mark
+    size = {
+        "options": len(option_set.table),
+        "columns": len(form.milp.c),
+        "rows": len(form.milp.row_names),
+        "nonzeros": int(form.milp.A.nnz),
+    }
+    out = solver(form, options)
+    timings["solve_s"] = out.seconds
+    if out.status == Status.INFEASIBLE:
+        explanation = explain_infeasible(form, backend, options)
+        timings["total_s"] = time.perf_counter() - start
+        return SolveResult(
+            Status.INFEASIBLE,
+            backend,
+            scn.currency,
+            explanation=explanation,
+            timings=timings,
+            size=size,
+        )
+    if out.x is None:
+        timings["total_s"] = time.perf_counter() - start
+        return SolveResult(
+            Status.NOT_SOLVED,
+            backend,
+            scn.currency,
+            explanation=[out.message or "no solution within the limits"],
+            timings=timings,
+            size=size,
+        )
+    mark = time.perf_counter()
+    spec, chosen = _decode(form, out.x)
+    figures = audit(cost, spec, out.objective, form.fusion_quality)
+    models, components = _model_table(form, chosen, spec, figures)
+    timings["audit_s"] = time.perf_counter() - mark
+    want_runner_ups = (
+        len(spec.models) <= RUNNER_UP_MODEL_LIMIT if runner_ups is None else runner_ups
+    )
+    mark = time.perf_counter()
+    alternatives = (
+        _runner_ups(form, spec, out.objective, backend, options)
+        if want_runner_ups
+        else pd.DataFrame()
+    )
+    timings["runner_ups_s"] = time.perf_counter() - mark
+    timings["total_s"] = time.perf_counter() - start
+    explanation = (
+        []
+        if out.status == Status.OPTIMAL
+        else [
+            f"stopped on a limit: relative gap {out.gap:.3%}"
+            if out.gap is not None
+            else "stopped on a limit: gap unknown"
+        ]
+    )
+    return SolveResult(
+        out.status,
+        backend,
+        scn.currency,
+        out.objective,
+        out.gap,
+        spec,
+        models,
+        components,
+        figures["_binding"],
+        alternatives,
+        explanation,
+        timings,
+        figures,
+        size,
+    )
+
+
+__all__ = ["InfeasibleError", "NoSolutionError", "SolveResult", "slack_report", "solve"]
