@@ -232,8 +232,27 @@ def test_calibration_instance_needs_price(hand_raw):
     hand_raw["catalog"]["pricing"] = "reserved_1yr"
     _reject(
         hand_raw,
-        r"catalog\.calibration_instance must name a known instance with a "
-        r"reserved_1yr price",
+        r"catalog\.calibration_instance must name a known instance priced "
+        r"reserved_1yr in the selected regions",
+    )
+
+
+def test_unknown_region(hand_raw):
+    hand_raw["catalog"]["regions"] = ["us-east-9"]
+    _reject(
+        hand_raw,
+        r"catalog\.regions must name a known hardware region \(did you mean "
+        r"'us-east-1'\?\), got 'us-east-9'",
+    )
+
+
+def test_regions_restrict_instances(hand_raw):
+    hand_raw["catalog"]["regions"] = ["cn-hangzhou"]
+    hand_raw["catalog"]["calibration_instance"] = "g5.xlarge"
+    _reject(
+        hand_raw,
+        r"catalog\.calibration_instance must name a known instance priced "
+        r"on_demand in the selected regions",
     )
 
 
@@ -336,7 +355,7 @@ def test_deployment_instance_without_price(hand_raw):
         hand_raw,
         dep,
         r"deployment\.models\[m2\]\.instance must name a known "
-        r"instance with a reserved_1yr price.*got 'p5\.4xlarge'",
+        r"instance priced reserved_1yr in the selected regions.*got 'p5\.4xlarge'",
     )
 
 

@@ -26,6 +26,8 @@ from deploycost.scenario import (
     load_scenario,
     scenario_json_schema,
 )
+from deploycost.solve import solve as run_solve
+from deploycost.solvers import BACKENDS, Status
 from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 app = typer.Typer(
@@ -180,6 +182,141 @@ def evaluate_command(
     summary[f"{scn.currency}/month"] = summary[f"{scn.currency}/day"] * DAYS_PER_MONTH
     summary[f"{scn.currency}/year"] = summary[f"{scn.currency}/day"] * DAYS_PER_YEAR
     out.print(_table(summary, f"{scn.name}: six-component breakdown"))
+
+
+EXIT_INFEASIBLE = 2
+EXIT_NOT_SOLVED = 3
+
+
+def _solve_json(result, scn: Scenario) -> dict:
+    return {
+        "scenario": scn.name,
+        "status": result.status.value,
+        "backend": result.backend,
+        "currency": result.currency,
+        "objective_per_day": result.objective_per_day,
+        "gap": result.gap,
+        "explanation": result.explanation,
+        "binding": result.binding,
+        "deployment": result.deployment.model_dump() if result.deployment else None,
+        "models": result.models.to_dict(orient="records"),
+        "components": result.components.to_dict(orient="records"),
+        "runner_ups": result.runner_ups.to_dict(orient="records"),
+        "timings_s": result.timings,
+        "size": result.size,
+    }
+
+
+@app.command(name="solve")
+@_friendly
+def solve_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    time_limit: Annotated[
+        float | None,
+        typer.Option(help="Seconds before the solver stops (then reported as feasible + gap)"),
+    ] = None,
+    gap: Annotated[float, typer.Option(help="Relative MIP gap at which to stop")] = 0.0,
+    runner_ups: Annotated[
+        bool | None,
+        typer.Option(
+            "--runner-ups/--no-runner-ups",
+            help="Re-solve per model for the best alternative (default: on up to 20 models)",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
+    if time_limit is not None and time_limit <= 0:
+        raise ScenarioError([f"--time-limit must be > 0, got {time_limit}"], "solve")
+    if not 0 <= gap < 1:
+        raise ScenarioError([f"--gap must be in [0, 1), got {gap}"], "solve")
+    scn = _scenario(scenario)
+    result = run_solve(
+        scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(_solve_json(result, scn), indent=2, default=str) + "\n")
+    else:
+        _print_solve(result, scn)
+    if result.status == Status.INFEASIBLE:
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if result.status == Status.NOT_SOLVED:
+        raise typer.Exit(EXIT_NOT_SOLVED)
+
+
+def _print_solve(result, scn: Scenario) -> None:
+    cur = scn.currency
+    if result.status == Status.INFEASIBLE:
+        err.print("infeasible:", style="bold red", end=" ")
+        err.print("no deployment meets every limit", markup=False)
+        for line in result.explanation:
+            err.print(f"  - {line}", markup=False, highlight=False)
+        return
+    if result.status == Status.NOT_SOLVED:
+        err.print("not solved:", style="bold red", end=" ")
+        err.print("; ".join(result.explanation), markup=False)
+        return
+    gap = "" if result.gap in (None, 0.0) else f", gap {result.gap:.3%}"
+    out.print(
+        f"{scn.name}: {result.status.value} ({result.backend}{gap}) - "
+        f"{result.objective_per_day:,.2f} {cur}/day, "
+        f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month; fusion "
+        f"{result.deployment.fusion!r}, automation {result.deployment.automation!r}",
+        markup=False,
+        highlight=False,
+    )
+    for line in result.explanation:
+        out.print(f"warning: {line}", style="yellow", markup=False)
+    models = result.models.copy()
+    shown = models[
+        [
+            "model",
+            "instance",
+            "replicas",
+            "precision",
+            "batch",
+            "tier",
+            "backups",
+            "compression",
+            "p99_ms",
+            "slo_ms",
+            "utilisation",
+            "compute_per_day",
+            "model_storage_per_day",
+            "compression_per_day",
+            "people_per_day",
+        ]
+    ]
+    shown = shown.rename(
+        columns={
+            "utilisation": "util",
+            "compute_per_day": f"compute {cur}/d",
+            "model_storage_per_day": f"storage {cur}/d",
+            "compression_per_day": f"compress {cur}/d",
+            "people_per_day": f"people {cur}/d",
+        }
+    )
+    out.print(_table(shown, "deployment per model"))
+    if result.deployment.data_tiers:
+        out.print(
+            "data tiers: "
+            + ", ".join(f"{k} -> {v}" for k, v in result.deployment.data_tiers.items()),
+            markup=False,
+            highlight=False,
+        )
+    components = result.components.rename(
+        columns={"per_day": f"{cur}/day", "per_month": f"{cur}/month", "per_year": f"{cur}/year"}
+    )
+    out.print(_table(components, "six-component breakdown"))
+    if result.binding:
+        out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
+    if len(result.runner_ups):
+        ups = result.runner_ups.copy()
+        ups["extra_per_day"] = ups.extra_per_day.map(lambda v: "n/a" if v != v else f"+{v:,.2f}")
+        out.print(_table(ups.rename(columns={"extra_per_day": f"extra {cur}/day"}), "runner-ups"))
 
 
 def main() -> None:  # pragma: no cover - console entry point

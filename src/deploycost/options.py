@@ -136,6 +136,8 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     for i, model in enumerate(scn.models):
         groups: dict[tuple[int, int], list] = {}
         for p in model.profiles:
+            if p.instance not in space.instances:
+                continue  # outside the scenario's regions or pricing model
             key = (space.instances.index(p.instance), space.precisions.index(p.precision))
             groups.setdefault(key, []).append(p)
         for (hi, ci), rows in groups.items():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.catalog import PRICING_COLUMNS
-from deploycost.scenario import Scenario
+from deploycost.scenario import Scenario, usable_instances
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,8 @@ def _row(
 
 
 def instance_names(scn: Scenario) -> list[str]:
-    """Instance types that have a price under the scenario's pricing model."""
-    hw = scn.resolved_catalog.hardware
-    column = PRICING_COLUMNS[scn.catalog.pricing]
-    return [str(n) for n in hw.index[hw[column].notna()]]
+    """Instance types the scenario can use (priced, in its regions)."""
+    return usable_instances(scn, scn.resolved_catalog)
 
 
 def tier_names(scn: Scenario) -> list[str]:

@@ -263,6 +263,7 @@ class OptionSettings(Strict):
 
 class CatalogOverrides(Strict):
     pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
+    regions: Annotated[list[str], Field(min_length=1)] | None = None
     calibration_instance: str = "g5.xlarge"
     hardware: list[HardwareRow] = []
     storage: list[StorageRow] = []
@@ -528,10 +529,15 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
     return catalog
 
 
-def _priced_instances(scn: Scenario, catalog: Catalog) -> list[str]:
-    column = PRICING_COLUMNS[scn.catalog.pricing]
+def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
+    """Instance types priced under the scenario's pricing model, in its regions (rows the
+    scenario adds itself are always usable)."""
     hw = catalog.hardware
-    return [str(n) for n in hw.index[hw[column].notna()]]
+    usable = hw[PRICING_COLUMNS[scn.catalog.pricing]].notna()
+    if scn.catalog.regions is not None:
+        added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
+        usable &= hw.region.isin(scn.catalog.regions) | hw.index.isin(sorted(added))
+    return [str(n) for n in hw.index[usable]]
 
 
 def _check_currencies(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
@@ -611,9 +617,9 @@ def _check_fusion(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
         if f.instance is not None:
             _ref(
                 f.instance,
-                _priced_instances(scn, catalog),
+                usable_instances(scn, catalog),
                 f"{path}.instance",
-                f"instance with a {scn.catalog.pricing} price",
+                f"instance priced {scn.catalog.pricing} in the selected regions",
                 problems,
             )
         elif f.replicas:
@@ -665,11 +671,14 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
         _ref(name, list(catalog.hardware.index), "constraints.quotas", "instance", problems)
     for name in scn.constraints.owned_storage_gb:
         _ref(name, tiers, "constraints.owned_storage_gb", "storage tier", problems)
+    known_regions = sorted(set(catalog.hardware.region.dropna()))
+    for region in scn.catalog.regions or []:
+        _ref(region, known_regions, "catalog.regions", "hardware region", problems)
     _ref(
         scn.catalog.calibration_instance,
-        _priced_instances(scn, catalog),
+        usable_instances(scn, catalog),
         "catalog.calibration_instance",
-        f"instance with a {scn.catalog.pricing} price",
+        f"instance priced {scn.catalog.pricing} in the selected regions",
         problems,
     )
     for name in scn.options.file_compressions:
@@ -705,7 +714,7 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
         _ref(fusion_name, list(fusions), f"{prefix}.fusion", "fusion configuration", problems)
         return problems
     members = fusions[fusion_name].members
-    priced = _priced_instances(scn, catalog)
+    priced = usable_instances(scn, catalog)
     for name in dep.models:
         if name not in members:
             where = f"{prefix}.models[{name}]"
@@ -729,7 +738,7 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
             choice.instance,
             priced,
             f"{where}.instance",
-            f"instance with a {scn.catalog.pricing} price",
+            f"instance priced {scn.catalog.pricing} in the selected regions",
             problems,
         )
         if choice.precision is not None:
