@@ -126,3 +126,44 @@ def test_evaluate_without_deployment_is_an_error(tmp_path):
     result = runner.invoke(app, ["evaluate", str(scn)])
     assert result.exit_code == 1
     assert "--deployment is required" in result.output
+
+
+def test_solve_default_scenario_prints_deployment_and_breakdown():
+    result = runner.invoke(app, ["solve", "--no-runner-ups"])
+    assert result.exit_code == 0, result.output
+    assert "ecommerce-search-rec: optimal (scipy-highs)" in result.output
+    assert "six-component breakdown" in result.output
+    assert "deployment per model" in result.output
+
+
+def test_solve_json_matches_library_on_each_backend():
+    from deploycost.solve import solve
+
+    scn = load_scenario(SEED)
+    expected = solve(scn, runner_ups=False).objective_per_day
+    for backend in ("scipy-highs", "pulp-cbc", "exhaustive"):
+        result = runner.invoke(app, ["solve", str(SEED), "--backend", backend, "--json"])
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.output)
+        assert payload["status"] == "optimal"
+        assert payload["objective_per_day"] == pytest.approx(expected, rel=1e-9)
+        assert {c["component"] for c in payload["components"]} >= {"compute", "total"}
+
+
+def test_solve_unknown_backend_lists_valid_ones():
+    result = runner.invoke(app, ["solve", str(SEED), "--backend", "cplex"])
+    assert result.exit_code == 1
+    assert "backend must be one of scipy-highs, pulp-cbc, exhaustive, got 'cplex'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--time-limit", "0", "--time-limit must be > 0, got 0.0"),
+        ("--gap", "1.5", "--gap must be in [0, 1), got 1.5"),
+    ],
+)
+def test_solve_rejects_bad_limits(flag, value, message):
+    result = runner.invoke(app, ["solve", str(SEED), flag, value])
+    assert result.exit_code == 1
+    assert message in result.output

@@ -546,6 +546,8 @@ class CostModel:
         automation level, which the formulation prices with the fusion choice.
         """
         count = len(model)
+        if count == 0:
+            return np.zeros((0, len(self.prices.names)))
         dep = Deployments(
             **{k: np.asarray(v)[None, :] for k, v in choices.items()},
             fusion=np.zeros(1, np.intp),

@@ -69,7 +69,7 @@ def slack_report(form: Formulation, x: np.ndarray) -> list[str]:
             )
         elif row.startswith("storage_capacity_max"):
             lines.append(
-                f"owned storage {key} ({cons.owned_storage_gb[key]:,.0f} GB) is short "
+                f"owned storage {key} ({cons.owned_storage_gb[key]:,.4g} GB) is short "
                 f"by {amount:,.4g} GB"
             )
     del space

@@ -274,6 +274,8 @@ def _pareto_keep(group: np.ndarray, n: np.ndarray, p99: np.ndarray) -> np.ndarra
     an option is dominated when one with no more replicas is at least as fast.
     """
     order = np.lexsort((p99, n, group))
+    if len(order) == 0:
+        return order
     g, v = group[order], p99[order]
     rank = np.concatenate([[0], np.cumsum(g[1:] != g[:-1])])
     shifted = v - rank * (np.max(v) - np.min(v) + 1.0)
@@ -283,6 +285,8 @@ def _pareto_keep(group: np.ndarray, n: np.ndarray, p99: np.ndarray) -> np.ndarra
 
 def _first_per_group(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     order = np.lexsort((key, group))
+    if len(order) == 0:
+        return order
     first = np.concatenate([[True], group[order][1:] != group[order][:-1]])
     return np.sort(order[first])
 

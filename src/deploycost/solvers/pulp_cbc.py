@@ -24,7 +24,7 @@ def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     m = form.milp
     prob = pulp.LpProblem("deploycost", pulp.LpMinimize)
     variables = [
-        pulp.LpVariable(
+        prob.add_variable(
             f"v{j}",
             lowBound=m.col_lb[j],
             upBound=None if np.isinf(m.col_ub[j]) else m.col_ub[j],
@@ -63,34 +63,38 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
     prob, variables = to_pulp(form)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
-        solver = pulp.PULP_CBC_CMD(
+        solver = pulp.COIN_CMD(
             msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap, logPath=str(log)
         )
         prob.solve(solver)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     seconds = time.perf_counter() - start
-    if prob.status == pulp.LpStatusInfeasible:
-        return SolverOutput(Status.INFEASIBLE, None, None, None, None, seconds, "infeasible")
-    if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        return SolverOutput(
-            Status.NOT_SOLVED, None, None, None, None, seconds, pulp.LpStatus[prob.status]
-        )
     x = np.array([v.varValue or 0.0 for v in variables])
-    objective = float(form.milp.c @ x)
-    proven = (
-        "Stopped on" not in text
-        and "within gap tolerance" not in text
-        and "Result - Optimal solution found" in text
-    )
-    if prob.sol_status == pulp.LpSolutionOptimal and proven:
-        return SolverOutput(Status.OPTIMAL, x, objective, objective, 0.0, seconds, "optimal")
-    bound = _bound_from_log(text)
-    return SolverOutput(
-        Status.FEASIBLE,
-        x,
-        objective,
-        bound,
-        relative_gap(objective, bound),
-        seconds,
-        "stopped on a limit",
-    )
+    status, bound, gap = classify(prob.status, prob.sol_status, text, float(form.milp.c @ x))
+    if status in (Status.INFEASIBLE, Status.NOT_SOLVED):
+        return SolverOutput(status, None, None, None, None, seconds, pulp.LpStatus[prob.status])
+    return SolverOutput(status, x, float(form.milp.c @ x), bound, gap, seconds, status.value)
+
+
+def classify(
+    lp_status: int, sol_status: int, log: str, objective: float
+) -> tuple[Status, float | None, float | None]:
+    """Status, best bound and gap from PuLP's two statuses and CBC's log.
+
+    PuLP maps CBC's "Stopped on time - objective value ..." to status *Optimal* with
+    solution status *integer feasible*, so the statuses alone cannot tell a proven optimum
+    from a stop on a limit. CBC's log can: "Result - Stopped on ..." is a stop, and
+    "Result - Optimal solution found" with a reported gap of zero is a proof (CBC adds
+    "(within gap tolerance)" even when the tolerance is zero, so the gap line decides).
+    """
+    if lp_status == pulp.LpStatusInfeasible:
+        return Status.INFEASIBLE, None, None
+    if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return Status.NOT_SOLVED, None, None
+    reported = re.search(r"^Gap:\s+(-?[\d.eE+-]+)", log, re.MULTILINE)
+    gap = float(reported.group(1)) if reported else None
+    finished = "Result - Optimal solution found" in log and "Stopped on" not in log
+    if sol_status == pulp.LpSolutionOptimal and finished and (gap is None or gap <= 1e-9):
+        return Status.OPTIMAL, objective, 0.0
+    bound = _bound_from_log(log)
+    return Status.FEASIBLE, bound, gap if gap is not None else relative_gap(objective, bound)

@@ -1,0 +1,129 @@
+"""Seeded synthetic scenarios, for cross-checking backends and for benchmarks.
+
+``random_scenario(seed, models=3)`` returns a scenario mapping (validate it with
+``validate_scenario``) drawn from the shipped AWS us-east-1 catalog: roofline models of
+random size, SLOs, traffic shares and stages; fusion configurations over random subsets;
+and, at random, a quality floor, an end-to-end latency limit, a quota and a budget.
+``small=True`` keeps every axis short enough for the exhaustive backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+POOL = (
+    "c7i.2xlarge",
+    "c7i.4xlarge",
+    "c7i.12xlarge",
+    "g4dn.xlarge",
+    "g5.xlarge",
+    "g6.xlarge",
+    "g6.2xlarge",
+    "inf2.xlarge",
+    "g6.12xlarge",
+    "p5.4xlarge",
+)
+
+
+def random_scenario(
+    seed: int, models: int = 3, instances: int = 3, small: bool = True, stages: int | None = None
+) -> dict:
+    rng = np.random.default_rng(seed)
+    names = [f"m{j}" for j in range(models)]
+    stage_count = stages or models
+    specs = []
+    for j, name in enumerate(names):
+        params = float(np.exp(rng.uniform(np.log(5), np.log(800))))
+        specs.append(
+            {
+                "name": name,
+                "params_million": round(params, 3),
+                "mb_per_query": round(float(rng.uniform(0.5, 40)), 3),
+                "latency_slo_ms": round(float(rng.uniform(5, 200)), 3),
+                "quality": round(float(rng.uniform(0.7, 0.95)), 4),
+                "traffic_share": round(float(rng.uniform(0.2, 1.0)), 3),
+                "stage": f"s{j % stage_count}",
+                "min_replicas": int(rng.integers(1, 3)),
+                "maintenance_person_days_per_month": round(float(rng.uniform(0, 4)), 3),
+                "retrains_per_month": round(float(rng.uniform(0, 4)), 3),
+                "versions_kept": int(rng.integers(1, 4)),
+                "allowed_instances": sorted(
+                    rng.choice(POOL, size=instances, replace=False).tolist()
+                ),
+                "allowed_precisions": sorted(
+                    rng.choice(["fp32", "fp16", "int8"], size=2, replace=False).tolist()
+                ),
+            }
+        )
+    fusion = [
+        {
+            "name": "all",
+            "members": names,
+            "method": "cascade",
+            "quality": round(float(rng.uniform(0.8, 0.95)), 4),
+            "complexity": round(float(rng.uniform(0, 1)), 3),
+            "unit_cost_per_day": round(float(rng.uniform(0, 50)), 2),
+        }
+    ]
+    for k in range(int(rng.integers(0, 3))):
+        size = int(rng.integers(1, models + 1))
+        members = sorted(rng.choice(names, size=size, replace=False).tolist())
+        fusion.append(
+            {
+                "name": f"subset{k}",
+                "members": members,
+                "method": "single" if size == 1 else "average",
+                "quality": round(float(rng.uniform(0.7, 0.9)), 4),
+            }
+        )
+    constraints: dict = {"utilisation_max": round(float(rng.uniform(0.6, 0.9)), 3)}
+    if rng.random() < 0.5:
+        constraints["quality_floor"] = round(float(rng.uniform(0.65, 0.85)), 4)
+    if rng.random() < 0.5:
+        constraints["e2e_latency_ms"] = round(float(rng.uniform(30, 400)), 3)
+    if rng.random() < 0.3:
+        constraints["quotas"] = {str(rng.choice(POOL)): int(rng.integers(2, 40))}
+    if rng.random() < 0.2:
+        constraints["budget_per_day"] = round(float(rng.uniform(500, 5000)), 2)
+    sources = [
+        {
+            "name": f"d{k}",
+            "gb_per_day": round(float(rng.uniform(1, 500)), 3),
+            "acquisition_price_per_gb": round(float(rng.uniform(0, 0.05)), 4),
+            "retention_days": int(rng.integers(7, 200)),
+            "read_gb_per_day": round(float(rng.uniform(0, 100)), 3),
+            "storage_tiers": ["s3-standard", "s3-standard-ia", "s3-glacier-instant"],
+        }
+        for k in range(int(rng.integers(0, 3)))
+    ]
+    return {
+        "name": f"synthetic-{seed}",
+        "currency": "USD",
+        "workload": {
+            "queries_per_day": round(float(np.exp(rng.uniform(np.log(1e5), np.log(5e7)))), 1),
+            "peak_to_mean": round(float(rng.uniform(1.5, 5)), 3),
+        },
+        "models": specs,
+        "model_storage_tiers": ["s3-standard", "s3-standard-ia"],
+        "data_sources": sources,
+        "people": {
+            "roles": {"eng": {"day_rate": round(float(rng.uniform(300, 600)), 2)}},
+            "automation_levels": [
+                {"name": "manual"},
+                {
+                    "name": "auto",
+                    "fixed_cost_per_month": round(float(rng.uniform(100, 3000)), 2),
+                    "person_day_multiplier": round(float(rng.uniform(0.3, 0.9)), 3),
+                },
+            ],
+        },
+        "fusion": fusion,
+        "constraints": constraints,
+        "catalog": {"regions": ["us-east-1"]},
+        "options": {
+            "batch_sizes": [1, 4, 16] if small else [1, 2, 4, 8, 16, 32],
+            "extra_replicas": 1 if small else 2,
+            "backups": [0] if small else [0, 1],
+            "file_compressions": ["none", "zstd"] if small else ["none", "lz4", "zstd"],
+        },
+    }

@@ -1,0 +1,94 @@
+"""Every kind of infeasibility is explained in deployment terms, with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deploycost.cli import EXIT_INFEASIBLE, app
+from deploycost.scenario import validate_scenario
+from deploycost.solve import solve
+from deploycost.solvers import BACKENDS, Status
+
+from .test_solve import hand, p99_by_hand
+
+FASTEST = p99_by_hand(4, 5, 400)  # 4 fast replicas (2 + 2 extra): 6.309 ms
+
+runner = CliRunner()
+
+CASES = {
+    "too_slow": (
+        hand(models__0__latency_slo_ms=1),
+        r"m \(in all-models\): p99 <= 1 ms is out of reach; the fastest option, "
+        rf"4 x fast fp32 batch 1, gives {FASTEST:.4g} ms",
+    ),
+    "out_of_memory": (
+        hand(models__0__size_gb=5000.0),
+        r"m \(in all-models\): no instance holds the model: it needs [\d.]+ GB",
+    ),
+    "cold_start": (
+        hand(constraints__max_cold_start_s=0.01),
+        # S3 Standard: 0.05 s to first byte + 1,000 MB at 100 MB/s
+        r"cold start <= 0\.01 s is out of reach; the fastest artifact load takes "
+        r"10\.05 s",
+    ),
+    "over_capacity": (
+        hand(options__max_replicas=1),
+        r"500 requests/s need more than max_replicas = 1 replicas",
+    ),
+    "quality_floor": (
+        hand(constraints__quality_floor=0.9),
+        r"quality floor 0\.9: fusion 'all-models' reaches at most 0\.8 "
+        r"\(short by 0\.1\)",
+    ),
+    "e2e_latency": (
+        hand(constraints__e2e_latency_ms=6.0),
+        r"end-to-end p99 <= 6 ms is out of reach for fusion 'all-models': the fastest "
+        rf"pipeline meeting the other limits needs {FASTEST:.4g} ms",
+    ),
+    "quota": (
+        hand(models__0__latency_slo_ms=20, constraints__quotas={"fast": 1, "cheap": 5}),
+        r"quota on fast \(1\) is short by 1 instances: it leaves 400 requests/s of m "
+        r"traffic unserved",
+    ),
+    "budget": (
+        hand(constraints__budget_per_day=100.0),
+        r"the cheapest deployment meeting every other limit costs 216\.00 USD/day, "
+        r"116\.00 over the budget of 100\.00",
+    ),
+    "owned_storage": (
+        hand(constraints__owned_storage_gb={"s3-standard": 0.5}),
+        r"owned storage s3-standard \(0\.5 GB\) is short by 0\.5 GB",
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", list(CASES))
+def test_each_kind_is_explained(kind, backend):
+    raw, pattern = CASES[kind]
+    result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
+    assert result.status == Status.INFEASIBLE
+    assert result.deployment is None
+    text = "\n".join(result.explanation)
+    assert re.search(pattern, text), text
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_cli_exit_code_and_no_traceback(kind, tmp_path):
+    raw, _ = CASES[kind]
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = runner.invoke(app, ["solve", str(path), "--no-runner-ups"])
+    assert result.exit_code == EXIT_INFEASIBLE, result.output
+    assert "infeasible: no deployment meets every limit" in result.output
+    assert "Traceback" not in result.output
+    as_json = runner.invoke(app, ["solve", str(path), "--json", "--no-runner-ups"])
+    assert as_json.exit_code == EXIT_INFEASIBLE
+    payload = json.loads(as_json.output)
+    assert payload["status"] == "infeasible"
+    assert payload["explanation"]

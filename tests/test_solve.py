@@ -1,0 +1,236 @@
+"""Solving: the same optimum on every backend, a hand-solved case, monotone in prices and
+limits, and answers that survive the independent audit."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deploycost.errors import DeployCostError
+from deploycost.prices import build_prices
+from deploycost.scenario import load_scenario, validate_scenario
+from deploycost.solve import InfeasibleError, solve
+from deploycost.solvers import BACKENDS, Status, get_backend
+from deploycost.synthetic import random_scenario
+
+from .conftest import PROBLEMS
+from .test_queueing import erlang_c_direct
+
+HAND = {
+    "currency": "USD",
+    "workload": {"queries_per_day": 43_200_000, "peak_qps": 500},
+    "models": [
+        {
+            "name": "m",
+            "size_gb": 1.0,
+            "latency_slo_ms": 15,
+            "retrains_per_month": 0,
+            "versions_kept": 1,
+            "quality": 0.8,
+            "profiles": [
+                {"instance": "cheap", "precision": "fp32", "throughput_qps": 100, "latency_ms": 10},
+                {"instance": "fast", "precision": "fp32", "throughput_qps": 400, "latency_ms": 5},
+            ],
+        }
+    ],
+    "model_storage_tiers": ["s3-standard"],
+    "constraints": {"utilisation_max": 0.8},
+    "options": {
+        "batch_sizes": [1],
+        "backups": [0],
+        "file_compressions": ["none"],
+        "extra_replicas": 2,
+    },
+    "catalog": {
+        "hardware": [
+            {
+                "name": "cheap",
+                "compute_class": "cpu",
+                "accelerator": "xeon-spr-vcpu",
+                "accel_count": 0,
+                "vcpus": 8,
+                "memory_gib": 64,
+                "currency": "USD",
+                "price_on_demand_per_hour": 1.0,
+            },
+            {
+                "name": "fast",
+                "compute_class": "gpu",
+                "accelerator": "L4",
+                "accel_count": 1,
+                "accel_mem_gb": 24,
+                "vcpus": 8,
+                "memory_gib": 64,
+                "currency": "USD",
+                "price_on_demand_per_hour": 3.0,
+            },
+        ]
+    },
+}
+STORAGE_PER_DAY = 1.0 * 0.023 / 30.4  # 1 GB on S3 Standard
+
+
+def p99_by_hand(servers: int, service_ms: float, mu: float, lam: float = 500.0) -> float:
+    c = erlang_c_direct(servers, lam / mu)
+    wait_s = max(0.0, math.log(c / 0.01) / (servers * mu - lam))
+    return service_ms + wait_s * 1000
+
+
+def hand(**changes) -> dict:
+    raw = copy.deepcopy(HAND)
+    for path, value in changes.items():
+        node = raw
+        *parents, leaf = path.split("__")
+        for key in parents:
+            node = node[key] if not isinstance(node, list) else node[int(key)]
+        node[leaf] = value
+    return raw
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hand_solved_case(backend):
+    # utilisation 0.8 at 500 qps: cheap needs ceil(500 / 80) = 7 replicas, fast ceil(500/320)=2
+    assert p99_by_hand(7, 10, 100) > 15
+    assert p99_by_hand(8, 10, 100) > 15
+    assert p99_by_hand(9, 10, 100) > 15  # cheap misses 15 ms even with 2 extra replicas
+    assert p99_by_hand(2, 5, 400) > 15  # fast x 2: 17.9 ms
+    assert p99_by_hand(3, 5, 400) < 15  # fast x 3: 8.9 ms -> the answer
+    result = solve(validate_scenario(hand()), backend=backend, runner_ups=False)
+    assert result.status == Status.OPTIMAL
+    choice = result.deployment.models["m"]
+    assert (choice.instance, choice.replicas) == ("fast", 3)
+    assert result.objective_per_day == pytest.approx(3 * 24 * 3.0 + STORAGE_PER_DAY, rel=1e-9)
+    assert result.models.p99_ms[0] == pytest.approx(p99_by_hand(3, 5, 400), rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hand_solved_looser_slo_and_quota(backend):
+    # SLO 20 ms: fast x 2 (17.9 ms, 144/day) beats cheap x 8 (19.4 ms, 192/day)
+    result = solve(
+        validate_scenario(hand(models__0__latency_slo_ms=20)), backend=backend, runner_ups=False
+    )
+    assert result.deployment.models["m"].replicas == 2
+    assert result.objective_per_day == pytest.approx(144 + STORAGE_PER_DAY, rel=1e-9)
+    # a quota of one fast instance forces cheap x 8 (cheap x 7 gives 27.4 ms)
+    raw = hand(models__0__latency_slo_ms=20, constraints__quotas={"fast": 1})
+    result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
+    assert result.deployment.models["m"].instance == "cheap"
+    assert result.objective_per_day == pytest.approx(8 * 24 * 1.0 + STORAGE_PER_DAY, rel=1e-9)
+    assert result.binding == []  # quota 1 is not used at all by the cheap answer
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
+def test_problems_same_optimum_on_every_backend(path):
+    scn = load_scenario(path)
+    results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
+    reference = results["scipy-highs"].objective_per_day
+    for backend, result in results.items():
+        assert result.status == Status.OPTIMAL, backend
+        assert result.objective_per_day == pytest.approx(reference, rel=1e-6), backend
+        assert result.audit["_total_per_day"] == pytest.approx(reference, rel=1e-6)
+
+
+def test_random_small_scenarios_milp_equals_exhaustive():
+    mismatches, statuses = [], {}
+    for seed in range(200):
+        scn = validate_scenario(random_scenario(seed))
+        results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
+        status = {r.status for r in results.values()}
+        statuses[seed] = status
+        truth = results["exhaustive"]
+        for backend, result in results.items():
+            same = result.status == truth.status and (
+                truth.objective_per_day is None
+                or result.objective_per_day == pytest.approx(truth.objective_per_day, rel=1e-6)
+            )
+            if not same:
+                mismatches.append(
+                    (
+                        seed,
+                        backend,
+                        result.status,
+                        result.objective_per_day,
+                        truth.objective_per_day,
+                    )
+                )
+    assert mismatches == []
+    solved = sum(Status.OPTIMAL in s for s in statuses.values())
+    assert solved >= 150  # the generator mostly makes feasible problems worth comparing
+
+
+SEEDS = st.sampled_from([1, 2, 3, 5, 8, 13])
+
+
+def _objective(raw, backend, prices=None):
+    scn = validate_scenario(raw)
+    result = solve(
+        scn,
+        backend=backend,
+        runner_ups=False,
+        prices=None if prices is None else build_prices(scn).with_values(prices),
+    )
+    return result.objective_per_day if result.ok else math.inf
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=SEEDS, which=st.integers(0, 10_000), factor=st.floats(1.0, 3.0))
+def test_raising_a_price_never_lowers_the_optimum(backend, seed, which, factor):
+    raw = random_scenario(seed)
+    base = build_prices(validate_scenario(raw)).values
+    raised = base.copy()
+    raised[which % len(base)] *= factor
+    assert _objective(raw, backend, raised) >= _objective(raw, backend, base) * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=SEEDS, model=st.integers(0, 2), factor=st.floats(0.3, 1.0))
+def test_tightening_an_slo_never_lowers_the_optimum(backend, seed, model, factor):
+    raw = random_scenario(seed)
+    tight = copy.deepcopy(raw)
+    tight["models"][model]["latency_slo_ms"] *= factor
+    if "e2e_latency_ms" in tight["constraints"]:
+        tight["constraints"]["e2e_latency_ms"] *= factor
+    assert _objective(tight, backend) >= _objective(raw, backend) * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=SEEDS, floor=st.floats(0.6, 0.9), raise_by=st.floats(0.0, 0.1))
+def test_raising_the_quality_floor_never_lowers_the_optimum(backend, seed, floor, raise_by):
+    raw = random_scenario(seed)
+    raw["constraints"]["quality_floor"] = floor
+    higher = copy.deepcopy(raw)
+    higher["constraints"]["quality_floor"] = floor + raise_by
+    assert _objective(higher, backend) >= _objective(raw, backend) * (1 - 1e-9)
+
+
+def test_unknown_backend_lists_the_valid_ones():
+    with pytest.raises(
+        DeployCostError,
+        match=r"backend must be one of scipy-highs, pulp-cbc, "
+        r"exhaustive, got 'gurobi'",
+    ):
+        get_backend("gurobi")
+
+
+def test_result_reports_runner_ups_with_extra_cost():
+    result = solve(validate_scenario(hand(models__0__latency_slo_ms=20)))
+    ups = result.runner_ups.set_index("change")
+    # cheapest with another instance: cheap x 8 = 192/day, 48 more than fast x 2
+    assert ups.loc["other instance", "alternative"] == "8 x cheap fp32 batch 1"
+    assert ups.loc["other instance", "extra_per_day"] == pytest.approx(48.0, rel=1e-9)
+    assert np.isnan(ups.loc["other precision", "extra_per_day"])  # only fp32 is profiled
+
+
+def test_raise_for_status():
+    result = solve(validate_scenario(hand(models__0__latency_slo_ms=1)))
+    with pytest.raises(InfeasibleError, match=r"p99 <= 1 ms is out of reach"):
+        result.raise_for_status()
+    assert solve(validate_scenario(hand())).raise_for_status().ok
