@@ -136,6 +136,24 @@ class _Rows:
         self.names.append(name)
         return row
 
+    def add_block(
+        self,
+        names: list[str],
+        local_rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lb: float,
+        ub: float,
+    ) -> None:
+        """Rows ``names``; entry k goes to row ``local_rows[k]`` of the block."""
+        first = len(self.names)
+        self.rows.append(first + np.asarray(local_rows, np.intp))
+        self.cols.append(np.asarray(cols, np.intp))
+        self.vals.append(np.asarray(vals, float))
+        self.lb.extend([lb] * len(names))
+        self.ub.extend([ub] * len(names))
+        self.names.extend(names)
+
     def matrix(self, n_cols: int) -> sp.csr_matrix:
         return sp.csr_matrix(
             (np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
@@ -175,13 +193,15 @@ def build(
     y0 = z0 + len(z_pairs)
     l0 = y0 + len(y_pairs)
     s0 = l0 + n_l
+    unit_of = table.unit.to_numpy()
+    n_units = len(units.model)
+    unit_names = [
+        f"{space.fusions[f]}/{space.models[i]}"
+        for f, i in zip(units.fusion, units.model, strict=True)
+    ]
+    within = table.groupby("unit").cumcount().to_numpy()
     col_names = (
-        [
-            f"x[{f}/{m}/{k}]"
-            for f, m, k in zip(
-                table.fusion, table.model, table.groupby("unit").cumcount(), strict=True
-            )
-        ]
+        [f"x[{unit_names[u]}/{k}]" for u, k in zip(unit_of, within, strict=True)]
         + [f"z[{space.fusions[f]},{space.automation[a]}]" for f, a in z_pairs]
         + [f"y[{space.sources[s]},{space.tiers[t]}]" for s, t in y_pairs]
         + [f"L[{space.fusions[f]}/{name}]" for f, st in enumerate(stages) for name, _ in st][:n_l]
@@ -191,17 +211,18 @@ def build(
     )
     rows = _Rows()
     slack_specs: list[tuple[int, float]] = []  # (row, sign of the slack's coefficient)
-    unit_of = table.unit.to_numpy()
     z_cols_of = {f: z0 + np.nonzero(z_pairs[:, 0] == f)[0] for f in range(f_count)}
 
     rows.add("one_fusion", np.arange(z0, y0), 1.0, 1.0, 1.0)
-    for unit in range(len(units.model)):
-        f = units.fusion[unit]
-        cols = np.concatenate([np.nonzero(unit_of == unit)[0], z_cols_of[f]])
-        vals = np.concatenate([np.ones(np.sum(unit_of == unit)), -np.ones(a_count)])
-        rows.add(
-            f"assign[{space.fusions[f]}/{space.models[units.model[unit]]}]", cols, vals, 0.0, 0.0
-        )
+    z_of_unit = z0 + units.fusion[:, None] * a_count + np.arange(a_count)  # (U, A)
+    rows.add_block(
+        [f"assign[{n}]" for n in unit_names],
+        np.concatenate([unit_of, np.repeat(np.arange(n_units), a_count)]),
+        np.concatenate([np.arange(n_x), z_of_unit.ravel()]),
+        np.concatenate([np.ones(n_x), -np.ones(n_units * a_count)]),
+        0.0,
+        0.0,
+    )
     for s, name in enumerate(space.sources):
         rows.add(f"data_tier[{name}]", y0 + np.nonzero(y_pairs[:, 0] == s)[0], 1.0, 1.0, 1.0)
 
@@ -221,23 +242,31 @@ def build(
             slack_specs.append((row, 1.0))
 
     if e2e is not None:
-        p99 = table.p99_ms.to_numpy()
+        stage_col = np.zeros(n_units, np.intp)  # the L column of each unit's stage
+        stage_name = [""] * n_units
+        col = l0
+        for st in stages:
+            for name, stage_units in st:
+                stage_col[stage_units] = col
+                for unit in stage_units:
+                    stage_name[unit] = name
+                col += 1
+        rows.add_block(
+            [
+                f"stage_latency[{space.fusions[units.fusion[u]]}/{stage_name[u]}/"
+                f"{space.models[units.model[u]]}]"
+                for u in range(n_units)
+            ],
+            np.concatenate([unit_of, np.arange(n_units)]),
+            np.concatenate([np.arange(n_x), stage_col]),
+            np.concatenate([table.p99_ms.to_numpy(), -np.ones(n_units)]),
+            -np.inf,
+            0.0,
+        )
         col = l0
         for f, st in enumerate(stages):
-            stage_cols = []
-            for name, stage_units in st:
-                for unit in stage_units:
-                    members = np.nonzero(unit_of == unit)[0]
-                    rows.add(
-                        f"stage_latency[{space.fusions[f]}/{name}/"
-                        f"{space.models[units.model[unit]]}]",
-                        np.append(members, col),
-                        np.append(p99[members], -1.0),
-                        -np.inf,
-                        0.0,
-                    )
-                stage_cols.append(col)
-                col += 1
+            stage_cols = np.arange(col, col + len(st))
+            col += len(st)
             row = rows.add(
                 f"latency_e2e_max[{space.fusions[f]}]",
                 np.concatenate([stage_cols, z_cols_of[f]]),

@@ -340,19 +340,24 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         const.min_replicas[i][:, None, None, None, None], np.ceil(lam / (rho_max * thr))
     )
     n = n_min + extra  # (U, H, C, B, R)
-    slo = np.array([m.latency_slo_ms for m in scn.models])[i][:, None, None, None, None]
-    p99 = p99_latency_ms(
-        thr,
-        perf.service_ms[i][..., None],
-        perf.capacity_bound_ms[i][..., None],
-        n,
-        lam,
-        batches[None, None, None, :, None],
-        slo,
-    )
+    slo_m = np.array([m.latency_slo_ms for m in scn.models])
     shape = n.shape
     reason = np.broadcast_to(perf.reason[i][..., None], shape).astype(np.int8)
     reason = np.where((reason == 0) & (n > opts.max_replicas), 4, reason)
+    # queueing only where every other check passed: most of the grid is ruled out already
+    cand = np.nonzero(reason == 0)
+    uc, hc, cc, bc, _ = cand
+    p99 = np.full(shape, np.inf)
+    p99[cand] = p99_latency_ms(
+        thr[uc, hc, cc, bc, 0],
+        perf.service_ms[i[uc], hc, cc, bc],
+        perf.capacity_bound_ms[i[uc], hc, cc, bc],
+        n[cand],
+        units.arrival_qps[uc],
+        batches[bc],
+        slo_m[i[uc]],
+    )
+    slo = slo_m[i][:, None, None, None, None]
     reason = np.where((reason == 0) & ~(p99 <= slo), 5, reason)
 
     # keep feasible compute choices, prune dominated ones per (unit, instance, precision)
