@@ -35,9 +35,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="The cheapest way to deploy AI models, with every assumption priced.",
 )
-# A pipe or CI log has no width; 160 columns keeps tables readable there.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# A pipe or CI log has no width; 200 columns keep the widest table unclipped there.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEFAULT_SCENARIO = "ecommerce_search_rec.yaml"
 
