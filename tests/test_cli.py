@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from deploycost.cli import app
@@ -167,3 +168,14 @@ def test_solve_rejects_bad_limits(flag, value, message):
     result = runner.invoke(app, ["solve", str(SEED), flag, value])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_reporting_period_sets_the_headline(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(SEED)])
+    assert "total: 5,057.32 CNY/day" in result.output  # seed example reports per day
+    raw = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    raw["reporting_period"] = "year"
+    path = tmp_path / "yearly.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(path)])
+    assert f"total: {5057.315789473684 * 365:,.2f} CNY/year" in result.output

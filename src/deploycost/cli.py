@@ -182,6 +182,16 @@ def evaluate_command(
     summary[f"{scn.currency}/month"] = summary[f"{scn.currency}/day"] * DAYS_PER_MONTH
     summary[f"{scn.currency}/year"] = summary[f"{scn.currency}/day"] * DAYS_PER_YEAR
     out.print(_table(summary, f"{scn.name}: six-component breakdown"))
+    out.print(f"total: {_in_period(float(totals['total']), scn)}", markup=False, highlight=False)
+
+
+PERIOD_DAYS = {"day": 1.0, "month": DAYS_PER_MONTH, "year": DAYS_PER_YEAR}
+
+
+def _in_period(per_day: float, scn: Scenario) -> str:
+    """A daily amount in the scenario's reporting period, e.g. '39,781.83 USD/month'."""
+    period = scn.reporting_period
+    return f"{per_day * PERIOD_DAYS[period]:,.2f} {scn.currency}/{period}"
 
 
 EXIT_INFEASIBLE = 2
@@ -263,7 +273,7 @@ def _print_solve(result, scn: Scenario) -> None:
     out.print(
         f"{scn.name}: {result.status.value} ({result.backend}{gap}) - "
         f"{result.objective_per_day:,.2f} {cur}/day, "
-        f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month; fusion "
+        f"{_in_period(result.objective_per_day, scn)}; fusion "
         f"{result.deployment.fusion!r}, automation {result.deployment.automation!r}",
         markup=False,
         highlight=False,

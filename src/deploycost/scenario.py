@@ -306,6 +306,7 @@ class Scenario(Strict):
     name: str = "scenario"
     description: str = ""
     currency: Currency = "CNY"
+    reporting_period: Literal["day", "month", "year"] = "month"
     exchange_rates: dict[Currency, Pos] = {}
     workload: Workload = Workload()
     models: Annotated[list[ModelSpec], Field(min_length=1)]
