@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -183,6 +184,131 @@ def evaluate_command(
     summary[f"{scn.currency}/year"] = summary[f"{scn.currency}/day"] * DAYS_PER_YEAR
     out.print(_table(summary, f"{scn.name}: six-component breakdown"))
     out.print(f"total: {_in_period(float(totals['total']), scn)}", markup=False, highlight=False)
+
+
+@app.command(name="sweep")
+@_friendly
+def sweep_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML")],
+    spec: Annotated[Path, typer.Argument(help="Sweep specification YAML")],
+    out_path: Annotated[Path, typer.Option("--out", help="Results: .csv or .parquet")] = Path(
+        "sweep.csv"
+    ),
+    breakpoints: Annotated[
+        Path | None, typer.Option(help="Also write the breakpoints table (line mode) as CSV")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted sweep of the same inputs")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out")] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="'local' (LocalCluster) or a scheduler address tcp://host:port"),
+    ] = None,
+    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Sweep price assumptions: exact breakpoints on a line, certified grids and samples."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from deploycost.solvers import get_backend
+    from deploycost.sweep import DaskExecutor, load_spec_file, run_sweep, write_table
+
+    get_backend(backend)
+    scn = load_scenario(scenario)
+    sweep_spec, params = load_spec_file(spec, scn)
+    state = out_path.with_name(out_path.name + ".state")
+    if out_path.suffix not in (".csv", ".parquet"):
+        raise ScenarioError([f"--out must end in .csv or .parquet, got {out_path.name!r}"], "sweep")
+    if not out_path.parent.is_dir():
+        raise ScenarioError([f"--out folder does not exist: {out_path.parent}"], "sweep")
+    if out_path.exists() and not (force or resume):
+        raise ScenarioError([f"--out {out_path} exists; pass --force to overwrite"], "sweep")
+    if state.exists() and not resume:
+        raise ScenarioError(
+            [f"{state} holds an interrupted sweep; pass --resume to continue it, or remove it"],
+            "sweep",
+        )
+    executor = DaskExecutor(dask) if dask else None
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} solves"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"sweeping {sweep_spec.mode}", total=None)
+            kwargs = {"executor": executor} if executor else {}
+            result = run_sweep(
+                scn,
+                sweep_spec,
+                params,
+                backend=backend,
+                state_dir=state,
+                progress=lambda n: bar.advance(task, n),
+                **kwargs,
+            )
+    finally:
+        if executor is not None:
+            executor.close()
+    write_table(result.table, out_path, sweep_spec.chunk_rows, state)
+    if breakpoints is not None:
+        result.breakpoints.to_csv(breakpoints, index=False)
+    shutil.rmtree(state, ignore_errors=True)
+    table = result.table
+    err.print(
+        f"{len(table)} scenarios, {result.solves} solves this run, "
+        f"{result.certified_share:.1%} certified, {len(result.decisions)} distinct "
+        f"deployments; totals {table.total.min():,.2f} to {table.total.max():,.2f} "
+        f"{scn.currency}/day -> {out_path}",
+        markup=False,
+        highlight=False,
+    )
+    for line in result.breakpoints.description:
+        out.print(f"  - {line}", markup=False, highlight=False)
+
+
+@app.command(name="sensitivity")
+@_friendly
+def sensitivity_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    swing: Annotated[float, typer.Option(help="Tornado: each price group -/+ this fraction")] = 0.2,
+    pareto_limit: Annotated[
+        str | None,
+        typer.Option("--pareto", help="Also trace cost against e2e_latency_ms or quality_floor"),
+    ] = None,
+    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+) -> None:
+    """Tornado of price groups, and optionally the cost frontier against a limit."""
+    from deploycost.sensitivity import pareto, tornado
+
+    if not 0 < swing < 1:
+        raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "sensitivity")
+    if pareto_limit not in (None, "e2e_latency_ms", "quality_floor"):
+        raise ScenarioError(
+            [f"--pareto must be e2e_latency_ms or quality_floor, got {pareto_limit!r}"],
+            "sensitivity",
+        )
+    scn = _scenario(scenario)
+    table = tornado(scn, swing, backend)
+    out.print(
+        _table(
+            table.astype({c: str for c in table.columns if "changes" in c}),
+            f"tornado: price groups -/+{swing:.0%} ({scn.currency}/day)",
+        )
+    )
+    if pareto_limit:
+        frontier = pareto(scn, pareto_limit, backend=backend)
+        out.print(_table(frontier.astype({"frontier": str}), f"cost against {pareto_limit}"))
 
 
 PERIOD_DAYS = {"day": 1.0, "month": DAYS_PER_MONTH, "year": DAYS_PER_YEAR}

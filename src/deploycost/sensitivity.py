@@ -1,0 +1,89 @@
+"""Sensitivity: a tornado over price groups, and Pareto frontiers of cost against limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deploycost.prices import build_prices
+from deploycost.scenario import Scenario, validate_scenario
+from deploycost.solve import solve
+from deploycost.sweep import GROUPS
+
+
+def _summary(result) -> str:
+    if result.deployment is None:
+        return ""
+    models = ", ".join(
+        f"{m}: {c.replicas} x {c.instance} {c.precision}"
+        for m, c in result.deployment.models.items()
+    )
+    return f"{result.deployment.fusion} ({models})"
+
+
+def tornado(scn: Scenario, fraction: float = 0.2, backend: str = "scipy-highs") -> pd.DataFrame:
+    """Each price group -fraction and +fraction: cost change and whether the answer changes.
+
+    Rows are sorted by swing (largest first), as a tornado chart draws them.
+    """
+    prices = build_prices(scn)
+    base = solve(scn, backend=backend, runner_ups=False).raise_for_status()
+    rows = []
+    for group in GROUPS:
+        mask = (prices.table.kind == group).to_numpy() & (prices.values > 0)
+        if not mask.any():
+            continue
+        row = {"parameter": group, "base_per_day": base.objective_per_day}
+        for side, factor in (("low", 1 - fraction), ("high", 1 + fraction)):
+            values = prices.values.copy()
+            values[mask] *= factor
+            result = solve(
+                scn, backend=backend, runner_ups=False, prices=prices.with_values(values)
+            ).raise_for_status()
+            row[f"{side}_per_day"] = result.objective_per_day
+            row[f"{side}_changes_deployment"] = result.deployment != base.deployment
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["swing_per_day"] = table.high_per_day - table.low_per_day
+    return table.sort_values("swing_per_day", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def pareto(
+    scn: Scenario, limit: str, values: list[float] | None = None, backend: str = "scipy-highs"
+) -> pd.DataFrame:
+    """Optimal cost as ``limit`` ("e2e_latency_ms" or "quality_floor") takes ``values``;
+    the ``frontier`` column marks the points no other point beats on both cost and limit."""
+    raw = scn.model_dump(mode="json", exclude_unset=True)
+    current = getattr(scn.constraints, limit)
+    if values is None:
+        if limit == "e2e_latency_ms":
+            reference = current or sum(m.latency_slo_ms for m in scn.models)
+            values = list(np.round(np.linspace(0.25, 2.0, 15) * reference, 6))
+        else:
+            top = max(
+                f.quality or max(scn.model(m).quality for m in f.members)
+                for f in scn.fusion_configs
+            )
+            values = list(np.round(np.linspace(0.8, 1.0, 11) * top, 6))
+    rows = []
+    for value in values:
+        raw.setdefault("constraints", {})[limit] = float(value)
+        result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
+        rows.append(
+            {
+                limit: float(value),
+                "status": result.status.value,
+                "total_per_day": result.objective_per_day,
+                "deployment": _summary(result),
+            }
+        )
+    table = pd.DataFrame(rows)
+    # tightest limit first: a smaller latency, a larger quality floor. A point is on the
+    # frontier when it is cheaper than every tighter one.
+    tight_first = table.sort_values(limit, ascending=limit == "e2e_latency_ms")
+    cost = tight_first.total_per_day.astype(float).fillna(np.inf).to_numpy()
+    before = np.r_[np.inf, np.minimum.accumulate(cost)[:-1]]
+    margin = 1e-9 * np.maximum(1.0, np.where(np.isfinite(cost), np.abs(cost), 1.0))
+    on = np.isfinite(cost) & (cost < np.where(np.isfinite(before), before - margin, np.inf))
+    table["frontier"] = pd.Series(on, index=tight_first.index)
+    return table

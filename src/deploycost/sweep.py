@@ -1,0 +1,772 @@
+"""Price sweeps that are exact where they can be: breakpoints on a line, certified boxes.
+
+The optimal daily cost ``V(p) = min_x Q_x . p`` is concave and piecewise linear in the
+price vector p (the feasible deployments do not depend on prices unless a budget is set).
+Sweep parameters scale disjoint groups of prices, so p is affine in the parameters
+theta and V is concave in theta too. Two certificates follow:
+
+* **line**: if one deployment is optimal at both ends of an interval, it is optimal on the
+  whole interval; if two deployments a, b differ, the solve at the price where their cost
+  lines cross either finds nothing cheaper (a breakpoint, exact) or a new deployment that
+  splits the interval. k pieces take about 2k + 1 solves.
+* **envelope** (grid, random, lhs, csv): the known deployments' cost planes form an upper
+  envelope ``min_d Q_d . p(theta)``, linear on each cell (the region where deployment d is
+  the cheapest known one, a polytope within the box of the sweep). If a solve at every
+  vertex of a cell finds nothing cheaper, concavity makes ``V`` equal to the envelope on
+  the whole cell (any point is a convex combination of vertices), so every scenario in it
+  is certified. Otherwise the vertex solves found new deployments: add them and repeat.
+  This generalises "a grid cell whose corners share an optimum is certified": the cells
+  are the envelope's own, and a scenario is answered by one matrix product ``Q @ P.T``.
+
+Every output row says how its answer was obtained: ``solved`` or ``certified (...)``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, ValidationError
+from scipy import stats
+from scipy.optimize import linprog
+from scipy.spatial import HalfspaceIntersection
+from scipy.stats import qmc
+
+from deploycost.costmodel import COMPONENTS, CostModel
+from deploycost.deployment import from_specs
+from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.prices import PriceVector, build_prices
+from deploycost.scenario import (
+    DeploymentSpec,
+    Scenario,
+    Strict,
+    _format_errors,
+    _parse_yaml,
+)
+from deploycost.solve import solve
+
+REL_TOL = 1e-9
+GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")
+
+
+# ---------------------------------------------------------------------------------------
+# specification
+
+
+class Range(Strict):
+    start: float = Field(allow_inf_nan=False)
+    stop: float = Field(allow_inf_nan=False)
+    step: Annotated[float, Field(gt=0)] | None = None
+
+
+class Distribution(Strict):
+    kind: Literal["uniform", "normal", "lognormal", "triangular"] = "uniform"
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    sd: Annotated[float, Field(gt=0)] | None = None
+    mode: float | None = None
+
+
+class ParameterSpec(Strict):
+    """A sweep parameter: which prices it sets and which values it takes.
+
+    ``select``: a group (``compute``, ``storage``, ``retrieval``, ``labor``, ``data``,
+    ``fusion``, ``automation``), ``fx:USD`` (every price quoted in USD: the exchange rate),
+    or a glob over price names (``instance_hour[g6.*]``). ``scale: multiplier`` multiplies
+    the scenario's prices (1 = unchanged; 0.7 = a 30 % discount, e.g. spot); ``value`` sets
+    them to the value in the scenario currency.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    select: str
+    scale: Literal["multiplier", "value"] = "multiplier"
+    values: (
+        Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)] | None
+    ) = None
+    range: Range | None = None
+    distribution: Distribution | None = None
+
+
+class SweepSpec(Strict):
+    mode: Literal["line", "grid", "random", "lhs", "csv"] = "grid"
+    parameters: Annotated[list[ParameterSpec], Field(min_length=1)]
+    points: Annotated[int, Field(ge=2, le=1_000_000)] = 21  # along a line
+    samples: Annotated[int, Field(ge=1, le=10_000_000)] = 1000  # random, lhs
+    seed: int = 0
+    csv: str | None = None
+    chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 5000
+
+
+@dataclass(frozen=True)
+class Parameter:
+    spec: ParameterSpec
+    prices: np.ndarray  # indices into the price vector
+
+
+def _select(spec: ParameterSpec, prices: PriceVector) -> np.ndarray:
+    table = prices.table
+    if spec.select in GROUPS:
+        mask = table.kind.to_numpy() == spec.select
+    elif spec.select.startswith("fx:"):
+        mask = table.native_currency.to_numpy() == spec.select[3:]
+    else:
+        # brackets are part of price names, not glob character classes
+        pattern = "".join({"[": "[[]", "]": "[]]"}.get(ch, ch) for ch in spec.select)
+        mask = np.array([fnmatch.fnmatchcase(n, pattern) for n in prices.names])
+    return np.nonzero(mask)[0]
+
+
+def load_spec(raw: Any, scn: Scenario, source: str = "sweep") -> tuple[SweepSpec, list[Parameter]]:
+    """Validate a sweep specification against the scenario's price vector, in one pass."""
+    if not isinstance(raw, dict):
+        raise ScenarioError([f"top level must be a mapping, got {raw!r}"[:100]], source)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, raw, SweepSpec, ""), source) from None
+    prices = build_prices(scn)
+    problems: list[str] = []
+    params = []
+    owner: dict[int, str] = {}
+    for p in spec.parameters:
+        where = f"parameters[{p.name}]"
+        idx = _select(p, prices)
+        if len(idx) == 0:
+            problems.append(
+                f"{where}.select must match at least one price (a group: "
+                f"{', '.join(GROUPS)}; fx:CUR; or a glob over names such as "
+                f"instance_hour[g6.*]), got {p.select!r}"
+            )
+        for r in idx:
+            if r in owner:
+                problems.append(
+                    f"{where}.select must not overlap parameter {owner[r]!r} "
+                    f"(both set {prices.names[r]}: the cost would no longer be "
+                    f"linear in the parameters), got {p.select!r}"
+                )
+                break
+            owner[int(r)] = p.name
+        given = [k for k in ("values", "range", "distribution") if getattr(p, k) is not None]
+        if spec.mode in ("line", "grid") and not ({"values", "range"} & set(given)):
+            problems.append(
+                f"{where} needs values or range for mode {spec.mode!r}, got {given or 'neither'}"
+            )
+        if spec.mode in ("random", "lhs") and not ({"distribution", "range"} & set(given)):
+            problems.append(
+                f"{where} needs a distribution or range for mode {spec.mode!r}, "
+                f"got {given or 'neither'}"
+            )
+        if (
+            p.range is not None
+            and spec.mode != "line"
+            and p.range.step is None
+            and (spec.mode == "grid")
+        ):
+            problems.append(f"{where}.range.step is required for mode 'grid', got nothing")
+        params.append(Parameter(p, idx))
+    if spec.mode == "csv" and spec.csv is None:
+        problems.append(
+            "csv is required for mode 'csv' (a file with one column per parameter), got nothing"
+        )
+    if problems:
+        raise ScenarioError(problems, source)
+    return spec, params
+
+
+def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Parameter]]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
+    spec, params = load_spec(_parse_yaml(text, str(path)), scn, str(path))
+    if spec.csv is not None and not Path(spec.csv).is_absolute():
+        spec = spec.model_copy(update={"csv": str(path.parent / spec.csv)})
+    return spec, params
+
+
+def _axis(p: ParameterSpec) -> np.ndarray:
+    if p.values is not None:
+        return np.array(p.values, float)
+    r = p.range
+    count = int(np.floor((r.stop - r.start) / r.step + 1e-9)) + 1
+    return r.start + r.step * np.arange(count)
+
+
+def _ppf(p: ParameterSpec, u: np.ndarray) -> np.ndarray:
+    d = p.distribution
+    if d is None:
+        return p.range.start + u * (p.range.stop - p.range.start)
+    if d.kind == "uniform":
+        return d.low + u * (d.high - d.low)
+    if d.kind == "normal":
+        return stats.norm.ppf(u, loc=d.mean, scale=d.sd)
+    if d.kind == "lognormal":
+        return stats.lognorm.ppf(u, s=d.sd, scale=np.exp(d.mean))
+    c = (d.mode - d.low) / (d.high - d.low)
+    return stats.triang.ppf(u, c, loc=d.low, scale=d.high - d.low)
+
+
+def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarray, np.ndarray]:
+    """(S, k) parameter values of every sweep scenario, and t along the line (line mode)."""
+    k = len(params)
+    if spec.mode == "line":
+        ends = [
+            (_axis(p.spec)[0], _axis(p.spec)[-1])
+            if p.spec.values is not None
+            else (p.spec.range.start, p.spec.range.stop)
+            for p in params
+        ]
+        t = np.linspace(0.0, 1.0, spec.points)
+        lo, hi = np.array([e[0] for e in ends]), np.array([e[1] for e in ends])
+        return lo + t[:, None] * (hi - lo), t
+    if spec.mode == "grid":
+        axes = [_axis(p.spec) for p in params]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        return np.stack([m.ravel() for m in mesh], axis=1), np.array([])
+    if spec.mode == "csv":
+        frame = pd.read_csv(spec.csv)
+        missing = [p.spec.name for p in params if p.spec.name not in frame.columns]
+        if missing:
+            raise ScenarioError(
+                [f"csv must have a column per parameter; missing {', '.join(missing)}"], spec.csv
+            )
+        theta = frame[[p.spec.name for p in params]].to_numpy(float)
+        if not np.all(np.isfinite(theta)):
+            raise ScenarioError(["csv values must be finite numbers"], spec.csv)
+        return theta, np.array([])
+    if spec.mode == "lhs":
+        u = qmc.LatinHypercube(d=k, seed=spec.seed).random(spec.samples)
+    else:
+        u = np.random.default_rng(spec.seed).random((spec.samples, k))
+    return np.stack([_ppf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1), np.array([])
+
+
+def price_matrix(base: np.ndarray, params: list[Parameter], theta: np.ndarray) -> np.ndarray:
+    """(S, P) price vectors: each parameter scales (or sets) its own prices."""
+    out = np.tile(base, (len(theta), 1))
+    for j, p in enumerate(params):
+        if p.spec.scale == "multiplier":
+            out[:, p.prices] = base[p.prices] * theta[:, j : j + 1]
+        else:
+            out[:, p.prices] = theta[:, j : j + 1]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# solving with a cache of distinct optimal deployments
+
+
+@dataclass
+class Decisions:
+    """Distinct optimal deployments seen so far, with their quantity vectors."""
+
+    specs: list[DeploymentSpec] = field(default_factory=list)
+    keys: dict[str, int] = field(default_factory=dict)
+    q: list[np.ndarray] = field(default_factory=list)  # (P,) each
+    q_components: list[np.ndarray] = field(default_factory=list)  # (6, P) each
+
+    def add(self, spec: DeploymentSpec, cost: CostModel) -> int:
+        key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+        if key in self.keys:
+            return self.keys[key]
+        quantities = cost.quantities(from_specs(cost.scn, [spec]))
+        by_line = quantities.q[0]
+        comp = np.zeros((len(COMPONENTS), quantities.n_prices))
+        codes = pd.Categorical(quantities.lines.component, categories=COMPONENTS).codes
+        np.add.at(comp, (codes, quantities.price_of_line), by_line)
+        self.keys[key] = len(self.specs)
+        self.specs.append(spec)
+        self.q.append(comp.sum(axis=0))
+        self.q_components.append(comp)
+        return self.keys[key]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.array(self.q) if self.q else np.zeros((0, 0))
+
+
+@dataclass(frozen=True)
+class PointResult:
+    status: str  # "optimal" or "infeasible" (or "feasible" when a limit stopped it)
+    spec: dict | None
+    objective: float | None
+
+
+def solve_point(scn: Scenario, prices: np.ndarray, backend: str) -> PointResult:
+    """One full solve at one price vector (module level: Dask ships it to workers)."""
+    result = solve(
+        scn, backend=backend, runner_ups=False, prices=build_prices(scn).with_values(prices)
+    )
+    spec = result.deployment.model_dump(mode="json") if result.deployment else None
+    return PointResult(result.status.value, spec, result.objective_per_day)
+
+
+class Store:
+    """Append-only log of solves next to the output, so that ``--resume`` repeats none.
+
+    Each solve is one JSON line written with a single ``write`` and flushed; a line cut
+    short by a kill is dropped when the log is read back.
+    """
+
+    def __init__(self, directory: Path | None, fingerprint: str) -> None:
+        self.directory = directory
+        self.solves: dict[str, PointResult] = {}
+        if directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = directory / "fingerprint"
+        if stamp.exists() and stamp.read_text(encoding="utf-8") != fingerprint:
+            raise DeployCostError(
+                f"{directory} holds a sweep of other inputs; remove it or use another --out"
+            )
+        stamp.write_text(fingerprint, encoding="utf-8")
+        log = directory / "solves.jsonl"
+        if log.exists():
+            good = 0
+            with log.open("rb") as handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        break
+                    if not line.endswith(b"\n"):
+                        break
+                    self.solves[entry["key"]] = PointResult(**entry["result"])
+                    good += len(line)
+            with log.open("r+b") as handle:
+                handle.truncate(good)
+        self._log = log.open("a", encoding="utf-8")
+
+    def close(self) -> None:
+        if self.directory is not None:
+            self._log.close()
+
+    def record(self, key: str, result: PointResult) -> None:
+        self.solves[key] = result
+        if self.directory is not None:
+            self._log.write(json.dumps({"key": key, "result": result.__dict__}) + "\n")
+            self._log.flush()
+            os.fsync(self._log.fileno())
+
+
+Executor = Callable[[Scenario, list[np.ndarray], str], list[PointResult]]
+
+
+def serial_executor(scn: Scenario, prices: list[np.ndarray], backend: str) -> list[PointResult]:
+    return [solve_point(scn, p, backend) for p in prices]
+
+
+class Oracle:
+    """Solves at parameter points, once each, in batches (parallel with an executor)."""
+
+    def __init__(
+        self,
+        scn: Scenario,
+        params: list[Parameter],
+        backend: str,
+        store: Store,
+        executor: Executor = serial_executor,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.scn = scn
+        self.params = params
+        self.backend = backend
+        self.store = store
+        self.executor = executor
+        self.progress = progress or (lambda n: None)
+        self.cost = CostModel(scn)
+        self.base = self.cost.prices.values
+        self.decisions = Decisions()
+        self.value: dict[str, float] = {}
+        self.decision: dict[str, int] = {}
+        self.solves = 0
+
+    @staticmethod
+    def key(theta: np.ndarray) -> str:
+        return ",".join(repr(float(x)) for x in theta)
+
+    def solve_many(self, thetas: Iterable[np.ndarray]) -> None:
+        todo, seen = [], set()
+        for theta in thetas:
+            k = self.key(theta)
+            if k not in self.decision and k not in seen:
+                seen.add(k)
+                todo.append((k, np.asarray(theta, float)))
+        fresh = [(k, t) for k, t in todo if k not in self.store.solves]
+        if fresh:
+            prices = [price_matrix(self.base, self.params, t[None, :])[0] for _, t in fresh]
+            for (k, _), result in zip(
+                fresh, self.executor(self.scn, prices, self.backend), strict=True
+            ):
+                self.store.record(k, result)
+            self.solves += len(fresh)
+            self.progress(len(fresh))
+        for k, _ in todo:
+            result = self.store.solves[k]
+            if result.spec is None:
+                self.decision[k] = -1
+                self.value[k] = np.inf
+                continue
+            d = self.decisions.add(DeploymentSpec.model_validate(result.spec), self.cost)
+            self.decision[k] = d
+            self.value[k] = float(result.objective)
+
+    def at(self, theta: np.ndarray) -> tuple[int, float]:
+        self.solve_many([theta])
+        k = self.key(theta)
+        return self.decision[k], self.value[k]
+
+
+# ---------------------------------------------------------------------------------------
+# certification
+
+
+def _line(
+    oracle: Oracle, theta: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, list[str], list[dict]]:
+    """Exact breakpoints along theta(t) = lo + t (hi - lo); decision and how for each point."""
+    lo, hi = theta[0], theta[-1]
+
+    def point(x: float) -> np.ndarray:
+        return lo + x * (hi - lo)
+
+    def prices(x: float) -> np.ndarray:
+        return price_matrix(oracle.base, oracle.params, point(x)[None, :])[0]
+
+    oracle.solve_many([point(0.0), point(1.0)])
+    a, _ = oracle.at(point(0.0))
+    b, _ = oracle.at(point(1.0))
+    pieces: list[tuple[float, float, int]] = []
+    breakpoints: list[dict] = []
+    stack = [(0.0, a, 1.0, b)]
+    while stack:
+        t0, a, t1, b = stack.pop()
+        if a == b or a < 0 or b < 0:
+            pieces.append((t0, t1, a))
+            continue
+        q = oracle.decisions.matrix
+        p0, p1 = prices(0.0), prices(1.0)
+        diff = q[a] - q[b]
+        slope = diff @ (p1 - p0)
+        if abs(slope) <= REL_TOL * max(1.0, abs(q[a] @ p0)):
+            pieces.append((t0, t1, a))  # identical cost lines: a serves the whole interval
+            continue
+        cross = float(np.clip(-(diff @ p0) / slope, t0, t1))
+        c, value = oracle.at(point(cross))
+        line_value = q[a] @ prices(cross)
+        if c in (a, b) or value >= line_value - REL_TOL * max(1.0, abs(line_value)):
+            pieces += [(t0, cross, a), (cross, t1, b)]
+            breakpoints.append({"t": cross, "before": a, "after": b, "value": line_value})
+            continue
+        stack += [(cross, c, t1, b), (t0, a, cross, c)]
+    pieces.sort()
+    decision = np.empty(len(t), int)
+    how = []
+    for j, x in enumerate(t):
+        t0, t1, d = next(p for p in pieces if p[0] - 1e-15 <= x <= p[1] + 1e-15)
+        decision[j] = d
+        if oracle.key(point(x)) in oracle.decision:
+            how.append("solved")
+        else:
+            how.append(f"certified (line: same optimum at t={t0:.6g} and t={t1:.6g})")
+    return decision, how, sorted(breakpoints, key=lambda b: b["t"])
+
+
+def _affine(oracle: Oracle) -> tuple[np.ndarray, np.ndarray]:
+    """``p(theta) = a0 + M theta``: the price vector is affine in the parameters."""
+    k = len(oracle.params)
+    a0 = price_matrix(oracle.base, oracle.params, np.zeros((1, k)))[0]
+    m = np.stack(
+        [price_matrix(oracle.base, oracle.params, np.eye(k)[j : j + 1])[0] - a0 for j in range(k)],
+        axis=1,
+    )
+    return a0, m
+
+
+def _cell_vertices(
+    g: np.ndarray, h: np.ndarray, d: int, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Vertices of {theta in [lo, hi]: cost_d(theta) <= cost_e(theta) for all e}, where
+    ``cost(theta) = h + g theta``; empty when the cell has no interior."""
+    k = len(lo)
+    rows = np.vstack([g[d] - np.delete(g, d, axis=0), np.eye(k), -np.eye(k)])
+    rhs = np.concatenate([h[d] - np.delete(h, d), -hi, lo])  # rows . theta + rhs <= 0
+    scale = np.linalg.norm(rows, axis=1)
+    keep = scale > 1e-300
+    rows, rhs, scale = rows[keep], rhs[keep], scale[keep]
+    rows, rhs = rows / scale[:, None], rhs / scale
+    if k == 1:  # an interval; qhull needs two dimensions
+        a = rows[:, 0]
+        upper = np.min(-rhs[a > 0] / a[a > 0])
+        lower = np.max(-rhs[a < 0] / a[a < 0])
+        tiny = 1e-12 * max(1.0, float(hi[0] - lo[0]))
+        return np.array([[lower], [upper]]) if upper - lower > tiny else np.zeros((0, 1))
+    # Chebyshev centre: max r s.t. rows . x + r <= -rhs
+    res = linprog(
+        np.r_[np.zeros(k), -1.0],
+        A_ub=np.c_[rows, np.ones(len(rows))],
+        b_ub=-rhs,
+        bounds=[(None, None)] * k + [(0, None)],
+        method="highs",
+    )
+    if res.status != 0 or res.x[-1] <= 1e-9 * max(1.0, float(np.max(hi - lo))):
+        return np.zeros((0, k))
+    return HalfspaceIntersection(np.c_[rows, rhs], res.x[:k]).intersections
+
+
+def _envelope(oracle: Oracle, theta: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Solve at the vertices of the known cost envelope's cells until none is beaten."""
+    lo, hi = theta.min(axis=0), theta.max(axis=0)
+    free = hi > lo
+    a0, m = _affine(oracle)
+
+    def full(points: np.ndarray) -> np.ndarray:
+        out = np.tile(lo, (len(points), 1))
+        out[:, free] = points
+        return out
+
+    corners = (np.arange(2 ** free.sum())[:, None] >> np.arange(free.sum())) & 1
+    oracle.solve_many(full(np.where(corners == 1, hi[free], lo[free])))
+    while free.any():
+        q = oracle.decisions.matrix
+        g = q @ m[:, free]
+        h = q @ (a0 + m[:, ~free] @ lo[~free])
+        vertices = [v for d in range(len(q)) for v in _cell_vertices(g, h, d, lo[free], hi[free])]
+        known = len(q)
+        oracle.solve_many(full(np.array(vertices)))
+        if len(oracle.decisions.specs) == known:
+            break  # every vertex of every cell is solved and none found anything cheaper
+    q = oracle.decisions.matrix
+    costs = price_matrix(oracle.base, oracle.params, theta) @ q.T  # (S, D)
+    decision = np.argmin(costs, axis=1)
+    how = [
+        "solved"
+        if oracle.key(x) in oracle.decision
+        else "certified (every vertex of its envelope cell solved)"
+        for x in theta
+    ]
+    return decision, how
+
+
+# ---------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    table: pd.DataFrame
+    breakpoints: pd.DataFrame
+    solves: int
+    decisions: list[DeploymentSpec]
+
+    @property
+    def certified_share(self) -> float:
+        return float(self.table.how.str.startswith("certified").mean())
+
+
+def _describe(spec: DeploymentSpec, model: str) -> str:
+    if model not in spec.models:
+        return "-"
+    c = spec.models[model]
+    return f"{c.replicas} x {c.instance} {c.precision}"
+
+
+def _changes(before: DeploymentSpec, after: DeploymentSpec, models: list[str]) -> str:
+    parts = [
+        f"{m} moves from {_describe(before, m)} to {_describe(after, m)}"
+        for m in models
+        if _describe(before, m) != _describe(after, m)
+    ]
+    if before.fusion != after.fusion:
+        parts.append(f"fusion changes from {before.fusion} to {after.fusion}")
+    for name in sorted(set(before.data_tiers) | set(after.data_tiers)):
+        if before.data_tiers.get(name) != after.data_tiers.get(name):
+            parts.append(
+                f"data {name} moves from {before.data_tiers.get(name)} to "
+                f"{after.data_tiers.get(name)}"
+            )
+    if before.automation != after.automation:
+        parts.append(f"automation changes from {before.automation} to {after.automation}")
+    return "; ".join(parts) or "an equally priced deployment takes over"
+
+
+def _table(
+    oracle: Oracle, theta: np.ndarray, decision: np.ndarray, how: list[str], t: np.ndarray
+) -> pd.DataFrame:
+    params = oracle.params
+    prices = price_matrix(oracle.base, params, theta)
+    rows = pd.DataFrame({"scenario": np.arange(len(theta))})
+    if len(t):
+        rows["t"] = t
+    for j, p in enumerate(params):
+        rows[p.spec.name] = theta[:, j]
+    comp = np.full((len(theta), len(COMPONENTS)), np.nan)
+    for d in np.unique(decision[decision >= 0]):
+        sel = decision == d
+        comp[sel] = prices[sel] @ oracle.decisions.q_components[d].T
+    for j, name in enumerate(COMPONENTS):
+        rows[name] = comp[:, j]
+    rows["total"] = comp.sum(axis=1)
+    rows["deployment"] = decision
+    rows["status"] = np.where(decision >= 0, "optimal", "infeasible")
+    specs = oracle.decisions.specs
+    models = [m.name for m in oracle.scn.models]
+    rows["fusion_config"] = [specs[d].fusion if d >= 0 else "" for d in decision]
+    for m in models:
+        rows[f"model:{m}"] = [_describe(specs[d], m) if d >= 0 else "" for d in decision]
+    rows["how"] = how
+    return rows
+
+
+def run_sweep(
+    scn: Scenario,
+    spec: SweepSpec,
+    params: list[Parameter],
+    backend: str = "scipy-highs",
+    state_dir: Path | None = None,
+    executor: Executor = serial_executor,
+    progress: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """Sweep ``scn`` over ``spec``; with ``state_dir`` every solve is logged for resuming."""
+    theta, t = scenario_points(spec, params)
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [scn.model_dump(mode="json"), spec.model_dump(mode="json"), backend], sort_keys=True
+        ).encode()
+    ).hexdigest()
+    store = Store(state_dir, fingerprint)
+    try:
+        return _run(
+            scn, spec, params, theta, t, Oracle(scn, params, backend, store, executor, progress)
+        )
+    finally:
+        store.close()
+
+
+def _run(
+    scn: Scenario,
+    spec: SweepSpec,
+    params: list[Parameter],
+    theta: np.ndarray,
+    t: np.ndarray,
+    oracle: Oracle,
+) -> SweepResult:
+    breakpoints = pd.DataFrame(columns=["t", "description"])
+    if scn.constraints.budget_per_day is not None:
+        # a budget makes feasibility depend on prices: no certificate holds, solve each point
+        oracle.solve_many(theta)
+        decision = np.array([oracle.decision[oracle.key(x)] for x in theta])
+        how = ["solved (a budget limit makes certificates invalid)"] * len(theta)
+    elif spec.mode == "line":
+        decision, how, found = _line(oracle, theta, t)
+        breakpoints = _breakpoint_table(oracle, theta, found)
+    else:
+        decision, how = _envelope(oracle, theta)
+    table = _table(oracle, theta, decision, how, t)
+    return SweepResult(table, breakpoints, oracle.solves, list(oracle.decisions.specs))
+
+
+def _breakpoint_table(oracle: Oracle, theta: np.ndarray, found: list[dict]) -> pd.DataFrame:
+    lo, hi = theta[0], theta[-1]
+    start_cost = oracle.value[oracle.key(lo)]
+    models = [m.name for m in oracle.scn.models]
+    rows = []
+    for b in found:
+        at = lo + b["t"] * (hi - lo)
+        where = ", ".join(
+            f"{p.spec.name} {'x' if p.spec.scale == 'multiplier' else '='}{v:.6g}"
+            for p, v in zip(oracle.params, at, strict=True)
+        )
+        change = (b["value"] - start_cost) / start_cost if start_cost else np.nan
+        words = (
+            f"at {where} (t={b['t']:.6g}): "
+            f"{_changes(oracle.decisions.specs[b['before']], oracle.decisions.specs[b['after']], models)}"  # noqa: E501
+            f"; total there {b['value']:,.2f} {oracle.scn.currency}/day "
+            f"({change:+.1%} vs the start of the line)"
+        )
+        row = {"t": b["t"], "total_per_day": b["value"], "description": words}
+        row.update({p.spec.name: v for p, v in zip(oracle.params, at, strict=True)})
+        rows.append(row)
+    return pd.DataFrame(
+        rows, columns=["t", *[p.spec.name for p in oracle.params], "total_per_day", "description"]
+    )
+
+
+def write_table(
+    table: pd.DataFrame, path: Path, chunk_rows: int, state_dir: Path | None = None
+) -> None:
+    """Write CSV or Parquet atomically; CSV is assembled from atomically written chunks."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        tmp = path.with_suffix(".parquet.tmp")
+        try:
+            table.to_parquet(tmp, index=False)
+        except ImportError:
+            raise DeployCostError(
+                "Parquet output needs pyarrow: pip install pyarrow (or write .csv)"
+            ) from None
+        os.replace(tmp, path)
+        return
+    parts = state_dir or Path(tempfile.mkdtemp(prefix="deploycost-"))
+    parts.mkdir(parents=True, exist_ok=True)
+    files = []
+    for start in range(0, max(len(table), 1), chunk_rows):
+        part = parts / f"rows-{start // chunk_rows:06d}.csv"
+        if not part.exists():
+            tmp = part.with_suffix(".tmp")
+            table.iloc[start : start + chunk_rows].to_csv(tmp, index=False, header=start == 0)
+            os.replace(tmp, part)
+        files.append(part)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        for part in files:
+            out.write(part.read_bytes())
+    os.replace(tmp, path)
+
+
+class DaskExecutor:
+    """Solves a batch on a Dask cluster: ``local`` starts a LocalCluster, anything else is a
+    scheduler address (``tcp://host:8786``). Dask is an optional extra: ``deploycost[dask]``.
+    """
+
+    def __init__(self, address: str, workers: int = 2) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise DeployCostError(
+                "--dask needs the optional dependency: pip install 'deploycost[dask]'"
+            ) from None
+        if address == "local":
+            self._cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self.client = Client(self._cluster)
+        else:
+            self._cluster = None
+            try:
+                self.client = Client(address, timeout=10)
+            except (OSError, TimeoutError) as exc:
+                raise DeployCostError(f"--dask: cannot reach scheduler {address}: {exc}") from None
+
+    def __call__(self, scn: Scenario, prices: list[np.ndarray], backend: str) -> list[PointResult]:
+        scattered = self.client.scatter(scn, broadcast=True)
+        futures = self.client.map(
+            solve_point, [scattered] * len(prices), prices, [backend] * len(prices), pure=False
+        )
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
