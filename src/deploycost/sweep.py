@@ -544,7 +544,9 @@ def _envelope(oracle: Oracle, theta: np.ndarray) -> tuple[np.ndarray, list[str]]
         h = q @ (a0 + m[:, ~free] @ lo[~free])
         vertices = [v for d in range(len(q)) for v in _cell_vertices(g, h, d, lo[free], hi[free])]
         known = len(q)
-        oracle.solve_many(full(np.array(vertices)))
+        # neighbouring cells share vertices; qhull gives each a slightly different copy
+        shared = np.unique(np.round(np.array(vertices), 10), axis=0)
+        oracle.solve_many(full(shared))
         if len(oracle.decisions.specs) == known:
             break  # every vertex of every cell is solved and none found anything cheaper
     q = oracle.decisions.matrix
