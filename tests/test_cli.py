@@ -179,3 +179,67 @@ def test_reporting_period_sets_the_headline(tmp_path):
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     result = runner.invoke(app, ["evaluate", str(path)])
     assert f"total: {5057.315789473684 * 365:,.2f} CNY/year" in result.output
+
+
+def test_sweep_command_writes_table_and_breakpoints(tmp_path):
+    from .test_solve import hand
+
+    scenario = tmp_path / "hand.yaml"
+    scenario.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
+    spec = tmp_path / "line.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "mode": "line",
+                "points": 11,
+                "parameters": [
+                    {
+                        "name": "fast",
+                        "select": "instance_hour[fast]",
+                        "range": {"start": 0.5, "stop": 2.0},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    out, bp = tmp_path / "out.csv", tmp_path / "bp.csv"
+    args = [
+        "sweep",
+        str(scenario),
+        str(spec),
+        "--out",
+        str(out),
+        "--breakpoints",
+        str(bp),
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "m moves from 2 x fast fp32 to 8 x cheap fp32" in result.output
+    import pandas as pd
+
+    assert len(pd.read_csv(out)) == 11
+    assert pd.read_csv(bp).fast.iloc[0] == pytest.approx(4 / 3, rel=1e-9)
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1
+    assert "exists; pass --force to overwrite" in again.output
+    parquet = runner.invoke(
+        app, ["sweep", str(scenario), str(spec), "--out", str(tmp_path / "out.txt")]
+    )
+    assert parquet.exit_code == 1
+    assert "--out must end in .csv or .parquet" in parquet.output
+
+
+def test_sensitivity_command(tmp_path):
+    from .test_solve import hand
+
+    scenario = tmp_path / "hand.yaml"
+    scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    result = runner.invoke(app, ["sensitivity", str(scenario), "--pareto", "e2e_latency_ms"])
+    assert result.exit_code == 0, result.output
+    assert "tornado: price groups -/+20%" in result.output
+    assert "cost against e2e_latency_ms" in result.output
+    bad = runner.invoke(app, ["sensitivity", str(scenario), "--swing", "2"])
+    assert bad.exit_code == 1
+    assert "--swing must be in (0, 1), got 2.0" in bad.output

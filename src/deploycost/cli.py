@@ -263,7 +263,7 @@ def sweep_command(
         result.breakpoints.to_csv(breakpoints, index=False)
     shutil.rmtree(state, ignore_errors=True)
     table = result.table
-    err.print(
+    out.print(
         f"{len(table)} scenarios, {result.solves} solves this run, "
         f"{result.certified_share:.1%} certified, {len(result.decisions)} distinct "
         f"deployments; totals {table.total.min():,.2f} to {table.total.max():,.2f} "
