@@ -186,6 +186,30 @@ def evaluate_command(
     out.print(f"total: {_in_period(float(totals['total']), scn)}", markup=False, highlight=False)
 
 
+@app.command(name="export")
+@_friendly
+def export_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for recommended.yaml/.json and k8s/")
+    ] = Path("deploycost-out"),
+    force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
+    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+) -> None:
+    """Solve, then write the recommended configuration and Kubernetes manifests."""
+    from deploycost.export import write_export
+
+    scn = _scenario(scenario)
+    result = run_solve(scn, backend=backend, runner_ups=False)
+    if not result.ok:
+        _print_solve(result, scn)
+        raise typer.Exit(EXIT_INFEASIBLE if result.status == Status.INFEASIBLE else EXIT_NOT_SOLVED)
+    for path in write_export(scn, result, out_dir, force):
+        out.print(str(path), markup=False, highlight=False)
+
+
 @app.command(name="sweep")
 @_friendly
 def sweep_command(

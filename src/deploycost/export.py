@@ -1,0 +1,378 @@
+"""The recommended configuration, as files: YAML and JSON, and Kubernetes manifests.
+
+``recommendation(...)`` builds one ordered mapping with everything a reviewer or a
+pipeline needs: schema and program versions, a sha256 of the canonical inputs (the
+scenario and every catalog row used), the solver's status and gap, the deployment, a bill
+of materials, the six-component cost per day, month and year, every price used with its
+source and date, and the slack of each limit. Nothing in it depends on when or where it
+runs, so the same inputs give byte-identical files.
+
+``write_export`` writes ``recommended.yaml``, ``recommended.json`` and ``k8s/<model>.yaml``
+(a Deployment per model, plus a HorizontalPodAutoscaler when the scenario autoscales),
+each to a temporary file renamed into place, and refuses to overwrite without ``force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from deploycost import __version__
+from deploycost.costmodel import COMPONENTS, CostModel, evaluate
+from deploycost.deployment import from_specs
+from deploycost.errors import DeployCostError
+from deploycost.scenario import Scenario
+from deploycost.solve import SolveResult
+from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+
+SCHEMA_VERSION = 1
+IMAGE_PLACEHOLDER = "REPLACE-ME.example/{model}:latest"
+
+
+def _clean(value):
+    """Plain Python types with rounding that is stable across platforms."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(f"{float(value):.12g}") if np.isfinite(value) else None
+    return value
+
+
+def _rows(frame: pd.DataFrame, names: list[str]) -> list[dict]:
+    table = frame.loc[names].reset_index(drop=True)
+    return _clean(table.astype(object).where(table.notna(), None).to_dict(orient="records"))
+
+
+def inputs_digest(scn: Scenario, names: dict[str, list[str]]) -> str:
+    """sha256 of the canonical JSON of the scenario and the catalog rows it used."""
+    cat = scn.resolved_catalog
+    payload = {
+        "scenario": scn.model_dump(mode="json"),
+        "catalog": {kind: _rows(cat.table(kind), rows) for kind, rows in names.items()},
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def recommendation(scn: Scenario, result: SolveResult) -> dict:
+    """The export document for a solved scenario (see the module docstring)."""
+    if result.deployment is None:
+        raise DeployCostError(
+            f"nothing to export: the solve ended {result.status.value}: "
+            + "; ".join(result.explanation)
+        )
+    spec = result.deployment
+    cost = CostModel(scn)
+    evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)
+    ledger = evaluation.ledger()
+    prices = cost.prices.table.set_index("name")
+    cat = scn.resolved_catalog
+    used_instances = sorted(
+        {c.instance for c in spec.models.values()}
+        | {f.instance for f in scn.fusion_configs if f.name == spec.fusion and f.instance}
+    )
+    used_tiers = sorted({c.tier for c in spec.models.values()} | set(spec.data_tiers.values()))
+    used_precisions = sorted({c.precision for c in spec.models.values()})
+    used_compressions = sorted({c.compression for c in spec.models.values()})
+    catalog_rows = {
+        "hardware": used_instances,
+        "storage": used_tiers,
+        "precision": used_precisions,
+        "compression": used_compressions,
+    }
+
+    by_price = ledger.groupby("price", sort=True).quantity_per_day.sum()
+    bom: dict[str, dict] = {
+        "instance_hours": {},
+        "storage_gb": {},
+        "retrieved_gb": {},
+        "person_days": {},
+    }
+    for name, qty in by_price.items():
+        kind, _, item = name.partition("[")
+        item = item.rstrip("]")
+        if not qty:
+            continue
+        if kind == "storage_gb_month":  # GB-months per day x 30.4 = GB kept on average
+            bom["storage_gb"][item] = {"average_stored": qty * DAYS_PER_MONTH}
+        elif kind in ("instance_hour", "retrieval_gb", "day_rate"):
+            label = {
+                "instance_hour": "instance_hours",
+                "retrieval_gb": "retrieved_gb",
+                "day_rate": "person_days",
+            }[kind]
+            bom[label][item] = {"per_day": qty, "per_month": qty * DAYS_PER_MONTH}
+    totals = evaluation.components().iloc[0]
+    models = result.models.set_index("model")
+    used_prices = [n for n in prices.index if by_price.get(n, 0.0) != 0.0]
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "deploycost_version": __version__,
+        "inputs_sha256": inputs_digest(scn, catalog_rows),
+        "scenario": scn.name,
+        "currency": scn.currency,
+        "solver": {
+            "status": result.status.value,
+            "backend": result.backend,
+            "gap": result.gap,
+            "objective_per_day": result.objective_per_day,
+        },
+        "deployment": {
+            "fusion": spec.fusion,
+            "automation": spec.automation,
+            "data_tiers": dict(sorted(spec.data_tiers.items())),
+            "models": {
+                name: {
+                    "instance": c.instance,
+                    "replicas": c.replicas,
+                    "precision": c.precision,
+                    "batch": c.batch,
+                    "artifact_tier": c.tier,
+                    "backups": c.backups,
+                    "file_compression": c.compression,
+                    "autoscale": c.autoscale,
+                    "p99_ms": models.at[name, "p99_ms"],
+                    "slo_ms": models.at[name, "slo_ms"],
+                    "latency_headroom_ms": models.at[name, "headroom_ms"],
+                    "utilisation": models.at[name, "utilisation"],
+                    "utilisation_max": scn.constraints.utilisation_max,
+                    "peak_requests_per_s": models.at[name, "arrival_qps"],
+                    "capacity_requests_per_s": models.at[name, "capacity_qps"],
+                }
+                for name, c in sorted(spec.models.items())
+            },
+        },
+        "bill_of_materials": bom,
+        "cost": {
+            "per_day": {c: totals[c] for c in (*COMPONENTS, "total")},
+            "per_month": {c: totals[c] * DAYS_PER_MONTH for c in (*COMPONENTS, "total")},
+            "per_year": {c: totals[c] * DAYS_PER_YEAR for c in (*COMPONENTS, "total")},
+            "per_model_per_day": {
+                name: {
+                    c.removesuffix("_per_day"): models.at[name, c]
+                    for c in (
+                        "compute_per_day",
+                        "model_storage_per_day",
+                        "compression_per_day",
+                        "people_per_day",
+                    )
+                }
+                for name in sorted(spec.models)
+            },
+        },
+        "limits": _limits(scn, result),
+        "prices": [
+            {
+                "name": n,
+                **{
+                    k: prices.at[n, k]
+                    for k in (
+                        "kind",
+                        "unit",
+                        "value",
+                        "native_value",
+                        "native_currency",
+                        "fx_rate",
+                        "as_of",
+                        "source",
+                        "note",
+                    )
+                },
+            }
+            for n in used_prices
+        ],
+        "catalog_rows": {kind: _rows(cat.table(kind), rows) for kind, rows in catalog_rows.items()},
+    }
+    return _clean(doc)
+
+
+def _limits(scn: Scenario, result: SolveResult) -> dict:
+    cons = scn.constraints
+    audit = result.audit
+    limits: dict = {"binding": list(result.binding)}
+    if cons.e2e_latency_ms is not None:
+        limits["e2e_latency_ms"] = {
+            "limit": cons.e2e_latency_ms,
+            "value": audit["_e2e_ms"],
+            "slack": cons.e2e_latency_ms - audit["_e2e_ms"],
+        }
+    if cons.quality_floor is not None:
+        limits["quality_floor"] = {
+            "limit": cons.quality_floor,
+            "value": audit["_quality"],
+            "slack": audit["_quality"] - cons.quality_floor,
+        }
+    if cons.budget_per_day is not None:
+        total = result.objective_per_day
+        limits["budget_per_day"] = {
+            "limit": cons.budget_per_day,
+            "value": total,
+            "slack": cons.budget_per_day - total,
+        }
+    if cons.quotas:
+        used = {}
+        for name, quota in sorted(cons.quotas.items()):
+            n = sum(c.replicas for c in result.deployment.models.values() if c.instance == name)
+            used[name] = {"limit": quota, "value": n, "slack": quota - n}
+        limits["quotas"] = used
+    return limits
+
+
+def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
+    """Per model: a Deployment, and a HorizontalPodAutoscaler when autoscaling."""
+    cat = scn.resolved_catalog
+    out: dict[str, list[dict]] = {}
+    models = result.models.set_index("model")
+    for name, choice in sorted(result.deployment.models.items()):
+        hw = cat.hardware.loc[choice.instance]
+        model = scn.model(name)
+        labels = {
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/part-of": scn.name,
+            "app.kubernetes.io/managed-by": "deploycost",
+        }
+        cost_day = sum(
+            float(models.at[name, c])
+            for c in (
+                "compute_per_day",
+                "model_storage_per_day",
+                "compression_per_day",
+                "people_per_day",
+            )
+        )
+        annotations = {
+            "deploycost.io/cost-per-day": f"{cost_day:.2f} {scn.currency}",
+            "deploycost.io/compute-per-day": f"{float(models.at[name, 'compute_per_day']):.2f}"
+            f" {scn.currency}",
+            "deploycost.io/precision": str(choice.precision),
+            "deploycost.io/batch": str(choice.batch),
+            "deploycost.io/p99-ms": f"{float(models.at[name, 'p99_ms']):.3f}",
+            "deploycost.io/slo-ms": f"{model.latency_slo_ms:g}",
+            "deploycost.io/artifact-tier": str(choice.tier),
+            "deploycost.io/image": "replace the placeholder image with the model server",
+        }
+        vcpus = int(hw.vcpus)
+        memory_gib = float(hw.memory_gib)
+        limits = {}
+        if hw.compute_class == "gpu":
+            limits["nvidia.com/gpu"] = str(int(hw.accel_count))
+        elif hw.compute_class == "accelerator":
+            limits["aws.amazon.com/neuron"] = str(int(hw.accel_count))
+        requests = {
+            "cpu": f"{max(vcpus - 1, 1)}",
+            "memory": f"{int(memory_gib * 0.85)}Gi",
+            **limits,
+        }
+        instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels, "annotations": annotations},
+            "spec": {
+                "replicas": int(choice.replicas),
+                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {
+                    "metadata": {"labels": dict(labels)},
+                    "spec": {
+                        "nodeSelector": {"node.kubernetes.io/instance-type": instance_type},
+                        "containers": [
+                            {
+                                "name": name,
+                                "image": IMAGE_PLACEHOLDER.format(model=name),
+                                "resources": {
+                                    "requests": requests,
+                                    "limits": {"memory": requests["memory"], **limits},
+                                },
+                                "env": [
+                                    {"name": "MAX_BATCH_SIZE", "value": str(choice.batch)},
+                                    {"name": "PRECISION", "value": str(choice.precision)},
+                                ],
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+        docs = [deployment]
+        if choice.autoscale:
+            docs.append(
+                {
+                    "apiVersion": "autoscaling/v2",
+                    "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": name, "labels": dict(labels)},
+                    "spec": {
+                        "scaleTargetRef": {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": name,
+                        },
+                        "minReplicas": int(model.min_replicas),
+                        "maxReplicas": int(choice.replicas),
+                        "metrics": [
+                            {
+                                "type": "Resource",
+                                "resource": {
+                                    "name": "cpu",
+                                    "target": {
+                                        "type": "Utilization",
+                                        "averageUtilization": int(
+                                            scn.constraints.utilisation_max * 100
+                                        ),
+                                    },
+                                },
+                            }
+                        ],
+                    },
+                }
+            )
+        out[name] = docs
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_export(
+    scn: Scenario, result: SolveResult, out_dir: Path, force: bool = False
+) -> list[Path]:
+    """Write the recommendation and manifests under ``out_dir``; return the paths written."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DeployCostError(f"--out must be a folder, got the file {out_dir}")
+    if not out_dir.parent.exists():
+        raise DeployCostError(f"--out: the parent folder {out_dir.parent} does not exist")
+    doc = recommendation(scn, result)
+    files = {
+        Path("recommended.yaml"): yaml.safe_dump(
+            doc, sort_keys=False, allow_unicode=True, width=100
+        ),
+        Path("recommended.json"): json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+    }
+    for name, docs in manifests(scn, result).items():
+        files[Path("k8s") / f"{name}.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
+    targets = [out_dir / rel for rel in files]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not force:
+        raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
+    try:
+        (out_dir / "k8s").mkdir(parents=True, exist_ok=True)
+        for target, text in zip(targets, files.values(), strict=True):
+            _atomic_write(target, text)
+    except OSError as exc:
+        raise DeployCostError(f"cannot write to {out_dir}: {exc}") from None
+    return targets
