@@ -210,6 +210,49 @@ def export_command(
         out.print(str(path), markup=False, highlight=False)
 
 
+@app.command(name="report")
+@_friendly
+def report_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    sweep: Annotated[Path | None, typer.Option(help="Results of deploycost sweep (.csv)")] = None,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="report.html; the Markdown twin goes beside it")
+    ] = Path("report.html"),
+    swing: Annotated[float, typer.Option(help="Tornado: price groups -/+ this fraction")] = 0.2,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
+    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+) -> None:
+    """Solve, then write an HTML report with plots and its Markdown twin."""
+    from deploycost.report import build_report, write_report
+
+    if not 0 < swing < 1:
+        raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "report")
+    table = None
+    if sweep is not None:
+        try:
+            table = pd.read_csv(sweep)
+        except (OSError, ValueError) as exc:
+            raise ScenarioError([f"cannot read the sweep results: {exc}"], str(sweep)) from None
+        needed = {"total", "deployment", "how"}
+        if not needed <= set(table.columns):
+            raise ScenarioError(
+                [
+                    f"sweep results must have columns {sorted(needed)}; is it "
+                    f"the output of deploycost sweep?"
+                ],
+                str(sweep),
+            )
+    scn = _scenario(scenario)
+    result = run_solve(scn, backend=backend, runner_ups=False)
+    if not result.ok:
+        _print_solve(result, scn)
+        raise typer.Exit(EXIT_INFEASIBLE if result.status == Status.INFEASIBLE else EXIT_NOT_SOLVED)
+    for path in write_report(build_report(scn, result, table, swing), out_path, force):
+        out.print(str(path), markup=False, highlight=False)
+
+
 @app.command(name="sweep")
 @_friendly
 def sweep_command(

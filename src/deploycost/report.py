@@ -1,0 +1,329 @@
+"""A readable report: one self-contained HTML file (plots embedded) and a Markdown twin.
+
+Sections: the recommendation, cost by model and component, latency and utilisation
+against each limit, the sweep (curve with breakpoints, or the spread of a Monte Carlo run)
+when one is given, a tornado of price groups, the cost frontier against the end-to-end
+latency limit, and the assumptions (every price used, with its source and date).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from deploycost.costmodel import COMPONENTS, evaluate  # noqa: E402
+from deploycost.deployment import from_specs  # noqa: E402
+from deploycost.errors import DeployCostError  # noqa: E402
+from deploycost.scenario import Scenario  # noqa: E402
+from deploycost.sensitivity import pareto, tornado  # noqa: E402
+from deploycost.solve import SolveResult  # noqa: E402
+from deploycost.units import DAYS_PER_MONTH  # noqa: E402
+
+COLORS = dict(
+    zip(COMPONENTS, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"), strict=True)
+)
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[tuple[str, str, str]] = field(default_factory=list)  # heading, html, md
+    images: dict[str, bytes] = field(default_factory=dict)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _frame_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(
+        index=False, border=0, classes="table", float_format="{:,.4g}".format, escape=True
+    )
+
+
+def _frame_md(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        cells = [f"{v:,.4g}" if isinstance(v, float) else str(v).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cost_plot(scn: Scenario, result: SolveResult) -> bytes:
+    evaluation = evaluate(scn, from_specs(scn, [result.deployment]))
+    table = evaluation.breakdown()
+    pivot = (
+        table.assign(component=table.component.astype(str))
+        .pivot_table(index="owner", columns="component", values="per_month", aggfunc="sum")
+        .reindex(columns=list(COMPONENTS))
+        .fillna(0.0)
+    )
+    pivot = pivot.loc[pivot.sum(axis=1).sort_values().index]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(pivot) + 1.5))
+    left = np.zeros(len(pivot))
+    for component in COMPONENTS:
+        values = pivot[component].to_numpy()
+        if values.any():
+            ax.barh(pivot.index, values, left=left, color=COLORS[component], label=component)
+            left += values
+    ax.set_xlabel(f"cost ({scn.currency} per month)")
+    ax.set_title("Cost by model and component")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def _latency_plot(scn: Scenario, result: SolveResult) -> bytes:
+    models = result.models
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.5 * len(models) + 1.8))
+    y = np.arange(len(models))
+    left.barh(y, models.p99_ms, color="#4c72b0", label="p99")
+    left.scatter(models.slo_ms, y, color="#c44e52", marker="|", s=400, label="SLO")
+    left.set_yticks(y, models.model)
+    left.set_xlabel("p99 latency (ms)")
+    left.set_title("p99 latency against each SLO")
+    left.legend(fontsize=8, loc="lower right")
+    right.barh(y, models.utilisation * 100, color="#55a868")
+    right.axvline(
+        scn.constraints.utilisation_max * 100, color="#c44e52", linestyle="--", label="ceiling"
+    )
+    right.set_yticks(y, models.model)
+    right.set_xlabel("utilisation at peak (%)")
+    right.set_title("Utilisation against the ceiling")
+    right.legend(fontsize=8)
+    return _png(fig)
+
+
+def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if "t" in sweep.columns:
+        params = [c for c in sweep.columns[2:] if c not in COMPONENTS][:1]
+        x = sweep[params[0]] if params else sweep.t
+        ax.plot(x, sweep.total, color="#4c72b0", marker=".")
+        flips = np.nonzero(sweep.deployment.to_numpy()[1:] != sweep.deployment.to_numpy()[:-1])[0]
+        for j in flips:
+            ax.axvline(
+                (x.iloc[j] + x.iloc[j + 1]) / 2, color="#c44e52", linestyle="--", linewidth=1
+            )
+        ax.set_xlabel(params[0] if params else "t")
+        ax.set_title("Sweep: optimal cost along the line (dashed: the answer changes)")
+    else:
+        for deployment, group in sweep.groupby("deployment"):
+            ax.hist(group.total, bins=40, alpha=0.6, label=f"deployment {deployment}")
+        ax.set_xlabel(f"total ({currency} per day)")
+        ax.set_ylabel("scenarios")
+        ax.set_title("Sweep: optimal cost across scenarios, by deployment")
+        ax.legend(fontsize=8)
+    if "t" in sweep.columns:
+        ax.set_ylabel(f"total ({currency} per day)")
+    return _png(fig)
+
+
+def _tornado_plot(table: pd.DataFrame, currency: str, swing: float) -> bytes:
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(table) + 1.5))
+    rows = table.iloc[::-1]
+    base = rows.base_per_day.iloc[0]
+    ax.barh(rows.parameter, rows.low_per_day - base, color="#55a868", label=f"-{swing:.0%}")
+    ax.barh(rows.parameter, rows.high_per_day - base, color="#c44e52", label=f"+{swing:.0%}")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"change of the optimal cost ({currency} per day)")
+    ax.set_title("Tornado: price groups")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _pareto_plot(table: pd.DataFrame, currency: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ok = table[table.status != "infeasible"]
+    ax.plot(ok.e2e_latency_ms, ok.total_per_day, color="#4c72b0", marker="o", label="optimum")
+    front = ok[ok.frontier]
+    ax.scatter(
+        front.e2e_latency_ms, front.total_per_day, color="#c44e52", zorder=3, s=60, label="frontier"
+    )
+    ax.set_xlabel("end-to-end p99 limit (ms)")
+    ax.set_ylabel(f"optimal cost ({currency} per day)")
+    ax.set_title("Pareto frontier: cost against the end-to-end latency limit")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def build_report(
+    scn: Scenario, result: SolveResult, sweep: pd.DataFrame | None = None, swing: float = 0.2
+) -> Report:
+    if result.deployment is None:
+        raise DeployCostError(
+            f"nothing to report: the solve ended {result.status.value}: "
+            + "; ".join(result.explanation)
+        )
+    report = Report(f"deploycost report: {scn.name}")
+    cur = scn.currency
+    spec = result.deployment
+    summary = (
+        f"<p>Status <b>{result.status.value}</b> ({html.escape(result.backend)}); "
+        f"optimal cost <b>{result.objective_per_day:,.2f} {cur}/day</b>, "
+        f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month; fusion "
+        f"<b>{html.escape(spec.fusion)}</b>, automation "
+        f"<b>{html.escape(str(spec.automation))}</b>.</p>"
+    )
+    shown = result.models[
+        [
+            "model",
+            "instance",
+            "replicas",
+            "precision",
+            "batch",
+            "tier",
+            "backups",
+            "compression",
+            "p99_ms",
+            "slo_ms",
+            "utilisation",
+        ]
+    ]
+    md_summary = (
+        f"Status **{result.status.value}** ({result.backend}); optimal cost "
+        f"**{result.objective_per_day:,.2f} {cur}/day**, "
+        f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month; fusion "
+        f"**{spec.fusion}**, automation **{spec.automation}**."
+    )
+    report.sections.append(
+        ("Recommendation", summary + _frame_html(shown), md_summary + "\n\n" + _frame_md(shown))
+    )
+    components = result.components.copy()
+    report.images["cost"] = _cost_plot(scn, result)
+    report.sections.append(
+        ("Cost by model and component", _frame_html(components), _frame_md(components))
+    )
+    report.images["latency"] = _latency_plot(scn, result)
+    report.sections.append(("Latency and utilisation against each limit", "", ""))
+    if sweep is not None:
+        report.images["sweep"] = _sweep_plot(sweep, cur)
+        shares = sweep.how.str.startswith("certified").mean()
+        text = (
+            f"{len(sweep):,} scenarios, {sweep.deployment.nunique()} distinct "
+            f"deployments, {shares:.1%} certified; total {sweep.total.min():,.2f} to "
+            f"{sweep.total.max():,.2f} {cur}/day."
+        )
+        report.sections.append(("Price sweep", f"<p>{html.escape(text)}</p>", text))
+    torn = tornado(scn, swing, result.backend)
+    report.images["tornado"] = _tornado_plot(torn, cur, swing)
+    report.sections.append(
+        (f"Tornado: price groups -/+{swing:.0%}", _frame_html(torn), _frame_md(torn))
+    )
+    frontier = pareto(scn, "e2e_latency_ms", backend=result.backend)
+    report.images["pareto"] = _pareto_plot(frontier, cur)
+    report.sections.append(
+        (
+            "Pareto frontier: cost against end-to-end latency",
+            _frame_html(frontier),
+            _frame_md(frontier),
+        )
+    )
+    evaluation = evaluate(scn, from_specs(scn, [spec]))
+    used = set(evaluation.ledger().price)
+    prices = evaluation.prices.table
+    assumptions = prices[prices.name.isin(used)][
+        ["name", "value", "unit", "native_value", "native_currency", "as_of", "source"]
+    ]
+    report.sections.append(
+        ("Assumptions: every price used", _frame_html(assumptions), _frame_md(assumptions))
+    )
+    return report
+
+
+IMAGE_SECTIONS = {
+    "Cost by model and component": "cost",
+    "Latency and utilisation against each limit": "latency",
+    "Price sweep": "sweep",
+}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table.table{border-collapse:collapse;font-size:13px;margin:1em 0}
+table.table td,table.table th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
+img{max-width:100%;display:block;margin:1em 0}"""
+READY = (
+    "window.addEventListener('load',function(){document.querySelectorAll('img')"
+    ".forEach(function(i){i.dataset.loaded=i.naturalWidth;});"
+    "document.body.dataset.ready='1';});"
+)
+
+
+def _image_for(heading: str) -> str | None:
+    if heading in IMAGE_SECTIONS:
+        return IMAGE_SECTIONS[heading]
+    if heading.startswith("Tornado"):
+        return "tornado"
+    if heading.startswith("Pareto"):
+        return "pareto"
+    return None
+
+
+def render_html(report: Report) -> str:
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(report.title)}</title><style>{CSS}</style>"
+        f"<script>{READY}</script></head><body><h1>{html.escape(report.title)}</h1>"
+    ]
+    for heading, body, _ in report.sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        name = _image_for(heading)
+        if name in report.images:
+            data = base64.b64encode(report.images[name]).decode("ascii")
+            parts.append(
+                f"<img id='plot-{name}' alt='{html.escape(heading)}' "
+                f"src='data:image/png;base64,{data}'>"
+            )
+        parts.append(body)
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_markdown(report: Report, image_dir: str) -> str:
+    parts = [f"# {report.title}"]
+    for heading, _, body in report.sections:
+        parts.append(f"## {heading}")
+        name = _image_for(heading)
+        if name in report.images:
+            parts.append(f"![{heading}]({image_dir}/{name}.png)")
+        if body:
+            parts.append(body)
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
+    """Write ``out`` (HTML), its Markdown twin and the twin's images, atomically."""
+    out = Path(out)
+    if out.suffix != ".html":
+        raise DeployCostError(f"--out must end in .html, got {out.name!r}")
+    if not out.parent.is_dir():
+        raise DeployCostError(f"--out: the folder {out.parent} does not exist")
+    markdown = out.with_suffix(".md")
+    images = out.with_name(out.stem + "_files")
+    targets = [out, markdown] + [images / f"{n}.png" for n in report.images]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not force:
+        raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
+    images.mkdir(exist_ok=True)
+    contents: list[tuple[Path, bytes]] = [
+        (out, render_html(report).encode("utf-8")),
+        (markdown, render_markdown(report, images.name).encode("utf-8")),
+        *[(images / f"{n}.png", data) for n, data in report.images.items()],
+    ]
+    for path, data in contents:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return targets

@@ -1,0 +1,159 @@
+"""The report: sections and plots, and what headless Chromium actually renders."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deploycost.cli import app
+from deploycost.scenario import validate_scenario
+from deploycost.solve import solve
+from deploycost.sweep import load_spec, run_sweep
+
+from .test_solve import hand
+
+runner = CliRunner()
+HEADINGS = [
+    "Recommendation",
+    "Cost by model and component",
+    "Latency and utilisation against each limit",
+    "Price sweep",
+    "Tornado: price groups -/+20%",
+    "Pareto frontier: cost against end-to-end latency",
+    "Assumptions: every price used",
+]
+PLOTS = ["cost", "latency", "sweep", "tornado", "pareto"]
+
+
+@pytest.fixture(scope="module")
+def report_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    raw = hand(models__0__latency_slo_ms=20)
+    scn = validate_scenario(raw)
+    spec, params = load_spec(
+        {
+            "mode": "line",
+            "points": 11,
+            "parameters": [
+                {
+                    "name": "fast",
+                    "select": "instance_hour[fast]",
+                    "range": {"start": 0.5, "stop": 2.0},
+                }
+            ],
+        },
+        scn,
+    )
+    run_sweep(scn, spec, params).table.to_csv(tmp / "sweep.csv", index=False)
+    (tmp / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = tmp / "report.html"
+    result = runner.invoke(
+        app, ["report", str(tmp / "s.yaml"), "--sweep", str(tmp / "sweep.csv"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_html_is_self_contained_with_every_section(report_files):
+    text = report_files.read_text(encoding="utf-8")
+    for heading in HEADINGS:
+        assert f"<h2>{heading}</h2>" in text
+    for name in PLOTS:
+        assert re.search(rf"id='plot-{name}'[^>]*src='data:image/png;base64,", text)
+    assert "src='http" not in text
+    assert 'src="http' not in text
+
+
+def test_markdown_twin_points_at_real_images(report_files):
+    md = report_files.with_suffix(".md").read_text(encoding="utf-8")
+    for heading in HEADINGS:
+        assert f"## {heading}" in md
+    for name in PLOTS:
+        png = report_files.with_name("report_files") / f"{name}.png"
+        assert f"(report_files/{name}.png)" in md
+        image = mpimg.imread(png)
+        assert image.std() > 0.05  # not a blank image
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CI"):
+        pytest.fail("CI must install Debian's chromium (.ci/run does)")
+    if found is None:
+        pytest.skip("chromium is not installed here (.ci/run installs it)")
+    return found
+
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
+
+
+def test_chromium_renders_headings_and_plots(report_files, tmp_path):
+    chromium = _chromium()
+    url = report_files.as_uri()
+    common = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [*common, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert 'data-ready="1"' in dom
+    loaded = re.findall(r"data-loaded=\"(\d+)\"", dom)
+    assert len(loaded) == len(PLOTS)
+    assert all(int(width) > 100 for width in loaded)  # every plot decoded with a real width
+    for heading in HEADINGS:
+        assert f"<h2>{heading}</h2>" in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [*common, "--window-size=1200,2400", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    pixels = mpimg.imread(shot)[..., :3]
+    assert pixels.shape[0] >= 2000
+    assert pixels.std() > 0.1  # text and plots, not a blank page
+    colored = np.abs(pixels[..., 0] - pixels[..., 2]) > 0.2  # the plots' red/blue bars
+    assert colored.mean() > 0.01
+
+
+def test_report_refuses_bad_inputs(tmp_path):
+    raw = hand()
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    bad_out = runner.invoke(
+        app, ["report", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "r.pdf")]
+    )
+    assert bad_out.exit_code == 1
+    assert "--out must end in .html" in bad_out.output
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    bad_sweep = runner.invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "s.yaml"),
+            "--sweep",
+            str(tmp_path / "bad.csv"),
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    assert bad_sweep.exit_code == 1
+    assert "is it the output of deploycost sweep?" in bad_sweep.output
+    assert not (tmp_path / "r.html").exists()
+    assert solve(validate_scenario(raw), runner_ups=False).ok
