@@ -243,3 +243,14 @@ def test_sensitivity_command(tmp_path):
     bad = runner.invoke(app, ["sensitivity", str(scenario), "--swing", "2"])
     assert bad.exit_code == 1
     assert "--swing must be in (0, 1), got 2.0" in bad.output
+
+
+def test_scenario_reference_is_generated_from_the_schema():
+    from deploycost.schema_docs import scenario_reference
+
+    committed = (ROOT / "docs" / "scenario-format.md").read_text(encoding="utf-8")
+    assert committed == scenario_reference(), (
+        "run: deploycost schema --markdown --out docs/scenario-format.md"
+    )
+    for key in ("latency_slo_ms", "quality_floor", "storage_tiers", "stage_fractions"):
+        assert f"| `{key}` |" in committed

@@ -101,13 +101,22 @@ def validate(
 @_friendly
 def schema(
     output: Annotated[Path | None, typer.Option("--out", help="Write to this file")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The reference in Markdown instead of JSON Schema")
+    ] = False,
 ) -> None:
-    """Print the JSON Schema of scenario files (for editor validation)."""
-    text = json.dumps(scenario_json_schema(), indent=2, sort_keys=True)
+    """Print the JSON Schema of scenario files (for editors), or its Markdown reference."""
+    from deploycost.schema_docs import scenario_reference
+
+    text = (
+        scenario_reference()
+        if markdown
+        else json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n"
+    )
     if output is None:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
 
 
 @app.command()
