@@ -27,6 +27,7 @@ from deploycost.scenario import (
     load_scenario,
     scenario_json_schema,
 )
+from deploycost.solve import CHOICE_COLUMNS
 from deploycost.solve import solve as run_solve
 from deploycost.solvers import BACKENDS, Status
 from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -485,17 +486,7 @@ def _print_solve(result, scn: Scenario) -> None:
     models = result.models.copy()
     shown = models[
         [
-            "model",
-            "instance",
-            "replicas",
-            "precision",
-            "batch",
-            "tier",
-            "backups",
-            "compression",
-            "p99_ms",
-            "slo_ms",
-            "utilisation",
+            *CHOICE_COLUMNS,
             "compute_per_day",
             "model_storage_per_day",
             "compression_per_day",

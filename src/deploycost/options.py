@@ -33,6 +33,7 @@ Every infeasible option gets the first failing reason of ``REASONS``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -395,8 +396,7 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
     )
 
-    def cold_start_s(model, prec, tier, zip_):
-        return cold_start_seconds(cost, model, prec, tier, zip_)
+    cold_start_s = partial(cold_start_seconds, cost)
 
     key = np.stack([u, c, loads], axis=1)
     triples, inverse = np.unique(key, axis=0, return_inverse=True)

@@ -27,7 +27,7 @@ from deploycost.deployment import from_specs  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
 from deploycost.scenario import Scenario  # noqa: E402
 from deploycost.sensitivity import pareto, tornado  # noqa: E402
-from deploycost.solve import SolveResult  # noqa: E402
+from deploycost.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
 from deploycost.units import DAYS_PER_MONTH  # noqa: E402
 
 COLORS = dict(
@@ -179,21 +179,7 @@ def build_report(
         f"<b>{html.escape(spec.fusion)}</b>, automation "
         f"<b>{html.escape(str(spec.automation))}</b>.</p>"
     )
-    shown = result.models[
-        [
-            "model",
-            "instance",
-            "replicas",
-            "precision",
-            "batch",
-            "tier",
-            "backups",
-            "compression",
-            "p99_ms",
-            "slo_ms",
-            "utilisation",
-        ]
-    ]
+    shown = result.models[CHOICE_COLUMNS]
     md_summary = (
         f"Status **{result.status.value}** ({result.backend}); optimal cost "
         f"**{result.objective_per_day:,.2f} {cur}/day**, "

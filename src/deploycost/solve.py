@@ -25,6 +25,19 @@ from deploycost.solvers import SolverOptions, Status, get_backend
 from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 RUNNER_UP_MODEL_LIMIT = 20
+CHOICE_COLUMNS = [
+    "model",
+    "instance",
+    "replicas",
+    "precision",
+    "batch",
+    "tier",
+    "backups",
+    "compression",
+    "p99_ms",
+    "slo_ms",
+    "utilisation",
+]
 
 
 class InfeasibleError(DeployCostError):
