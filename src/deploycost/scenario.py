@@ -324,7 +324,13 @@ class Scenario(Strict):
 
     @property
     def resolved_catalog(self) -> Catalog:
-        assert self._catalog is not None, "use load_scenario / validate_scenario"
+        if self._catalog is None:
+            raise ScenarioError(
+                [
+                    "this scenario was built without validation: create it "
+                    "with load_scenario or validate_scenario"
+                ]
+            )
         return self._catalog
 
     def model(self, name: str) -> ModelSpec:

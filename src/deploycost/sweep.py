@@ -235,7 +235,10 @@ def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarra
         mesh = np.meshgrid(*axes, indexing="ij")
         return np.stack([m.ravel() for m in mesh], axis=1), np.array([])
     if spec.mode == "csv":
-        frame = pd.read_csv(spec.csv)
+        try:
+            frame = pd.read_csv(spec.csv)
+        except (OSError, ValueError) as exc:
+            raise ScenarioError([f"cannot read the scenarios file: {exc}"], spec.csv) from None
         missing = [p.spec.name for p in params if p.spec.name not in frame.columns]
         if missing:
             raise ScenarioError(
