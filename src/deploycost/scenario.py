@@ -471,7 +471,7 @@ def _describe(loc: tuple, raw: Any, root: type[BaseModel]) -> tuple[str, type[Ba
     return path, model
 
 
-def _format_errors(exc: ValidationError, raw: Any, root: type[BaseModel], prefix: str) -> list[str]:
+def format_errors(exc: ValidationError, raw: Any, root: type[BaseModel], prefix: str) -> list[str]:
     problems = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
@@ -815,7 +815,7 @@ def _check_catalog_values(scn: Scenario, catalog: Catalog, problems: list[str]) 
 # entry points
 
 
-def _parse_yaml(text: str, source: str) -> Any:
+def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -832,7 +832,7 @@ def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
     try:
         scn = Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(exc, raw, Scenario, ""), source) from None
+        raise ScenarioError(format_errors(exc, raw, Scenario, ""), source) from None
     problems: list[str] = []
     _unique(scn.models, "models", problems)
     _unique(scn.data_sources, "data_sources", problems)
@@ -858,7 +858,7 @@ def load_scenario(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    return validate_scenario(_parse_yaml(text, str(path)), str(path))
+    return validate_scenario(parse_yaml(text, str(path)), str(path))
 
 
 def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> DeploymentSpec:
@@ -867,7 +867,7 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
     try:
         dep = DeploymentSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(exc, raw, DeploymentSpec, ""), source) from None
+        raise ScenarioError(format_errors(exc, raw, DeploymentSpec, ""), source) from None
     problems = check_deployment(scn, dep, "deployment")
     if problems:
         raise ScenarioError(problems, source)
@@ -880,7 +880,7 @@ def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    return validate_deployment(scn, _parse_yaml(text, str(path)), str(path))
+    return validate_deployment(scn, parse_yaml(text, str(path)), str(path))
 
 
 def scenario_json_schema() -> dict:

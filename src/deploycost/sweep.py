@@ -49,8 +49,8 @@ from deploycost.scenario import (
     DeploymentSpec,
     Scenario,
     Strict,
-    _format_errors,
-    _parse_yaml,
+    format_errors,
+    parse_yaml,
 )
 from deploycost.solve import solve
 
@@ -133,7 +133,7 @@ def load_spec(raw: Any, scn: Scenario, source: str = "sweep") -> tuple[SweepSpec
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(exc, raw, SweepSpec, ""), source) from None
+        raise ScenarioError(format_errors(exc, raw, SweepSpec, ""), source) from None
     prices = build_prices(scn)
     problems: list[str] = []
     params = []
@@ -189,7 +189,7 @@ def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Par
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    spec, params = load_spec(_parse_yaml(text, str(path)), scn, str(path))
+    spec, params = load_spec(parse_yaml(text, str(path)), scn, str(path))
     if spec.csv is not None and not Path(spec.csv).is_absolute():
         spec = spec.model_copy(update={"csv": str(path.parent / spec.csv)})
     return spec, params
