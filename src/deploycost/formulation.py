@@ -38,6 +38,7 @@ the option grid is built: only options that meet them become columns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ SLACK_PRICE_FACTOR = 1e6  # slack cost per unit, relative to the largest column 
 
 @dataclass(frozen=True)
 class Milp:
-    """``min c.v + offset`` s.t. ``row_lb <= A v <= row_ub``, ``col_lb <= v <= col_ub``."""
+    """``min c.v`` s.t. ``row_lb <= A v <= row_ub``, ``col_lb <= v <= col_ub``."""
 
     c: np.ndarray
     A: sp.csr_matrix
@@ -61,7 +62,6 @@ class Milp:
     col_ub: np.ndarray
     integrality: np.ndarray  # 1 integer, 0 continuous
     row_names: list[str]
-    col_names: list[str]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,28 @@ class Formulation:
     @property
     def column_costs(self) -> np.ndarray:
         return self.milp.c
+
+    @cached_property
+    def col_names(self) -> list[str]:
+        """Column names, built on demand (inspection and debugging, not solving)."""
+        space, units = self.cost.space, self.options.units
+        unit_of = self.options.columns["unit"]
+        # options are sorted by unit: an option's rank in its unit is its distance to the first
+        within = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of, side="left")
+        unit_names = [
+            f"{space.fusions[f]}/{space.models[i]}"
+            for f, i in zip(units.fusion, units.model, strict=True)
+        ]
+        stage_names = [
+            f"L[{space.fusions[f]}/{name}]" for f, st in enumerate(self.stages) for name, _ in st
+        ]
+        return (
+            [f"x[{unit_names[u]}/{k}]" for u, k in zip(unit_of, within, strict=True)]
+            + [f"z[{space.fusions[f]},{space.automation[a]}]" for f, a in self.z_pairs]
+            + [f"y[{space.sources[s]},{space.tiers[t]}]" for s, t in self.y_pairs]
+            + stage_names[: self.latency.stop - self.latency.start]
+            + [f"slack[{name}]" for name in self.slack_rows]
+        )
 
 
 def fusion_quality(cost: CostModel) -> np.ndarray:
@@ -193,21 +215,15 @@ def build(
     y0 = z0 + len(z_pairs)
     l0 = y0 + len(y_pairs)
     s0 = l0 + n_l
-    unit_of = table.unit.to_numpy()
+    arrays = options.columns
+    unit_of = arrays["unit"]
     n_units = len(units.model)
     unit_names = [
         f"{space.fusions[f]}/{space.models[i]}"
         for f, i in zip(units.fusion, units.model, strict=True)
     ]
-    within = table.groupby("unit").cumcount().to_numpy()
-    col_names = (
-        [f"x[{unit_names[u]}/{k}]" for u, k in zip(unit_of, within, strict=True)]
-        + [f"z[{space.fusions[f]},{space.automation[a]}]" for f, a in z_pairs]
-        + [f"y[{space.sources[s]},{space.tiers[t]}]" for s, t in y_pairs]
-        + [f"L[{space.fusions[f]}/{name}]" for f, st in enumerate(stages) for name, _ in st][:n_l]
-    )
     c = np.concatenate(
-        [table.cost_per_day.to_numpy(), z_by_price @ prices, y_by_price @ prices, np.zeros(n_l)]
+        [arrays["cost_per_day"], z_by_price @ prices, y_by_price @ prices, np.zeros(n_l)]
     )
     rows = _Rows()
     slack_specs: list[tuple[int, float]] = []  # (row, sign of the slack's coefficient)
@@ -234,7 +250,7 @@ def build(
             cols = np.concatenate([members, z_cols_of[f]])
             vals = np.concatenate(
                 [
-                    quality[f] * table.quality_delta.to_numpy()[members],
+                    quality[f] * arrays["quality_delta"][members],
                     np.full(a_count, -(floor - quality[f])),
                 ]
             )
@@ -259,7 +275,7 @@ def build(
             ],
             np.concatenate([unit_of, np.arange(n_units)]),
             np.concatenate([np.arange(n_x), stage_col]),
-            np.concatenate([table.p99_ms.to_numpy(), -np.ones(n_units)]),
+            np.concatenate([arrays["p99_ms"], -np.ones(n_units)]),
             -np.inf,
             0.0,
         )
@@ -276,7 +292,7 @@ def build(
             )
             slack_specs.append((row, -1.0))
 
-    inst = table.instance_idx.to_numpy()
+    inst = arrays["instance_idx"]
     fusion_inst = {f: cfg.instance for f, cfg in enumerate(scn.fusion_configs) if cfg.replicas}
     for name, quota in scn.constraints.quotas.items():
         if name not in space.instances:
@@ -288,7 +304,7 @@ def build(
         row = rows.add(
             f"quota_max[{name}]",
             np.concatenate([on_h, z_cols]),
-            np.concatenate([table.replicas.to_numpy()[on_h], z_vals]),
+            np.concatenate([arrays["replicas"][on_h], z_vals]),
             -np.inf,
             float(quota),
         )
@@ -298,8 +314,8 @@ def build(
         row = rows.add("budget_max", np.arange(s0), c, -np.inf, scn.constraints.budget_per_day)
         slack_specs.append((row, -1.0))
 
-    tier_idx = table.tier_idx.to_numpy()
-    stored = table.stored_gb.to_numpy()
+    tier_idx = arrays["tier_idx"]
+    stored = arrays["stored_gb"]
     data_gb = np.array([src.gb_per_day * src.retention_days for src in scn.data_sources])
     for name, capacity in scn.constraints.owned_storage_gb.items():
         t = space.tiers.index(name)
@@ -323,7 +339,6 @@ def build(
             rows.cols.append(np.array([s0 + j]))
             rows.vals.append(np.array([sign]))
         c = np.concatenate([c, np.full(n_s, penalty)])
-        col_names += [f"slack[{name}]" for name in slack_rows]
     n_cols = s0 + n_s
     col_ub = np.concatenate([np.ones(s0 - n_l), np.full(n_l + n_s, np.inf)])
     if forbid is not None:
@@ -338,7 +353,6 @@ def build(
         col_ub=col_ub,
         integrality=integrality,
         row_names=rows.names,
-        col_names=col_names,
     )
     return Formulation(
         milp=milp,

@@ -220,6 +220,7 @@ class OptionSet:
     table: pd.DataFrame
     by_price: np.ndarray
     diagnostics: pd.DataFrame
+    columns: dict[str, np.ndarray]  # the numeric columns of ``table`` as arrays (hot paths)
 
     def of_unit(self, unit: int) -> pd.DataFrame:
         return self.table[self.table.unit == unit]
@@ -484,11 +485,23 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     order = np.lexsort((table.cost_per_day.to_numpy(), table.unit.to_numpy()))
     table = table.iloc[order].reset_index(drop=True)
     by_price = by_price[order]
+    numeric = (
+        "unit",
+        "cost_per_day",
+        "quality_delta",
+        "p99_ms",
+        "instance_idx",
+        "replicas",
+        "tier_idx",
+        "stored_gb",
+        "throughput_qps",
+    )
     return OptionSet(
         units,
         table,
         by_price,
         _diagnose(cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers, zips),
+        {name: table[name].to_numpy() for name in numeric},
     )
 
 
