@@ -11,6 +11,7 @@ square matrices. Machines are shared and noisy: compare ratios, not absolute tim
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from deploycost.prices import build_prices
 from deploycost.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import best_of  # noqa: E402
 
 
 def random_deployments(scn, count: int, rng: np.random.Generator) -> Deployments:
@@ -45,15 +49,6 @@ def random_deployments(scn, count: int, rng: np.random.Generator) -> Deployments
         data_tier=np.stack([rng.choice(t, size=count) for t in data_tiers], axis=1),
         automation=rng.integers(len(space.automation), size=count),
     )
-
-
-def best_of(repeats: int, fn):
-    best, result = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:

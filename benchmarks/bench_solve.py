@@ -24,7 +24,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -37,21 +36,14 @@ from deploycost.solvers import SolverOptions, get_backend
 from deploycost.solvers.pulp_cbc import to_pulp
 from deploycost.synthetic import random_scenario
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import best_of  # noqa: E402
+
 
 def scenario(models: int, seed: int) -> dict:
     raw = random_scenario(seed, models=models, instances=4, small=False, stages=4)
     raw["constraints"] = {"utilisation_max": 0.8, "e2e_latency_ms": 400.0, "quality_floor": 0.5}
     return raw
-
-
-def timed(fn, repeats: int = 1):
-    """Best wall time of ``repeats`` calls (first calls pay one-off warm-up) and the result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main() -> None:
@@ -74,9 +66,9 @@ def main() -> None:
             path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
             scn = validate_scenario(raw)
             cost = CostModel(scn)
-            grid_s, options = timed(lambda cost=cost: enumerate_options(cost))
-            formulate_s, form = timed(lambda cost=cost, options=options: build(cost, options), 5)
-            pulp_s, _ = timed(lambda form=form: to_pulp(form), 5)
+            grid_s, options = best_of(1, lambda cost=cost: enumerate_options(cost))
+            formulate_s, form = best_of(5, lambda cost=cost, options=options: build(cost, options))
+            pulp_s, _ = best_of(5, lambda form=form: to_pulp(form))
             pulp_lines.append(
                 f"{size:>6} models: formulate {formulate_s:.4f} s, per-variable "
                 f"PuLP objects {pulp_s:.4f} s; PuLP / ours = "
@@ -88,7 +80,8 @@ def main() -> None:
                 repeats = 3 if size <= 200 else 1
                 runs = [get_backend(backend)(form, opts) for _ in range(repeats)]
                 out = min(runs, key=lambda run: run.seconds)
-                e2e_s, proc = timed(
+                e2e_s, proc = best_of(
+                    1,
                     lambda backend=backend, path=path: subprocess.run(
                         [
                             sys.executable,
@@ -106,7 +99,7 @@ def main() -> None:
                         capture_output=True,
                         text=True,
                         check=False,
-                    )
+                    ),
                 )
                 status = out.status.value if proc.returncode in (0, 2, 3) else "error"
                 objective = f"{out.objective:,.2f}" if out.objective is not None else "-"

@@ -119,3 +119,15 @@ def test_export_cli_errors_leave_nothing_half_written(tmp_path):
     refused = runner.invoke(app, ["export", str(infeasible), "--out", str(tmp_path / "t")])
     assert refused.exit_code == 2
     assert not (tmp_path / "t").exists()
+
+
+def test_image_comes_from_the_scenario_or_is_marked_a_placeholder():
+    scn = validate_scenario(hand(models__0__image="registry.internal/search/m:1.4"))
+    (deployment,) = manifests(scn, solve(scn, runner_ups=False))["m"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.internal/search/m:1.4"
+    assert "deploycost.io/image" not in deployment["metadata"]["annotations"]
+    plain = validate_scenario(hand())
+    (deployment,) = manifests(plain, solve(plain, runner_ups=False))["m"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].startswith("REPLACE-ME")
+    assert "placeholder" in deployment["metadata"]["annotations"]["deploycost.io/image"]

@@ -252,7 +252,12 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
                 "people_per_day",
             )
         )
-        annotations = {
+        annotations = (
+            {}
+            if model.image
+            else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
+        )
+        annotations |= {
             "deploycost.io/cost-per-day": f"{cost_day:.2f} {scn.currency}",
             "deploycost.io/compute-per-day": f"{float(models.at[name, 'compute_per_day']):.2f}"
             f" {scn.currency}",
@@ -261,7 +266,6 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
             "deploycost.io/p99-ms": f"{float(models.at[name, 'p99_ms']):.3f}",
             "deploycost.io/slo-ms": f"{model.latency_slo_ms:g}",
             "deploycost.io/artifact-tier": str(choice.tier),
-            "deploycost.io/image": "replace the placeholder image with the model server",
         }
         vcpus = int(hw.vcpus)
         memory_gib = float(hw.memory_gib)
@@ -290,7 +294,7 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
                         "containers": [
                             {
                                 "name": name,
-                                "image": IMAGE_PLACEHOLDER.format(model=name),
+                                "image": model.image or IMAGE_PLACEHOLDER.format(model=name),
                                 "resources": {
                                     "requests": requests,
                                     "limits": {"memory": requests["memory"], **limits},

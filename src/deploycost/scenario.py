@@ -113,6 +113,7 @@ class ModelSpec(Strict):
     compression_effort: CompressionEffort = CompressionEffort()
     allowed_instances: list[str] | None = None
     allowed_precisions: list[str] | None = None
+    image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
 
 
 class DataSource(Strict):
