@@ -252,3 +252,20 @@ def test_pareto_frontier_by_hand():
         table.total_per_day[1:], np.array([288, 216, 216, 144, 144]) + STORAGE_PER_DAY
     )
     assert table.frontier.tolist() == [False, True, True, False, True, False]
+
+
+def test_an_infeasible_scenario_is_infeasible_at_every_price():
+    scn = validate_scenario(hand(models__0__latency_slo_ms=1))
+    spec, params = load_spec(
+        {
+            "mode": "grid",
+            "parameters": [
+                {"name": "fast", "select": "instance_hour[fast]", "values": [0.5, 1.0, 2.0]}
+            ],
+        },
+        scn,
+    )
+    result = run_sweep(scn, spec, params)
+    assert result.solves == 1
+    assert (result.table.status == "infeasible").all()
+    assert result.table.total.isna().all()

@@ -340,6 +340,15 @@ def sweep_command(
         result.breakpoints.to_csv(breakpoints, index=False)
     shutil.rmtree(state, ignore_errors=True)
     table = result.table
+    if (table.status == "infeasible").all():
+        err.print("infeasible:", style="bold red", end=" ")
+        err.print(
+            f"no deployment meets every limit at any price of the sweep; table written "
+            f"to {out_path}. Run deploycost solve for the reason.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INFEASIBLE)
     out.print(
         f"{len(table)} scenarios, {result.solves} solves this run, "
         f"{result.certified_share:.1%} certified, {len(result.decisions)} distinct "

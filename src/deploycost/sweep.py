@@ -673,6 +673,15 @@ def _run(
         oracle.solve_many(theta)
         decision = np.array([oracle.decision[oracle.key(x)] for x in theta])
         how = ["solved (a budget limit makes certificates invalid)"] * len(theta)
+    elif oracle.at(theta[0])[0] < 0:
+        # without a budget, prices do not change which deployments are feasible: none is
+        decision = np.full(len(theta), -1)
+        how = [
+            "solved"
+            if i == 0
+            else "certified (infeasible at every price: limits do not depend on prices)"
+            for i in range(len(theta))
+        ]
     elif spec.mode == "line":
         decision, how, found = _line(oracle, theta, t)
         breakpoints = _breakpoint_table(oracle, theta, found)
