@@ -269,3 +269,23 @@ def test_an_infeasible_scenario_is_infeasible_at_every_price():
     assert result.solves == 1
     assert (result.table.status == "infeasible").all()
     assert result.table.total.isna().all()
+
+
+def test_parquet_output_round_trips(tmp_path):
+    from deploycost.sweep import write_table
+
+    scn = validate_scenario(hand(models__0__latency_slo_ms=20))
+    spec, params = load_spec(
+        {
+            "mode": "grid",
+            "parameters": [
+                {"name": "fast", "select": "instance_hour[fast]", "values": [0.5, 1.0, 2.0]}
+            ],
+        },
+        scn,
+    )
+    table = run_sweep(scn, spec, params).table
+    write_table(table, tmp_path / "out.parquet", chunk_rows=2)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), table)
+    write_table(table, tmp_path / "out.csv", chunk_rows=2)
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 3  # assembled from two chunks
