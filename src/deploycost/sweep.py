@@ -728,7 +728,7 @@ def write_table(
             table.to_parquet(tmp, index=False)
         except ImportError:
             raise DeployCostError(
-                "Parquet output needs pyarrow: pip install pyarrow (or write .csv)"
+                "Parquet output needs pyarrow: pip install 'deploycost[parquet]' (or write .csv)"
             ) from None
         os.replace(tmp, path)
         return
