@@ -289,3 +289,52 @@ def test_parquet_output_round_trips(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), table)
     write_table(table, tmp_path / "out.csv", chunk_rows=2)
     assert len(pd.read_csv(tmp_path / "out.csv")) == 3  # assembled from two chunks
+
+
+def test_sobol_indices_by_hand():
+    from deploycost.errors import DeployCostError
+    from deploycost.sensitivity import sobol
+
+    # the optimum is min(144 fast, 192) + storage: it depends on the fast price only, and
+    # the hand scenario has no person-days, so labor's indices are exactly zero
+    scn = validate_scenario(hand(models__0__latency_slo_ms=20))
+    spec, params = load_spec(
+        {
+            "mode": "random",
+            "seed": 3,
+            "parameters": [
+                {
+                    "name": "fast",
+                    "select": "instance_hour[fast]",
+                    "distribution": {"kind": "uniform", "low": 0.5, "high": 2.0},
+                },
+                {
+                    "name": "labor",
+                    "select": "labor",
+                    "distribution": {"kind": "normal", "mean": 1.0, "sd": 0.1},
+                },
+            ],
+        },
+        scn,
+    )
+    table, result = sobol(scn, spec, params, samples=256)
+    indices = table.set_index("parameter")
+    assert len(result.table) == 256 * 4
+    assert indices.at["labor", "S1"] == 0.0
+    assert indices.at["labor", "ST"] == 0.0
+    assert abs(indices.at["fast", "S1"] - 1.0) <= 2 * indices.at["fast", "S1_conf"]
+    assert abs(indices.at["fast", "ST"] - 1.0) <= 2 * indices.at["fast", "ST_conf"]
+    assert result.certified_share > 0.95
+    with pytest.raises(DeployCostError, match="must be a power of two, got 100"):
+        sobol(scn, spec, params, samples=100)
+    line, line_params = load_spec(
+        {
+            "mode": "line",
+            "parameters": [
+                {"name": "fast", "select": "instance_hour[fast]", "range": {"start": 1, "stop": 2}}
+            ],
+        },
+        scn,
+    )
+    with pytest.raises(DeployCostError, match="need parameter distributions"):
+        sobol(scn, line, line_params)

@@ -372,10 +372,19 @@ def sensitivity_command(
         str | None,
         typer.Option("--pareto", help="Also trace cost against e2e_latency_ms or quality_floor"),
     ] = None,
+    sobol_spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--sobol", help="Also Sobol indices over a sweep spec's distributions (random/lhs)"
+        ),
+    ] = None,
+    sobol_samples: Annotated[int, typer.Option(help="Sobol base samples (a power of two)")] = 256,
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
 ) -> None:
-    """Tornado of price groups, and optionally the cost frontier against a limit."""
-    from deploycost.sensitivity import pareto, tornado
+    """Tornado of price groups; optionally the cost frontier against a limit and Sobol
+    indices over price distributions."""
+    from deploycost.sensitivity import pareto, sobol, tornado
+    from deploycost.sweep import load_spec_file
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "sensitivity")
@@ -395,6 +404,17 @@ def sensitivity_command(
     if pareto_limit:
         frontier = pareto(scn, pareto_limit, backend=backend)
         out.print(_table(frontier.astype({"frontier": str}), f"cost against {pareto_limit}"))
+    if sobol_spec is not None:
+        spec, params = load_spec_file(sobol_spec, scn)
+        indices, sweep = sobol(scn, spec, params, sobol_samples, backend)
+        out.print(
+            _table(
+                indices,
+                f"Sobol indices of the optimal cost ({len(sweep.table):,} "
+                f"scenarios, {sweep.solves} solves, "
+                f"{sweep.certified_share:.1%} certified)",
+            )
+        )
 
 
 PERIOD_DAYS = {"day": 1.0, "month": DAYS_PER_MONTH, "year": DAYS_PER_YEAR}

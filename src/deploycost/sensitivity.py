@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from deploycost.errors import DeployCostError
 from deploycost.prices import build_prices
 from deploycost.scenario import Scenario, validate_scenario
 from deploycost.solve import solve
-from deploycost.sweep import GROUPS
+from deploycost.sweep import GROUPS, Parameter, SweepResult, SweepSpec, inverse_cdf, run_sweep
 
 
 def _summary(result) -> str:
@@ -87,3 +88,51 @@ def pareto(
     on = np.isfinite(cost) & (cost < np.where(np.isfinite(before), before - margin, np.inf))
     table["frontier"] = pd.Series(on, index=tight_first.index)
     return table
+
+
+def sobol(
+    scn: Scenario,
+    spec: SweepSpec,
+    params: list[Parameter],
+    samples: int = 256,
+    backend: str = "scipy-highs",
+) -> tuple[pd.DataFrame, SweepResult]:
+    """First-order and total Sobol indices of the optimal daily cost over the parameters'
+    distributions (SALib's Saltelli/Sobol sampling; each scenario certified or solved).
+
+    ``samples`` (a power of two) base points give ``samples x (k + 2)`` scenarios.
+    """
+    try:
+        from SALib.analyze import sobol as analyze
+        from SALib.sample import sobol as sample
+    except ImportError:
+        raise DeployCostError("Sobol indices need SALib: pip install 'deploycost[sobol]'") from None
+    if spec.mode not in ("random", "lhs"):
+        raise DeployCostError(
+            f"Sobol indices need parameter distributions: mode random or lhs, got {spec.mode!r}"
+        )
+    if samples < 2 or samples & (samples - 1):
+        raise DeployCostError(f"Sobol samples must be a power of two, got {samples}")
+    names = [p.spec.name for p in params]
+    problem = {"num_vars": len(params), "names": names, "bounds": [[0.0, 1.0]] * len(params)}
+    u = np.clip(
+        sample.sample(problem, samples, calc_second_order=False, seed=spec.seed), 1e-9, 1 - 1e-9
+    )  # quantiles of 0 or 1 are infinite for normal distributions
+    theta = np.stack([inverse_cdf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1)
+    result = run_sweep(scn, spec, params, backend=backend, points=theta)
+    cost = result.table.total.to_numpy()
+    if not np.all(np.isfinite(cost)):
+        raise DeployCostError(
+            "some scenarios have no feasible deployment: Sobol indices need a cost at every point"
+        )
+    indices = analyze.analyze(problem, cost, calc_second_order=False, seed=spec.seed)
+    table = pd.DataFrame(
+        {
+            "parameter": names,
+            "S1": indices["S1"],
+            "S1_conf": indices["S1_conf"],
+            "ST": indices["ST"],
+            "ST_conf": indices["ST_conf"],
+        }
+    )
+    return table, result

@@ -203,7 +203,8 @@ def _axis(p: ParameterSpec) -> np.ndarray:
     return r.start + r.step * np.arange(count)
 
 
-def _ppf(p: ParameterSpec, u: np.ndarray) -> np.ndarray:
+def inverse_cdf(p: ParameterSpec, u: np.ndarray) -> np.ndarray:
+    """Parameter values at quantiles ``u`` of its distribution (uniform over its range)."""
     d = p.distribution
     if d is None:
         return p.range.start + u * (p.range.stop - p.range.start)
@@ -252,7 +253,9 @@ def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarra
         u = qmc.LatinHypercube(d=k, seed=spec.seed).random(spec.samples)
     else:
         u = np.random.default_rng(spec.seed).random((spec.samples, k))
-    return np.stack([_ppf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1), np.array([])
+    return np.stack([inverse_cdf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1), np.array(
+        []
+    )
 
 
 def price_matrix(base: np.ndarray, params: list[Parameter], theta: np.ndarray) -> np.ndarray:
@@ -642,13 +645,22 @@ def run_sweep(
     state_dir: Path | None = None,
     executor: Executor = serial_executor,
     progress: Callable[[int], None] | None = None,
+    points: np.ndarray | None = None,
 ) -> SweepResult:
-    """Sweep ``scn`` over ``spec``; with ``state_dir`` every solve is logged for resuming."""
-    theta, t = scenario_points(spec, params)
+    """Sweep ``scn`` over ``spec`` (or over given parameter ``points``, one row each); with
+    ``state_dir`` every solve is logged for resuming."""
+    if points is not None and spec.mode == "line":
+        raise DeployCostError("points cannot be given for a line sweep")
+    theta, t = (
+        scenario_points(spec, params)
+        if points is None
+        else (np.asarray(points, float), np.array([]))
+    )
     fingerprint = hashlib.sha256(
         json.dumps(
             [scn.model_dump(mode="json"), spec.model_dump(mode="json"), backend], sort_keys=True
         ).encode()
+        + theta.tobytes()
     ).hexdigest()
     store = Store(state_dir, fingerprint)
     try:
