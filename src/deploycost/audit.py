@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploycost.costmodel import CostModel
-from deploycost.deployment import from_specs
+from deploycost.costmodel import CostModel, Evaluation
 from deploycost.errors import DeployCostError
 from deploycost.options import (
     REASONS,
@@ -35,13 +34,20 @@ class AuditError(DeployCostError):
 
 
 def audit(
-    cost: CostModel, spec: DeploymentSpec, objective: float, fusion_quality: np.ndarray
+    cost: CostModel,
+    spec: DeploymentSpec,
+    evaluation: Evaluation,
+    objective: float,
+    fusion_quality: np.ndarray,
 ) -> dict:
-    """Recompute everything about ``spec``; return the figures, raise on any violation."""
+    """Recompute everything about ``spec``; return the figures, raise on any violation.
+
+    ``evaluation`` is the full ledger of ``spec`` (``costmodel.evaluate``), built from the
+    deployment alone, not from the solver's matrix.
+    """
     scn, space = cost.scn, cost.space
     problems = check_deployment(scn, spec, "solution")
-    dep = from_specs(scn, [spec])
-    total = float(cost.quantities(dep).totals(cost.prices.values)[0, 0])
+    total = float(evaluation.total_per_day[0])
     if not np.isclose(total, objective, rtol=REL_TOL, atol=1e-9):
         problems.append(f"cost: ledger gives {total:.10g} per day, solver said {objective:.10g}")
     f = space.fusions.index(spec.fusion)

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from deploycost.costmodel import COMPONENTS, evaluate  # noqa: E402
+from deploycost.costmodel import COMPONENTS, Evaluation, evaluate  # noqa: E402
 from deploycost.deployment import from_specs  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
 from deploycost.scenario import Scenario  # noqa: E402
@@ -64,8 +64,7 @@ def _frame_md(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _cost_plot(scn: Scenario, result: SolveResult) -> bytes:
-    evaluation = evaluate(scn, from_specs(scn, [result.deployment]))
+def _cost_plot(scn: Scenario, evaluation: Evaluation) -> bytes:
     table = evaluation.breakdown()
     pivot = (
         table.assign(component=table.component.astype(str))
@@ -169,6 +168,7 @@ def build_report(
             f"nothing to report: the solve ended {result.status.value}: "
             + "; ".join(result.explanation)
         )
+    evaluation = evaluate(scn, from_specs(scn, [result.deployment]))
     report = Report(f"deploycost report: {scn.name}")
     cur = scn.currency
     spec = result.deployment
@@ -190,7 +190,7 @@ def build_report(
         ("Recommendation", summary + _frame_html(shown), md_summary + "\n\n" + _frame_md(shown))
     )
     components = result.components.copy()
-    report.images["cost"] = _cost_plot(scn, result)
+    report.images["cost"] = _cost_plot(scn, evaluation)
     report.sections.append(
         ("Cost by model and component", _frame_html(components), _frame_md(components))
     )
@@ -219,7 +219,6 @@ def build_report(
             _frame_md(frontier),
         )
     )
-    evaluation = evaluate(scn, from_specs(scn, [spec]))
     used = set(evaluation.ledger().price)
     prices = evaluation.prices.table
     assumptions = prices[prices.name.isin(used)][

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.audit import audit
-from deploycost.costmodel import COMPONENTS, CostModel, evaluate
+from deploycost.costmodel import COMPONENTS, CostModel, Evaluation, evaluate
 from deploycost.deployment import from_specs
 from deploycost.errors import DeployCostError
 from deploycost.explain import explain_infeasible, slack_report
@@ -113,10 +113,8 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
 
 
 def _model_table(
-    form: Formulation, chosen: np.ndarray, spec: DeploymentSpec, figures: dict
+    form: Formulation, chosen: np.ndarray, result: Evaluation, figures: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    scn = form.cost.scn
-    result = evaluate(scn, from_specs(scn, [spec]), form.cost.prices)
     table = form.options.table.iloc[chosen].reset_index(drop=True)
     ledger = result.ledger()
     per_model = (
@@ -252,8 +250,9 @@ def solve(
         )
     mark = time.perf_counter()
     spec, chosen = _decode(form, out.x)
-    figures = audit(cost, spec, out.objective, form.fusion_quality)
-    models, components = _model_table(form, chosen, spec, figures)
+    evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)
+    figures = audit(cost, spec, evaluation, out.objective, form.fusion_quality)
+    models, components = _model_table(form, chosen, evaluation, figures)
     timings["audit_s"] = time.perf_counter() - mark
     want_runner_ups = (
         len(spec.models) <= RUNNER_UP_MODEL_LIMIT if runner_ups is None else runner_ups
