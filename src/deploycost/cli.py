@@ -215,7 +215,7 @@ def export_command(
     result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
         _print_solve(result, scn)
-        raise typer.Exit(EXIT_INFEASIBLE if result.status == Status.INFEASIBLE else EXIT_NOT_SOLVED)
+        _exit_unless_found(result)
     for path in write_export(scn, result, out_dir, force):
         out.print(str(path), markup=False, highlight=False)
 
@@ -258,7 +258,7 @@ def report_command(
     result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
         _print_solve(result, scn)
-        raise typer.Exit(EXIT_INFEASIBLE if result.status == Status.INFEASIBLE else EXIT_NOT_SOLVED)
+        _exit_unless_found(result)
     for path in write_report(build_report(scn, result, table, swing), out_path, force):
         out.print(str(path), markup=False, highlight=False)
 
@@ -483,6 +483,11 @@ def solve_command(
         sys.stdout.write(json.dumps(_solve_json(result, scn), indent=2, default=str) + "\n")
     else:
         _print_solve(result, scn)
+    _exit_unless_found(result)
+
+
+def _exit_unless_found(result) -> None:
+    """Exit 2 when no deployment meets the limits, 3 when the solver stopped without one."""
     if result.status == Status.INFEASIBLE:
         raise typer.Exit(EXIT_INFEASIBLE)
     if result.status == Status.NOT_SOLVED:

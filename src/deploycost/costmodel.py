@@ -88,12 +88,22 @@ class Quantities:
         """Total cost per day for (D deployments) x (S price scenarios): ``Q @ P.T``."""
         return self.by_price @ np.atleast_2d(price_scenarios).T
 
+    @cached_property
+    def component_of_line(self) -> np.ndarray:
+        """(L,) index of each line's component in ``COMPONENTS``."""
+        return pd.Categorical(self.lines.component, categories=COMPONENTS).codes
+
     def component_costs(self, prices: np.ndarray) -> np.ndarray:
         """(D, 6) cost per day by component, in ``COMPONENTS`` order."""
-        codes = pd.Categorical(self.lines.component, categories=COMPONENTS).codes
-        onehot = np.zeros((len(codes), len(COMPONENTS)))
-        onehot[np.arange(len(codes)), codes] = 1.0
+        onehot = np.zeros((len(self.component_of_line), len(COMPONENTS)))
+        onehot[np.arange(len(self.component_of_line)), self.component_of_line] = 1.0
         return self.line_costs(prices) @ onehot
+
+    def component_quantities(self, row: int = 0) -> np.ndarray:
+        """(6, P): deployment ``row``'s quantities per component and price."""
+        out = np.zeros((len(COMPONENTS), self.n_prices))
+        np.add.at(out, (self.component_of_line, self.price_of_line), self.q[row])
+        return out
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def impossible_configurations(form: Formulation) -> list[str]:
 
 def slack_report(form: Formulation, x: np.ndarray) -> list[str]:
     """Sentences for every slack in use in a solution of a ``with_slack`` formulation."""
-    scn, space = form.cost.scn, form.cost.space
+    scn = form.cost.scn
     cons = scn.constraints
     table = form.options.table
     chosen = table.iloc[np.nonzero(x[form.x] > 0.5)[0]]
@@ -72,7 +72,6 @@ def slack_report(form: Formulation, x: np.ndarray) -> list[str]:
                 f"owned storage {key} ({cons.owned_storage_gb[key]:,.4g} GB) is short "
                 f"by {amount:,.4g} GB"
             )
-    del space
     return lines
 
 

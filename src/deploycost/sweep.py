@@ -286,11 +286,7 @@ class Decisions:
         key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
         if key in self.keys:
             return self.keys[key]
-        quantities = cost.quantities(from_specs(cost.scn, [spec]))
-        by_line = quantities.q[0]
-        comp = np.zeros((len(COMPONENTS), quantities.n_prices))
-        codes = pd.Categorical(quantities.lines.component, categories=COMPONENTS).codes
-        np.add.at(comp, (codes, quantities.price_of_line), by_line)
+        comp = cost.quantities(from_specs(cost.scn, [spec])).component_quantities()
         self.keys[key] = len(self.specs)
         self.specs.append(spec)
         self.q.append(comp.sum(axis=0))
