@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deploycost.costmodel import CostModel
-from deploycost.deployment import Deployments, Space
-from deploycost.prices import build_prices
-from deploycost.scenario import load_scenario
+from deploycost.cost.deployments import Deployments, Space
+from deploycost.cost.model import CostModel
+from deploycost.cost.prices import build_prices
+from deploycost.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

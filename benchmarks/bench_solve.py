@@ -2,7 +2,7 @@
 
     python benchmarks/bench_solve.py [--sizes 10 50 200 1000] [--seed 3]
 
-For each size, a seeded synthetic scenario (``deploycost.synthetic``; 4 allowed instance
+For each size, a seeded synthetic scenario (``deploycost.scenario.synthetic``; 4 allowed instance
 types and 2 precisions per model, 4 pipeline stages, an end-to-end latency limit and a
 quality floor) is solved by each backend. Printed per run:
 
@@ -28,13 +28,13 @@ from pathlib import Path
 
 import yaml
 
-from deploycost.costmodel import CostModel
-from deploycost.formulation import build
-from deploycost.options import enumerate_options
-from deploycost.scenario import validate_scenario
-from deploycost.solvers import SolverOptions, get_backend
-from deploycost.solvers.pulp_cbc import to_pulp
-from deploycost.synthetic import random_scenario
+from deploycost.cost.model import CostModel
+from deploycost.optimize.formulation import build
+from deploycost.optimize.solvers import SolverOptions, get_backend
+from deploycost.optimize.solvers.pulp_cbc import to_pulp
+from deploycost.options.grid import enumerate_options
+from deploycost.scenario.schema import validate_scenario
+from deploycost.scenario.synthetic import random_scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import best_of  # noqa: E402

@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 
-from deploycost.prices import build_prices
-from deploycost.scenario import validate_scenario
-from deploycost.solve import solve
-from deploycost.sweep import load_spec, price_matrix, run_sweep, scenario_points
-from deploycost.synthetic import random_scenario
+from deploycost.analysis.sweep import load_spec, price_matrix, run_sweep, scenario_points
+from deploycost.cost.prices import build_prices
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import validate_scenario
+from deploycost.scenario.synthetic import random_scenario
 
 
 def main() -> None:

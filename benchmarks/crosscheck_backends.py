@@ -12,10 +12,10 @@ import argparse
 import collections
 import time
 
-from deploycost.scenario import validate_scenario
-from deploycost.solve import solve
-from deploycost.solvers import BACKENDS
-from deploycost.synthetic import random_scenario
+from deploycost.optimize.solve import solve
+from deploycost.optimize.solvers import BACKENDS
+from deploycost.scenario.schema import validate_scenario
+from deploycost.scenario.synthetic import random_scenario
 
 
 def main() -> int:

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from deploycost.costmodel import evaluate
-from deploycost.deployment import from_specs
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import evaluate
 from deploycost.errors import ScenarioError
-from deploycost.scenario import validate_scenario
+from deploycost.scenario.schema import validate_scenario
 
 Path_ = tuple[Any, ...]
 

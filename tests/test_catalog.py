@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from deploycost.catalog import KEYS, load_catalog
-from deploycost.prices import build_prices
-from deploycost.scenario import validate_scenario
+from deploycost.cost.prices import build_prices
+from deploycost.scenario.schema import validate_scenario
 
 
 @pytest.mark.parametrize("kind", [k for k in KEYS if k != "compression"])

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.cli import app
-from deploycost.costmodel import evaluate
-from deploycost.deployment import from_specs
-from deploycost.scenario import load_scenario
+from deploycost.cli.app import app
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import evaluate
+from deploycost.scenario.schema import load_scenario
 
 from .conftest import PROBLEMS, ROOT
 
@@ -138,7 +138,7 @@ def test_solve_default_scenario_prints_deployment_and_breakdown():
 
 
 def test_solve_json_matches_library_on_each_backend():
-    from deploycost.solve import solve
+    from deploycost.optimize.solve import solve
 
     scn = load_scenario(SEED)
     expected = solve(scn, runner_ups=False).objective_per_day
@@ -246,7 +246,7 @@ def test_sensitivity_command(tmp_path):
 
 
 def test_scenario_reference_is_generated_from_the_schema():
-    from deploycost.schema_docs import scenario_reference
+    from deploycost.scenario.reference import scenario_reference
 
     committed = (ROOT / "docs" / "scenario-format.md").read_text(encoding="utf-8")
     assert committed == scenario_reference(), (

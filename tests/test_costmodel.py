@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploycost.costmodel import COMPONENTS, evaluate, quantities
-from deploycost.deployment import from_specs
-from deploycost.scenario import DeploymentSpec, load_scenario, validate_scenario
-from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, evaluate, quantities
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.schema import DeploymentSpec, load_scenario, validate_scenario
 
 from .conftest import ROOT
 

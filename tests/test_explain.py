@@ -9,10 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.cli import EXIT_INFEASIBLE, app
-from deploycost.scenario import validate_scenario
-from deploycost.solve import solve
-from deploycost.solvers import BACKENDS, Status
+from deploycost.cli.app import EXIT_INFEASIBLE, app
+from deploycost.optimize.solve import solve
+from deploycost.optimize.solvers import BACKENDS, Status
+from deploycost.scenario.schema import validate_scenario
 
 from .test_solve import hand, p99_by_hand
 

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.cli import app
+from deploycost.cli.app import app
 from deploycost.errors import DeployCostError
-from deploycost.export import inputs_digest, manifests, recommendation, write_export
-from deploycost.scenario import load_scenario, validate_scenario
-from deploycost.solve import solve
+from deploycost.optimize.solve import solve
+from deploycost.outputs.export import inputs_digest, manifests, recommendation, write_export
+from deploycost.scenario.schema import load_scenario, validate_scenario
 
 from .conftest import PROBLEMS
 from .test_solve import STORAGE_PER_DAY, hand

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploycost.costmodel import CostModel
-from deploycost.deployment import from_specs
-from deploycost.options import batch_grid, enumerate_options, performance
-from deploycost.scenario import DeploymentSpec, load_scenario, validate_scenario
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import CostModel
+from deploycost.options.grid import enumerate_options
+from deploycost.options.performance import batch_grid, performance
+from deploycost.scenario.schema import DeploymentSpec, load_scenario, validate_scenario
 
 from .conftest import PROBLEMS
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deploycost.queueing import erlang_b, erlang_c, wait_quantile_s
+from deploycost.options.queueing import erlang_b, erlang_c, wait_quantile_s
 
 
 def erlang_c_direct(c: int, a: float) -> float:

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.cli import app
-from deploycost.scenario import validate_scenario
-from deploycost.solve import solve
-from deploycost.sweep import load_spec, run_sweep
+from deploycost.analysis.sweep import load_spec, run_sweep
+from deploycost.cli.app import app
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import validate_scenario
 
 from .test_solve import hand
 

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
-from deploycost.prices import build_prices
-from deploycost.scenario import load_scenario, validate_scenario
-from deploycost.solve import InfeasibleError, solve
-from deploycost.solvers import BACKENDS, Status, get_backend
-from deploycost.synthetic import random_scenario
+from deploycost.optimize.solve import InfeasibleError, solve
+from deploycost.optimize.solvers import BACKENDS, Status, get_backend
+from deploycost.scenario.schema import load_scenario, validate_scenario
+from deploycost.scenario.synthetic import random_scenario
 
 from .conftest import PROBLEMS
 from .test_queueing import erlang_c_direct

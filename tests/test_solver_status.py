@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulp
 import pytest
 
-from deploycost.solvers import Status
-from deploycost.solvers.pulp_cbc import classify
+from deploycost.optimize.solvers import Status
+from deploycost.optimize.solvers.pulp_cbc import classify
 
 STOPPED_LOG = """Cbc0020I Exiting on maximum time
 Result - Stopped on time limit

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from deploycost.analysis.sensitivity import pareto, tornado
+from deploycost.analysis.sweep import DaskExecutor, load_spec, price_matrix, run_sweep
+from deploycost.cost.prices import build_prices
 from deploycost.errors import ScenarioError
-from deploycost.prices import build_prices
-from deploycost.scenario import load_scenario, validate_scenario
-from deploycost.sensitivity import pareto, tornado
-from deploycost.solve import solve
-from deploycost.solvers import BACKENDS
-from deploycost.sweep import DaskExecutor, load_spec, price_matrix, run_sweep
+from deploycost.optimize.solve import solve
+from deploycost.optimize.solvers import BACKENDS
+from deploycost.scenario.schema import load_scenario, validate_scenario
 
 from .conftest import ROOT
 from .test_solve import STORAGE_PER_DAY, hand
@@ -272,7 +272,7 @@ def test_an_infeasible_scenario_is_infeasible_at_every_price():
 
 
 def test_parquet_output_round_trips(tmp_path):
-    from deploycost.sweep import write_table
+    from deploycost.analysis.sweep import write_table
 
     scn = validate_scenario(hand(models__0__latency_slo_ms=20))
     spec, params = load_spec(
@@ -292,8 +292,8 @@ def test_parquet_output_round_trips(tmp_path):
 
 
 def test_sobol_indices_by_hand():
+    from deploycost.analysis.sensitivity import sobol
     from deploycost.errors import DeployCostError
-    from deploycost.sensitivity import sobol
 
     # the optimum is min(144 fast, 192) + storage: it depends on the fast price only, and
     # the hand scenario has no person-days, so labor's indices are exactly zero

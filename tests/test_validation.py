@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deploycost.errors import ScenarioError
-from deploycost.scenario import load_scenario, validate_deployment, validate_scenario
+from deploycost.scenario.schema import load_scenario, validate_deployment, validate_scenario
 
 from .conftest import PROBLEMS
 

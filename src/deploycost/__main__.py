@@ -1,3 +1,3 @@
-from deploycost.cli import app
+from deploycost.cli.app import app
 
 app(prog_name="deploycost")

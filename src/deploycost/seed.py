@@ -3,7 +3,7 @@
 Each function keeps the document's name and parameter order, accepts scalars, lists or
 numpy arrays (broadcast element-wise, one entry per model) and returns a float: the sum
 over models, in currency per day. Where the document's formula was not a cost, the
-corrected formula of ``deploycost.costmodel`` is used; each docstring says what changed.
+corrected formula of ``deploycost.cost.model`` is used; each docstring says what changed.
 
 >>> data_cost(10, [1, 5], 0.8)            # 10 CNY/GB, 6 usable GB a day, 80 % usable
 75.0
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from deploycost.units import DAYS_PER_MONTH, HOURS_PER_DAY
+from deploycost.periods import DAYS_PER_MONTH, HOURS_PER_DAY
 
 
 def _positive(name: str, value: ArrayLike, allow_zero: bool = True) -> np.ndarray:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploycost.formulation import Formulation, build
-from deploycost.solvers import SolverOptions, get_backend
+from deploycost.optimize.formulation import Formulation, build
+from deploycost.optimize.solvers import SolverOptions, get_backend
 
 
 def impossible_configurations(form: Formulation) -> list[str]:

@@ -24,12 +24,12 @@ import pandas as pd
 import yaml
 
 from deploycost import __version__
-from deploycost.costmodel import COMPONENTS, CostModel, evaluate
-from deploycost.deployment import from_specs
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, CostModel, evaluate
 from deploycost.errors import DeployCostError
-from deploycost.scenario import Scenario
-from deploycost.solve import SolveResult
-from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.optimize.solve import SolveResult
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.schema import Scenario
 
 SCHEMA_VERSION = 1
 IMAGE_PLACEHOLDER = "REPLACE-ME.example/{model}:latest"

@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from deploycost.analysis.sweep import (
+    GROUPS,
+    Parameter,
+    SweepResult,
+    SweepSpec,
+    inverse_cdf,
+    run_sweep,
+)
+from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
-from deploycost.prices import build_prices
-from deploycost.scenario import Scenario, validate_scenario
-from deploycost.solve import solve
-from deploycost.sweep import GROUPS, Parameter, SweepResult, SweepSpec, inverse_cdf, run_sweep
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import Scenario, validate_scenario
 
 
 def _summary(result) -> str:

@@ -22,13 +22,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from deploycost.costmodel import COMPONENTS, Evaluation, evaluate  # noqa: E402
-from deploycost.deployment import from_specs  # noqa: E402
+from deploycost.analysis.sensitivity import pareto, tornado  # noqa: E402
+from deploycost.cost.deployments import from_specs  # noqa: E402
+from deploycost.cost.model import COMPONENTS, Evaluation, evaluate  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
-from deploycost.scenario import Scenario  # noqa: E402
-from deploycost.sensitivity import pareto, tornado  # noqa: E402
-from deploycost.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
-from deploycost.units import DAYS_PER_MONTH  # noqa: E402
+from deploycost.optimize.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
+from deploycost.periods import DAYS_PER_MONTH  # noqa: E402
+from deploycost.scenario.schema import Scenario  # noqa: E402
 
 COLORS = dict(
     zip(COMPONENTS, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"), strict=True)

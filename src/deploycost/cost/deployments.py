@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deploycost.prices import instance_names, tier_names
-from deploycost.scenario import DeploymentSpec, Scenario
+from deploycost.cost.prices import instance_names, tier_names
+from deploycost.scenario.schema import DeploymentSpec, Scenario
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from deploycost.audit import audit
-from deploycost.costmodel import COMPONENTS, CostModel, Evaluation, evaluate
-from deploycost.deployment import from_specs
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, CostModel, Evaluation, evaluate
+from deploycost.cost.prices import PriceVector
 from deploycost.errors import DeployCostError
-from deploycost.explain import explain_infeasible, slack_report
-from deploycost.formulation import Formulation, build
-from deploycost.options import enumerate_options
-from deploycost.prices import PriceVector
-from deploycost.scenario import DeploymentSpec, ModelChoice, Scenario
-from deploycost.solvers import SolverOptions, Status, get_backend
-from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.optimize.audit import audit
+from deploycost.optimize.explain import explain_infeasible, slack_report
+from deploycost.optimize.formulation import Formulation, build
+from deploycost.optimize.solvers import SolverOptions, Status, get_backend
+from deploycost.options.grid import enumerate_options
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario
 
 RUNNER_UP_MODEL_LIMIT = 20
 CHOICE_COLUMNS = [

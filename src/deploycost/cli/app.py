@@ -18,19 +18,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from deploycost.catalog import KEYS, load_catalog
-from deploycost.costmodel import COMPONENTS, evaluate
-from deploycost.deployment import from_specs
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, evaluate
 from deploycost.errors import DeployCostError, ScenarioError
-from deploycost.scenario import (
+from deploycost.optimize.solve import CHOICE_COLUMNS
+from deploycost.optimize.solve import solve as run_solve
+from deploycost.optimize.solvers import BACKENDS, Status
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.schema import (
     Scenario,
     load_deployment,
     load_scenario,
     scenario_json_schema,
 )
-from deploycost.solve import CHOICE_COLUMNS
-from deploycost.solve import solve as run_solve
-from deploycost.solvers import BACKENDS, Status
-from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 app = typer.Typer(
     add_completion=False,
@@ -107,7 +107,7 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of scenario files (for editors), or its Markdown reference."""
-    from deploycost.schema_docs import scenario_reference
+    from deploycost.scenario.reference import scenario_reference
 
     text = (
         scenario_reference()
@@ -209,7 +209,7 @@ def export_command(
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
 ) -> None:
     """Solve, then write the recommended configuration and Kubernetes manifests."""
-    from deploycost.export import write_export
+    from deploycost.outputs.export import write_export
 
     scn = _scenario(scenario)
     result = run_solve(scn, backend=backend, runner_ups=False)
@@ -235,7 +235,7 @@ def report_command(
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
 ) -> None:
     """Solve, then write an HTML report with plots and its Markdown twin."""
-    from deploycost.report import build_report, write_report
+    from deploycost.outputs.report import build_report, write_report
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "report")
@@ -291,8 +291,8 @@ def sweep_command(
     """Sweep price assumptions: exact breakpoints on a line, certified grids and samples."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from deploycost.solvers import get_backend
-    from deploycost.sweep import DaskExecutor, load_spec_file, run_sweep, write_table
+    from deploycost.analysis.sweep import DaskExecutor, load_spec_file, run_sweep, write_table
+    from deploycost.optimize.solvers import get_backend
 
     get_backend(backend)
     scn = load_scenario(scenario)
@@ -383,8 +383,8 @@ def sensitivity_command(
 ) -> None:
     """Tornado of price groups; optionally the cost frontier against a limit and Sobol
     indices over price distributions."""
-    from deploycost.sensitivity import pareto, sobol, tornado
-    from deploycost.sweep import load_spec_file
+    from deploycost.analysis.sensitivity import pareto, sobol, tornado
+    from deploycost.analysis.sweep import load_spec_file
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "sensitivity")

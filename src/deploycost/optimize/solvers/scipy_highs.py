@@ -7,8 +7,8 @@ import time
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from deploycost.formulation import Formulation
-from deploycost.solvers import SolverOptions, SolverOutput, Status, relative_gap
+from deploycost.optimize.formulation import Formulation
+from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, relative_gap
 
 
 def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutput:

@@ -40,9 +40,9 @@ Backend = Callable[..., SolverOutput]
 
 
 def _registry() -> dict[str, Backend]:
-    from deploycost.solvers.exhaustive import solve as exhaustive
-    from deploycost.solvers.pulp_cbc import solve as pulp_cbc
-    from deploycost.solvers.scipy_highs import solve as scipy_highs
+    from deploycost.optimize.solvers.exhaustive import solve as exhaustive
+    from deploycost.optimize.solvers.pulp_cbc import solve as pulp_cbc
+    from deploycost.optimize.solvers.scipy_highs import solve as scipy_highs
 
     return {"scipy-highs": scipy_highs, "pulp-cbc": pulp_cbc, "exhaustive": exhaustive}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deploycost.scenario import scenario_json_schema
+from deploycost.scenario.schema import scenario_json_schema
 
 BOUNDS = (
     ("minimum", ">= {}"),

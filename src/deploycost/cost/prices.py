@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.catalog import PRICING_COLUMNS
-from deploycost.scenario import Scenario, usable_instances
+from deploycost.scenario.schema import Scenario, usable_instances
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pulp
 
-from deploycost.formulation import Formulation
-from deploycost.solvers import SolverOptions, SolverOutput, Status, relative_gap
+from deploycost.optimize.formulation import Formulation
+from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, relative_gap
 
 
 def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:

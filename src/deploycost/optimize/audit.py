@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploycost.costmodel import CostModel, Evaluation
+from deploycost.cost.model import CostModel, Evaluation
 from deploycost.errors import DeployCostError
-from deploycost.options import (
+from deploycost.options.grid import Units
+from deploycost.options.performance import (
     REASONS,
-    Units,
     cold_start_seconds,
     p99_latency_ms,
     performance,
 )
-from deploycost.scenario import DeploymentSpec, check_deployment
+from deploycost.scenario.schema import DeploymentSpec, check_deployment
 
 REL_TOL = 1e-6
 

@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deploycost.costmodel import CostModel
-from deploycost.options import OptionSet, enumerate_options
+from deploycost.cost.model import CostModel
+from deploycost.options.grid import OptionSet, enumerate_options
 
 SLACK_PRICE_FACTOR = 1e6  # slack cost per unit, relative to the largest column cost
 

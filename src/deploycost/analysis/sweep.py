@@ -41,18 +41,18 @@ from scipy.optimize import linprog
 from scipy.spatial import HalfspaceIntersection
 from scipy.stats import qmc
 
-from deploycost.costmodel import COMPONENTS, CostModel
-from deploycost.deployment import from_specs
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, CostModel
+from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError, ScenarioError
-from deploycost.prices import PriceVector, build_prices
-from deploycost.scenario import (
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import (
     DeploymentSpec,
     Scenario,
     Strict,
     format_errors,
     parse_yaml,
 )
-from deploycost.solve import solve
 
 REL_TOL = 1e-9
 GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")

@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 from deploycost.errors import DeployCostError
-from deploycost.formulation import Formulation
-from deploycost.solvers import SolverOptions, SolverOutput, Status
+from deploycost.optimize.formulation import Formulation
+from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status
 
 MAX_COMBINATIONS = 20_000_000
 CHUNK = 200_000

@@ -6,7 +6,7 @@ summing lines per price gives ``Q[d, r]`` with ``cost = Q @ p``, so a whole pric
 one matrix product ``Q @ P.T``. No term divides or multiplies two prices: every component is
 linear in the price vector.
 
-All quantities are *per day*; month = 30.4 days, year = 365 days (``deploycost.units``).
+All quantities are *per day*; month = 30.4 days, year = 365 days (``deploycost.periods``).
 
 Formulas (i model, d deployment, t tier, h instance type, s data source; units in brackets):
 
@@ -53,10 +53,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deploycost.deployment import Deployments, Space
-from deploycost.prices import PriceVector, build_prices
-from deploycost.scenario import Scenario
-from deploycost.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
+from deploycost.cost.deployments import Deployments, Space
+from deploycost.cost.prices import PriceVector, build_prices
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
+from deploycost.scenario.schema import Scenario
 
 COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
 

@@ -1,0 +1,1 @@
+"""The ``deploycost`` command line (typer): ``app`` in ``cli.app``."""
