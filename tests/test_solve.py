@@ -132,7 +132,7 @@ def test_problems_same_optimum_on_every_backend(path):
     for backend, result in results.items():
         assert result.status == Status.OPTIMAL, backend
         assert result.objective_per_day == pytest.approx(reference, rel=1e-6), backend
-        assert result.audit["_total_per_day"] == pytest.approx(reference, rel=1e-6)
+        assert float(result.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
 
 
 def test_random_small_scenarios_milp_equals_exhaustive():

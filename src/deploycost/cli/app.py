@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from importlib import resources
 from pathlib import Path
@@ -62,6 +63,16 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return run
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[None]:
+    """A spinner on stderr while long work runs (only on a terminal)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with err.status(description):
+        yield
 
 
 def _scenario(path: Path | None) -> Scenario:
@@ -235,6 +246,7 @@ def report_command(
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
 ) -> None:
     """Solve, then write an HTML report with plots and its Markdown twin."""
+    from deploycost.analysis.sensitivity import pareto, tornado
     from deploycost.outputs.report import build_report, write_report
 
     if not 0 < swing < 1:
@@ -259,7 +271,11 @@ def report_command(
     if not result.ok:
         _print_solve(result, scn)
         _exit_unless_found(result)
-    for path in write_report(build_report(scn, result, table, swing), out_path, force):
+    with _progress("sensitivity for the report (tornado, cost frontier)"):
+        torn = tornado(scn, swing, backend)
+        frontier = pareto(scn, "e2e_latency_ms", backend=backend)
+    report = build_report(scn, result, table, torn, frontier, swing)
+    for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 
 

@@ -32,47 +32,12 @@ def impossible_configurations(form: Formulation) -> list[str]:
 
 def slack_report(form: Formulation, x: np.ndarray) -> list[str]:
     """Sentences for every slack in use in a solution of a ``with_slack`` formulation."""
-    scn = form.cost.scn
-    cons = scn.constraints
-    table = form.options.table
-    chosen = table.iloc[np.nonzero(x[form.x] > 0.5)[0]]
-    lines = []
-    for row, amount in zip(form.slack_rows, x[form.slack], strict=True):
-        if amount <= 1e-7:
-            continue
-        key = row[row.index("[") + 1 : -1] if "[" in row else ""
-        if row.startswith("quality_min"):
-            lines.append(
-                f"quality floor {cons.quality_floor:g}: fusion {key!r} reaches at most "
-                f"{cons.quality_floor - amount:.6g} (short by {amount:.4g})"
-            )
-        elif row.startswith("latency_e2e_max"):
-            lines.append(
-                f"end-to-end p99 <= {cons.e2e_latency_ms:g} ms is out of reach for "
-                f"fusion {key!r}: the fastest pipeline meeting the other limits needs "
-                f"{cons.e2e_latency_ms + amount:.4g} ms (over by {amount:.4g} ms)"
-            )
-        elif row.startswith("quota_max"):
-            on = chosen[chosen.instance == key]
-            per_replica = float(on.throughput_qps.min()) if len(on) else 0.0
-            who = ", ".join(sorted(set(on.model))) or "the fusion layer"
-            lines.append(
-                f"quota on {key} ({cons.quotas[key]}) is short by {amount:.4g} "
-                f"instances: it leaves {amount * per_replica:,.0f} requests/s of "
-                f"{who} traffic unserved"
-            )
-        elif row.startswith("budget_max"):
-            lines.append(
-                f"the cheapest deployment meeting every other limit costs "
-                f"{cons.budget_per_day + amount:,.2f} {scn.currency}/day, "
-                f"{amount:,.2f} over the budget of {cons.budget_per_day:,.2f}"
-            )
-        elif row.startswith("storage_capacity_max"):
-            lines.append(
-                f"owned storage {key} ({cons.owned_storage_gb[key]:,.4g} GB) is short "
-                f"by {amount:,.4g} GB"
-            )
-    return lines
+    chosen = form.options.table.iloc[np.nonzero(x[form.x] > 0.5)[0]]
+    return [
+        limit.explain(form, key, float(amount), chosen)
+        for (limit, key), amount in zip(form.slack_limits, x[form.slack], strict=True)
+        if amount > 1e-7
+    ]
 
 
 def explain_infeasible(form: Formulation, backend: str, options: SolverOptions) -> list[str]:

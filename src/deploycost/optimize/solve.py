@@ -16,9 +16,11 @@ from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, CostModel, Evaluation, evaluate
 from deploycost.cost.prices import PriceVector
 from deploycost.errors import DeployCostError
-from deploycost.optimize.audit import audit
+from deploycost.optimize.audit import ModelFigures, audit
 from deploycost.optimize.explain import explain_infeasible, slack_report
 from deploycost.optimize.formulation import Formulation, build
+from deploycost.optimize.layout import tighten_latency
+from deploycost.optimize.limits import LimitValue
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -58,16 +60,29 @@ class SolveResult:
     deployment: DeploymentSpec | None = None
     models: pd.DataFrame = field(default_factory=pd.DataFrame)
     components: pd.DataFrame = field(default_factory=pd.DataFrame)
-    binding: list[str] = field(default_factory=list)
+    limits: tuple[LimitValue, ...] = ()
     runner_ups: pd.DataFrame = field(default_factory=pd.DataFrame)
     explanation: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    audit: dict = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
+    evaluation: Evaluation | None = None  # the chosen deployment's ledger
+    solution: np.ndarray | None = None  # the MILP column values (stage budgets tightened)
 
     @property
     def ok(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    @property
+    def binding(self) -> list[str]:
+        """Names of the limits the chosen deployment meets with no slack."""
+        return [limit.name for limit in self.limits if limit.binding]
+
+    def limit(self, name: str) -> LimitValue:
+        """The limit called ``name`` (``quota_max[g6.xlarge]``, ``budget_max``, ...)."""
+        for limit in self.limits:
+            if limit.name == name:
+                return limit
+        raise KeyError(f"no limit {name!r}; limits: {', '.join(x.name for x in self.limits)}")
 
     def raise_for_status(self) -> SolveResult:
         if self.status == Status.INFEASIBLE:
@@ -113,7 +128,7 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
 
 
 def _model_table(
-    form: Formulation, chosen: np.ndarray, result: Evaluation, figures: dict
+    form: Formulation, chosen: np.ndarray, result: Evaluation, figures: dict[str, ModelFigures]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     table = form.options.table.iloc[chosen].reset_index(drop=True)
     ledger = result.ledger()
@@ -136,10 +151,10 @@ def _model_table(
             "tier": table.tier,
             "backups": table.backups,
             "compression": table.compression,
-            "p99_ms": [figures[m]["p99_ms"] for m in table.model],
+            "p99_ms": [figures[m].p99_ms for m in table.model],
             "slo_ms": table.slo_ms,
-            "headroom_ms": table.slo_ms - [figures[m]["p99_ms"] for m in table.model],
-            "utilisation": [figures[m]["utilisation"] for m in table.model],
+            "headroom_ms": table.slo_ms - [figures[m].p99_ms for m in table.model],
+            "utilisation": [figures[m].utilisation for m in table.model],
             "arrival_qps": table.arrival_qps,
             "capacity_qps": table.replicas * table.throughput_qps,
         }
@@ -251,8 +266,8 @@ def solve(
     mark = time.perf_counter()
     spec, chosen = _decode(form, out.x)
     evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)
-    figures = audit(cost, spec, evaluation, out.objective, form.fusion_quality)
-    models, components = _model_table(form, chosen, evaluation, figures)
+    report = audit(form, spec, evaluation, out.objective)
+    models, components = _model_table(form, chosen, evaluation, report.models)
     timings["audit_s"] = time.perf_counter() - mark
     want_runner_ups = (
         len(spec.models) <= RUNNER_UP_MODEL_LIMIT if runner_ups is None else runner_ups
@@ -283,12 +298,13 @@ def solve(
         spec,
         models,
         components,
-        figures["_binding"],
+        report.limits,
         alternatives,
         explanation,
         timings,
-        figures,
         size,
+        evaluation,
+        tighten_latency(form, out.x),
     )
 
 

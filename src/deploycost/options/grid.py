@@ -312,6 +312,8 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         "tier_idx",
         "stored_gb",
         "throughput_qps",
+        "utilisation",
+        "cold_start_s",
     )
     return OptionSet(
         units,

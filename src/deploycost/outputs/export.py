@@ -24,9 +24,9 @@ import pandas as pd
 import yaml
 
 from deploycost import __version__
-from deploycost.cost.deployments import from_specs
-from deploycost.cost.model import COMPONENTS, CostModel, evaluate
+from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
+from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.solve import SolveResult
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import Scenario
@@ -74,10 +74,9 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
             + "; ".join(result.explanation)
         )
     spec = result.deployment
-    cost = CostModel(scn)
-    evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)
+    evaluation = result.evaluation
     ledger = evaluation.ledger()
-    prices = cost.prices.table.set_index("name")
+    prices = evaluation.prices.table.set_index("name")
     cat = scn.resolved_catalog
     used_instances = sorted(
         {c.instance for c in spec.models.values()}
@@ -172,7 +171,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
                 for name in sorted(spec.models)
             },
         },
-        "limits": _limits(scn, result),
+        "limits": _limits(result),
         "prices": [
             {
                 "name": n,
@@ -198,35 +197,20 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
     return _clean(doc)
 
 
-def _limits(scn: Scenario, result: SolveResult) -> dict:
-    cons = scn.constraints
-    audit = result.audit
+def _limits(result: SolveResult) -> dict:
+    """Value, bound and slack of every coupled limit, as the audit computed them."""
     limits: dict = {"binding": list(result.binding)}
-    if cons.e2e_latency_ms is not None:
-        limits["e2e_latency_ms"] = {
-            "limit": cons.e2e_latency_ms,
-            "value": audit["_e2e_ms"],
-            "slack": cons.e2e_latency_ms - audit["_e2e_ms"],
-        }
-    if cons.quality_floor is not None:
-        limits["quality_floor"] = {
-            "limit": cons.quality_floor,
-            "value": audit["_quality"],
-            "slack": audit["_quality"] - cons.quality_floor,
-        }
-    if cons.budget_per_day is not None:
-        total = result.objective_per_day
-        limits["budget_per_day"] = {
-            "limit": cons.budget_per_day,
-            "value": total,
-            "slack": cons.budget_per_day - total,
-        }
-    if cons.quotas:
-        used = {}
-        for name, quota in sorted(cons.quotas.items()):
-            n = sum(c.replicas for c in result.deployment.models.values() if c.instance == name)
-            used[name] = {"limit": quota, "value": n, "slack": quota - n}
-        limits["quotas"] = used
+    for limit in sorted(result.limits, key=lambda x: (x.family, x.key)):
+        family = BY_FAMILY[limit.family]
+        if family.export_name is None:
+            continue  # per-model limits: in the deployment section (p99, utilisation)
+        entry = {"limit": limit.limit, "value": limit.value, "slack": limit.slack}
+        if family.integral:
+            entry = {k: round(v) for k, v in entry.items()}
+        if family.keyed:
+            limits.setdefault(family.export_name, {})[limit.key] = entry
+        else:
+            limits[family.export_name] = entry
     return limits
 
 

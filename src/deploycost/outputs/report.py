@@ -22,9 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from deploycost.analysis.sensitivity import pareto, tornado  # noqa: E402
-from deploycost.cost.deployments import from_specs  # noqa: E402
-from deploycost.cost.model import COMPONENTS, Evaluation, evaluate  # noqa: E402
+from deploycost.cost.model import COMPONENTS, Evaluation  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
 from deploycost.optimize.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
 from deploycost.periods import DAYS_PER_MONTH  # noqa: E402
@@ -161,14 +159,22 @@ def _pareto_plot(table: pd.DataFrame, currency: str) -> bytes:
 
 
 def build_report(
-    scn: Scenario, result: SolveResult, sweep: pd.DataFrame | None = None, swing: float = 0.2
+    scn: Scenario,
+    result: SolveResult,
+    sweep: pd.DataFrame | None = None,
+    tornado: pd.DataFrame | None = None,
+    frontier: pd.DataFrame | None = None,
+    swing: float = 0.2,
 ) -> Report:
+    """Render a solve result and, when given, a sweep table, a tornado (``sensitivity.
+    tornado``, at ``swing``) and a cost frontier (``sensitivity.pareto``); nothing here
+    solves or re-costs."""
     if result.deployment is None:
         raise DeployCostError(
             f"nothing to report: the solve ended {result.status.value}: "
             + "; ".join(result.explanation)
         )
-    evaluation = evaluate(scn, from_specs(scn, [result.deployment]))
+    evaluation = result.evaluation
     report = Report(f"deploycost report: {scn.name}")
     cur = scn.currency
     spec = result.deployment
@@ -205,20 +211,20 @@ def build_report(
             f"{sweep.total.max():,.2f} {cur}/day."
         )
         report.sections.append(("Price sweep", f"<p>{html.escape(text)}</p>", text))
-    torn = tornado(scn, swing, result.backend)
-    report.images["tornado"] = _tornado_plot(torn, cur, swing)
-    report.sections.append(
-        (f"Tornado: price groups -/+{swing:.0%}", _frame_html(torn), _frame_md(torn))
-    )
-    frontier = pareto(scn, "e2e_latency_ms", backend=result.backend)
-    report.images["pareto"] = _pareto_plot(frontier, cur)
-    report.sections.append(
-        (
-            "Pareto frontier: cost against end-to-end latency",
-            _frame_html(frontier),
-            _frame_md(frontier),
+    if tornado is not None:
+        report.images["tornado"] = _tornado_plot(tornado, cur, swing)
+        report.sections.append(
+            (f"Tornado: price groups -/+{swing:.0%}", _frame_html(tornado), _frame_md(tornado))
         )
-    )
+    if frontier is not None:
+        report.images["pareto"] = _pareto_plot(frontier, cur)
+        report.sections.append(
+            (
+                "Pareto frontier: cost against end-to-end latency",
+                _frame_html(frontier),
+                _frame_md(frontier),
+            )
+        )
     used = set(evaluation.ledger().price)
     prices = evaluation.prices.table
     assumptions = prices[prices.name.isin(used)][
