@@ -1,11 +1,17 @@
-"""Shared fixtures: a small scenario with round numbers whose costs are worked by hand."""
+"""Shared cases and fixtures: a small scenario with round numbers whose costs are worked by
+hand (``HAND_SCENARIO``), a one-model case whose optimum is solved by hand (``hand``), and
+the direct Erlang C sum used to check latencies."""
 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from deploycost.scenario.synthetic import POOL, random_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
@@ -126,3 +132,96 @@ HAND_SCENARIO: dict = {
 @pytest.fixture
 def hand_raw() -> dict:
     return copy.deepcopy(HAND_SCENARIO)
+
+
+def erlang_c_direct(c: int, a: float) -> float:
+    """C(c, a) = (a^c / c! * c / (c - a)) / (sum_{k<c} a^k / k! + a^c / c! * c / (c - a))."""
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+
+
+HAND = {
+    "currency": "USD",
+    "workload": {"queries_per_day": 43_200_000, "peak_qps": 500},
+    "models": [
+        {
+            "name": "m",
+            "size_gb": 1.0,
+            "latency_slo_ms": 15,
+            "retrains_per_month": 0,
+            "versions_kept": 1,
+            "quality": 0.8,
+            "profiles": [
+                {"instance": "cheap", "precision": "fp32", "throughput_qps": 100, "latency_ms": 10},
+                {"instance": "fast", "precision": "fp32", "throughput_qps": 400, "latency_ms": 5},
+            ],
+        }
+    ],
+    "model_storage_tiers": ["s3-standard"],
+    "constraints": {"utilisation_max": 0.8},
+    "options": {
+        "batch_sizes": [1],
+        "backups": [0],
+        "file_compressions": ["none"],
+        "extra_replicas": 2,
+    },
+    "catalog": {
+        "hardware": [
+            {
+                "name": "cheap",
+                "compute_class": "cpu",
+                "accelerator": "xeon-spr-vcpu",
+                "accel_count": 0,
+                "vcpus": 8,
+                "memory_gib": 64,
+                "currency": "USD",
+                "price_on_demand_per_hour": 1.0,
+            },
+            {
+                "name": "fast",
+                "compute_class": "gpu",
+                "accelerator": "L4",
+                "accel_count": 1,
+                "accel_mem_gb": 24,
+                "vcpus": 8,
+                "memory_gib": 64,
+                "currency": "USD",
+                "price_on_demand_per_hour": 3.0,
+            },
+        ]
+    },
+}
+STORAGE_PER_DAY = 1.0 * 0.023 / 30.4  # 1 GB on S3 Standard
+
+
+def p99_by_hand(servers: int, service_ms: float, mu: float, lam: float = 500.0) -> float:
+    c = erlang_c_direct(servers, lam / mu)
+    wait_s = max(0.0, math.log(c / 0.01) / (servers * mu - lam))
+    return service_ms + wait_s * 1000
+
+
+def hand(**changes) -> dict:
+    raw = copy.deepcopy(HAND)
+    for path, value in changes.items():
+        node = raw
+        *parents, leaf = path.split("__")
+        for key in parents:
+            node = node[key] if not isinstance(node, list) else node[int(key)]
+        node[leaf] = value
+    return raw
+
+
+def random_with_coupled_limits(seed: int) -> dict:
+    """A random scenario, often with a fusion layer on a quota-limited instance and an owned
+    storage tier, so that every coupled family appears across the seeds."""
+    raw = random_scenario(seed)
+    rng = np.random.default_rng(10_000 + seed)
+    if rng.random() < 0.4:
+        instance = str(rng.choice(POOL))
+        raw["fusion"][0] |= {"instance": instance, "replicas": int(rng.integers(1, 3))}
+        raw["constraints"].setdefault("quotas", {})[instance] = int(rng.integers(2, 60))
+    if rng.random() < 0.4:
+        raw["constraints"]["owned_storage_gb"] = {
+            str(rng.choice(["s3-standard", "s3-standard-ia"])): float(rng.uniform(1, 3000))
+        }
+    return raw

@@ -14,7 +14,7 @@ from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import BACKENDS, Status
 from deploycost.scenario.schema import validate_scenario
 
-from .test_solve import hand, p99_by_hand
+from .conftest import hand, p99_by_hand
 
 FASTEST = p99_by_hand(4, 5, 400)  # 4 fast replicas (2 + 2 extra): 6.309 ms
 

@@ -15,8 +15,7 @@ from deploycost.optimize.solve import solve
 from deploycost.outputs.export import inputs_digest, manifests, recommendation, write_export
 from deploycost.scenario.schema import load_scenario, validate_scenario
 
-from .conftest import PROBLEMS
-from .test_solve import STORAGE_PER_DAY, hand
+from .conftest import PROBLEMS, STORAGE_PER_DAY, hand
 
 runner = CliRunner()
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import HAND_SCENARIO, PROBLEMS
 from .fuzzing import run, seeds
 
 
+@pytest.mark.slow
 def test_mutated_scenarios_never_crash_or_pass_invalid():
     tally = run([*seeds(PROBLEMS), HAND_SCENARIO], count=2000, seed=20261128)
     assert tally.failures == []

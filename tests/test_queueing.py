@@ -11,11 +11,7 @@ from hypothesis import strategies as st
 
 from deploycost.options.queueing import erlang_b, erlang_c, wait_quantile_s
 
-
-def erlang_c_direct(c: int, a: float) -> float:
-    """C(c, a) = (a^c / c! * c / (c - a)) / (sum_{k<c} a^k / k! + a^c / c! * c / (c - a))."""
-    top = a**c / math.factorial(c) * c / (c - a)
-    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+from .conftest import erlang_c_direct
 
 
 def erlang_b_recursive(c: int, a: float) -> float:

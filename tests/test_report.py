@@ -19,7 +19,7 @@ from deploycost.cli.app import app
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario
 
-from .test_solve import hand
+from .conftest import hand
 
 runner = CliRunner()
 HEADINGS = [

@@ -18,78 +18,7 @@ from deploycost.optimize.solvers import BACKENDS, Status, get_backend
 from deploycost.scenario.schema import load_scenario, validate_scenario
 from deploycost.scenario.synthetic import random_scenario
 
-from .conftest import PROBLEMS
-from .test_queueing import erlang_c_direct
-
-HAND = {
-    "currency": "USD",
-    "workload": {"queries_per_day": 43_200_000, "peak_qps": 500},
-    "models": [
-        {
-            "name": "m",
-            "size_gb": 1.0,
-            "latency_slo_ms": 15,
-            "retrains_per_month": 0,
-            "versions_kept": 1,
-            "quality": 0.8,
-            "profiles": [
-                {"instance": "cheap", "precision": "fp32", "throughput_qps": 100, "latency_ms": 10},
-                {"instance": "fast", "precision": "fp32", "throughput_qps": 400, "latency_ms": 5},
-            ],
-        }
-    ],
-    "model_storage_tiers": ["s3-standard"],
-    "constraints": {"utilisation_max": 0.8},
-    "options": {
-        "batch_sizes": [1],
-        "backups": [0],
-        "file_compressions": ["none"],
-        "extra_replicas": 2,
-    },
-    "catalog": {
-        "hardware": [
-            {
-                "name": "cheap",
-                "compute_class": "cpu",
-                "accelerator": "xeon-spr-vcpu",
-                "accel_count": 0,
-                "vcpus": 8,
-                "memory_gib": 64,
-                "currency": "USD",
-                "price_on_demand_per_hour": 1.0,
-            },
-            {
-                "name": "fast",
-                "compute_class": "gpu",
-                "accelerator": "L4",
-                "accel_count": 1,
-                "accel_mem_gb": 24,
-                "vcpus": 8,
-                "memory_gib": 64,
-                "currency": "USD",
-                "price_on_demand_per_hour": 3.0,
-            },
-        ]
-    },
-}
-STORAGE_PER_DAY = 1.0 * 0.023 / 30.4  # 1 GB on S3 Standard
-
-
-def p99_by_hand(servers: int, service_ms: float, mu: float, lam: float = 500.0) -> float:
-    c = erlang_c_direct(servers, lam / mu)
-    wait_s = max(0.0, math.log(c / 0.01) / (servers * mu - lam))
-    return service_ms + wait_s * 1000
-
-
-def hand(**changes) -> dict:
-    raw = copy.deepcopy(HAND)
-    for path, value in changes.items():
-        node = raw
-        *parents, leaf = path.split("__")
-        for key in parents:
-            node = node[key] if not isinstance(node, list) else node[int(key)]
-        node[leaf] = value
-    return raw
+from .conftest import PROBLEMS, STORAGE_PER_DAY, hand, p99_by_hand, random_with_coupled_limits
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -135,13 +64,15 @@ def test_problems_same_optimum_on_every_backend(path):
         assert float(result.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
 
 
-def test_random_small_scenarios_milp_equals_exhaustive():
+def _crosscheck(seeds) -> tuple[list, dict]:
+    """Every backend against exhaustive enumeration on random small scenarios (half of
+    them with a fusion layer on a quota-limited instance or an owned storage tier)."""
     mismatches, statuses = [], {}
-    for seed in range(200):
-        scn = validate_scenario(random_scenario(seed))
+    for seed in seeds:
+        raw = random_with_coupled_limits(seed) if seed % 2 else random_scenario(seed)
+        scn = validate_scenario(raw)
         results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
-        status = {r.status for r in results.values()}
-        statuses[seed] = status
+        statuses[seed] = {r.status for r in results.values()}
         truth = results["exhaustive"]
         for backend, result in results.items():
             same = result.status == truth.status and (
@@ -158,6 +89,18 @@ def test_random_small_scenarios_milp_equals_exhaustive():
                         truth.objective_per_day,
                     )
                 )
+    return mismatches, statuses
+
+
+def test_random_small_scenarios_milp_equals_exhaustive_quick():
+    mismatches, statuses = _crosscheck(range(1000, 1012))
+    assert mismatches == []
+    assert sum(Status.OPTIMAL in s for s in statuses.values()) >= 6
+
+
+@pytest.mark.slow
+def test_random_small_scenarios_milp_equals_exhaustive():
+    mismatches, statuses = _crosscheck(range(200))
     assert mismatches == []
     solved = sum(Status.OPTIMAL in s for s in statuses.values())
     assert solved >= 150  # the generator mostly makes feasible problems worth comparing

@@ -22,8 +22,7 @@ from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import BACKENDS
 from deploycost.scenario.schema import load_scenario, validate_scenario
 
-from .conftest import ROOT
-from .test_solve import STORAGE_PER_DAY, hand
+from .conftest import ROOT, STORAGE_PER_DAY, hand
 
 ECOMMERCE = ROOT / "problems" / "ecommerce_search_rec.yaml"
 
@@ -194,6 +193,7 @@ def _finish(proc, timeout=600) -> tuple[int, bytes]:
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC), encoding="utf-8")
@@ -222,6 +222,7 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     assert not (tmp_path / "cut.csv.state").exists()
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_serial_table():
     scn = load_scenario(ECOMMERCE)
     spec, params = load_spec({**SPEC, "samples": 150}, scn)

@@ -770,8 +770,10 @@ class DaskExecutor:
                 "--dask needs the optional dependency: pip install 'deploycost[dask]'"
             ) from None
         if address == "local":
+            # ":0": the scheduler's HTTP server takes a free port; with None it still tries
+            # 8787 and warns when another process holds it
             self._cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
             self.client = Client(self._cluster)
         else:
