@@ -1,6 +1,35 @@
-"""deploycost: the cheapest way to deploy AI models, with every assumption priced and sourced."""
+"""deploycost: the cheapest way to deploy AI models, with every assumption priced and sourced.
 
+    import deploycost as dc
+    result = dc.solve("problems/ecommerce_search_rec.yaml")   # a path, a mapping or a Scenario
+    dc.evaluate(scenario, deployment)    # the six components of a fixed deployment
+    dc.sweep(scenario, "spec.yaml")      # the optimum under many price scenarios
+
+The pipeline, one package per stage: ``scenario`` (schema, checks, loading) -> ``options``
+(performance, queueing, the option grid) -> ``optimize`` (limits, formulation, solvers,
+audit, explain, solve) -> ``analysis`` (sweep, sensitivity) -> ``outputs`` (export, report),
+with ``cost`` (prices, the ledger) used throughout and ``cli`` on top.
+"""
+
+from deploycost.api import evaluate, load_scenario, solve, sweep
 from deploycost.errors import DeployCostError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["DeployCostError", "ScenarioError", "__version__"]
+__all__ = [
+    "DeployCostError",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "evaluate",
+    "load_scenario",
+    "solve",
+    "sweep",
+]
+
+
+def __getattr__(name: str):
+    if name == "Scenario":  # the schema imports pydantic and the catalog: load it on use
+        from deploycost.scenario.schema import Scenario
+
+        return Scenario
+    raise AttributeError(f"module 'deploycost' has no attribute {name!r}")

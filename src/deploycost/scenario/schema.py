@@ -325,13 +325,10 @@ class Scenario(Strict):
 
     @property
     def resolved_catalog(self) -> Catalog:
+        """The catalog with this scenario's overrides; a scenario built with pydantic's own
+        ``Scenario.model_validate`` is cross-checked here, on first use."""
         if self._catalog is None:
-            raise ScenarioError(
-                [
-                    "this scenario was built without validation: create it "
-                    "with load_scenario or validate_scenario"
-                ]
-            )
+            cross_check(self)
         return self._catalog
 
     def model(self, name: str) -> ModelSpec:
@@ -834,6 +831,12 @@ def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
         scn = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(format_errors(exc, raw, Scenario, ""), source) from None
+    return cross_check(scn, source)
+
+
+def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
+    """The checks that span fields (unique names, references, catalog rows, currencies,
+    the baseline deployment), all at once; resolves the catalog. Raises ScenarioError."""
     problems: list[str] = []
     _unique(scn.models, "models", problems)
     _unique(scn.data_sources, "data_sources", problems)
@@ -849,6 +852,7 @@ def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
     if scn.baseline_deployment is not None and not problems:
         problems += check_deployment(scn, scn.baseline_deployment, "baseline_deployment")
     if problems:
+        scn._catalog = None  # an invalid scenario is never used
         raise ScenarioError(problems, source)
     return scn
 

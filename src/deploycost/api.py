@@ -1,0 +1,106 @@
+"""The public API: each function takes a scenario as a path, a mapping or a ``Scenario``.
+
+import deploycost as dc
+result = dc.solve("problems/ecommerce_search_rec.yaml")
+print(result.objective_per_day, result.binding)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deploycost.analysis.sweep import SweepResult
+    from deploycost.cost.model import Evaluation
+    from deploycost.cost.prices import PriceVector
+    from deploycost.optimize.solve import SolveResult
+    from deploycost.scenario.schema import DeploymentSpec, Scenario
+
+
+def load_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """A validated scenario from a YAML path, a parsed mapping or a ``Scenario`` (one built
+    with ``Scenario.model_validate`` is cross-checked here); raises ``ScenarioError``."""
+    from deploycost.errors import ScenarioError
+    from deploycost.scenario.schema import Scenario, validate_scenario
+    from deploycost.scenario.schema import load_scenario as load_file
+
+    if isinstance(scenario, Scenario):
+        scenario.resolved_catalog  # noqa: B018 - cross-checks a scenario built without it
+        return scenario
+    if isinstance(scenario, Mapping):
+        return validate_scenario(dict(scenario))
+    if isinstance(scenario, str | Path):
+        return load_file(scenario)
+    raise ScenarioError(
+        [f"scenario must be a path, a mapping or a Scenario, got {type(scenario).__name__}"]
+    )
+
+
+def solve(
+    scenario: str | Path | Mapping[str, Any] | Scenario,
+    backend: str = "scipy-highs",
+    time_limit_s: float | None = None,
+    mip_gap: float = 0.0,
+    runner_ups: bool | None = None,
+    prices: PriceVector | None = None,
+) -> SolveResult:
+    """The cheapest deployment meeting every limit, audited (``SolveResult``; it never raises
+    for infeasibility: see ``status``, ``explanation`` and ``raise_for_status()``)."""
+    from deploycost.optimize.solve import solve as run
+
+    return run(load_scenario(scenario), backend, time_limit_s, mip_gap, runner_ups, prices)
+
+
+def evaluate(
+    scenario: str | Path | Mapping[str, Any] | Scenario,
+    deployment: str | Path | Mapping[str, Any] | DeploymentSpec | None = None,
+    prices: PriceVector | None = None,
+) -> Evaluation:
+    """The six cost components of a fixed deployment (default: the scenario's
+    ``baseline_deployment``): a deployment file, a mapping or a ``DeploymentSpec``."""
+    from deploycost.cost.deployments import from_specs
+    from deploycost.cost.model import evaluate as run
+    from deploycost.errors import ScenarioError
+    from deploycost.scenario.schema import (
+        DeploymentSpec,
+        check_deployment,
+        load_deployment,
+        validate_deployment,
+    )
+
+    scn = load_scenario(scenario)
+    if deployment is None:
+        if scn.baseline_deployment is None:
+            raise ScenarioError(["no deployment given and the scenario has no baseline_deployment"])
+        spec = scn.baseline_deployment
+    elif isinstance(deployment, DeploymentSpec):
+        problems = check_deployment(scn, deployment)
+        if problems:
+            raise ScenarioError(problems, "deployment")
+        spec = deployment
+    elif isinstance(deployment, Mapping):
+        spec = validate_deployment(scn, dict(deployment))
+    else:
+        spec = load_deployment(scn, deployment)
+    return run(scn, from_specs(scn, [spec]), prices)
+
+
+def sweep(
+    scenario: str | Path | Mapping[str, Any] | Scenario,
+    spec: str | Path | Mapping[str, Any],
+    backend: str = "scipy-highs",
+    state_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """The optimum under many price scenarios (a sweep specification file or mapping: line,
+    grid, random, lhs or csv); ``SweepResult.table`` has one row per price scenario."""
+    from deploycost.analysis.sweep import load_spec, load_spec_file, run_sweep
+
+    scn = load_scenario(scenario)
+    if isinstance(spec, Mapping):
+        sweep_spec, params = load_spec(dict(spec), scn)
+    else:
+        sweep_spec, params = load_spec_file(spec, scn)
+    return run_sweep(scn, sweep_spec, params, backend, state_dir, progress=progress)
