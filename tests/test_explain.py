@@ -92,3 +92,39 @@ def test_cli_exit_code_and_no_traceback(kind, tmp_path):
     payload = json.loads(as_json.output)
     assert payload["status"] == "infeasible"
     assert payload["explanation"]
+
+
+def test_the_explanation_is_bounded_by_the_solve_time_limit(monkeypatch):
+    from deploycost.cost.model import CostModel
+    from deploycost.optimize import explain
+    from deploycost.optimize.formulation import build
+    from deploycost.optimize.solvers import SolverOptions, SolverOutput, get_backend
+
+    assert explain.explanation_budget_s(SolverOptions(time_limit_s=3.0), 100.0) == 3.0
+    assert explain.explanation_budget_s(SolverOptions(), 0.01) == explain.EXPLAIN_MIN_S
+    assert explain.explanation_budget_s(SolverOptions(), 2.0) == 40.0
+    form = build(CostModel(validate_scenario(CASES["budget"][0])))
+    seen = []
+
+    def stopped(status):
+        def backend(relaxed, options):
+            seen.append(options.time_limit_s)
+            if status == Status.NOT_SOLVED:
+                return SolverOutput(status, None, None, None, None, options.time_limit_s)
+            out = get_backend("scipy-highs")(relaxed, options)
+            return SolverOutput(status, out.x, out.objective, None, None, 0.1)
+
+        return backend
+
+    monkeypatch.setattr(explain, "get_backend", lambda name: stopped(Status.NOT_SOLVED))
+    lines = explain.explain_infeasible(form, "scipy-highs", SolverOptions(time_limit_s=2.5))
+    assert seen == [2.5]
+    assert lines == [
+        "the explanation did not finish within 2.5 s (pass a larger --time-limit): no "
+        "relaxed deployment was found to measure the shortfalls"
+    ]
+    monkeypatch.setattr(explain, "get_backend", lambda name: stopped(Status.FEASIBLE))
+    lines = explain.explain_infeasible(form, "scipy-highs", SolverOptions(), solve_s=1.0)
+    assert seen[-1] == 20.0
+    assert re.search(CASES["budget"][1], lines[0])
+    assert "each is an upper bound" in lines[1]

@@ -112,7 +112,7 @@ def test_option_costs_equal_the_full_ledger(path):
         data_part = sum(
             (data[dep.data_tier[0, s], s] for s in range(data.shape[1])), np.zeros_like(full)
         )
-        option_part = opts.by_price[[r.name for r in rows]].sum(axis=0)
+        option_part = np.asarray(opts.by_price[[r.name for r in rows]].sum(axis=0)).ravel()
         np.testing.assert_allclose(option_part + system + data_part, full, rtol=1e-9, atol=1e-12)
 
 

@@ -65,6 +65,7 @@ class Catalog:
             return self
         key = KEYS[kind]
         frame = self.table(kind).copy()
+        added: dict[str, dict] = {}
         for row in rows:
             name = row[key]
             values = {k: v for k, v in row.items() if v is not None}
@@ -76,8 +77,10 @@ class Catalog:
                     frame[column] = frame[column].astype(object)
                     frame.at[name, column] = value
             else:
-                added = pd.DataFrame([values]).set_index(key, drop=False)
-                frame = pd.concat([frame.astype(object), added.astype(object)])
+                added[name] = added.get(name, {}) | values
+        if added:  # one concatenation: linear in the rows a scenario adds
+            new = pd.DataFrame(list(added.values())).set_index(key, drop=False)
+            frame = pd.concat([frame.astype(object), new.astype(object)])
         frame = frame.infer_objects()
         return replace(self, **{kind: frame})
 

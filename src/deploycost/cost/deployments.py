@@ -16,6 +16,26 @@ from deploycost.cost.prices import instance_names, tier_names
 from deploycost.scenario.schema import DeploymentSpec, Scenario
 
 
+class Axis(tuple):
+    """The names along one axis of the problem, in order; ``index`` is a dictionary lookup,
+    so that mapping thousands of names to positions stays linear."""
+
+    def __new__(cls, names) -> Axis:
+        axis = super().__new__(cls, names)
+        axis._position = {}
+        for i, name in enumerate(axis):
+            axis._position.setdefault(name, i)
+        return axis
+
+    def index(self, name, *bounds) -> int:  # noqa: D401 - tuple.index, in O(1)
+        if bounds:
+            return super().index(name, *bounds)
+        try:
+            return self._position[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"{name!r} is not on this axis") from None
+
+
 @dataclass(frozen=True)
 class Space:
     """Name lists that give the meaning of every index in ``Deployments``."""
@@ -34,15 +54,15 @@ class Space:
     def of(cls, scn: Scenario) -> Space:
         cat = scn.resolved_catalog
         return cls(
-            models=tuple(m.name for m in scn.models),
-            instances=tuple(instance_names(scn)),
-            tiers=tuple(tier_names(scn)),
-            precisions=tuple(str(p) for p in cat.precision.index),
-            compressions=tuple(str(c) for c in cat.compression.index),
-            fusions=tuple(f.name for f in scn.fusion_configs),
-            sources=tuple(s.name for s in scn.data_sources),
-            automation=tuple(a.name for a in scn.people.automation_levels),
-            roles=tuple(scn.role_specs),
+            models=Axis(m.name for m in scn.models),
+            instances=Axis(instance_names(scn)),
+            tiers=Axis(tier_names(scn)),
+            precisions=Axis(str(p) for p in cat.precision.index),
+            compressions=Axis(str(c) for c in cat.compression.index),
+            fusions=Axis(f.name for f in scn.fusion_configs),
+            sources=Axis(s.name for s in scn.data_sources),
+            automation=Axis(a.name for a in scn.people.automation_levels),
+            roles=Axis(scn.role_specs),
         )
 
 

@@ -108,10 +108,12 @@ class Quantities:
 
 @dataclass(frozen=True)
 class _Block:
-    """Ledger lines of one cost term: ``q[d, o * K + k]`` for owner o and price k.
+    """Ledger lines of one cost term: owner o of deployment d buys ``values[d, o]``.
 
     A *choice* block has a line for every (owner, price) pair and the deployment buys at
-    one of them; a *fixed* block has one line per owner, at that owner's own price.
+    one of them, ``prices[choice[d, o]]``; a *fixed* block (``choice`` None) has one line per
+    owner, at that owner's own price ``prices[o]``. ``q`` lays the lines out densely (for the
+    ledger of a few deployments); ``entries`` gives the non-zeros only (for many options).
     """
 
     component: str
@@ -119,8 +121,23 @@ class _Block:
     owners: list[str]
     prices: list[str]
     unit: str
-    q: np.ndarray
-    fixed: bool
+    values: np.ndarray  # (D, O)
+    choice: np.ndarray | None  # (D, O) index into ``prices``; None for a fixed block
+
+    @property
+    def fixed(self) -> bool:
+        return self.choice is None
+
+    @property
+    def q(self) -> np.ndarray:
+        """``q[d, o * K + k]`` (choice) or ``q[d, o]`` (fixed)."""
+        if self.choice is None:
+            return np.asarray(self.values)
+        d, o = self.values.shape
+        q = np.zeros((d, o, len(self.prices)))
+        choice = np.broadcast_to(self.choice, (d, o))[..., None]
+        np.put_along_axis(q, choice, self.values[..., None], axis=2)
+        return q.reshape(d, o * len(self.prices))
 
     @property
     def line_owner(self) -> list[str]:
@@ -141,12 +158,9 @@ def _choice_block(
     choice: np.ndarray,
 ) -> _Block:
     """Deployment d buys ``values[d, o]`` at price ``prices[choice[d, o]]``."""
-    d, o = values.shape
-    q = np.zeros((d, o, len(prices)))
-    np.put_along_axis(q, np.broadcast_to(choice, (d, o))[..., None], values[..., None], axis=2)
-    return _Block(
-        component, owner_kind, owners, prices, unit, q.reshape(d, o * len(prices)), fixed=False
-    )
+    values = np.asarray(values, float)
+    choice = np.broadcast_to(np.asarray(choice, np.intp), values.shape)
+    return _Block(component, owner_kind, owners, prices, unit, values, choice)
 
 
 def _fixed_block(
@@ -158,7 +172,7 @@ def _fixed_block(
     values: np.ndarray,
 ) -> _Block:
     """Deployment d buys ``values[d, o]`` at owner o's own price ``prices[o]``."""
-    return _Block(component, owner_kind, owners, prices, unit, np.asarray(values), fixed=True)
+    return _Block(component, owner_kind, owners, prices, unit, np.asarray(values), None)
 
 
 @dataclass(frozen=True)
@@ -233,31 +247,47 @@ def _billed_factor(min_days: np.ndarray, lifetime_days: np.ndarray) -> np.ndarra
 
 
 def artifact_loads_per_day(
-    replicas: np.ndarray, retrains_per_day: np.ndarray, running: np.ndarray
+    replicas: np.ndarray, retrains_per_day: np.ndarray, starts_per_day: np.ndarray
 ) -> np.ndarray:
     """Artifact pulls per day: every replica loads each new version, and every replica start
-    (scale-up over the daily cycle, ``running`` is (D, M, 24)) loads the current one."""
-    starts = np.maximum(np.diff(running, axis=2, append=running[..., :1]), 0).sum(axis=2)
-    return replicas * retrains_per_day + starts
+    (scale-up over the daily cycle) loads the current one."""
+    return replicas * retrains_per_day + starts_per_day
 
 
-def hourly_replicas(
-    scn: Scenario, dep: Deployments, share: np.ndarray, const: ModelConstants
-) -> np.ndarray:
-    """(D, M, 24) replicas running each hour: the peak replicas, or what autoscaling needs.
+def daily_replicas(
+    scn: Scenario,
+    replicas: np.ndarray,
+    capacity_qps: np.ndarray,
+    share: np.ndarray,
+    min_replicas: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(D, M) replica-hours per day and replica starts per day of ``replicas`` (D, M) peak
+    replicas with per-replica ``capacity_qps`` (NaN: not autoscaled), serving ``share``
+    requests per user query, at least ``min_replicas`` (M,).
 
-    An autoscaled model runs ``ceil(lambda_h / (capacity * utilisation_max))`` replicas in
-    hour h, clamped to [min_replicas, deployed replicas].
+    A model that does not autoscale runs its peak replicas all day (24 x replicas, no
+    starts). An autoscaled one runs ``ceil(lambda_h / (capacity * utilisation_max))``
+    replicas in hour h, clamped to [min_replicas, deployed replicas]; each increase from
+    one hour to the next (the day wrapping round) is a start. The hourly profile is built
+    only for the autoscaled entries, so a grid of a million fixed options stays (D, M).
     """
-    weights = np.asarray(scn.workload.hourly_weights)  # (24,)
-    hourly_qps = scn.workload.queries_per_day * weights / 3600.0  # mean arrival rate per hour
-    load = share[..., None] * hourly_qps  # (D, M, 24)
-    capacity = dep.capacity_qps[..., None] * scn.constraints.utilisation_max
-    with np.errstate(invalid="ignore", divide="ignore"):
-        needed = np.ceil(np.where(np.isnan(capacity), np.inf, load / capacity))
-    needed = np.maximum(needed, const.min_replicas[None, :, None])
-    peak = dep.replicas[..., None]
-    return np.where(np.isnan(capacity), peak, np.minimum(needed, peak))
+    replicas = np.asarray(replicas, float)
+    hours = replicas * HOURS_PER_DAY
+    starts = np.zeros_like(hours)
+    capacity = np.broadcast_to(capacity_qps, replicas.shape)
+    d, m = np.nonzero(~np.isnan(capacity))
+    if len(d):
+        weights = np.asarray(scn.workload.hourly_weights)  # (24,)
+        hourly_qps = scn.workload.queries_per_day * weights / 3600.0  # mean arrivals per hour
+        load = np.broadcast_to(share, replicas.shape)[d, m, None] * hourly_qps  # (K, 24)
+        per_replica = capacity[d, m, None] * scn.constraints.utilisation_max
+        with np.errstate(invalid="ignore", divide="ignore"):
+            needed = np.ceil(load / per_replica)
+        needed = np.maximum(needed, min_replicas[m, None])
+        running = np.minimum(needed, replicas[d, m, None])
+        hours[d, m] = running.sum(axis=1) * (HOURS_PER_DAY / 24.0)
+        starts[d, m] = np.maximum(np.diff(running, axis=1, append=running[:, :1]), 0).sum(axis=1)
+    return hours, starts
 
 
 class CostModel:
@@ -305,8 +335,7 @@ class CostModel:
         """GB of one stored model artifact: params x bytes/param x file-compression factor."""
         return const.gb_per_param_byte * self.bytes_per[precision] * self.size_factor[compression]
 
-    def _compute(self, dep: Deployments, running: np.ndarray, owners: list[str]) -> list[_Block]:
-        hours = running.sum(axis=2) * (HOURS_PER_DAY / 24.0)
+    def _compute(self, dep: Deployments, hours: np.ndarray, owners: list[str]) -> list[_Block]:
         return [
             _choice_block(
                 "compute",
@@ -323,7 +352,7 @@ class CostModel:
         self,
         dep: Deployments,
         active: np.ndarray,
-        running: np.ndarray,
+        starts: np.ndarray,
         const: ModelConstants,
         owners: list[str],
     ) -> list[_Block]:
@@ -334,7 +363,7 @@ class CostModel:
                 const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
             )
         billed = _billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
-        loads = artifact_loads_per_day(dep.replicas * active, const.retrains_per_day, running)
+        loads = artifact_loads_per_day(dep.replicas * active, const.retrains_per_day, starts)
         return [
             _choice_block(
                 "model_storage",
@@ -518,11 +547,13 @@ class CostModel:
         const: ModelConstants,
         owners: list[str],
     ) -> list[_Block]:
-        running = hourly_replicas(self.scn, dep, share, const) * active[..., None]
+        hours, starts = daily_replicas(
+            self.scn, dep.replicas, dep.capacity_qps, share, const.min_replicas
+        )
         return [
-            *self._model_storage(dep, active, running, const, owners),
+            *self._model_storage(dep, active, starts * active, const, owners),
             *self._compression(dep, active, const, owners),
-            *self._compute(dep, running, owners),
+            *self._compute(dep, hours * active, owners),
         ]
 
     def quantities(self, dep: Deployments) -> Quantities:
@@ -547,8 +578,8 @@ class CostModel:
 
     def option_quantities(
         self, model: np.ndarray, share: np.ndarray, choices: dict[str, np.ndarray]
-    ) -> np.ndarray:
-        """(O, P) quantities per price of O single-model options, model-owned terms only.
+    ) -> sp.csr_matrix:
+        """(O, P) sparse quantities per price of O single-model options, model-owned terms.
 
         Option o deploys model ``model[o]`` with requests per user query ``share[o]`` and
         the per-option ``choices`` (instance, replicas, precision, batch, tier, backups,
@@ -556,8 +587,9 @@ class CostModel:
         automation level, which the formulation prices with the fusion choice.
         """
         count = len(model)
+        n_prices = len(self.prices.names)
         if count == 0:
-            return np.zeros((0, len(self.prices.names)))
+            return sp.csr_matrix((0, n_prices))
         dep = Deployments(
             **{k: np.asarray(v)[None, :] for k, v in choices.items()},
             fusion=np.zeros(1, np.intp),
@@ -567,13 +599,19 @@ class CostModel:
         const = self.const.take(model)
         owners = ["option"] * count
         blocks = self._model_blocks(dep, np.ones((1, count), bool), share[None, :], const, owners)
-        by_price = np.zeros((count, len(self.prices.names)))
         rows = np.arange(count)
+        cols, vals = [], []
         for block in blocks:
-            if block.fixed:
-                np.add.at(by_price, (rows, self.prices.indices(block.prices)), block.q[0])
-            else:
-                by_price[:, self.prices.indices(block.prices)] += block.q[0].reshape(count, -1)
+            idx = self.prices.indices(block.prices)
+            cols.append(idx if block.fixed else idx[block.choice[0]])
+            vals.append(np.broadcast_to(block.values[0], (count,)))
+        # one entry per option and block: memory grows with options x blocks, not x prices
+        by_price = sp.csr_matrix(
+            (np.concatenate(vals), (np.tile(rows, len(blocks)), np.concatenate(cols))),
+            shape=(count, n_prices),
+        )
+        by_price.sum_duplicates()
+        by_price.eliminate_zeros()
         return by_price
 
     def _fold(self, blocks: list[_Block], count: int) -> np.ndarray:

@@ -13,10 +13,15 @@ Two layers:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from deploycost.optimize.formulation import Formulation, build
-from deploycost.optimize.solvers import SolverOptions, get_backend
+from deploycost.optimize.solvers import SolverOptions, Status, get_backend
+
+EXPLAIN_MIN_S = 10.0
+EXPLAIN_FACTOR = 20.0
 
 
 def impossible_configurations(form: Formulation) -> list[str]:
@@ -40,13 +45,37 @@ def slack_report(form: Formulation, x: np.ndarray) -> list[str]:
     ]
 
 
-def explain_infeasible(form: Formulation, backend: str, options: SolverOptions) -> list[str]:
+def explanation_budget_s(options: SolverOptions, solve_s: float) -> float:
+    """Seconds the explanation may take: the solve's own time limit when one was set, else
+    twenty times what the proof of infeasibility took (at least ten seconds)."""
+    if options.time_limit_s is not None:
+        return options.time_limit_s
+    return max(EXPLAIN_MIN_S, EXPLAIN_FACTOR * solve_s)
+
+
+def explain_infeasible(
+    form: Formulation, backend: str, options: SolverOptions, solve_s: float = 0.0
+) -> list[str]:
+    """Why no deployment exists: per-model impossibilities, then the shortfall of each
+    coupled limit (a re-solve with priced slack, within ``explanation_budget_s``)."""
     lines = impossible_configurations(form)
     if len(lines) == len(form.cost.space.fusions):
         return lines
+    budget = explanation_budget_s(options, solve_s)
     relaxed = build(form.cost, form.options, with_slack=True)
     solver = get_backend("scipy-highs" if backend == "exhaustive" else backend)
-    out = solver(relaxed, options)
+    out = solver(relaxed, replace(options, time_limit_s=budget, mip_gap=0.0))
     if out.x is None:
-        return lines + ["no deployment exists even with the coupled limits relaxed"]
-    return lines + slack_report(relaxed, out.x)
+        if out.status == Status.INFEASIBLE:
+            return lines + ["no deployment exists even with the coupled limits relaxed"]
+        return lines + [
+            f"the explanation did not finish within {budget:.3g} s (pass a larger "
+            f"--time-limit): no relaxed deployment was found to measure the shortfalls"
+        ]
+    found = slack_report(relaxed, out.x)
+    if out.status != Status.OPTIMAL:
+        found.append(
+            f"the explanation stopped at its {budget:.3g} s limit before proving these "
+            f"shortfalls minimal: each is an upper bound (pass a larger --time-limit)"
+        )
+    return lines + found

@@ -243,7 +243,9 @@ def solve(
     out = solver(form, options)
     timings["solve_s"] = out.seconds
     if out.status == Status.INFEASIBLE:
-        explanation = explain_infeasible(form, backend, options)
+        mark = time.perf_counter()
+        explanation = explain_infeasible(form, backend, options, out.seconds)
+        timings["explain_s"] = time.perf_counter() - mark
         timings["total_s"] = time.perf_counter() - start
         return SolveResult(
             Status.INFEASIBLE,

@@ -37,9 +37,9 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from deploycost.cost.deployments import Deployments
-from deploycost.cost.model import CostModel, artifact_loads_per_day, hourly_replicas
+from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_replicas
 from deploycost.options.performance import (
     REASONS,
     batch_grid,
@@ -78,7 +78,7 @@ class OptionSet:
 
     units: Units
     table: pd.DataFrame
-    by_price: np.ndarray
+    by_price: sp.csr_matrix  # (options, prices), sparse: a few lines per option
     diagnostics: pd.DataFrame
     columns: dict[str, np.ndarray]  # the numeric columns of ``table`` as arrays (hot paths)
 
@@ -100,6 +100,21 @@ def _pareto_keep(group: np.ndarray, n: np.ndarray, p99: np.ndarray) -> np.ndarra
     shifted = v - rank * (np.max(v) - np.min(v) + 1.0)
     before = np.concatenate([[np.inf], np.minimum.accumulate(shifted)[:-1]])
     return np.sort(order[shifted < before])
+
+
+def _group_ids(*keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Group number of each row of equal ``keys`` (exact equality), and the group count."""
+    if len(keys[0]) == 0:
+        return np.zeros(0, np.intp), 0
+    order = np.lexsort(keys[::-1])
+    new = np.zeros(len(order), bool)
+    new[0] = True
+    for key in keys:
+        ordered = key[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    ids = np.empty(len(order), np.intp)
+    ids[order] = np.cumsum(new) - 1
+    return ids, int(ids.max()) + 1
 
 
 def _first_per_group(group: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -191,21 +206,10 @@ def enumerate_options(cost: CostModel) -> OptionSet:
 
     # loads per day decide the cheapest storage; choose it once per (unit, precision, loads)
     const_k = const.take(i[u])
-    probe = Deployments(
-        instance=h[None],
-        replicas=n_f[None],
-        precision=c[None],
-        batch=batches[b][None],
-        tier=np.zeros((1, len(u)), np.intp),
-        backups=np.zeros((1, len(u)), np.intp),
-        compression=np.zeros((1, len(u)), np.intp),
-        capacity_qps=capacity[None],
-        fusion=np.zeros(1, np.intp),
-        data_tier=np.zeros((1, len(space.sources)), np.intp),
-        automation=np.zeros(1, np.intp),
+    _, starts = daily_replicas(
+        scn, n_f[None], capacity[None], units.share[u][None], const_k.min_replicas
     )
-    running = hourly_replicas(scn, probe, units.share[u][None], const_k)
-    loads = artifact_loads_per_day(n_f[None], const_k.retrains_per_day, running)[0]
+    loads = artifact_loads_per_day(n_f, const_k.retrains_per_day, starts[0])
 
     tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
     zips = np.array([space.compressions.index(z) for z in opts.file_compressions])
@@ -216,14 +220,12 @@ def enumerate_options(cost: CostModel) -> OptionSet:
 
     cold_start_s = partial(cold_start_seconds, cost)
 
-    key = np.stack([u, c, loads], axis=1)
-    triples, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    rep = np.zeros(len(triples), np.intp)
+    inverse, n_triples = _group_ids(u, c, loads)
+    rep = np.zeros(n_triples, np.intp)
     rep[inverse] = np.arange(len(u))
-    rows_t = np.repeat(np.arange(len(triples)), len(combo_t))
+    rows_t = np.repeat(np.arange(n_triples), len(combo_t))
     rows_k = rep[rows_t]
-    ct, cz, ck = (np.tile(a, len(triples)) for a in (combo_t, combo_z, combo_k))
+    ct, cz, ck = (np.tile(a, n_triples) for a in (combo_t, combo_z, combo_k))
     model_of = i[u[rows_k]]
     min_backups = np.array([m.min_backups for m in scn.models])
     ok = (cold_start_s(model_of, c[rows_k], ct, cz) <= scn.constraints.max_cold_start_s) & (
@@ -265,6 +267,9 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     }
     by_price = cost.option_quantities(i[u[k]], units.share[u[k]], final)
     daily = by_price @ cost.prices.values
+    order = np.lexsort((daily, u[k]))  # by unit, cheapest first (the backends rely on it)
+    k, daily, by_price = k[order], daily[order], by_price[order]
+    final = {name: values[order] for name, values in final.items()}
     artifact = cost.artifact_gb(const.take(i[u[k]]), final["precision"], final["compression"])
     table = pd.DataFrame(
         {
@@ -299,9 +304,6 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         }
     )
     table["headroom_ms"] = table.slo_ms - table.p99_ms
-    order = np.lexsort((table.cost_per_day.to_numpy(), table.unit.to_numpy()))
-    table = table.iloc[order].reset_index(drop=True)
-    by_price = by_price[order]
     numeric = (
         "unit",
         "cost_per_day",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import import_module
 
 import numpy as np
 
@@ -39,22 +40,20 @@ class SolverOptions:
 Backend = Callable[..., SolverOutput]
 
 
-def _registry() -> dict[str, Backend]:
-    from deploycost.optimize.solvers.exhaustive import solve as exhaustive
-    from deploycost.optimize.solvers.pulp_cbc import solve as pulp_cbc
-    from deploycost.optimize.solvers.scipy_highs import solve as scipy_highs
-
-    return {"scipy-highs": scipy_highs, "pulp-cbc": pulp_cbc, "exhaustive": exhaustive}
-
-
-BACKENDS = ("scipy-highs", "pulp-cbc", "exhaustive")
+# name -> module whose ``solve`` is the backend; a module is imported only when its backend
+# is asked for (PuLP and its CBC binary are not loaded by a HiGHS solve)
+REGISTRY = {
+    "scipy-highs": "deploycost.optimize.solvers.scipy_highs",
+    "pulp-cbc": "deploycost.optimize.solvers.pulp_cbc",
+    "exhaustive": "deploycost.optimize.solvers.exhaustive",
+}
+BACKENDS = tuple(REGISTRY)
 
 
 def get_backend(name: str) -> Backend:
-    registry = _registry()
-    if name not in registry:
-        raise DeployCostError(f"backend must be one of {', '.join(registry)}, got {name!r}")
-    return registry[name]
+    if name not in REGISTRY:
+        raise DeployCostError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
+    return import_module(REGISTRY[name]).solve
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
