@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import import_module
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def _synthetic(models: int, seed: int, types: int | None) -> dict:
     try:
         from deploycost.scenario.synthetic import random_scenario
     except ImportError:  # revisions before the pipeline packages
-        from deploycost.synthetic import random_scenario
+        random_scenario = import_module("deploycost.synthetic").random_scenario
     raw = random_scenario(seed, models=models, instances=4, small=True, stages=4)
     raw["constraints"] = {"utilisation_max": 0.8}
     if types is None:  # end to end: SLOs loose enough that every model can be served
@@ -78,10 +79,10 @@ def child_grid(models: int, types: int, seed: int) -> dict:
         from deploycost.cost.model import CostModel
         from deploycost.options.grid import enumerate_options
         from deploycost.scenario.schema import validate_scenario
-    except ImportError:
-        from deploycost.costmodel import CostModel
-        from deploycost.options import enumerate_options
-        from deploycost.scenario import validate_scenario
+    except ImportError:  # revisions before the pipeline packages
+        CostModel = import_module("deploycost.costmodel").CostModel  # noqa: N806
+        enumerate_options = import_module("deploycost.options").enumerate_options
+        validate_scenario = import_module("deploycost.scenario").validate_scenario
     raw = _synthetic(models, seed, types)
     start = time.perf_counter()
     try:
@@ -210,7 +211,8 @@ def _report(args, trees: dict[str, Path], tmp: Path) -> None:
         for name, r in results.items():
             mine = results["current"]
             print(
-                f"{types:>6} {name:<9} {_cell(r, 'options', ','):>9} {_cell(r, 'seconds', '.2f'):>8} "
+                f"{types:>6} {name:<9} {_cell(r, 'options', ','):>9} "
+                f"{_cell(r, 'seconds', '.2f'):>8} "
                 f"{_cell(r, 'peak_mb', ',.0f'):>9} "
                 f"{_ratio(base, mine, 'seconds') if name == 'current' else '':>10} "
                 f"{_ratio(base, mine, 'peak_mb') if name == 'current' else '':>12}",

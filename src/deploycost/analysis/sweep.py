@@ -633,6 +633,23 @@ def _table(
     return rows
 
 
+RESULT_COLUMNS = (
+    "scenario",
+    "t",
+    *COMPONENTS,
+    "total",
+    "deployment",
+    "status",
+    "fusion_config",
+    "how",
+)
+
+
+def parameter_columns(table: pd.DataFrame) -> list[str]:
+    """The swept parameters' columns of a sweep table, by name (not by position)."""
+    return [c for c in table.columns if c not in RESULT_COLUMNS and not c.startswith("model:")]
+
+
 def run_sweep(
     scn: Scenario,
     spec: SweepSpec,

@@ -411,9 +411,10 @@ class CostModel:
         ]
 
     def _maintenance(
-        self, dep: Deployments, active: np.ndarray, const: ModelConstants, owners: list[str]
+        self, automation: np.ndarray, active: np.ndarray, const: ModelConstants, owners: list[str]
     ) -> list[_Block]:
-        automation = self.multiplier[dep.automation][:, None]
+        """Maintenance of the active models at automation level ``automation`` (D,)."""
+        multiplier = self.multiplier[automation][:, None]
         return [
             _choice_block(
                 "people",
@@ -421,13 +422,14 @@ class CostModel:
                 owners,
                 self.names["rate"],
                 "person-day/day",
-                const.maintenance_pd_per_day * automation * active,
+                const.maintenance_pd_per_day * multiplier * active,
                 np.broadcast_to(const.role, active.shape),
             )
         ]
 
-    def _people_shared(self, dep: Deployments) -> list[_Block]:
-        scn, d = self.scn, dep.count
+    def _people_shared(self, automation: np.ndarray) -> list[_Block]:
+        """Training and the automation level's fixed cost, for levels ``automation`` (D,)."""
+        scn, d = self.scn, len(automation)
         training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
         return [
             _fixed_block(
@@ -445,19 +447,19 @@ class CostModel:
                 [f"automation_fixed_month[{a}]" for a in self.space.automation],
                 "month/day",
                 np.full((d, 1), 1.0 / DAYS_PER_MONTH),
-                dep.automation[:, None],
+                automation[:, None],
             ),
         ]
 
-    def _fusion(self, dep: Deployments) -> list[_Block]:
+    def _fusion(self, f: np.ndarray, automation: np.ndarray) -> list[_Block]:
+        """The fusion layer of configurations ``f`` (D,) at automation levels (D,)."""
         cfgs = self.scn.fusion_configs
-        f = dep.fusion
         complexity = np.array([c.complexity for c in cfgs])
         upkeep = np.array([c.maintenance_person_days_per_month for c in cfgs]) / DAYS_PER_MONTH
         role = np.array([self._role(c.role) for c in cfgs])
         hours = np.array([c.replicas * HOURS_PER_DAY for c in cfgs])
         inst = np.array([self.space.instances.index(c.instance) if c.instance else 0 for c in cfgs])
-        automation = self.multiplier[dep.automation]
+        multiplier = self.multiplier[automation]
         return [
             _choice_block(
                 "fusion",
@@ -474,7 +476,7 @@ class CostModel:
                 ["fusion"],
                 self.names["rate"],
                 "person-day/day",
-                (upkeep[f] * automation)[:, None],
+                (upkeep[f] * multiplier)[:, None],
                 role[f][:, None],
             ),
             _choice_block(
@@ -488,16 +490,17 @@ class CostModel:
             ),
         ]
 
-    def _data(self, dep: Deployments) -> list[_Block]:
+    def _data(self, data_tier: np.ndarray) -> list[_Block]:
+        """The data component with source s kept on tier ``data_tier[d, s]``."""
         src = self.scn.data_sources
         if not src:
             return []
-        shape = (dep.count, len(src))
+        shape = (len(data_tier), len(src))
         names = list(self.space.sources)
         gb = np.array([s.gb_per_day for s in src])
         raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), shape)
         retention = np.array([s.retention_days for s in src])
-        billed = _billed_factor(self.min_days[dep.data_tier], np.broadcast_to(retention, shape))
+        billed = _billed_factor(self.min_days[data_tier], np.broadcast_to(retention, shape))
         reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), shape)
         labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
         return [
@@ -524,10 +527,10 @@ class CostModel:
                 self.names["store"],
                 "GB-month/day",
                 gb * retention * billed / DAYS_PER_MONTH,
-                dep.data_tier,
+                data_tier,
             ),
             _choice_block(
-                "data", "data_source", names, self.names["fetch"], "GB/day", reads, dep.data_tier
+                "data", "data_source", names, self.names["fetch"], "GB/day", reads, data_tier
             ),
             _fixed_block(
                 "data",
@@ -562,11 +565,11 @@ class CostModel:
         share = self.const.requests_per_query * self.fraction[dep.fusion]  # (D, M)
         owners = list(self.space.models)
         blocks = [
-            *self._data(dep),
+            *self._data(dep.data_tier),
             *self._model_blocks(dep, active, share, self.const, owners),
-            *self._maintenance(dep, active, self.const, owners),
-            *self._people_shared(dep),
-            *self._fusion(dep),
+            *self._maintenance(dep.automation, active, self.const, owners),
+            *self._people_shared(dep.automation),
+            *self._fusion(dep.fusion, dep.automation),
         ]
         lines, price_of_line = self._layout or self._lay_out(blocks)
         return Quantities(
@@ -629,21 +632,11 @@ class CostModel:
     def system_quantities(self, fusion: np.ndarray, automation: np.ndarray) -> np.ndarray:
         """(D, P) quantities of what a (fusion configuration, automation level) pair brings:
         the fusion layer, its members' maintenance, training and the automation level."""
-        count = len(fusion)
-        dep = Deployments(
-            **{
-                k: np.zeros((count, len(self.space.models)), np.intp)
-                for k in ("instance", "precision", "batch", "tier", "backups", "compression")
-            },
-            replicas=np.zeros((count, len(self.space.models))),
-            capacity_qps=np.full((count, len(self.space.models)), np.nan),
-            fusion=np.asarray(fusion),
-            data_tier=np.zeros((count, len(self.space.sources)), np.intp),
-            automation=np.asarray(automation),
-        )
+        fusion, automation = np.asarray(fusion), np.asarray(automation)
         owners = list(self.space.models)
-        maintenance = self._maintenance(dep, self.member[dep.fusion], self.const, owners)
-        shared = [*self._people_shared(dep), *self._fusion(dep)]  # one owner each
+        maintenance = self._maintenance(automation, self.member[fusion], self.const, owners)
+        shared = [*self._people_shared(automation), *self._fusion(fusion, automation)]
+        count = len(fusion)
         return self._fold(maintenance, count).sum(axis=1) + self._fold(shared, count).sum(axis=1)
 
     def data_quantities(self) -> np.ndarray:
@@ -652,18 +645,8 @@ class CostModel:
         sources = len(self.space.sources)
         if not sources:
             return np.zeros((tiers, 0, len(self.prices.names)))
-        dep = Deployments(
-            **{
-                k: np.zeros((tiers, 0), np.intp)
-                for k in ("instance", "precision", "batch", "tier", "backups", "compression")
-            },
-            replicas=np.zeros((tiers, 0)),
-            capacity_qps=np.zeros((tiers, 0)),
-            fusion=np.zeros(tiers, np.intp),
-            data_tier=np.repeat(np.arange(tiers)[:, None], sources, axis=1),
-            automation=np.zeros(tiers, np.intp),
-        )
-        return self._fold(self._data(dep), tiers)
+        every_tier = np.repeat(np.arange(tiers)[:, None], sources, axis=1)
+        return self._fold(self._data(every_tier), tiers)
 
     def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
         """The ledger lines (the same for every call): built once, on first use."""

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from deploycost.analysis.sweep import parameter_columns  # noqa: E402
 from deploycost.cost.model import COMPONENTS, Evaluation  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
 from deploycost.optimize.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
@@ -108,7 +109,7 @@ def _latency_plot(scn: Scenario, result: SolveResult) -> bytes:
 def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
     fig, ax = plt.subplots(figsize=(8, 4))
     if "t" in sweep.columns:
-        params = [c for c in sweep.columns[2:] if c not in COMPONENTS][:1]
+        params = parameter_columns(sweep)[:1]
         x = sweep[params[0]] if params else sweep.t
         ax.plot(x, sweep.total, color="#4c72b0", marker=".")
         flips = np.nonzero(sweep.deployment.to_numpy()[1:] != sweep.deployment.to_numpy()[:-1])[0]
