@@ -146,7 +146,7 @@ def _best(runs: list[dict]) -> dict:
 
 
 def _cell(result: dict, key: str, fmt: str) -> str:
-    return format(result[key], fmt) if key in result else result.get("error", "-")[:28]
+    return format(result[key], fmt) if key in result else "-"
 
 
 def _ratio(base: dict | None, mine: dict, key: str) -> str:
@@ -215,7 +215,8 @@ def _report(args, trees: dict[str, Path], tmp: Path) -> None:
                 f"{_cell(r, 'seconds', '.2f'):>8} "
                 f"{_cell(r, 'peak_mb', ',.0f'):>9} "
                 f"{_ratio(base, mine, 'seconds') if name == 'current' else '':>10} "
-                f"{_ratio(base, mine, 'peak_mb') if name == 'current' else '':>12}",
+                f"{_ratio(base, mine, 'peak_mb') if name == 'current' else '':>12} "
+                f"{r.get('error', '')}",
                 flush=True,
             )
     print()
@@ -235,7 +236,8 @@ def _report(args, trees: dict[str, Path], tmp: Path) -> None:
             print(
                 f"{models:>6} {name:<9} {r.get('status', r.get('error', '-')):<10} "
                 f"{_cell(r, 'seconds', '.2f'):>8} "
-                f"{_ratio(base, results['current'], 'seconds') if name == 'current' else '':>10}",
+                f"{_ratio(base, results['current'], 'seconds') if name == 'current' else '':>10}"
+                f" {r.get('error', '')}",
                 flush=True,
             )
 

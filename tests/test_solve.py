@@ -107,6 +107,11 @@ def test_random_small_scenarios_milp_equals_exhaustive():
 
 
 SEEDS = st.sampled_from([1, 2, 3, 5, 8, 13])
+# the monotonicity properties run on every backend; CBC's (a subprocess per solve) in the
+# slow tier
+PROPERTY_BACKENDS = [
+    pytest.param(b, marks=pytest.mark.slow) if b == "pulp-cbc" else b for b in BACKENDS
+]
 
 
 def _objective(raw, backend, prices=None):
@@ -120,7 +125,7 @@ def _objective(raw, backend, prices=None):
     return result.objective_per_day if result.ok else math.inf
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, which=st.integers(0, 10_000), factor=st.floats(1.0, 3.0))
 def test_raising_a_price_never_lowers_the_optimum(backend, seed, which, factor):
@@ -131,7 +136,7 @@ def test_raising_a_price_never_lowers_the_optimum(backend, seed, which, factor):
     assert _objective(raw, backend, raised) >= _objective(raw, backend, base) * (1 - 1e-9)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, model=st.integers(0, 2), factor=st.floats(0.3, 1.0))
 def test_tightening_an_slo_never_lowers_the_optimum(backend, seed, model, factor):
@@ -143,7 +148,7 @@ def test_tightening_an_slo_never_lowers_the_optimum(backend, seed, model, factor
     assert _objective(tight, backend) >= _objective(raw, backend) * (1 - 1e-9)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, floor=st.floats(0.6, 0.9), raise_by=st.floats(0.0, 0.1))
 def test_raising_the_quality_floor_never_lowers_the_optimum(backend, seed, floor, raise_by):
