@@ -27,13 +27,12 @@ Per option:
 * cold start: first byte + artifact GB / tier read MB/s + decompression <= the limit.
 * quality delta of the precision; cost quantities from ``CostModel.option_quantities``.
 
-Every infeasible option gets the first failing reason of ``REASONS``.
+Every grid point that is not an option gets the first check it fails, a ``Reason``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -42,6 +41,8 @@ import scipy.sparse as sp
 from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_replicas
 from deploycost.options.performance import (
     REASONS,
+    Performance,
+    Reason,
     batch_grid,
     cold_start_seconds,
     hardware_axes,
@@ -156,32 +157,40 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
     return f"{where}: no allowed, measured (instance, precision) pair; add a profile or allow more"
 
 
-def enumerate_options(cost: CostModel) -> OptionSet:
-    """Build, filter and prune the option grid of every unit (see the module docstring)."""
-    scn, space, const = cost.scn, cost.space, cost.const
-    opts = scn.options
-    units = Units.of(cost)
+@dataclass(frozen=True)
+class ComputeGrid:
+    """Every compute choice of every unit over (U, H, C, B, R): unit x instance x precision
+    x batch x extra replicas, with its replicas, p99 and first failing ``Reason``."""
+
+    units: Units
+    batches: np.ndarray  # (B,)
+    perf: Performance
+    throughput: np.ndarray  # (U, H, C, B, 1) per replica
+    replicas: np.ndarray  # (U, H, C, B, R)
+    p99_ms: np.ndarray  # (U, H, C, B, R), inf where not computed
+    reason: np.ndarray  # (U, H, C, B, R) int8, Reason.OK where feasible
+
+
+def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
+    """Replicas ``n = max(min_replicas, ceil(lambda / (rho_max mu))) + k``, their p99 (queueing
+    only where every other check passed: most of the grid is ruled out already), reasons."""
+    scn, opts = cost.scn, cost.scn.options
     batches = batch_grid(cost)
     perf = performance(cost, batches)
     i = units.model
-    n_h, n_c = len(space.instances), len(space.precisions)
-    extra = np.arange(opts.extra_replicas + 1)
-    rho_max = scn.constraints.utilisation_max
-
     thr = perf.throughput_qps[i][..., None]  # (U, H, C, B, 1)
     lam = units.arrival_qps[:, None, None, None, None]
     n_min = np.maximum(
-        const.min_replicas[i][:, None, None, None, None], np.ceil(lam / (rho_max * thr))
+        cost.const.min_replicas[i][:, None, None, None, None],
+        np.ceil(lam / (scn.constraints.utilisation_max * thr)),
     )
-    n = n_min + extra  # (U, H, C, B, R)
+    n = n_min + np.arange(opts.extra_replicas + 1)  # (U, H, C, B, R)
     slo_m = np.array([m.latency_slo_ms for m in scn.models])
-    shape = n.shape
-    reason = np.broadcast_to(perf.reason[i][..., None], shape).astype(np.int8)
-    reason = np.where((reason == 0) & (n > opts.max_replicas), 4, reason)
-    # queueing only where every other check passed: most of the grid is ruled out already
-    cand = np.nonzero(reason == 0)
+    reason = np.broadcast_to(perf.reason[i][..., None], n.shape).astype(np.int8)
+    reason[(reason == Reason.OK) & (n > opts.max_replicas)] = Reason.OVER_CAPACITY
+    cand = np.nonzero(reason == Reason.OK)
     uc, hc, cc, bc, _ = cand
-    p99 = np.full(shape, np.inf)
+    p99 = np.full(n.shape, np.inf)
     p99[cand] = p99_latency_ms(
         thr[uc, hc, cc, bc, 0],
         perf.service_ms[i[uc], hc, cc, bc],
@@ -192,34 +201,60 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         slo_m[i[uc]],
     )
     slo = slo_m[i][:, None, None, None, None]
-    reason = np.where((reason == 0) & ~(p99 <= slo), 5, reason)
+    reason[(reason == Reason.OK) & ~(p99 <= slo)] = Reason.TOO_SLOW
+    return ComputeGrid(units, batches, perf, thr, n, p99, reason)
 
-    # keep feasible compute choices, prune dominated ones per (unit, instance, precision)
-    u, h, c, b, r = np.nonzero(reason == 0)
-    n_f, p99_f, thr_f = n[u, h, c, b, r], p99[u, h, c, b, r], thr[u, h, c, b, 0]
+
+def kept_compute(cost: CostModel, grid: ComputeGrid) -> dict[str, np.ndarray]:
+    """Feasible compute choices, dominated ones pruned per (unit, instance, precision):
+    flat arrays ``u, h, c, b`` (grid indices), ``replicas``, ``p99_ms``, ``throughput``."""
+    n_h, n_c = len(cost.space.instances), len(cost.space.precisions)
+    u, h, c, b, r = np.nonzero(grid.reason == Reason.OK)
+    n, p99 = grid.replicas[u, h, c, b, r], grid.p99_ms[u, h, c, b, r]
     group = (u * n_h + h) * n_c + c
-    keep = _pareto_keep(group, n_f, p99_f) if len(u) else np.array([], int)
-    if scn.constraints.e2e_latency_ms is None and len(keep):
-        keep = keep[_first_per_group(group[keep], n_f[keep])]
-    u, h, c, b, n_f, p99_f, thr_f = (a[keep] for a in (u, h, c, b, n_f, p99_f, thr_f))
-    capacity = thr_f if opts.autoscale else np.full(len(u), np.nan)
+    keep = _pareto_keep(group, n, p99) if len(u) else np.array([], int)
+    if cost.scn.constraints.e2e_latency_ms is None and len(keep):
+        keep = keep[_first_per_group(group[keep], n[keep])]
+    kept = {"u": u, "h": h, "c": c, "b": b, "replicas": n, "p99_ms": p99}
+    kept = {name: values[keep] for name, values in kept.items()}
+    kept["throughput"] = grid.throughput[kept["u"], kept["h"], kept["c"], kept["b"], 0]
+    return kept
 
-    # loads per day decide the cheapest storage; choose it once per (unit, precision, loads)
-    const_k = const.take(i[u])
+
+def _choices(grid: ComputeGrid, kept: dict, rows: np.ndarray, capacity: np.ndarray) -> dict:
+    """The per-option choices ``CostModel.option_quantities`` prices, for ``rows`` of kept."""
+    return {
+        "instance": kept["h"][rows],
+        "replicas": kept["replicas"][rows],
+        "precision": kept["c"][rows],
+        "batch": grid.batches[kept["b"][rows]],
+        "capacity_qps": capacity[rows],
+    }
+
+
+def storage_choices(
+    cost: CostModel, grid: ComputeGrid, kept: dict, capacity: np.ndarray
+) -> pd.DataFrame:
+    """The cheapest storage (tier, file compression, backups) meeting the cold-start limit
+    for every kept compute choice ``k``; one row per (k, tier) when a tier has an owned
+    capacity (the MILP then chooses between tiers), else one per k.
+
+    Artifact loads per day decide the cheapest storage, so it is chosen once per (unit,
+    precision, loads) triple and shared by the compute choices of that triple.
+    """
+    scn, space, opts = cost.scn, cost.space, cost.scn.options
+    i, u, c = grid.units.model, kept["u"], kept["c"]
+    const_k = cost.const.take(i[u])
     _, starts = daily_replicas(
-        scn, n_f[None], capacity[None], units.share[u][None], const_k.min_replicas
+        scn, kept["replicas"][None], capacity[None], grid.units.share[u][None], const_k.min_replicas
     )
-    loads = artifact_loads_per_day(n_f, const_k.retrains_per_day, starts[0])
-
+    loads = artifact_loads_per_day(kept["replicas"], const_k.retrains_per_day, starts[0])
     tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
     zips = np.array([space.compressions.index(z) for z in opts.file_compressions])
     backups = np.array(sorted(set(opts.backups)))
     combo_t, combo_z, combo_k = (
         a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
     )
-
-    cold_start_s = partial(cold_start_seconds, cost)
-
     inverse, n_triples = _group_ids(u, c, loads)
     rep = np.zeros(n_triples, np.intp)
     rep[inverse] = np.arange(len(u))
@@ -228,82 +263,34 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     ct, cz, ck = (np.tile(a, n_triples) for a in (combo_t, combo_z, combo_k))
     model_of = i[u[rows_k]]
     min_backups = np.array([m.min_backups for m in scn.models])
-    ok = (cold_start_s(model_of, c[rows_k], ct, cz) <= scn.constraints.max_cold_start_s) & (
-        ck >= min_backups[model_of]
-    )
-    choices = {
-        "instance": h[rows_k],
-        "replicas": n_f[rows_k],
-        "precision": c[rows_k],
-        "batch": batches[b[rows_k]],
+    cold = cold_start_seconds(cost, model_of, c[rows_k], ct, cz)
+    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= min_backups[model_of])
+    choices = _choices(grid, kept, rows_k, capacity) | {
         "tier": ct,
         "backups": ck,
         "compression": cz,
-        "capacity_qps": capacity[rows_k],
     }
-    combo_cost = (
-        cost.option_quantities(model_of, units.share[u[rows_k]], choices) @ cost.prices.values
-    )
-    combo_cost = np.where(ok, combo_cost, np.inf)
+    quantities = cost.option_quantities(model_of, grid.units.share[u[rows_k]], choices)
+    combo_cost = np.where(ok, quantities @ cost.prices.values, np.inf)
     per_tier = bool(scn.constraints.owned_storage_gb)
     pick_group = rows_t * len(space.tiers) + ct if per_tier else rows_t
     best = _first_per_group(pick_group, combo_cost)
     best = best[np.isfinite(combo_cost[best])]
-    # every compute choice takes the best storage of its (unit, precision, loads) triple
     chosen = pd.DataFrame(
         {"triple": rows_t[best], "tier": ct[best], "zip": cz[best], "backups": ck[best]}
     )
-    pairs = pd.DataFrame({"k": np.arange(len(u)), "triple": inverse}).merge(chosen, on="triple")
-    k = pairs.k.to_numpy()
-    final = {
-        "instance": h[k],
-        "replicas": n_f[k],
-        "precision": c[k],
-        "batch": batches[b[k]],
-        "tier": pairs.tier.to_numpy(),
-        "backups": pairs.backups.to_numpy(),
-        "compression": pairs.zip.to_numpy(),
-        "capacity_qps": capacity[k],
-    }
-    by_price = cost.option_quantities(i[u[k]], units.share[u[k]], final)
-    daily = by_price @ cost.prices.values
-    order = np.lexsort((daily, u[k]))  # by unit, cheapest first (the backends rely on it)
-    k, daily, by_price = k[order], daily[order], by_price[order]
-    final = {name: values[order] for name, values in final.items()}
-    artifact = cost.artifact_gb(const.take(i[u[k]]), final["precision"], final["compression"])
-    table = pd.DataFrame(
-        {
-            "unit": u[k],
-            "fusion": np.array(space.fusions, object)[units.fusion[u[k]]],
-            "model": np.array(space.models, object)[i[u[k]]],
-            "instance": np.array(space.instances, object)[final["instance"]],
-            "precision": np.array(space.precisions, object)[final["precision"]],
-            "batch": final["batch"],
-            "replicas": final["replicas"].astype(int),
-            "tier": np.array(space.tiers, object)[final["tier"]],
-            "backups": final["backups"],
-            "compression": np.array(space.compressions, object)[final["compression"]],
-            "throughput_qps": thr_f[k],
-            "arrival_qps": units.arrival_qps[u[k]],
-            "utilisation": units.arrival_qps[u[k]] / (final["replicas"] * thr_f[k]),
-            "p99_ms": p99_f[k],
-            "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i[u[k]]],
-            "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
-            "artifact_gb": artifact,
-            "stored_gb": artifact * const.versions_kept[i[u[k]]] * (1 + final["backups"]),
-            "cold_start_s": cold_start_s(
-                i[u[k]], final["precision"], final["tier"], final["compression"]
-            ),
-            "device_gb": perf.device_gb[i[u[k]], final["instance"], final["precision"], b[k]],
-            "host_gb": perf.host_gb[i[u[k]], final["instance"], final["precision"], b[k]],
-            "cost_per_day": daily,
-            "instance_idx": final["instance"],
-            "precision_idx": final["precision"],
-            "tier_idx": final["tier"],
-            "compression_idx": final["compression"],
-        }
-    )
-    table["headroom_ms"] = table.slo_ms - table.p99_ms
+    return pd.DataFrame({"k": np.arange(len(u)), "triple": inverse}).merge(chosen, on="triple")
+
+
+def enumerate_options(cost: CostModel) -> OptionSet:
+    """Build, filter and prune the option grid of every unit (see the module docstring):
+    compute choices, then their storage, then the priced option table."""
+    units = Units.of(cost)
+    grid = compute_grid(cost, units)
+    kept = kept_compute(cost, grid)
+    capacity = kept["throughput"] if cost.scn.options.autoscale else np.full(len(kept["u"]), np.nan)
+    storage = storage_choices(cost, grid, kept, capacity)
+    table, by_price = _option_table(cost, grid, kept, capacity, storage)
     numeric = (
         "unit",
         "cost_per_day",
@@ -321,16 +308,78 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         units,
         table,
         by_price,
-        _diagnose(cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers, zips),
+        _diagnose(cost, grid, table),
         {name: table[name].to_numpy() for name in numeric},
     )
 
 
-def _diagnose(
-    cost, units, reason, p99, n, perf, batches, table, cold_start_s, tiers, zips
-) -> pd.DataFrame:
+def _option_table(
+    cost: CostModel, grid: ComputeGrid, kept: dict, capacity: np.ndarray, storage: pd.DataFrame
+) -> tuple[pd.DataFrame, sp.csr_matrix]:
+    """One row per option (a kept compute choice with one of its storage choices), sorted by
+    unit then cost (the backends rely on it), and its sparse quantities per price."""
+    scn, space, const, units = cost.scn, cost.space, cost.const, grid.units
+    k = storage.k.to_numpy()
+    final = _choices(grid, kept, k, capacity) | {
+        "tier": storage.tier.to_numpy(),
+        "backups": storage.backups.to_numpy(),
+        "compression": storage.zip.to_numpy(),
+    }
+    u = kept["u"][k]
+    by_price = cost.option_quantities(units.model[u], units.share[u], final)
+    daily = by_price @ cost.prices.values
+    order = np.lexsort((daily, u))
+    k, u, daily, by_price = k[order], u[order], daily[order], by_price[order]
+    final = {name: values[order] for name, values in final.items()}
+    i = units.model[u]
+    thr = kept["throughput"][k]
+    artifact = cost.artifact_gb(const.take(i), final["precision"], final["compression"])
+    at = (i, final["instance"], final["precision"], kept["b"][k])
+    names = {
+        axis: np.array(getattr(space, axis), object)
+        for axis in ("fusions", "models", "instances", "precisions", "tiers", "compressions")
+    }
+    table = pd.DataFrame(
+        {
+            "unit": u,
+            "fusion": names["fusions"][units.fusion[u]],
+            "model": names["models"][i],
+            "instance": names["instances"][final["instance"]],
+            "precision": names["precisions"][final["precision"]],
+            "batch": final["batch"],
+            "replicas": final["replicas"].astype(int),
+            "tier": names["tiers"][final["tier"]],
+            "backups": final["backups"],
+            "compression": names["compressions"][final["compression"]],
+            "throughput_qps": thr,
+            "arrival_qps": units.arrival_qps[u],
+            "utilisation": units.arrival_qps[u] / (final["replicas"] * thr),
+            "p99_ms": kept["p99_ms"][k],
+            "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i],
+            "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
+            "artifact_gb": artifact,
+            "stored_gb": artifact * const.versions_kept[i] * (1 + final["backups"]),
+            "cold_start_s": cold_start_seconds(
+                cost, i, final["precision"], final["tier"], final["compression"]
+            ),
+            "device_gb": grid.perf.device_gb[at],
+            "host_gb": grid.perf.host_gb[at],
+            "cost_per_day": daily,
+            "instance_idx": final["instance"],
+            "precision_idx": final["precision"],
+            "tier_idx": final["tier"],
+            "compression_idx": final["compression"],
+        }
+    )
+    table["headroom_ms"] = table.slo_ms - table.p99_ms
+    return table, by_price
+
+
+def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.DataFrame:
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
-    space = cost.space
+    space, units, reason = cost.space, grid.units, grid.reason
+    tiers = np.array([space.tiers.index(t) for t in cost.scn.model_storage_tiers])
+    zips = np.array([space.compressions.index(z) for z in cost.scn.options.file_compressions])
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):
@@ -343,28 +392,31 @@ def _diagnose(
         }
         row.update({name: int(codes[j + 1]) for j, name in enumerate(REASONS)})
         best: dict = {}
-        slow = reason[unit] == 5
+        slow = reason[unit] == Reason.TOO_SLOW
         if slow.any():
-            flat = np.where(slow, p99[unit], np.inf)
+            flat = np.where(slow, grid.p99_ms[unit], np.inf)
             hh, cc, bb, rr = np.unravel_index(np.argmin(flat), flat.shape)
             best["too_slow"] = (
                 flat[hh, cc, bb, rr],
                 hh,
                 cc,
-                int(batches[bb]),
-                int(n[unit, hh, cc, bb, rr]),
+                int(grid.batches[bb]),
+                int(grid.replicas[unit, hh, cc, bb, rr]),
             )
-        if not kept[unit] and (reason[unit] == 0).any():
-            i = units.model[unit]
-            precisions = np.unique(np.nonzero(reason[unit] == 0)[1])
-            seconds = cold_start_s(
-                i, precisions[:, None, None], tiers[None, :, None], zips[None, None, :]
+        if not kept[unit] and (reason[unit] == Reason.OK).any():
+            precisions = np.unique(np.nonzero(reason[unit] == Reason.OK)[1])
+            seconds = cold_start_seconds(
+                cost,
+                units.model[unit],
+                precisions[:, None, None],
+                tiers[None, :, None],
+                zips[None, None, :],
             )
             best = {"cold_start": float(np.min(seconds))}
-        if (reason[unit] == 4).any():
+        if (reason[unit] == Reason.OVER_CAPACITY).any():
             best.setdefault("over_capacity", True)
-        if (reason[unit] == 3).any():
-            need = perf.device_gb[units.model[unit]]
+        if (reason[unit] == Reason.OUT_OF_MEMORY).any():
+            need = grid.perf.device_gb[units.model[unit]]
             best.setdefault(
                 "out_of_memory",
                 (

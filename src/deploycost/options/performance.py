@@ -17,6 +17,7 @@ cold start of a deployed option.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -24,7 +25,20 @@ from deploycost.cost.model import CostModel
 from deploycost.options.queueing import wait_quantile_s
 from deploycost.periods import MB_PER_GB
 
-REASONS = ("not_allowed", "no_profile", "out_of_memory", "over_capacity", "too_slow", "cold_start")
+
+class Reason(IntEnum):
+    """Why a grid point is not an option: the first check it fails (OK when none)."""
+
+    OK = 0
+    NOT_ALLOWED = 1  # the model's allowed_instances / allowed_precisions exclude it
+    NO_PROFILE = 2  # measured profiles only, and none covers this point
+    OUT_OF_MEMORY = 3
+    OVER_CAPACITY = 4  # more than options.max_replicas replicas needed
+    TOO_SLOW = 5  # p99 above the SLO
+    COLD_START = 6  # no storage choice loads the artifact in time
+
+
+REASONS = tuple(reason.name.lower() for reason in Reason if reason)  # column names, in order
 GIB_IN_GB = 1.073741824
 
 
@@ -154,13 +168,13 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
             ] = False
     measured_only = has_profiles & (not opts.estimate_unprofiled)
     reason = np.zeros(shape, np.int8)
-    failures = [
-        ~allowed[..., None],
-        measured_only[:, None, None, None] & ~profiled,
-        ~fits,
-    ]
-    for code, failed in enumerate(failures, start=1):
-        reason = np.where((reason == 0) & np.broadcast_to(failed, shape), code, reason)
+    failures = {
+        Reason.NOT_ALLOWED: ~allowed[..., None],
+        Reason.NO_PROFILE: measured_only[:, None, None, None] & ~profiled,
+        Reason.OUT_OF_MEMORY: ~fits,
+    }
+    for code, failed in failures.items():
+        reason[(reason == Reason.OK) & np.broadcast_to(failed, shape)] = code
     return Performance(
         throughput,
         service_s * 1000.0,
