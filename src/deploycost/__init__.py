@@ -13,8 +13,8 @@ with ``cost`` (prices, the ledger) used throughout and ``cli`` on top.
 
 from deploycost.api import evaluate, load_scenario, solve, sweep
 from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "DeployCostError",
     "Scenario",

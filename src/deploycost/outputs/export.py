@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from deploycost import __version__
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.solve import SolveResult
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import Scenario
+from deploycost.version import __version__
 
 SCHEMA_VERSION = 1
 IMAGE_PLACEHOLDER = "REPLACE-ME.example/{model}:latest"
