@@ -37,10 +37,17 @@ def _modules() -> dict[str, set[str]]:
         targets = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # ``from package import submodule`` imports the submodule
+                targets |= {f"{node.module}.{alias.name}" for alias in node.names}
                 targets.add(node.module)
             elif isinstance(node, ast.Import):
                 targets |= {alias.name for alias in node.names}
         graph[name] = {t for t in targets if t == "deploycost" or t.startswith("deploycost.")}
+    known = set(graph)
+    for name, targets in graph.items():
+        # a name imported from a module (not a submodule) counts as the module itself
+        resolved = {t if t in known else t.rsplit(".", 1)[0] for t in targets}
+        graph[name] = {t for t in resolved if t in known and t != name}
     return graph
 
 

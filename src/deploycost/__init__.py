@@ -11,9 +11,14 @@ audit, explain, solve) -> ``analysis`` (sweep, sensitivity) -> ``outputs`` (expo
 with ``cost`` (prices, the ledger) used throughout and ``cli`` on top.
 """
 
-from deploycost.api import evaluate, load_scenario, solve, sweep
+from typing import TYPE_CHECKING
+
 from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.version import __version__
+
+if TYPE_CHECKING:
+    from deploycost.api import evaluate, load_scenario, solve, sweep
+    from deploycost.scenario.schema import Scenario
 
 __all__ = [
     "DeployCostError",
@@ -25,10 +30,16 @@ __all__ = [
     "solve",
     "sweep",
 ]
+_API = {"evaluate", "load_scenario", "solve", "sweep"}
 
 
 def __getattr__(name: str):
-    if name == "Scenario":  # the schema imports pydantic and the catalog: load it on use
+    """The API on first use: ``import deploycost`` itself loads no numpy, pandas or solver."""
+    if name in _API:
+        from deploycost import api
+
+        return getattr(api, name)
+    if name == "Scenario":
         from deploycost.scenario.schema import Scenario
 
         return Scenario

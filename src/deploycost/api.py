@@ -11,46 +11,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import as_scenario as load_scenario
+
 if TYPE_CHECKING:
     from deploycost.analysis.sweep import SweepResult
     from deploycost.cost.model import Evaluation
     from deploycost.cost.prices import PriceVector
-    from deploycost.optimize.solve import SolveResult
     from deploycost.scenario.schema import DeploymentSpec, Scenario
 
-
-def load_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
-    """A validated scenario from a YAML path, a parsed mapping or a ``Scenario`` (one built
-    with ``Scenario.model_validate`` is cross-checked here); raises ``ScenarioError``."""
-    from deploycost.errors import ScenarioError
-    from deploycost.scenario.schema import Scenario, validate_scenario
-    from deploycost.scenario.schema import load_scenario as load_file
-
-    if isinstance(scenario, Scenario):
-        scenario.resolved_catalog  # noqa: B018 - cross-checks a scenario built without it
-        return scenario
-    if isinstance(scenario, Mapping):
-        return validate_scenario(dict(scenario))
-    if isinstance(scenario, str | Path):
-        return load_file(scenario)
-    raise ScenarioError(
-        [f"scenario must be a path, a mapping or a Scenario, got {type(scenario).__name__}"]
-    )
-
-
-def solve(
-    scenario: str | Path | Mapping[str, Any] | Scenario,
-    backend: str = "scipy-highs",
-    time_limit_s: float | None = None,
-    mip_gap: float = 0.0,
-    runner_ups: bool | None = None,
-    prices: PriceVector | None = None,
-) -> SolveResult:
-    """The cheapest deployment meeting every limit, audited (``SolveResult``; it never raises
-    for infeasibility: see ``status``, ``explanation`` and ``raise_for_status()``)."""
-    from deploycost.optimize.solve import solve as run
-
-    return run(load_scenario(scenario), backend, time_limit_s, mip_gap, runner_ups, prices)
+__all__ = ["evaluate", "load_scenario", "solve", "sweep"]
 
 
 def evaluate(

@@ -7,7 +7,10 @@ exception calls ``result.raise_for_status()``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +27,7 @@ from deploycost.optimize.limits import LimitValue
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
-from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario
+from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario, as_scenario
 
 RUNNER_UP_MODEL_LIMIT = 20
 CHOICE_COLUMNS = [
@@ -215,15 +218,16 @@ def _runner_ups(
 
 
 def solve(
-    scn: Scenario,
+    scn: str | Path | Mapping[str, Any] | Scenario,
     backend: str = "scipy-highs",
     time_limit_s: float | None = None,
     mip_gap: float = 0.0,
     runner_ups: bool | None = None,
     prices: PriceVector | None = None,
 ) -> SolveResult:
-    """Cheapest deployment of ``scn`` meeting every limit, audited; never raises for
-    infeasibility (see ``SolveResult.raise_for_status``)."""
+    """Cheapest deployment of ``scn`` (a path, a mapping or a ``Scenario``) meeting every
+    limit, audited; never raises for infeasibility (see ``SolveResult.raise_for_status``)."""
+    scn = as_scenario(scn)
     solver = get_backend(backend)
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
     timings: dict[str, float] = {}

@@ -16,6 +16,7 @@ import difflib
 import math
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -875,6 +876,21 @@ def load_scenario(path: str | Path) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
     return validate_scenario(parse_yaml(text, str(path)), str(path))
+
+
+def as_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """A validated scenario from a YAML path, a parsed mapping or a ``Scenario`` (one built
+    with ``Scenario.model_validate`` is cross-checked here); raises ``ScenarioError``."""
+    if isinstance(scenario, Scenario):
+        scenario.resolved_catalog  # noqa: B018 - cross-checks a scenario built without it
+        return scenario
+    if isinstance(scenario, Mapping):
+        return validate_scenario(dict(scenario))
+    if isinstance(scenario, str | Path):
+        return load_scenario(scenario)
+    raise ScenarioError(
+        [f"scenario must be a path, a mapping or a Scenario, got {type(scenario).__name__}"]
+    )
 
 
 def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> DeploymentSpec:
