@@ -189,6 +189,11 @@ class ModelConstants:
     min_replicas: np.ndarray
     effort_pd_per_retrain: np.ndarray
     effort_gpu_h_per_retrain: np.ndarray
+    slo_ms: np.ndarray  # p99 limit
+    min_backups: np.ndarray
+    flops_per_request: np.ndarray  # default 2 x parameters
+    bytes_read_per_request: np.ndarray
+    embedding_gb: np.ndarray  # at the checkpoint precision
 
     def take(self, models: np.ndarray) -> ModelConstants:
         """The constants of ``models`` (indices), e.g. one entry per candidate option."""
@@ -225,6 +230,16 @@ class ModelConstants:
             effort_gpu_h_per_retrain=np.array(
                 [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]
             ),
+            slo_ms=np.array([m.latency_slo_ms for m in scn.models], float),
+            min_backups=np.array([m.min_backups for m in scn.models]),
+            flops_per_request=np.array(
+                [
+                    m.gflops_per_query * 1e9 if m.gflops_per_query is not None else 2.0 * g * 1e9
+                    for m, g in zip(scn.models, gb, strict=True)
+                ]
+            ),
+            bytes_read_per_request=np.array([(m.mb_per_query or 0.0) * 1e6 for m in scn.models]),
+            embedding_gb=np.array([m.embedding_gb for m in scn.models], float),
         )
 
 
@@ -318,6 +333,11 @@ class CostModel:
             float
         )
         self.multiplier = np.array([a.person_day_multiplier for a in scn.people.automation_levels])
+        # the artifact tiers and file compressions options may use, as axis indices
+        self.artifact_tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
+        self.file_compressions = np.array(
+            [space.compressions.index(z) for z in scn.options.file_compressions]
+        )
         self.names = {
             "inst": [f"instance_hour[{h}]" for h in space.instances],
             "store": [f"storage_gb_month[{t}]" for t in space.tiers],

@@ -185,7 +185,7 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
         np.ceil(lam / (scn.constraints.utilisation_max * thr)),
     )
     n = n_min + np.arange(opts.extra_replicas + 1)  # (U, H, C, B, R)
-    slo_m = np.array([m.latency_slo_ms for m in scn.models])
+    slo_m = cost.const.slo_ms
     reason = np.broadcast_to(perf.reason[i][..., None], n.shape).astype(np.int8)
     reason[(reason == Reason.OK) & (n > opts.max_replicas)] = Reason.OVER_CAPACITY
     cand = np.nonzero(reason == Reason.OK)
@@ -249,8 +249,7 @@ def storage_choices(
         scn, kept["replicas"][None], capacity[None], grid.units.share[u][None], const_k.min_replicas
     )
     loads = artifact_loads_per_day(kept["replicas"], const_k.retrains_per_day, starts[0])
-    tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
-    zips = np.array([space.compressions.index(z) for z in opts.file_compressions])
+    tiers, zips = cost.artifact_tiers, cost.file_compressions
     backups = np.array(sorted(set(opts.backups)))
     combo_t, combo_z, combo_k = (
         a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
@@ -262,9 +261,8 @@ def storage_choices(
     rows_k = rep[rows_t]
     ct, cz, ck = (np.tile(a, n_triples) for a in (combo_t, combo_z, combo_k))
     model_of = i[u[rows_k]]
-    min_backups = np.array([m.min_backups for m in scn.models])
     cold = cold_start_seconds(cost, model_of, c[rows_k], ct, cz)
-    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= min_backups[model_of])
+    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= cost.const.min_backups[model_of])
     choices = _choices(grid, kept, rows_k, capacity) | {
         "tier": ct,
         "backups": ck,
@@ -318,7 +316,7 @@ def _option_table(
 ) -> tuple[pd.DataFrame, sp.csr_matrix]:
     """One row per option (a kept compute choice with one of its storage choices), sorted by
     unit then cost (the backends rely on it), and its sparse quantities per price."""
-    scn, space, const, units = cost.scn, cost.space, cost.const, grid.units
+    space, const, units = cost.space, cost.const, grid.units
     k = storage.k.to_numpy()
     final = _choices(grid, kept, k, capacity) | {
         "tier": storage.tier.to_numpy(),
@@ -355,7 +353,7 @@ def _option_table(
             "arrival_qps": units.arrival_qps[u],
             "utilisation": units.arrival_qps[u] / (final["replicas"] * thr),
             "p99_ms": kept["p99_ms"][k],
-            "slo_ms": np.array([m.latency_slo_ms for m in scn.models])[i],
+            "slo_ms": const.slo_ms[i],
             "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
             "artifact_gb": artifact,
             "stored_gb": artifact * const.versions_kept[i] * (1 + final["backups"]),
@@ -378,8 +376,7 @@ def _option_table(
 def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.DataFrame:
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
     space, units, reason = cost.space, grid.units, grid.reason
-    tiers = np.array([space.tiers.index(t) for t in cost.scn.model_storage_tiers])
-    zips = np.array([space.compressions.index(z) for z in cost.scn.options.file_compressions])
+    tiers, zips = cost.artifact_tiers, cost.file_compressions
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):

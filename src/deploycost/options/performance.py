@@ -95,13 +95,8 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     bsz = batches[None, None, None, :].astype(float)
 
     weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
-    flops = np.array(
-        [
-            mm.gflops_per_query * 1e9 if mm.gflops_per_query is not None else 2.0 * g * 1e9
-            for mm, g in zip(scn.models, const.gb_per_param_byte, strict=True)
-        ]
-    )
-    read_bytes = np.array([(mm.mb_per_query or 0.0) * 1e6 for mm in scn.models])
+    flops = const.flops_per_request
+    read_bytes = const.bytes_read_per_request
     eff = opts.roofline_efficiency
     t_compute = bsz * flops[:, None, None, None] / (ax["peak_flops"][None, :, :, None] * eff)
     t_memory = (weights_gb[:, None, :, None] * 1e9 + bsz * read_bytes[:, None, None, None]) / (
@@ -138,9 +133,7 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     usable = opts.memory_usable_fraction
     ckpt_bytes = cost.bytes_per[const.checkpoint_precision]
     emb_gb = np.minimum(
-        np.array([mm.embedding_gb for mm in scn.models])[:, None]
-        * cost.bytes_per[None, :]
-        / ckpt_bytes[:, None],
+        const.embedding_gb[:, None] * cost.bytes_per[None, :] / ckpt_bytes[:, None],
         weights_gb,
     )  # (M, C)
     act_gb = bsz * read_bytes[:, None, None, None] / 1e9
