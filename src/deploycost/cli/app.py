@@ -247,10 +247,11 @@ def report_command(
 ) -> None:
     """Solve, then write an HTML report with plots and its Markdown twin."""
     from deploycost.analysis.sensitivity import pareto, tornado
-    from deploycost.outputs.report import build_report, write_report
+    from deploycost.outputs.report import build_report, check_report_path, write_report
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "report")
+    check_report_path(out_path, force)
     table = None
     if sweep is not None:
         try:

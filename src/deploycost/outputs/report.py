@@ -295,13 +295,23 @@ def render_markdown(report: Report, image_dir: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
-    """Write ``out`` (HTML), its Markdown twin and the twin's images, atomically."""
+def check_report_path(out: Path, force: bool = False) -> None:
+    """Refuse a report path before any work is done: not .html, no folder, or (without
+    ``force``) an existing report."""
     out = Path(out)
     if out.suffix != ".html":
         raise DeployCostError(f"--out must end in .html, got {out.name!r}")
     if not out.parent.is_dir():
         raise DeployCostError(f"--out: the folder {out.parent} does not exist")
+    existing = [str(t) for t in (out, out.with_suffix(".md")) if t.exists()]
+    if existing and not force:
+        raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
+
+
+def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
+    """Write ``out`` (HTML), its Markdown twin and the twin's images, atomically."""
+    out = Path(out)
+    check_report_path(out, force)
     markdown = out.with_suffix(".md")
     images = out.with_name(out.stem + "_files")
     targets = [out, markdown] + [images / f"{n}.png" for n in report.images]
