@@ -52,6 +52,7 @@ from deploycost.scenario.schema import (
     Strict,
     format_errors,
     parse_yaml,
+    read_input,
 )
 
 REL_TOL = 1e-9
@@ -185,11 +186,7 @@ def load_spec(raw: Any, scn: Scenario, source: str = "sweep") -> tuple[SweepSpec
 
 def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Parameter]]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    spec, params = load_spec(parse_yaml(text, str(path)), scn, str(path))
+    spec, params = load_spec(parse_yaml(read_input(path), str(path)), scn, str(path))
     if spec.csv is not None and not Path(spec.csv).is_absolute():
         spec = spec.model_copy(update={"csv": str(path.parent / spec.csv)})
     return spec, params

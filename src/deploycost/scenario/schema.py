@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
 from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
+from deploycost.scenario.yamlfile import parse_yaml, read_input
 
 BIG = 1e12  # upper bound on counts and amounts: keeps every product finite in float64
 
@@ -420,8 +421,14 @@ def _rule(error: dict) -> str:
     return str(error.get("msg", kind)).lower()
 
 
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 50
+
+
 def _got(value: Any) -> str:
-    text = repr(value)
+    """A short rendering of a bad value, never the whole of a large or alias-shared one."""
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -821,20 +828,6 @@ def _check_catalog_values(scn: Scenario, catalog: Catalog, problems: list[str]) 
 # entry points
 
 
-# libyaml's loader when PyYAML was built with it (2-5x faster on large files), else Python's
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError([f"not valid YAML{where}: {problem}"], source) from None
-
-
 def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
     """Validate a parsed scenario mapping in one pass; raise ScenarioError listing every problem."""
     if not isinstance(raw, dict):
@@ -870,12 +863,8 @@ def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    return validate_scenario(parse_yaml(text, str(path)), str(path))
+    """Read, parse and validate a scenario file (bounded: see ``scenario.yamlfile``)."""
+    return validate_scenario(parse_yaml(read_input(path), str(path)), str(path))
 
 
 def as_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
@@ -907,12 +896,7 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
 
 
 def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"cannot read file: {exc}"], str(path)) from None
-    return validate_deployment(scn, parse_yaml(text, str(path)), str(path))
+    return validate_deployment(scn, parse_yaml(read_input(path), str(path)), str(path))
 
 
 def scenario_json_schema() -> dict:

@@ -1,0 +1,115 @@
+"""Input files are read with bounded time and memory, and numbers as users write them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from deploycost.cli.app import app
+from deploycost.errors import ScenarioError
+from deploycost.scenario.schema import load_scenario, validate_scenario
+from deploycost.scenario.yamlfile import MAX_DEPTH, parse_yaml, read_input
+
+runner = CliRunner()
+SMALL = "currency: USD\nmodels:\n  - {name: a, size_gb: 1}\n"
+
+
+def _file(tmp_path, text: str, name: str = "s.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for k in range(1, 9):
+        lines.append(f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]")
+    lines.append("description: [" + ", ".join(["*a8"] * 9) + "]")
+    with pytest.raises(ScenarioError, match=r"aliases expand to more than 1,000,000 values"):
+        load_scenario(_file(tmp_path, "\n".join(lines)))
+
+
+def test_many_aliases_are_refused(tmp_path):
+    text = "x: &x 1\ny: [" + ", ".join(["*x"] * 101) + "]\n"
+    with pytest.raises(ScenarioError, match=r"more than 100 YAML aliases"):
+        parse_yaml(text, "s.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "models: " + "[" * 10_000 + "]" * 10_000,  # flow sequence
+        "models:\n" + "".join("  " * k + "-\n" for k in range(3_000)),  # block list
+        "".join("  " * k + f"k{k}:\n" for k in range(3_000)),  # block mapping
+    ],
+    ids=["flow", "list", "map"],
+)
+def test_deep_nesting_is_refused(text):
+    with pytest.raises(ScenarioError, match=rf"nesting deeper than {MAX_DEPTH} levels"):
+        parse_yaml(text, "s.yaml")
+
+
+def test_a_huge_integer_is_refused_against_its_field():
+    raw = parse_yaml("currency: USD\nmodels:\n  - name: a\n    size_gb: " + "9" * 5_000, "s")
+    with pytest.raises(
+        ScenarioError,
+        match=r"models\[a\]\.size_gb must be a number, got a 5,000-digit integer",
+    ):
+        validate_scenario(raw)
+
+
+def test_a_key_given_twice_is_an_error():
+    with pytest.raises(ScenarioError, match=r"line 2.*'currency' is given twice.*first at line 1"):
+        parse_yaml("currency: USD\ncurrency: CNY\n", "s.yaml")
+
+
+def test_numbers_as_users_write_them():
+    raw = parse_yaml("a: 2e6\nb: 0100\nc: 1:40\nd: 1_000\ne: -.5\nf: 0x1F\ng: .inf\nh: 3\n", "s")
+    assert raw == {
+        "a": 2e6,
+        "b": 100,
+        "c": "1:40",
+        "d": 1000,
+        "e": -0.5,
+        "f": 31,
+        "g": float("inf"),
+        "h": 3,
+    }
+    assert isinstance(raw["b"], int)
+    assert isinstance(raw["a"], float)
+
+
+def test_only_regular_files_are_read(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # no writer: opening it would block
+    for path in (fifo, "/dev/zero", tmp_path):
+        with pytest.raises(ScenarioError, match=r"cannot read file: (not a regular file|a folder)"):
+            read_input(path)
+
+
+def test_the_size_limit_is_documented_and_overridable(tmp_path, monkeypatch):
+    path = _file(tmp_path, SMALL + "description: " + "x" * 5_000 + "\n")
+    monkeypatch.setenv("DEPLOYCOST_MAX_INPUT_MB", "0.001")
+    with pytest.raises(
+        ScenarioError, match=r"over the 0.001 MB input limit .*DEPLOYCOST_MAX_INPUT_MB"
+    ):
+        load_scenario(path)
+    monkeypatch.setenv("DEPLOYCOST_MAX_INPUT_MB", "1")
+    assert load_scenario(path).currency == "USD"
+
+
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"currency: \xff\xfe\n")
+    with pytest.raises(ScenarioError, match=r"not UTF-8 text"):
+        read_input(path)
+
+
+def test_the_cli_exits_1_with_one_line_per_problem(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    result = runner.invoke(app, ["validate", str(tmp_path / "fifo")])
+    assert result.exit_code == 1
+    assert "not a regular file" in result.output
+    assert "Traceback" not in result.output
