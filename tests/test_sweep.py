@@ -68,14 +68,8 @@ def _direct(scn, params, theta):
     return solve(scn, runner_ups=False, prices=build_prices(scn).with_values(prices))
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "grid",
-        pytest.param("random", marks=pytest.mark.slow),
-        pytest.param("lhs", marks=pytest.mark.slow),
-    ],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["grid", "random", "lhs"])
 def test_certified_answers_equal_direct_solves(mode):
     scn = load_scenario(ECOMMERCE)
     gpu = {"name": "gpu", "select": "instance_hour[g*]"}

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -56,6 +56,9 @@ from deploycost.scenario.schema import (
 )
 
 REL_TOL = 1e-9
+NORMAL_SDS = 5  # a normal parameter must stay >= 0 within this many standard deviations
+MAX_PRICE = 1e12  # per unit, or as a multiplier: beyond it the MILP's tolerances break down
+MAX_SCENARIOS = 10_000_000
 GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")
 
 
@@ -69,13 +72,19 @@ class Range(Strict):
     step: Annotated[float, Field(gt=0)] | None = None
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Distribution(Strict):
+    """uniform(low, high), normal(mean, sd), lognormal(mean, sd of the log), triangular(low,
+    mode, high); which fields each kind needs is checked in ``load_spec``."""
+
     kind: Literal["uniform", "normal", "lognormal", "triangular"] = "uniform"
-    low: float | None = None
-    high: float | None = None
-    mean: float | None = None
-    sd: Annotated[float, Field(gt=0)] | None = None
-    mode: float | None = None
+    low: Finite | None = None
+    high: Finite | None = None
+    mean: Finite | None = None
+    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    mode: Finite | None = None
 
 
 class ParameterSpec(Strict):
@@ -103,7 +112,7 @@ class SweepSpec(Strict):
     parameters: Annotated[list[ParameterSpec], Field(min_length=1)]
     points: Annotated[int, Field(ge=2, le=1_000_000)] = 21  # along a line
     samples: Annotated[int, Field(ge=1, le=10_000_000)] = 1000  # random, lhs
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     csv: str | None = None
     chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 5000
 
@@ -174,14 +183,135 @@ def load_spec(raw: Any, scn: Scenario, source: str = "sweep") -> tuple[SweepSpec
             and (spec.mode == "grid")
         ):
             problems.append(f"{where}.range.step is required for mode 'grid', got nothing")
+        problems += _check_values(p, spec.mode)
         params.append(Parameter(p, idx))
     if spec.mode == "csv" and spec.csv is None:
         problems.append(
             "csv is required for mode 'csv' (a file with one column per parameter), got nothing"
         )
+    if not problems:
+        problems += _check_size(spec, params, len(prices.names))
     if problems:
         raise ScenarioError(problems, source)
     return spec, params
+
+
+def _check_values(p: ParameterSpec, mode: str) -> list[str]:
+    """Every value a parameter can take is a finite, non-negative price or multiplier: the
+    scenario forbids negative prices, and the sweep's exactness (pruning, certificates)
+    rests on them."""
+    where, out = f"parameters[{p.name}]", []
+    if p.values is not None and min(p.values) < 0:
+        out.append(f"{where}.values must be >= 0 (prices and multipliers), got {min(p.values):g}")
+    r = p.range
+    if r is not None:
+        if min(r.start, r.stop) < 0:
+            out.append(f"{where}.range must stay >= 0, got {r.start:g} .. {r.stop:g}")
+        if mode == "grid" and r.start > r.stop:
+            out.append(
+                f"{where}.range.start must be <= stop for a grid, got {r.start:g} > {r.stop:g}"
+            )
+    d = p.distribution
+    if d is None or mode not in ("random", "lhs"):
+        return out
+    need = {
+        "uniform": ("low", "high"),
+        "normal": ("mean", "sd"),
+        "lognormal": ("mean", "sd"),
+        "triangular": ("low", "mode", "high"),
+    }[d.kind]
+    missing = [name for name in need if getattr(d, name) is None]
+    if missing:
+        return [
+            *out,
+            f"{where}.distribution ({d.kind}) needs {', '.join(need)}; "
+            f"missing {', '.join(missing)}",
+        ]
+    if d.kind in ("uniform", "triangular"):
+        if d.low < 0:
+            out.append(f"{where}.distribution.low must be >= 0, got {d.low:g}")
+        if not d.low <= d.high:
+            out.append(f"{where}.distribution.low must be <= high, got {d.low:g} > {d.high:g}")
+    if d.kind == "triangular" and d.low <= d.high:
+        if not d.low < d.high:
+            out.append(
+                f"{where}.distribution: a triangle needs low < high, got {d.low:g} = {d.high:g}"
+            )
+        elif not d.low <= d.mode <= d.high:
+            out.append(
+                f"{where}.distribution.mode must lie in [low, high] = [{d.low:g}, {d.high:g}], "
+                f"got {d.mode:g}"
+            )
+    if d.kind == "normal" and d.mean - NORMAL_SDS * d.sd < 0:
+        out.append(
+            f"{where}.distribution: a normal with mean {d.mean:g} and sd {d.sd:g} draws negative "
+            f"values (mean - {NORMAL_SDS} sd < 0); use lognormal or a smaller sd"
+        )
+    if d.kind == "lognormal" and d.mean + NORMAL_SDS * d.sd > np.log(MAX_PRICE):
+        out.append(
+            f"{where}.distribution: a lognormal with mean {d.mean:g} and sd {d.sd:g} draws "
+            f"values beyond {MAX_PRICE:g}"
+        )
+    return out
+
+
+def _grid_size(spec: SweepSpec, params: list[Parameter]) -> tuple[float, str]:
+    """How many scenarios the spec makes (as a float: it may be astronomically many)."""
+    if spec.mode == "line":
+        return float(spec.points), f"{spec.points:,} points"
+    if spec.mode in ("random", "lhs"):
+        return float(spec.samples), f"{spec.samples:,} samples"
+    if spec.mode == "grid":
+        sizes = []
+        for p in params:
+            if p.spec.values is not None:
+                sizes.append(float(len(p.spec.values)))
+            else:
+                r = p.spec.range
+                sizes.append(np.floor((r.stop - r.start) / r.step + 1e-9) + 1)
+        return float(np.prod(sizes)), " x ".join(f"{s:,.0f}" for s in sizes) + " grid values"
+    return 0.0, ""  # csv: checked when read
+
+
+def _check_size(spec: SweepSpec, params: list[Parameter], n_prices: int) -> list[str]:
+    """Refuse, before allocating, a sweep whose price matrix would not fit in memory."""
+    count, what = _grid_size(spec, params)
+    need = count * (n_prices + len(params)) * 8
+    limit = memory_limit_bytes()
+    if count > MAX_SCENARIOS or need > limit:
+        most = min(MAX_SCENARIOS, limit / 8 / (n_prices + len(params)))
+        return [
+            f"the sweep makes {what} = {count:,.4g} scenarios, needing ~{need / 1e9:,.3g} GB for "
+            f"its {n_prices} prices each; the limit is {most:,.0f} scenarios "
+            f"({limit / 1e9:,.3g} GB, half the available memory)"
+        ]
+    return []
+
+
+def memory_limit_bytes() -> float:
+    """Half of the memory available now (Linux), else 4 GB."""
+    try:
+        return 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4e9
+
+
+def check_points(theta: np.ndarray, params: list[Parameter], source: str) -> np.ndarray:
+    """Drawn or read parameter values: at least one scenario, finite, >= 0, not absurd."""
+    if len(theta) == 0:
+        raise ScenarioError(["the sweep has no scenarios (an empty range or csv file)"], source)
+    problems = []
+    for j, p in enumerate(params):
+        column = theta[:, j]
+        bad = np.nonzero(~np.isfinite(column) | (column < 0) | (column > MAX_PRICE))[0]
+        if len(bad):
+            problems.append(
+                f"parameters[{p.spec.name}] must be finite, >= 0 and <= {MAX_PRICE:g}; scenario "
+                f"{int(bad[0])} has {column[bad[0]]:g} ({len(bad):,} such scenarios)"
+            )
+    if problems:
+        raise ScenarioError(problems, source)
+    return theta
 
 
 def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Parameter]]:
@@ -227,11 +357,12 @@ def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarra
         ]
         t = np.linspace(0.0, 1.0, spec.points)
         lo, hi = np.array([e[0] for e in ends]), np.array([e[1] for e in ends])
-        return lo + t[:, None] * (hi - lo), t
+        return check_points(lo + t[:, None] * (hi - lo), params, "sweep"), t
     if spec.mode == "grid":
         axes = [_axis(p.spec) for p in params]
         mesh = np.meshgrid(*axes, indexing="ij")
-        return np.stack([m.ravel() for m in mesh], axis=1), np.array([])
+        theta = np.stack([m.ravel() for m in mesh], axis=1)
+        return check_points(theta, params, "sweep"), np.array([])
     if spec.mode == "csv":
         try:
             frame = pd.read_csv(spec.csv)
@@ -242,17 +373,29 @@ def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarra
             raise ScenarioError(
                 [f"csv must have a column per parameter; missing {', '.join(missing)}"], spec.csv
             )
-        theta = frame[[p.spec.name for p in params]].to_numpy(float)
-        if not np.all(np.isfinite(theta)):
-            raise ScenarioError(["csv values must be finite numbers"], spec.csv)
-        return theta, np.array([])
+        columns = []
+        for p in params:
+            raw = frame[p.spec.name]
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = np.nonzero(values.isna().to_numpy())[0]
+            if len(bad):
+                row = int(bad[0])
+                raise ScenarioError(
+                    [
+                        f"column {p.spec.name!r} must hold numbers; row {row + 2} has "
+                        f"{str(raw.iloc[row])[:40]!r} ({len(bad):,} such rows)"
+                    ],
+                    spec.csv,
+                )
+            columns.append(values.to_numpy(float))
+        theta = np.stack(columns, axis=1) if len(frame) else np.zeros((0, len(params)))
+        return check_points(theta, params, spec.csv), np.array([])
     if spec.mode == "lhs":
         u = qmc.LatinHypercube(d=k, seed=spec.seed).random(spec.samples)
     else:
         u = np.random.default_rng(spec.seed).random((spec.samples, k))
-    return np.stack([inverse_cdf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1), np.array(
-        []
-    )
+    theta = np.stack([inverse_cdf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1)
+    return check_points(theta, params, "sweep"), np.array([])
 
 
 def price_matrix(base: np.ndarray, params: list[Parameter], theta: np.ndarray) -> np.ndarray:
@@ -359,11 +502,12 @@ class Store:
             os.fsync(self._log.fileno())
 
 
-Executor = Callable[[Scenario, list[np.ndarray], str], list[PointResult]]
+# an executor yields the results in the order of the prices, each as soon as it is known
+Executor = Callable[[Scenario, list[np.ndarray], str], Iterable[PointResult]]
 
 
-def serial_executor(scn: Scenario, prices: list[np.ndarray], backend: str) -> list[PointResult]:
-    return [solve_point(scn, p, backend) for p in prices]
+def serial_executor(scn: Scenario, prices: list[np.ndarray], backend: str) -> Iterator[PointResult]:
+    return (solve_point(scn, p, backend) for p in prices)
 
 
 class Oracle:
@@ -405,12 +549,13 @@ class Oracle:
         fresh = [(k, t) for k, t in todo if k not in self.store.solves]
         if fresh:
             prices = [price_matrix(self.base, self.params, t[None, :])[0] for _, t in fresh]
+            # each result is logged as it arrives: a kill loses at most the solves in flight
             for (k, _), result in zip(
                 fresh, self.executor(self.scn, prices, self.backend), strict=True
             ):
                 self.store.record(k, result)
-            self.solves += len(fresh)
-            self.progress(len(fresh))
+                self.solves += 1
+                self.progress(1)
         for k, _ in todo:
             result = self.store.solves[k]
             if result.spec is None:
@@ -797,12 +942,15 @@ class DaskExecutor:
             except (OSError, TimeoutError) as exc:
                 raise DeployCostError(f"--dask: cannot reach scheduler {address}: {exc}") from None
 
-    def __call__(self, scn: Scenario, prices: list[np.ndarray], backend: str) -> list[PointResult]:
+    def __call__(
+        self, scn: Scenario, prices: list[np.ndarray], backend: str
+    ) -> Iterator[PointResult]:
         scattered = self.client.scatter(scn, broadcast=True)
         futures = self.client.map(
             solve_point, [scattered] * len(prices), prices, [backend] * len(prices), pure=False
         )
-        return self.client.gather(futures)
+        for future in futures:  # in order; the cluster keeps solving the rest meanwhile
+            yield future.result()
 
     def close(self) -> None:
         self.client.close()
