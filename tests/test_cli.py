@@ -160,8 +160,11 @@ def test_solve_unknown_backend_lists_valid_ones():
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--time-limit", "0", "--time-limit must be > 0, got 0.0"),
-        ("--gap", "1.5", "--gap must be in [0, 1), got 1.5"),
+        ("--time-limit", "0", "(--time-limit) must be a finite number of seconds > 0, got 0.0"),
+        ("--time-limit", "nan", "(--time-limit) must be a finite number of seconds > 0, got nan"),
+        ("--time-limit", "inf", "(--time-limit) must be a finite number of seconds > 0, got inf"),
+        ("--gap", "1.5", "(--gap) must be in [0, 1), got 1.5"),
+        ("--gap", "nan", "(--gap) must be in [0, 1), got nan"),
     ],
 )
 def test_solve_rejects_bad_limits(flag, value, message):

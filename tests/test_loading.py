@@ -113,3 +113,33 @@ def test_the_cli_exits_1_with_one_line_per_problem(tmp_path):
     assert result.exit_code == 1
     assert "not a regular file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_terminal_escapes_in_names_are_shown_escaped(tmp_path):
+    path = _file(tmp_path, 'currency: USD\nmodels:\n  - {name: "\\e[31mred", size_gb: -1}\n')
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output
+    assert "\\x1b[31mred" in result.output
+
+
+def test_non_finite_prices_are_an_error_not_a_nan_total(hand_raw):
+    import numpy as np
+
+    from deploycost.cost.deployments import from_specs
+    from deploycost.cost.model import evaluate
+    from deploycost.cost.prices import build_prices
+    from deploycost.errors import DeployCostError
+    from deploycost.optimize.solve import solve
+
+    scn = validate_scenario(hand_raw)
+    prices = build_prices(scn)
+    values = prices.values.copy()
+    values[prices.index("instance_hour[box-a]")] = np.inf
+    broken = prices.with_values(values)
+    with pytest.raises(
+        DeployCostError, match=r"compute / m2 / instance_hour\[box-a\] is not a finite"
+    ):
+        evaluate(scn, from_specs(scn, [scn.baseline_deployment]), broken)
+    with pytest.raises(DeployCostError, match=r"prices instance_hour\[box-a\] are not finite"):
+        solve(scn, prices=broken)

@@ -107,10 +107,12 @@ def test_option_costs_equal_the_full_ledger(path):
         )
         dep = from_specs(scn, [spec])
         full = cost.quantities(dep).by_price[0]
-        system = cost.system_quantities(dep.fusion, dep.automation)[0]
-        data = cost.data_quantities()
+        system = cost.system_quantities(dep.fusion, dep.automation).toarray()[0]
+        data = cost.data_quantities().toarray()  # row s T + t
+        tiers = len(cost.space.tiers)
         data_part = sum(
-            (data[dep.data_tier[0, s], s] for s in range(data.shape[1])), np.zeros_like(full)
+            (data[s * tiers + dep.data_tier[0, s]] for s in range(len(cost.space.sources))),
+            np.zeros_like(full),
         )
         option_part = np.asarray(opts.by_price[[r.name for r in rows]].sum(axis=0)).ravel()
         np.testing.assert_allclose(option_part + system + data_part, full, rtol=1e-9, atol=1e-12)

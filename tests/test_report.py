@@ -156,4 +156,14 @@ def test_report_refuses_bad_inputs(tmp_path):
     assert bad_sweep.exit_code == 1
     assert "is it the output of deploycost sweep?" in bad_sweep.output
     assert not (tmp_path / "r.html").exists()
+    for rows, message in (
+        ("total,deployment,how\n", "sweep results have no rows"),
+        ("total,deployment,how\nabc,0,solved\n", "column 'total' must hold numbers"),
+    ):
+        (tmp_path / "bad.csv").write_text(rows, encoding="utf-8")
+        args = ["report", str(tmp_path / "s.yaml"), "--sweep", str(tmp_path / "bad.csv")]
+        result = runner.invoke(app, [*args, "--out", str(tmp_path / "r.html")])
+        assert result.exit_code == 1
+        assert message in result.output
+        assert "Traceback" not in result.output
     assert solve(validate_scenario(raw), runner_ups=False).ok

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, carriage returns) shown as
+    escapes, so that a name from a file cannot rewrite the user's terminal."""
+    return "".join(
+        ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )
+
+
 class DeployCostError(Exception):
     """Base class: a problem the user can fix; the CLI prints it and exits non-zero."""
 
@@ -15,8 +24,8 @@ class ScenarioError(DeployCostError):
     """
 
     def __init__(self, problems: list[str], source: str = "scenario") -> None:
-        self.problems = list(problems)
-        self.source = source
+        self.problems = [printable(p) for p in problems]
+        self.source = printable(source)
         count = len(self.problems)
         head = f"{source}: {count} problem{'s' if count != 1 else ''}"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))

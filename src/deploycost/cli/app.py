@@ -21,10 +21,10 @@ from rich.table import Table
 from deploycost.catalog import KEYS, load_catalog
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
-from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.errors import DeployCostError, ScenarioError, printable
 from deploycost.optimize.solve import CHOICE_COLUMNS
 from deploycost.optimize.solve import solve as run_solve
-from deploycost.optimize.solvers import BACKENDS, Status
+from deploycost.optimize.solvers import BACKENDS, SolverOptions, Status
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import (
     Scenario,
@@ -59,7 +59,7 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except DeployCostError as exc:
             err.print("error:", style="bold red", end=" ")
-            err.print(str(exc), markup=False, highlight=False)
+            err.print(printable(str(exc)), markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return run
@@ -267,6 +267,13 @@ def report_command(
                 ],
                 str(sweep),
             )
+        if table.empty:
+            raise ScenarioError(["sweep results have no rows"], str(sweep))
+        for column in ("total", "deployment"):
+            if not pd.api.types.is_numeric_dtype(table[column]):
+                raise ScenarioError(
+                    [f"sweep results column {column!r} must hold numbers, got text"], str(sweep)
+                )
     scn = _scenario(scenario)
     result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
@@ -475,7 +482,10 @@ def solve_command(
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
     time_limit: Annotated[
         float | None,
-        typer.Option(help="Seconds before the solver stops (then reported as feasible + gap)"),
+        typer.Option(
+            help="Seconds the solver stage may take, then it reports feasible + gap (the option "
+            "grid, audit and output come on top)"
+        ),
     ] = None,
     gap: Annotated[float, typer.Option(help="Relative MIP gap at which to stop")] = 0.0,
     runner_ups: Annotated[
@@ -488,10 +498,7 @@ def solve_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
-    if time_limit is not None and time_limit <= 0:
-        raise ScenarioError([f"--time-limit must be > 0, got {time_limit}"], "solve")
-    if not 0 <= gap < 1:
-        raise ScenarioError([f"--gap must be in [0, 1), got {gap}"], "solve")
+    SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0 and a gap outside [0, 1)
     scn = _scenario(scenario)
     result = run_solve(
         scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups

@@ -55,6 +55,7 @@ import scipy.sparse as sp
 
 from deploycost.cost.deployments import Deployments, Space
 from deploycost.cost.prices import PriceVector, build_prices
+from deploycost.errors import DeployCostError
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.schema import Scenario
 
@@ -81,8 +82,11 @@ class Quantities:
         return np.asarray((fold.T @ self.q.T).T)
 
     def line_costs(self, prices: np.ndarray) -> np.ndarray:
-        """Cost per day of every line, (D, L)."""
-        return self.q * np.asarray(prices)[self.price_of_line]
+        """Cost per day of every line, (D, L); a line not bought costs nothing, whatever
+        its price (an infinite price of an unused instance type is not a NaN total)."""
+        unit = np.asarray(prices)[self.price_of_line]
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.where(self.q == 0, 0.0, self.q * unit)
 
     def totals(self, price_scenarios: np.ndarray) -> np.ndarray:
         """Total cost per day for (D deployments) x (S price scenarios): ``Q @ P.T``."""
@@ -622,51 +626,53 @@ class CostModel:
         const = self.const.take(model)
         owners = ["option"] * count
         blocks = self._model_blocks(dep, np.ones((1, count), bool), share[None, :], const, owners)
-        rows = np.arange(count)
-        cols, vals = [], []
-        for block in blocks:
-            idx = self.prices.indices(block.prices)
-            cols.append(idx if block.fixed else idx[block.choice[0]])
-            vals.append(np.broadcast_to(block.values[0], (count,)))
         # one entry per option and block: memory grows with options x blocks, not x prices
-        by_price = sp.csr_matrix(
-            (np.concatenate(vals), (np.tile(rows, len(blocks)), np.concatenate(cols))),
-            shape=(count, n_prices),
-        )
-        by_price.sum_duplicates()
-        by_price.eliminate_zeros()
-        return by_price
+        return self._sparse(blocks, np.arange(count)[None, :], count)
 
-    def _fold(self, blocks: list[_Block], count: int) -> np.ndarray:
-        """(D, owners, P): block quantities summed per owner and price."""
-        owners = len(blocks[0].owners)
-        out = np.zeros((count, owners, len(self.prices.names)))
+    def _sparse(self, blocks: list[_Block], rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
+        """Block quantities summed into a sparse (n_rows, P) matrix: the quantity of owner o
+        in deployment d goes to row ``rows[d, o]`` (broadcast), at its price's column."""
+        all_rows, all_cols, all_vals = [], [], []
         for block in blocks:
             idx = self.prices.indices(block.prices)
-            if block.fixed:
-                np.add.at(out, (slice(None), np.arange(owners), idx), block.q)
-            else:
-                out[:, :, idx] += block.q.reshape(count, owners, -1)
+            values = np.asarray(block.values, float)
+            cols = idx[None, :] if block.fixed else idx[block.choice]
+            shape = np.broadcast_shapes(values.shape, cols.shape, np.shape(rows))
+            all_rows.append(np.broadcast_to(rows, shape).ravel())
+            all_cols.append(np.broadcast_to(cols, shape).ravel())
+            all_vals.append(np.broadcast_to(values, shape).ravel())
+        if not all_rows:
+            return sp.csr_matrix((n_rows, len(self.prices.names)))
+        out = sp.csr_matrix(
+            (np.concatenate(all_vals), (np.concatenate(all_rows), np.concatenate(all_cols))),
+            shape=(n_rows, len(self.prices.names)),
+        )
+        out.sum_duplicates()
+        out.eliminate_zeros()
         return out
 
-    def system_quantities(self, fusion: np.ndarray, automation: np.ndarray) -> np.ndarray:
-        """(D, P) quantities of what a (fusion configuration, automation level) pair brings:
-        the fusion layer, its members' maintenance, training and the automation level."""
+    def system_quantities(self, fusion: np.ndarray, automation: np.ndarray) -> sp.csr_matrix:
+        """(D, P) sparse quantities of what a (fusion configuration, automation level) pair
+        brings: the fusion layer, its members' maintenance, training and the automation
+        level (summed over owners: memory grows with pairs x models, not x prices)."""
         fusion, automation = np.asarray(fusion), np.asarray(automation)
         owners = list(self.space.models)
-        maintenance = self._maintenance(automation, self.member[fusion], self.const, owners)
-        shared = [*self._people_shared(automation), *self._fusion(fusion, automation)]
-        count = len(fusion)
-        return self._fold(maintenance, count).sum(axis=1) + self._fold(shared, count).sum(axis=1)
+        blocks = [
+            *self._maintenance(automation, self.member[fusion], self.const, owners),
+            *self._people_shared(automation),
+            *self._fusion(fusion, automation),
+        ]
+        return self._sparse(blocks, np.arange(len(fusion))[:, None], len(fusion))
 
-    def data_quantities(self) -> np.ndarray:
-        """(T, S, P) quantities of data source s kept on tier t (every tier, allowed or not)."""
-        tiers = len(self.space.tiers)
-        sources = len(self.space.sources)
+    def data_quantities(self) -> sp.csr_matrix:
+        """(S x T, P) sparse quantities of data source s kept on tier t, in row s T + t
+        (every tier, allowed or not)."""
+        tiers, sources = len(self.space.tiers), len(self.space.sources)
         if not sources:
-            return np.zeros((tiers, 0, len(self.prices.names)))
-        every_tier = np.repeat(np.arange(tiers)[:, None], sources, axis=1)
-        return self._fold(self._data(every_tier), tiers)
+            return sp.csr_matrix((0, len(self.prices.names)))
+        every_tier = np.repeat(np.arange(tiers)[:, None], sources, axis=1)  # (T, S)
+        rows = np.arange(sources)[None, :] * tiers + np.arange(tiers)[:, None]
+        return self._sparse(self._data(every_tier), rows, sources * tiers)
 
     def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
         """The ledger lines (the same for every call): built once, on first use."""
@@ -741,5 +747,20 @@ class Evaluation:
 
 
 def evaluate(scn: Scenario, dep: Deployments, prices: PriceVector | None = None) -> Evaluation:
+    """Costs of the deployments ``dep``; an input that drives a quantity or a price out of
+    the finite range is an error naming the ledger line, never a NaN total."""
     prices = prices or build_prices(scn)
-    return Evaluation(scn, prices, quantities(scn, dep, prices))
+    result = Evaluation(scn, prices, quantities(scn, dep, prices))
+    line_costs = result.line_costs
+    bad = np.nonzero(~np.isfinite(line_costs).all(axis=0))[0]
+    if len(bad):
+        j = int(bad[0])
+        line = result.quantities.lines.iloc[j]
+        quantity = float(np.max(np.abs(result.quantities.q[:, j])))
+        price = float(prices.values[result.quantities.price_of_line[j]])
+        raise DeployCostError(
+            f"the cost of {line.component} / {line.owner} / {line.price} is not a finite "
+            f"number (quantity {quantity:g} {line.unit}, price {price:g}): an input of that "
+            f"term is too small or too large"
+        )
+    return result

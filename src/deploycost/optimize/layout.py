@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel
+from deploycost.errors import DeployCostError
 from deploycost.options.grid import OptionSet
 
 Stages = list[list[tuple[str, list[int]]]]  # per f: [(stage name, [unit, ...]), ...]
@@ -40,8 +41,8 @@ class Layout:
     latency: slice
     z_pairs: np.ndarray  # (F*A, 2) fusion, automation
     y_pairs: np.ndarray  # (Y, 2) source, tier
-    z_by_price: np.ndarray  # (F*A, P)
-    y_by_price: np.ndarray  # (Y, P)
+    z_by_price: sp.csr_matrix  # (F*A, P) sparse
+    y_by_price: sp.csr_matrix  # (Y, P) sparse
     fusion_quality: np.ndarray  # (F,)
     stages: Stages
     stage_col: np.ndarray  # (U,) the L column of each unit's stage (unused without L)
@@ -104,8 +105,8 @@ def lay_out(cost: CostModel, options: OptionSet) -> Layout:
         ],
         np.intp,
     ).reshape(-1, 2)
-    data = cost.data_quantities()
-    y_by_price = data[y_pairs[:, 1], y_pairs[:, 0]] if len(y_pairs) else np.zeros((0, len(prices)))
+    data = cost.data_quantities()  # row s T + t
+    y_by_price = data[y_pairs[:, 0] * len(space.tiers) + y_pairs[:, 1]]
     stages = pipeline_stages(cost, options)
     n_l = sum(len(s) for s in stages) if scn.constraints.e2e_latency_ms is not None else 0
     stage_col = np.zeros(len(options.units.model), np.intp)
@@ -120,6 +121,12 @@ def lay_out(cost: CostModel, options: OptionSet) -> Layout:
     c = np.concatenate(
         [options.columns["cost_per_day"], z_by_price @ prices, y_by_price @ prices, np.zeros(n_l)]
     )
+    if not np.isfinite(c).all():
+        bad = [cost.prices.names[r] for r in np.nonzero(~np.isfinite(prices))[0][:3]]
+        raise DeployCostError(
+            "a deployment's cost per day is not a finite number"
+            + (f": prices {', '.join(bad)} are not finite" if bad else ": an input is too large")
+        )
     return Layout(
         cost=cost,
         options=options,

@@ -37,6 +37,8 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 NonNeg = Annotated[float, Field(ge=0, le=BIG)]
 Pos = Annotated[float, Field(gt=0, le=BIG)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+# a share of data that survives cleaning: below one in a million it divides costs into inf
+UsableFraction = Annotated[float, Field(ge=1e-6, le=1)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
@@ -122,7 +124,7 @@ class DataSource(Strict):
     name: Name
     gb_per_day: Pos
     acquisition_price_per_gb: NonNeg = 0.0
-    usable_fraction: Fraction = 1.0
+    usable_fraction: UsableFraction = 1.0
     retention_days: Annotated[float, Field(gt=0, le=36500)] = 30.0
     cleaning_price_per_gb: NonNeg = 0.0
     labelling_person_days_per_month: NonNeg = 0.0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,8 +34,19 @@ class SolverOutput:
 
 @dataclass(frozen=True)
 class SolverOptions:
-    time_limit_s: float | None = None
+    """Limits of one solver run; checked here so that every caller gets the same error."""
+
+    time_limit_s: float | None = None  # the solver stage only (not the grid or the audit)
     mip_gap: float = 0.0
+
+    def __post_init__(self) -> None:
+        limit = self.time_limit_s
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise DeployCostError(
+                f"the time limit (--time-limit) must be a finite number of seconds > 0, got {limit}"
+            )
+        if not (math.isfinite(self.mip_gap) and 0 <= self.mip_gap < 1):
+            raise DeployCostError(f"the MIP gap (--gap) must be in [0, 1), got {self.mip_gap}")
 
 
 Backend = Callable[..., SolverOutput]
