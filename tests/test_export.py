@@ -130,3 +130,64 @@ def test_image_comes_from_the_scenario_or_is_marked_a_placeholder():
     (deployment,) = manifests(plain, solve(plain, runner_ups=False))["m"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].startswith("REPLACE-ME")
     assert "placeholder" in deployment["metadata"]["annotations"]["deploycost.io/image"]
+
+
+# the API server's rules (apimachinery validation), written out independently of export.py
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+
+
+def _assert_api_server_syntax(docs: dict[str, list[dict]]) -> None:
+    import re
+
+    for items in docs.values():
+        for doc in items:
+            name = doc["metadata"]["name"]
+            assert re.fullmatch(DNS_LABEL, name), name
+            assert len(name) <= 63, name
+            labels = {**doc["metadata"]["labels"]}
+            pod = doc["spec"].get("template", {}).get("spec", {})
+            labels |= pod.get("nodeSelector", {})
+            for value in labels.values():
+                assert re.fullmatch(LABEL_VALUE, value), value
+                assert len(value) <= 63, value
+            for container in pod.get("containers", []):
+                assert re.fullmatch(DNS_LABEL, container["name"])
+                assert " " not in container["image"]
+
+
+def test_names_are_mapped_to_the_api_server_syntax():
+    scn = validate_scenario(hand(name="Search Ranking / prod"))
+    docs = manifests(scn, solve(scn, runner_ups=False))
+    (deployment,) = docs["m"]
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/part-of"] == "search-ranking-prod"
+    _assert_api_server_syntax(docs)
+    kubernetes_validate.validate(deployment, "1.30", strict=True)
+    odd = validate_scenario(hand(name="!!! ???"))
+    (deployment,) = manifests(odd, solve(odd, runner_ups=False))["m"]
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/part-of"] == "deploycost"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"models__0__image": "my registry/ranker:1"}, r"image is not a container image reference"),
+        (
+            {"catalog__hardware__1__instance_type": "My GPU box"},
+            r"instance type 'My GPU box' .* is not a valid node label value; give the row an "
+            r"instance_type such as 'my-gpu-box'",
+        ),
+    ],
+    ids=["image", "instance type"],
+)
+def test_what_no_faithful_mapping_fixes_is_refused(changes, message):
+    scn = validate_scenario(hand(**changes))
+    result = solve(scn, runner_ups=False)
+    with pytest.raises(DeployCostError, match=message):
+        manifests(scn, result)
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
+def test_shipped_manifests_follow_the_api_server_syntax(path):
+    scn = load_scenario(path)
+    _assert_api_server_syntax(manifests(scn, solve(scn, runner_ups=False)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -214,17 +215,54 @@ def _limits(result: SolveResult) -> dict:
     return limits
 
 
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_IMAGE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?"  # registry host[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # repository path, lowercase
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # tag
+    r"(?:@sha256:[0-9a-f]{64})?$"  # digest
+)
+
+
+def k8s_name(text: str) -> str:
+    """A DNS-1123 label (lowercase letters, digits and '-', at most 63) made of free text
+    ('Search Ranking / prod' -> 'search-ranking-prod'); empty when nothing is left."""
+    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63].strip("-")
+    return name
+
+
+def _check_images(scn: Scenario, names: list[str]) -> None:
+    """Container images must be image references (the API server takes any string, the
+    kubelet then fails to pull); model names are DNS labels already (the schema's rule)."""
+    problems = [
+        f"models[{name}].image is not a container image reference, got {image!r}"
+        for name in names
+        if (image := scn.model(name).image) is not None
+        and (len(image) > 255 or not _IMAGE.match(image))
+    ]
+    if problems:
+        raise DeployCostError(
+            "cannot write Kubernetes manifests:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
 def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
-    """Per model: a Deployment, and a HorizontalPodAutoscaler when autoscaling."""
+    """Per model: a Deployment, and a HorizontalPodAutoscaler when autoscaling. Names and
+    label values follow the API server's syntax: model names are DNS labels (the schema's
+    rule), the scenario name is mapped to one, an instance type that is not a valid label
+    value and an image that is not an image reference are errors."""
     cat = scn.resolved_catalog
     out: dict[str, list[dict]] = {}
     models = result.models.set_index("model")
+    _check_images(scn, sorted(result.deployment.models))
+    part_of = k8s_name(scn.name) or "deploycost"
     for name, choice in sorted(result.deployment.models.items()):
         hw = cat.hardware.loc[choice.instance]
         model = scn.model(name)
         labels = {
             "app.kubernetes.io/name": name,
-            "app.kubernetes.io/part-of": scn.name,
+            "app.kubernetes.io/part-of": part_of,
             "app.kubernetes.io/managed-by": "deploycost",
         }
         cost_day = sum(
@@ -264,6 +302,12 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
             **limits,
         }
         instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
+        if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
+            raise DeployCostError(
+                f"cannot write Kubernetes manifests: instance type {instance_type!r} (catalog "
+                f"hardware {choice.instance!r}) is not a valid node label value; give the row an "
+                f"instance_type such as {k8s_name(instance_type)!r}"
+            )
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
