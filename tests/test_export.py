@@ -191,3 +191,98 @@ def test_what_no_faithful_mapping_fixes_is_refused(changes, message):
 def test_shipped_manifests_follow_the_api_server_syntax(path):
     scn = load_scenario(path)
     _assert_api_server_syntax(manifests(scn, solve(scn, runner_ups=False)))
+
+
+def _two_models(tmp_path):
+    """The customer-service problem (two models) and the same with one model only."""
+    both = load_scenario(PROBLEMS[0])
+    raw = yaml.safe_load(PROBLEMS[0].read_text(encoding="utf-8"))
+    keep = raw["models"][0]["name"]
+    raw["models"] = raw["models"][:1]
+    raw["fusion"] = [{"name": "alone", "members": [keep]}]
+    raw.pop("baseline_deployment", None)
+    raw["constraints"].pop("quality_floor", None)
+    return both, validate_scenario(raw), keep
+
+
+def test_force_replaces_the_earlier_export_as_a_set(tmp_path):
+    both, one, keep = _two_models(tmp_path)
+    out = tmp_path / "out"
+    write_export(both, solve(both, runner_ups=False), out)
+    assert len(list((out / "k8s").iterdir())) == 2
+    write_export(one, solve(one, runner_ups=False), out, force=True)
+    assert sorted(p.name for p in (out / "k8s").iterdir()) == [f"{keep}.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp folder left
+
+
+def test_files_an_export_did_not_write_are_never_touched(tmp_path):
+    scn = validate_scenario(hand())
+    result = solve(scn, runner_ups=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(DeployCostError, match=r"holds files an export did not write \(notes.txt\)"):
+        write_export(scn, result, out, force=True)
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "k8s").symlink_to(elsewhere)
+    with pytest.raises(DeployCostError, match=r"\(k8s\)"):
+        write_export(scn, result, linked, force=True)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_preplaced_temp_symlink_is_not_written_through(tmp_path):
+    scn = validate_scenario(hand())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    out = tmp_path / "out"
+    write_export(scn, solve(scn, runner_ups=False), out)
+    # the temporary names earlier versions used, planted beside and inside the export
+    (tmp_path / ".out.tmp").symlink_to(victim)
+    (out / "k8s" / ".m.yaml.tmp").symlink_to(victim)
+    with pytest.raises(DeployCostError, match=r"did not write \(k8s/.m.yaml.tmp\)"):
+        write_export(scn, solve(scn, runner_ups=False), out, force=True)
+    (out / "k8s" / ".m.yaml.tmp").unlink()
+    write_export(scn, solve(scn, runner_ups=False), out, force=True)
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert (tmp_path / ".out.tmp").is_symlink()
+
+
+def test_a_second_export_to_the_same_folder_fails_fast(tmp_path):
+    from deploycost.files import exclusive
+
+    scn = validate_scenario(hand())
+    result = solve(scn, runner_ups=False)
+    with (
+        exclusive(tmp_path / "out", "export"),
+        pytest.raises(DeployCostError, match=r"another deploycost export is writing"),
+    ):
+        write_export(scn, result, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_size_limit_is_a_clean_error_with_nothing_left(tmp_path):
+    """RLIMIT_FSIZE in a child process: the write fails with EFBIG, not a traceback."""
+    import subprocess
+    import sys
+    import textwrap
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    code = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+        from deploycost.cli.app import app
+        sys.argv = ["deploycost", "export", {str(scenario)!r}, "--out", {str(tmp_path / "out")!r}]
+        app()
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "the file is larger than allowed (file-size limit)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]

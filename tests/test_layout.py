@@ -13,6 +13,7 @@ RANK = {
     "errors": 0,
     "periods": 0,
     "version": 0,
+    "files": 0,
     "catalog": 0,
     "seed": 0,
     "scenario": 1,

@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ import yaml
 
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
+from deploycost.files import atomic_write, exclusive, io_error
 from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.solve import SolveResult
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -373,20 +376,39 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+MANAGED = "app.kubernetes.io/managed-by: deploycost"
+
+
+def _foreign_files(out_dir: Path) -> list[str]:
+    """Files under ``out_dir`` that an export of deploycost did not write."""
+    foreign = []
+    for path in sorted(out_dir.rglob("*")):
+        rel = path.relative_to(out_dir)
+        if path.is_symlink() or (path.is_dir() and rel != Path("k8s")):
+            foreign.append(str(rel))
+        elif path.is_file() and rel.parts[0] == "k8s":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if path.suffix != ".yaml" or MANAGED not in text:
+                foreign.append(str(rel))
+        elif path.is_file() and str(rel) not in ("recommended.yaml", "recommended.json"):
+            foreign.append(str(rel))
+    return foreign
 
 
 def write_export(
     scn: Scenario, result: SolveResult, out_dir: Path, force: bool = False
 ) -> list[Path]:
-    """Write the recommendation and manifests under ``out_dir``; return the paths written."""
+    """Write the recommendation and manifests as one set under ``out_dir``; return the paths.
+
+    The set is written into a fresh sibling folder and renamed into place, so a kill leaves
+    the old set or the new one, never a mix, and manifests of models no longer deployed do
+    not linger. ``--force`` replaces only a folder that holds nothing but an earlier export;
+    a lock refuses a second export to the same folder while one runs.
+    """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DeployCostError(f"--out must be a folder, got the file {out_dir}")
-    if not out_dir.parent.exists():
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise DeployCostError(f"--out must be a folder (not a file or a link), got {out_dir}")
+    if not out_dir.parent.is_dir():
         raise DeployCostError(f"--out: the parent folder {out_dir.parent} does not exist")
     doc = recommendation(scn, result)
     files = {
@@ -397,14 +419,51 @@ def write_export(
     }
     for name, docs in manifests(scn, result).items():
         files[Path("k8s") / f"{name}.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
-    targets = [out_dir / rel for rel in files]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not force:
-        raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
+    with exclusive(out_dir, "export"):
+        previous = out_dir.exists() and any(out_dir.iterdir())
+        if previous:
+            foreign = _foreign_files(out_dir)
+            if foreign:
+                raise DeployCostError(
+                    f"--out {out_dir} holds files an export did not write "
+                    f"({', '.join(foreign[:5])}); export into an empty folder or one holding "
+                    f"only an earlier export"
+                )
+            if not force:
+                raise DeployCostError(
+                    f"would overwrite the earlier export in {out_dir}; pass --force"
+                )
+        _swap_in(out_dir, files)
+    return [out_dir / rel for rel in files]
+
+
+def _swap_in(out_dir: Path, files: dict[Path, str]) -> None:
+    """Write ``files`` into a fresh sibling folder, then rename it to ``out_dir`` (moving an
+    earlier export aside first and deleting it after)."""
+    parent = out_dir.parent
     try:
-        (out_dir / "k8s").mkdir(parents=True, exist_ok=True)
-        for target, text in zip(targets, files.values(), strict=True):
-            _atomic_write(target, text)
+        fresh = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.new-"))
     except OSError as exc:
-        raise DeployCostError(f"cannot write to {out_dir}: {exc}") from None
-    return targets
+        raise io_error(parent, exc) from None
+    old = None
+    try:
+        (fresh / "k8s").mkdir()
+        for rel, text in files.items():
+            atomic_write(fresh / rel, text)
+        os.chmod(fresh, 0o755)  # mkdtemp makes it private; an export is an ordinary folder
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.old-"))
+            os.replace(out_dir, old)
+        os.replace(fresh, out_dir)
+    except OSError as exc:
+        if old is not None and not out_dir.exists():
+            os.replace(old, out_dir)  # put the earlier export back
+            old = None
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise io_error(out_dir, exc) from None
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
