@@ -185,3 +185,81 @@ def test_each_solve_is_logged_as_it_finishes(scn, tmp_path):
     fresh = run_sweep(scn, spec, params)
     assert resumed.solves == fresh.solves - 3  # the three logged solves are not repeated
     assert resumed.table.equals(fresh.table)
+
+
+def _cli_files(tmp_path, values=(0.5, 1, 2)):
+    import yaml
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"mode": "grid", "parameters": [_param(values=list(values))]}))
+    return scenario, spec
+
+
+def test_a_user_folder_named_like_the_state_is_never_adopted_or_removed(tmp_path):
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    scenario, spec = _cli_files(tmp_path)
+    mine = tmp_path / "results.csv.state"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    out = str(tmp_path / "results.csv")
+    result = CliRunner().invoke(app, ["sweep", str(scenario), str(spec), "--out", out, "--resume"])
+    assert result.exit_code == 1
+    assert "was not made by deploycost sweep" in result.output
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_a_second_sweep_on_the_same_output_fails_fast(tmp_path):
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+    from deploycost.files import exclusive
+
+    scenario, spec = _cli_files(tmp_path)
+    out = tmp_path / "r.csv"
+    with exclusive(out, "sweep"):
+        result = CliRunner().invoke(app, ["sweep", str(scenario), str(spec), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"another deploycost sweep is writing {out}" in result.output
+    done = CliRunner().invoke(app, ["sweep", str(scenario), str(spec), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "s.yaml", "spec.yaml"]
+
+
+def test_a_full_disk_during_a_sweep_is_one_line_and_the_run_resumes(tmp_path):
+    """RLIMIT_FSIZE in a child: writing the table fails with EFBIG; the solve log survives,
+    and --resume then finishes without solving again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    # 40 scenarios: a 6.6 kB table, 2 solves logged in about 1 kB; files capped at 4 kB
+    scenario, spec = _cli_files(tmp_path, [round(0.2 + 0.1 * k, 2) for k in range(40)])
+    out = tmp_path / "r.csv"
+    args = ["deploycost", "sweep", str(scenario), str(spec), "--out", str(out), "--no-progress"]
+    code = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+        from deploycost.cli.app import app
+        sys.argv = {args!r}
+        app()
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "the file is larger than allowed (file-size limit)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    leftovers = [p.name for p in tmp_path.rglob("*.tmp")]
+    assert leftovers == []
+    resumed = subprocess.run(
+        [sys.executable, "-m", *args, "--resume"], capture_output=True, text=True, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "0 solves this run" in resumed.stdout + resumed.stderr

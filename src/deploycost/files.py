@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from deploycost.errors import DeployCostError
 
@@ -36,17 +37,18 @@ def io_error(path: Path | str, exc: OSError) -> DeployCostError:
     return DeployCostError(f"cannot write {path}: {cause}")
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` with ``data`` in one step; on failure leave it and no temp file."""
+@contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` when the block ends without error; on failure
+    ``path`` is untouched and no temporary file is left."""
     path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise io_error(path, exc) from None
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(payload)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -56,6 +58,12 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         _discard(tmp)
         raise
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` in one step; on failure leave it and no temp file."""
+    with atomic_open(path) as out:
+        out.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def _discard(tmp: str) -> None:

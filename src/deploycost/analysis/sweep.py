@@ -27,6 +27,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.files import atomic_open, atomic_write, io_error
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import (
     DeploymentSpec,
@@ -59,6 +61,8 @@ REL_TOL = 1e-9
 NORMAL_SDS = 5  # a normal parameter must stay >= 0 within this many standard deviations
 MAX_PRICE = 1e12  # per unit, or as a multiplier: beyond it the MILP's tolerances break down
 MAX_SCENARIOS = 10_000_000
+STATE_MARKER = "deploycost-sweep-state"
+STATE_FILES = {STATE_MARKER, "fingerprint", "solves.jsonl"}
 GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")
 
 
@@ -466,7 +470,19 @@ class Store:
         self.solves: dict[str, PointResult] = {}
         if directory is None:
             return
+        if directory.is_symlink() or (
+            directory.exists()
+            and any(directory.iterdir())
+            and not (directory / STATE_MARKER).is_file()
+        ):
+            raise DeployCostError(
+                f"{directory} exists and was not made by deploycost sweep; remove it or "
+                f"use another --out"
+            )
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / STATE_MARKER).write_text(
+            "state of an interrupted deploycost sweep: --resume continues it\n", encoding="utf-8"
+        )
         stamp = directory / "fingerprint"
         if stamp.exists() and stamp.read_text(encoding="utf-8") != fingerprint:
             raise DeployCostError(
@@ -887,33 +903,53 @@ def _breakpoint_table(oracle: Oracle, theta: np.ndarray, found: list[dict]) -> p
 def write_table(
     table: pd.DataFrame, path: Path, chunk_rows: int, state_dir: Path | None = None
 ) -> None:
-    """Write CSV or Parquet atomically; CSV is assembled from atomically written chunks."""
+    """Write CSV or Parquet atomically; CSV is assembled from atomically written chunks
+    (kept in the state folder, so that a resumed run does not write them again)."""
     path = Path(path)
     if path.suffix == ".parquet":
-        tmp = path.with_suffix(".parquet.tmp")
         try:
-            table.to_parquet(tmp, index=False)
+            import pyarrow  # noqa: F401
         except ImportError:
             raise DeployCostError(
                 "Parquet output needs pyarrow: pip install 'deploycost[parquet]' (or write .csv)"
             ) from None
-        os.replace(tmp, path)
+        with atomic_open(path) as out:
+            table.to_parquet(out, index=False)
         return
     parts = state_dir or Path(tempfile.mkdtemp(prefix="deploycost-"))
-    parts.mkdir(parents=True, exist_ok=True)
-    files = []
-    for start in range(0, max(len(table), 1), chunk_rows):
-        part = parts / f"rows-{start // chunk_rows:06d}.csv"
-        if not part.exists():
-            tmp = part.with_suffix(".tmp")
-            table.iloc[start : start + chunk_rows].to_csv(tmp, index=False, header=start == 0)
-            os.replace(tmp, part)
-        files.append(part)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
-        for part in files:
-            out.write(part.read_bytes())
-    os.replace(tmp, path)
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+        files = []
+        for start in range(0, max(len(table), 1), chunk_rows):
+            part = parts / f"rows-{start // chunk_rows:06d}.csv"
+            if not part.exists():
+                chunk = table.iloc[start : start + chunk_rows]
+                atomic_write(part, chunk.to_csv(index=False, header=start == 0))
+            files.append(part)
+        with atomic_open(path) as out:
+            for part in files:
+                out.write(part.read_bytes())
+    except OSError as exc:
+        raise io_error(parts, exc) from None
+    finally:
+        if state_dir is None:
+            shutil.rmtree(parts, ignore_errors=True)
+
+
+def remove_state(state_dir: Path) -> None:
+    """Delete a finished sweep's state folder: only one that ``Store`` made (it holds the
+    marker), and only the files a sweep writes there; anything else stays."""
+    state_dir = Path(state_dir)
+    if state_dir.is_symlink() or not (state_dir / STATE_MARKER).is_file():
+        return
+    for path in state_dir.iterdir():
+        if path.name in STATE_FILES or path.name.startswith(("rows-", ".rows-")):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+    try:
+        state_dir.rmdir()
+    except OSError:
+        pass  # something that is not ours is in it: leave the folder
 
 
 class DaskExecutor:

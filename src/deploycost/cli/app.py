@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -313,9 +312,8 @@ def sweep_command(
     ] = None,
 ) -> None:
     """Sweep price assumptions: exact breakpoints on a line, certified grids and samples."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from deploycost.analysis.sweep import DaskExecutor, load_spec_file, run_sweep, write_table
+    from deploycost.analysis.sweep import load_spec_file, remove_state, write_table
+    from deploycost.files import atomic_write, exclusive
     from deploycost.optimize.solvers import get_backend
 
     get_backend(backend)
@@ -333,36 +331,12 @@ def sweep_command(
             [f"{state} holds an interrupted sweep; pass --resume to continue it, or remove it"],
             "sweep",
         )
-    executor = DaskExecutor(dask) if dask else None
-    show = sys.stderr.isatty() if progress is None else progress
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed} solves"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not show,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"sweeping {sweep_spec.mode}", total=None)
-            kwargs = {"executor": executor} if executor else {}
-            result = run_sweep(
-                scn,
-                sweep_spec,
-                params,
-                backend=backend,
-                state_dir=state,
-                progress=lambda n: bar.advance(task, n),
-                **kwargs,
-            )
-    finally:
-        if executor is not None:
-            executor.close()
-    write_table(result.table, out_path, sweep_spec.chunk_rows, state)
-    if breakpoints is not None:
-        result.breakpoints.to_csv(breakpoints, index=False)
-    shutil.rmtree(state, ignore_errors=True)
+    with exclusive(out_path, "sweep"):
+        result = _run_sweep_with_progress(scn, sweep_spec, params, backend, state, dask, progress)
+        write_table(result.table, out_path, sweep_spec.chunk_rows, state)
+        if breakpoints is not None:
+            atomic_write(breakpoints, result.breakpoints.to_csv(index=False))
+        remove_state(state)
     table = result.table
     if (table.status == "infeasible").all():
         err.print("infeasible:", style="bold red", end=" ")
@@ -383,6 +357,41 @@ def sweep_command(
     )
     for line in result.breakpoints.description:
         out.print(f"  - {line}", markup=False, highlight=False)
+
+
+def _run_sweep_with_progress(scn, sweep_spec, params, backend, state, dask, progress):
+    """run_sweep with a progress bar on stderr (on a terminal) and the Dask cluster closed
+    whatever happens."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from deploycost.analysis.sweep import DaskExecutor, run_sweep
+
+    executor = DaskExecutor(dask) if dask else None
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} solves"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"sweeping {sweep_spec.mode}", total=None)
+            kwargs = {"executor": executor} if executor else {}
+            return run_sweep(
+                scn,
+                sweep_spec,
+                params,
+                backend=backend,
+                state_dir=state,
+                progress=lambda n: bar.advance(task, n),
+                **kwargs,
+            )
+    finally:
+        if executor is not None:
+            executor.close()
 
 
 @app.command(name="sensitivity")

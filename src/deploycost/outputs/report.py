@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pandas as pd  # noqa: E402
 from deploycost.analysis.sweep import parameter_columns  # noqa: E402
 from deploycost.cost.model import COMPONENTS, Evaluation  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
+from deploycost.files import atomic_write, exclusive, io_error  # noqa: E402
 from deploycost.optimize.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
 from deploycost.periods import DAYS_PER_MONTH  # noqa: E402
 from deploycost.scenario.schema import Scenario  # noqa: E402
@@ -318,14 +318,18 @@ def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
-    images.mkdir(exist_ok=True)
     contents: list[tuple[Path, bytes]] = [
-        (out, render_html(report).encode("utf-8")),
-        (markdown, render_markdown(report, images.name).encode("utf-8")),
         *[(images / f"{n}.png", data) for n, data in report.images.items()],
+        (markdown, render_markdown(report, images.name).encode("utf-8")),
+        (out, render_html(report).encode("utf-8")),
     ]
-    for path, data in contents:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    with exclusive(out, "report"):
+        if images.is_symlink():
+            raise DeployCostError(f"{images} is a link; remove it or choose another --out")
+        try:
+            images.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise io_error(images, exc) from None
+        for path, data in contents:  # images first: the HTML appears only when complete
+            atomic_write(path, data)
     return targets
