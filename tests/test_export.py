@@ -264,6 +264,7 @@ def test_a_second_export_to_the_same_folder_fails_fast(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # child processes under a file-size limit
 def test_a_file_size_limit_is_a_clean_error_with_nothing_left(tmp_path):
     """RLIMIT_FSIZE in a child process: the write fails with EFBIG, not a traceback."""
     import subprocess

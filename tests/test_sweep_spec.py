@@ -231,6 +231,7 @@ def test_a_second_sweep_on_the_same_output_fails_fast(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "s.yaml", "spec.yaml"]
 
 
+@pytest.mark.slow  # child processes under a file-size limit
 def test_a_full_disk_during_a_sweep_is_one_line_and_the_run_resumes(tmp_path):
     """RLIMIT_FSIZE in a child: writing the table fails with EFBIG; the solve log survives,
     and --resume then finishes without solving again."""
