@@ -143,3 +143,13 @@ def test_non_finite_prices_are_an_error_not_a_nan_total(hand_raw):
         evaluate(scn, from_specs(scn, [scn.baseline_deployment]), broken)
     with pytest.raises(DeployCostError, match=r"prices instance_hour\[box-a\] are not finite"):
         solve(scn, prices=broken)
+
+
+def test_catalog_row_keys_must_be_printable_names(hand_raw):
+    hand_raw["catalog"]["precision"] = [
+        {"precision": "", "bytes_per_param": 1, "compute_dtype": "int8", "quality_delta_rel": 0}
+    ]
+    with pytest.raises(
+        ScenarioError, match=r"catalog\.precision\[0\]\.precision must be a name of 1 to 100"
+    ):
+        validate_scenario(hand_raw)

@@ -125,10 +125,12 @@ def from_specs(scn: Scenario, specs: list[DeploymentSpec]) -> Deployments:
             arrays["instance"][row, i] = space.instances.index(choice.instance)
             arrays["replicas"][row, i] = choice.replicas
             arrays["precision"][row, i] = space.precisions.index(
-                choice.precision or model.checkpoint_precision
+                choice.precision if choice.precision is not None else model.checkpoint_precision
             )
             arrays["batch"][row, i] = choice.batch
-            arrays["tier"][row, i] = space.tiers.index(choice.tier or scn.model_storage_tiers[0])
+            arrays["tier"][row, i] = space.tiers.index(
+                choice.tier if choice.tier is not None else scn.model_storage_tiers[0]
+            )
             arrays["backups"][row, i] = choice.backups
             arrays["compression"][row, i] = space.compressions.index(choice.compression)
             if choice.autoscale:

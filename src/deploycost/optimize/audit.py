@@ -86,7 +86,10 @@ def audit(
     h = _indices(space.instances, [c.instance for c in choices])
     c = _indices(
         space.precisions,
-        [c.precision or specs[n].checkpoint_precision for n, c in zip(names, choices, strict=True)],
+        [
+            c.precision if c.precision is not None else specs[n].checkpoint_precision
+            for n, c in zip(names, choices, strict=True)
+        ],
     )
     tier = _indices(space.tiers, [c.tier for c in choices])
     zips = _indices(space.compressions, [c.compression for c in choices])

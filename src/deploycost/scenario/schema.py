@@ -34,6 +34,9 @@ ModelName = Annotated[
 ]  # a Kubernetes object name, since models become Deployments
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# a catalog row's key: printable, no leading or trailing space, not empty
+ROW_KEY_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,98}[^\s\x00-\x1f\x7f])?$"
+RowKey = Annotated[str, StringConstraints(pattern=ROW_KEY_PATTERN)]
 NonNeg = Annotated[float, Field(ge=0, le=BIG)]
 Pos = Annotated[float, Field(gt=0, le=BIG)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
@@ -188,7 +191,7 @@ class Constraints(Strict):
 
 
 class HardwareRow(Strict):
-    name: str
+    name: RowKey
     instance_type: str | None = None
     provider: str | None = None
     region: str | None = None
@@ -208,7 +211,7 @@ class HardwareRow(Strict):
 
 
 class StorageRow(Strict):
-    tier: str
+    tier: RowKey
     provider: str | None = None
     region: str | None = None
     kind: str | None = None
@@ -224,7 +227,7 @@ class StorageRow(Strict):
 
 
 class PrecisionRow(Strict):
-    precision: str
+    precision: RowKey
     bytes_per_param: Annotated[float, Field(gt=0, le=16)] | None = None
     compute_dtype: Literal["fp32", "fp16", "int8", "int4"] | None = None
     quality_delta_rel: Annotated[float, Field(ge=-1, le=1)] | None = None
@@ -235,7 +238,7 @@ class PrecisionRow(Strict):
 
 
 class CompressionRow(Strict):
-    compression: str
+    compression: RowKey
     size_factor: Annotated[float, Field(gt=0, le=1)] | None = None
     decompress_mb_s: Pos | None = None
     as_of: str | None = None
@@ -412,6 +415,8 @@ def _rule(error: dict) -> str:
         "too_long": "must have at most {max_length} items",
         "string_pattern_mismatch": "must match the pattern {pattern}",
     }
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == ROW_KEY_PATTERN:
+        return "must be a name of 1 to 100 printable characters, without surrounding spaces"
     if kind in simple:
         shown = {
             k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in ctx.items()
