@@ -153,3 +153,29 @@ def test_catalog_row_keys_must_be_printable_names(hand_raw):
         ScenarioError, match=r"catalog\.precision\[0\]\.precision must be a name of 1 to 100"
     ):
         validate_scenario(hand_raw)
+
+
+def _structural(tmp_path, count: int):
+    import numpy as np
+
+    from .fuzz_files import BASE, Tally, cases, run, special_files
+
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(BASE, encoding="utf-8")
+    tally = Tally()
+    for case in cases(np.random.default_rng(7), count, special_files(tmp_path)):
+        run(case, tmp_path, scenario, tally)
+    return tally
+
+
+def test_structural_attacks_end_clean_or_accepted_quick(tmp_path):
+    tally = _structural(tmp_path, 60)
+    assert tally.failures == []
+    assert tally.clean >= 48  # most attacks must be refused, not merely survived
+
+
+@pytest.mark.slow
+def test_structural_attacks_end_clean_or_accepted(tmp_path):
+    tally = _structural(tmp_path, 3000)
+    assert tally.failures == []
+    assert tally.tried == 3000

@@ -60,7 +60,7 @@ from deploycost.scenario.schema import (
 REL_TOL = 1e-9
 NORMAL_SDS = 5  # a normal parameter must stay >= 0 within this many standard deviations
 MAX_PRICE = 1e12  # per unit, or as a multiplier: beyond it the MILP's tolerances break down
-MAX_SCENARIOS = 10_000_000
+MAX_SCENARIOS = 2_000_000  # a sweep's price matrix is dense: S x prices
 STATE_MARKER = "deploycost-sweep-state"
 STATE_FILES = {STATE_MARKER, "fingerprint", "solves.jsonl"}
 GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")

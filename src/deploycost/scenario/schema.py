@@ -493,10 +493,14 @@ def _describe(loc: tuple, raw: Any, root: type[BaseModel]) -> tuple[str, type[Ba
 def format_errors(exc: ValidationError, raw: Any, root: type[BaseModel], prefix: str) -> list[str]:
     problems = []
     for error in exc.errors():
+        # pydantic inserts union-member labels such as "list[float]" into the location
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
         if error["type"] == "extra_forbidden":
-            parent_path, parent = _describe(loc[:-1], raw, root)
-            key = str(loc[-1])
+            key = str(error["loc"][-1])  # the unknown key itself, whatever it contains
+            parent_loc = tuple(
+                p for p in error["loc"][:-1] if not (isinstance(p, str) and "[" in p)
+            )
+            parent_path, parent = _describe(parent_loc, raw, root)
             valid = sorted(parent.model_fields) if parent is not None else []
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
