@@ -179,3 +179,18 @@ def test_structural_attacks_end_clean_or_accepted(tmp_path):
     tally = _structural(tmp_path, 3000)
     assert tally.failures == []
     assert tally.tried == 3000
+
+
+def test_work_that_would_not_fit_in_memory_is_refused_first(hand_raw, monkeypatch):
+    from deploycost import memory
+    from deploycost.errors import DeployCostError
+    from deploycost.optimize.solve import solve
+
+    scn = validate_scenario(hand_raw)
+    monkeypatch.setattr(memory, "memory_budget_bytes", lambda: 1000.0)
+    with pytest.raises(
+        DeployCostError,
+        match=r"the option grid of 3 units x \d+ precisions x \d+ instance types x \d+ batch "
+        r"sizes x 3 replica counts .* needs ~.* GB; the budget is 1e-06 GB",
+    ):
+        solve(scn)

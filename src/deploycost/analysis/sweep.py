@@ -47,6 +47,7 @@ from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.files import atomic_open, atomic_write, io_error
+from deploycost.memory import memory_budget_bytes
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import (
     DeploymentSpec,
@@ -61,6 +62,7 @@ REL_TOL = 1e-9
 NORMAL_SDS = 5  # a normal parameter must stay >= 0 within this many standard deviations
 MAX_PRICE = 1e12  # per unit, or as a multiplier: beyond it the MILP's tolerances break down
 MAX_SCENARIOS = 2_000_000  # a sweep's price matrix is dense: S x prices
+DASK_TIMEOUT_S = 120.0  # workers must start, and take the scenario, within this
 STATE_MARKER = "deploycost-sweep-state"
 STATE_FILES = {STATE_MARKER, "fingerprint", "solves.jsonl"}
 GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")
@@ -281,7 +283,7 @@ def _check_size(spec: SweepSpec, params: list[Parameter], n_prices: int) -> list
     """Refuse, before allocating, a sweep whose price matrix would not fit in memory."""
     count, what = _grid_size(spec, params)
     need = count * (n_prices + len(params)) * 8
-    limit = memory_limit_bytes()
+    limit = memory_budget_bytes()
     if count > MAX_SCENARIOS or need > limit:
         most = min(MAX_SCENARIOS, limit / 8 / (n_prices + len(params)))
         return [
@@ -290,14 +292,6 @@ def _check_size(spec: SweepSpec, params: list[Parameter], n_prices: int) -> list
             f"({limit / 1e9:,.3g} GB, half the available memory)"
         ]
     return []
-
-
-def memory_limit_bytes() -> float:
-    """Half of the memory available now (Linux), else 4 GB."""
-    try:
-        return 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4e9
 
 
 def check_points(theta: np.ndarray, params: list[Parameter], source: str) -> np.ndarray:
@@ -971,6 +965,13 @@ class DaskExecutor:
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
             self.client = Client(self._cluster)
+            try:
+                self.client.wait_for_workers(workers, timeout=DASK_TIMEOUT_S)
+            except TimeoutError:
+                self.close()
+                raise DeployCostError(
+                    f"--dask local: {workers} workers did not start within {DASK_TIMEOUT_S:g} s"
+                ) from None
         else:
             self._cluster = None
             try:
@@ -981,7 +982,13 @@ class DaskExecutor:
     def __call__(
         self, scn: Scenario, prices: list[np.ndarray], backend: str
     ) -> Iterator[PointResult]:
-        scattered = self.client.scatter(scn, broadcast=True)
+        try:
+            scattered = self.client.scatter(scn, broadcast=True, timeout=DASK_TIMEOUT_S)
+        except TimeoutError:
+            raise DeployCostError(
+                f"--dask: no worker took the scenario within {DASK_TIMEOUT_S:g} s (are the "
+                f"cluster's workers running?)"
+            ) from None
         futures = self.client.map(
             solve_point, [scattered] * len(prices), prices, [backend] * len(prices), pure=False
         )

@@ -39,6 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_replicas
+from deploycost.memory import check_fits
 from deploycost.options.performance import (
     REASONS,
     Performance,
@@ -157,6 +158,12 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
     return f"{where}: no allowed, measured (instance, precision) pair; add a profile or allow more"
 
 
+# bytes per grid point held at once: replicas and p99 (float64), reason (int8), and the
+# float64 temporaries of the replica and queueing arithmetic
+GRID_BYTES = 48.0
+PERF_BYTES = 64.0  # per (model, instance, precision, batch): six float64 arrays and masks
+
+
 @dataclass(frozen=True)
 class ComputeGrid:
     """Every compute choice of every unit over (U, H, C, B, R): unit x instance x precision
@@ -176,6 +183,18 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
     only where every other check passed: most of the grid is ruled out already), reasons."""
     scn, opts = cost.scn, cost.scn.options
     batches = batch_grid(cost)
+    space = cost.space
+    dims = {
+        "precisions": len(space.precisions),
+        "instance types": len(space.instances),
+        "batch sizes": len(batches),
+    }
+    check_fits(
+        "the option grid",
+        {"units": len(units.model), **dims, "replica counts": opts.extra_replicas + 1},
+        GRID_BYTES,
+    )
+    check_fits("the performance table", {"models": len(space.models), **dims}, PERF_BYTES)
     perf = performance(cost, batches)
     i = units.model
     thr = perf.throughput_qps[i][..., None]  # (U, H, C, B, 1)

@@ -1,0 +1,34 @@
+"""Refuse work that would not fit in memory before allocating it, naming the dimensions."""
+
+from __future__ import annotations
+
+import os
+
+from deploycost.errors import DeployCostError
+
+
+def memory_budget_bytes() -> float:
+    """Half of the memory available now (Linux ``SC_AVPHYS_PAGES``), else 4 GB."""
+    try:
+        return 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4e9
+
+
+def check_fits(what: str, dims: dict[str, int], bytes_per_item: float) -> None:
+    """Raise when ``prod(dims) x bytes_per_item`` exceeds the budget, e.g. "the option grid
+    of 5,000 units x 1,000 instance types x 5 precisions x 6 batch sizes x 3 replica
+    counts (4.5e+08 points) needs ~21.6 GB; the budget is 10.2 GB (half the available
+    memory)"."""
+    count = 1.0
+    for size in dims.values():
+        count *= float(size)
+    need = count * bytes_per_item
+    budget = memory_budget_bytes()
+    if need > budget:
+        shape = " x ".join(f"{size:,} {name}" for name, size in dims.items())
+        raise DeployCostError(
+            f"{what} of {shape} ({count:,.3g} points) needs ~{need / 1e9:,.3g} GB; the "
+            f"budget is {budget / 1e9:,.3g} GB (half the available memory): allow fewer "
+            f"instance types or precisions per model, or fewer batch sizes"
+        )
