@@ -194,3 +194,47 @@ def test_work_that_would_not_fit_in_memory_is_refused_first(hand_raw, monkeypatc
         r"sizes x 3 replica counts .* needs ~.* GB; the budget is 1e-06 GB",
     ):
         solve(scn)
+
+
+@pytest.mark.slow
+def test_five_thousand_data_sources_solve_without_a_dense_allocation(hand_raw):
+    from deploycost.optimize.solve import solve
+
+    hand_raw["data_sources"] = [
+        {"name": f"d{k}", "gb_per_day": 1.0, "storage_tiers": ["tier-x", "s3-standard"]}
+        for k in range(5000)
+    ]
+    hand_raw.pop("baseline_deployment")
+    result = solve(validate_scenario(hand_raw), runner_ups=False)
+    assert result.ok
+    assert len(result.deployment.data_tiers) == 5000
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_writing_a_report_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    import yaml
+
+    from .conftest import hand
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
+    out = tmp_path / "r.html"
+    code = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))
+        from deploycost.cli.app import app
+        sys.argv = ["deploycost", "report", {str(scenario)!r}, "--out", {str(out)!r}]
+        app()
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "the file is larger than allowed (file-size limit)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.rglob("*.tmp")] == []
