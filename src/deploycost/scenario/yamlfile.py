@@ -185,7 +185,14 @@ def _check_structure(text: str, source: str) -> None:
                     event,
                     f"YAML aliases expand to more than {MAX_EXPANDED_VALUES:,} values",
                 )
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        # newer libyaml stops deep flow collections itself, while scanning ahead
+        if "nesting depth" in str(exc):
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ScenarioError(
+                [f"nesting deeper than {MAX_DEPTH} levels{where}"], source
+            ) from None
         return  # the loader reports the syntax error with its position
 
 
