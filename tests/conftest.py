@@ -225,3 +225,22 @@ def random_with_coupled_limits(seed: int) -> dict:
             str(rng.choice(["s3-standard", "s3-standard-ia"])): float(rng.uniform(1, 3000))
         }
     return raw
+
+
+def cli_under_file_limit(args: list[str], limit_bytes: int):
+    """``deploycost ARGS`` in a child process whose files may not grow past ``limit_bytes``
+    (RLIMIT_FSIZE: a write beyond it fails with EFBIG, as on a full disk)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))
+        from deploycost.cli.app import app
+        sys.argv = {["deploycost", *args]!r}
+        app()
+        """
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

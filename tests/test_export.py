@@ -267,22 +267,11 @@ def test_a_second_export_to_the_same_folder_fails_fast(tmp_path):
 @pytest.mark.slow  # child processes under a file-size limit
 def test_a_file_size_limit_is_a_clean_error_with_nothing_left(tmp_path):
     """RLIMIT_FSIZE in a child process: the write fails with EFBIG, not a traceback."""
-    import subprocess
-    import sys
-    import textwrap
+    from .conftest import cli_under_file_limit
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")
-    code = textwrap.dedent(
-        f"""
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
-        from deploycost.cli.app import app
-        sys.argv = ["deploycost", "export", {str(scenario)!r}, "--out", {str(tmp_path / "out")!r}]
-        app()
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = cli_under_file_limit(["export", str(scenario), "--out", str(tmp_path / "out")], 2000)
     assert proc.returncode == 1, proc.stderr
     assert "the file is larger than allowed (file-size limit)" in proc.stderr
     assert "Traceback" not in proc.stderr

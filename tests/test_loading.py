@@ -212,27 +212,14 @@ def test_five_thousand_data_sources_solve_without_a_dense_allocation(hand_raw):
 
 @pytest.mark.slow
 def test_a_full_disk_while_writing_a_report_is_one_line(tmp_path):
-    import subprocess
-    import sys
-    import textwrap
-
     import yaml
 
-    from .conftest import hand
+    from .conftest import cli_under_file_limit, hand
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
     out = tmp_path / "r.html"
-    code = textwrap.dedent(
-        f"""
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))
-        from deploycost.cli.app import app
-        sys.argv = ["deploycost", "report", {str(scenario)!r}, "--out", {str(out)!r}]
-        app()
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = cli_under_file_limit(["report", str(scenario), "--out", str(out)], 8000)
     assert proc.returncode == 1, proc.stderr
     assert "the file is larger than allowed (file-size limit)" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -237,22 +237,14 @@ def test_a_full_disk_during_a_sweep_is_one_line_and_the_run_resumes(tmp_path):
     and --resume then finishes without solving again."""
     import subprocess
     import sys
-    import textwrap
+
+    from .conftest import cli_under_file_limit
 
     # 40 scenarios: a 6.6 kB table, 2 solves logged in about 1 kB; files capped at 4 kB
     scenario, spec = _cli_files(tmp_path, [round(0.2 + 0.1 * k, 2) for k in range(40)])
     out = tmp_path / "r.csv"
-    args = ["deploycost", "sweep", str(scenario), str(spec), "--out", str(out), "--no-progress"]
-    code = textwrap.dedent(
-        f"""
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
-        from deploycost.cli.app import app
-        sys.argv = {args!r}
-        app()
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    args = ["sweep", str(scenario), str(spec), "--out", str(out), "--no-progress"]
+    proc = cli_under_file_limit(args, 4000)
     assert proc.returncode == 1, proc.stderr
     assert "the file is larger than allowed (file-size limit)" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -260,7 +252,10 @@ def test_a_full_disk_during_a_sweep_is_one_line_and_the_run_resumes(tmp_path):
     leftovers = [p.name for p in tmp_path.rglob("*.tmp")]
     assert leftovers == []
     resumed = subprocess.run(
-        [sys.executable, "-m", *args, "--resume"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "deploycost", *args, "--resume"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "0 solves this run" in resumed.stdout + resumed.stderr
