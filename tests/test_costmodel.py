@@ -198,3 +198,35 @@ def test_by_price_matmul_equals_line_sum(hand_raw):
     via_matmul = result_q.totals(prices)
     via_lines = np.stack([result_q.line_costs(p).sum(axis=1) for p in prices], axis=1)
     np.testing.assert_allclose(via_matmul, via_lines, rtol=1e-12)
+
+
+def test_reserved_instances_are_paid_every_hour_even_when_autoscaled():
+    """A reservation is bought for the term: autoscaling below the peak saves nothing on it
+    (on demand, it does)."""
+    raw = {
+        "currency": "USD",
+        "workload": {"queries_per_day": 8_640_000, "hourly_profile": [1] * 12 + [3] * 12},
+        "models": [{"name": "a", "size_gb": 1, "retrains_per_month": 0, "versions_kept": 1}],
+        "catalog": {"pricing": "reserved_1yr", "regions": ["us-east-1"]},
+        "options": {"autoscale": True},
+        "baseline_deployment": {
+            "models": {
+                "a": {
+                    "instance": "g6.xlarge",
+                    "replicas": 4,
+                    "autoscale": True,
+                    "capacity_qps": 100,
+                }
+            }
+        },
+    }
+    scn = validate_scenario(raw)
+    reserved = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).components()
+    # g6.xlarge, 1-year reserved, no upfront: 0.52392 USD/h (catalog), 4 x 24 h
+    assert reserved.compute[0] == pytest.approx(4 * 24 * 0.52392, rel=1e-12)
+    raw["catalog"]["pricing"] = "on_demand"
+    scn = validate_scenario(raw)
+    on_demand = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).components()
+    # 100 requests/s mean: 50/s for 12 hours, 150/s for 12; at 80 % of 100/s per replica:
+    # 1 replica, then 2 -> 12 x 1 + 12 x 2 = 36 instance-hours on demand at 0.8048 USD/h
+    assert on_demand.compute[0] == pytest.approx(36 * 0.8048, rel=1e-12)

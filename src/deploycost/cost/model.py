@@ -30,8 +30,9 @@ Formulas (i model, d deployment, t tier, h instance type, s data source; units i
   per day: x retrains_per_month / 30.4.
 * compute (seed C_calc): ``replicas x 24`` [instance-hour/day] x ``instance_hour[h]``, or,
   when autoscaled, sum over the 24 hours of the replicas the hourly traffic needs at the
-  utilisation ceiling (between min_replicas and the deployed peak replicas). The seed's
-  ``size / speed x time x queries`` is not a cost.
+  utilisation ceiling (between min_replicas and the deployed peak replicas); reserved
+  instances are paid every hour of the term, so under ``reserved_1yr`` pricing it is always
+  ``replicas x 24``. The seed's ``size / speed x time x queries`` is not a cost.
 * people (seed C_hum): maintenance person-days/month per model x automation multiplier /
   30.4 x ``day_rate[role]`` + training person-days/month / 30.4 x ``day_rate`` + the
   automation level's fixed cost x 1/30.4 [month/day] x ``automation_fixed_month[a]``.
@@ -60,6 +61,7 @@ from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.schema import Scenario
 
 COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
+COMMITTED_PRICING = ("reserved_1yr",)  # price plans paid per hour of the term, used or not
 
 
 @dataclass(frozen=True)
@@ -577,6 +579,10 @@ class CostModel:
         hours, starts = daily_replicas(
             self.scn, dep.replicas, dep.capacity_qps, share, const.min_replicas
         )
+        if self.scn.catalog.pricing in COMMITTED_PRICING:
+            # a reserved instance is paid for every hour of its term, running or not: the
+            # fleet is bought at its peak, whatever autoscaling does within it
+            hours = np.broadcast_to(np.asarray(dep.replicas, float) * HOURS_PER_DAY, hours.shape)
         return [
             *self._model_storage(dep, active, starts * active, const, owners),
             *self._compression(dep, active, const, owners),
