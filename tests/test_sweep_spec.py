@@ -259,3 +259,16 @@ def test_a_full_disk_during_a_sweep_is_one_line_and_the_run_resumes(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "0 solves this run" in resumed.stdout + resumed.stderr
+
+
+@pytest.mark.slow  # a child process under a file-size limit
+def test_a_full_disk_while_logging_solves_is_one_line(tmp_path):
+    from .conftest import cli_under_file_limit
+
+    scenario, spec = _cli_files(tmp_path)
+    out = tmp_path / "r.csv"
+    proc = cli_under_file_limit(["sweep", str(scenario), str(spec), "--out", str(out)], 200)
+    assert proc.returncode == 1, proc.stderr
+    assert "r.csv.state" in proc.stderr
+    assert "the file is larger than allowed (file-size limit)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -268,13 +268,10 @@ def _grid_size(spec: SweepSpec, params: list[Parameter]) -> tuple[float, str]:
     if spec.mode in ("random", "lhs"):
         return float(spec.samples), f"{spec.samples:,} samples"
     if spec.mode == "grid":
-        sizes = []
-        for p in params:
-            if p.spec.values is not None:
-                sizes.append(float(len(p.spec.values)))
-            else:
-                r = p.spec.range
-                sizes.append(np.floor((r.stop - r.start) / r.step + 1e-9) + 1)
+        sizes = [
+            float(len(p.spec.values)) if p.spec.values is not None else _range_length(p.spec.range)
+            for p in params
+        ]
         return float(np.prod(sizes)), " x ".join(f"{s:,.0f}" for s in sizes) + " grid values"
     return 0.0, ""  # csv: checked when read
 
@@ -320,12 +317,16 @@ def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Par
     return spec, params
 
 
+def _range_length(r: Range) -> float:
+    """Values of a grid range, start to stop by step (a float: it may be astronomical)."""
+    return float(np.floor((r.stop - r.start) / r.step + 1e-9) + 1)
+
+
 def _axis(p: ParameterSpec) -> np.ndarray:
     if p.values is not None:
         return np.array(p.values, float)
     r = p.range
-    count = int(np.floor((r.stop - r.start) / r.step + 1e-9)) + 1
-    return r.start + r.step * np.arange(count)
+    return r.start + r.step * np.arange(int(_range_length(r)))
 
 
 def inverse_cdf(p: ParameterSpec, u: np.ndarray) -> np.ndarray:
@@ -455,8 +456,8 @@ def solve_point(scn: Scenario, prices: np.ndarray, backend: str) -> PointResult:
 class Store:
     """Append-only log of solves next to the output, so that ``--resume`` repeats none.
 
-    Each solve is one JSON line written with a single ``write`` and flushed; a line cut
-    short by a kill is dropped when the log is read back.
+    Each solve is one JSON line written with a single unbuffered ``write`` and synced; a
+    line cut short by a kill is dropped when the log is read back.
     """
 
     def __init__(self, directory: Path | None, fingerprint: str) -> None:
@@ -473,6 +474,13 @@ class Store:
                 f"{directory} exists and was not made by deploycost sweep; remove it or "
                 f"use another --out"
             )
+        try:
+            self._open(directory, fingerprint)
+        except OSError as exc:
+            raise io_error(directory, exc) from None
+
+    def _open(self, directory: Path, fingerprint: str) -> None:
+        """Create or reopen the state folder, and read back the solves it logged."""
         directory.mkdir(parents=True, exist_ok=True)
         (directory / STATE_MARKER).write_text(
             "state of an interrupted deploycost sweep: --resume continues it\n", encoding="utf-8"
@@ -498,7 +506,10 @@ class Store:
                     good += len(line)
             with log.open("r+b") as handle:
                 handle.truncate(good)
-        self._log = log.open("a", encoding="utf-8")
+        # unbuffered: each line goes out in one write, and a failed write leaves nothing
+        # behind for close() to flush again
+        self._log = log.open("ab", buffering=0)
+        self._path = log
 
     def close(self) -> None:
         if self.directory is not None:
@@ -507,9 +518,12 @@ class Store:
     def record(self, key: str, result: PointResult) -> None:
         self.solves[key] = result
         if self.directory is not None:
-            self._log.write(json.dumps({"key": key, "result": result.__dict__}) + "\n")
-            self._log.flush()
-            os.fsync(self._log.fileno())
+            try:
+                line = json.dumps({"key": key, "result": result.__dict__}) + "\n"
+                self._log.write(line.encode("utf-8"))
+                os.fsync(self._log.fileno())
+            except OSError as exc:
+                raise io_error(self._path, exc) from None
 
 
 # an executor yields the results in the order of the prices, each as soon as it is known

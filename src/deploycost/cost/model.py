@@ -119,7 +119,8 @@ class _Block:
     A *choice* block has a line for every (owner, price) pair and the deployment buys at
     one of them, ``prices[choice[d, o]]``; a *fixed* block (``choice`` None) has one line per
     owner, at that owner's own price ``prices[o]``. ``q`` lays the lines out densely (for the
-    ledger of a few deployments); ``entries`` gives the non-zeros only (for many options).
+    ledger of a few deployments); ``CostModel._sparse`` keeps the bought lines only (for many
+    options).
     """
 
     component: str

@@ -49,15 +49,10 @@ class ModelFigures:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """What the audit recomputed: per-model figures, every limit's value, the ledger total."""
+    """What the audit recomputed: per-model figures and every limit's value."""
 
     models: dict[str, ModelFigures]
     limits: tuple[LimitValue, ...]
-    total_per_day: float
-
-    @property
-    def binding(self) -> list[str]:
-        return [limit.name for limit in self.limits if limit.binding]
 
 
 def audit(
@@ -148,7 +143,7 @@ def audit(
         )
         for j, name in enumerate(names)
     }
-    return AuditReport(figures, limits, total)
+    return AuditReport(figures, limits)
 
 
 def _indices(axis: tuple[str, ...], names: list[str | None]) -> np.ndarray:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel
 from deploycost.optimize.layout import Layout, Rows, lay_out
-from deploycost.optimize.limits import LIMITS, Limit
+from deploycost.optimize.limits import LIMITS, Limit, limit_name
 from deploycost.options.grid import OptionSet, enumerate_options
 
 SLACK_PRICE_FACTOR = 1e6  # slack cost per unit, relative to the largest column cost
@@ -56,9 +56,7 @@ class Formulation(Layout):
 
     @property
     def slack_rows(self) -> list[str]:
-        return [
-            f"{limit.family}[{key}]" if key else limit.family for limit, key in self.slack_limits
-        ]
+        return [limit_name(limit.family, key) for limit, key in self.slack_limits]
 
     @cached_property
     def col_names(self) -> list[str]:

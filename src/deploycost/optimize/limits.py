@@ -30,6 +30,11 @@ from deploycost.optimize.layout import Layout, Rows
 BINDING_REL_TOL = 1e-6
 
 
+def limit_name(family: str, key: str) -> str:
+    """``quota_max[g6.xlarge]``, or the bare family for a single row (``budget_max``)."""
+    return f"{family}[{key}]" if key else family
+
+
 @dataclass(frozen=True)
 class Picks:
     """K candidate deployments of fusion configuration ``fusion``: per member unit (the
@@ -106,7 +111,7 @@ class LimitValue:
 
     @property
     def name(self) -> str:
-        return f"{self.family}[{self.key}]" if self.key else self.family
+        return limit_name(self.family, self.key)
 
     @property
     def slack(self) -> float:
@@ -138,7 +143,7 @@ class Limit:
         raise NotImplementedError
 
     def explain(self, layout: Layout, key: str, amount: float, chosen: pd.DataFrame) -> str:
-        return f"{self.family}[{key}] is short by {amount:.4g} {self.unit}"
+        return f"{limit_name(self.family, key)} is short by {amount:.4g} {self.unit}"
 
     def _checked(self, key: str, value: np.ndarray, limit: float) -> Checked:
         return Checked(
@@ -231,7 +236,7 @@ class QualityFloor(Limit):
                 [q * col["quality_delta"][members], np.full(len(z_cols), -(floor - q))]
             )
             name = space.fusions[f]
-            out.append((rows.add(f"{self.family}[{name}]", cols, vals, 0.0, np.inf), name))
+            out.append((rows.add(limit_name(self.family, name), cols, vals, 0.0, np.inf), name))
         return out
 
     def values(self, layout, picks):
@@ -288,7 +293,7 @@ class EndToEndLatency(Limit):
             col += len(st)
             z_cols = layout.z_cols_of(f)
             row = rows.add(
-                f"{self.family}[{space.fusions[f]}]",
+                limit_name(self.family, space.fusions[f]),
                 np.concatenate([stage_cols, z_cols]),
                 np.concatenate([np.ones(len(stage_cols)), np.full(len(z_cols), -e2e)]),
                 -np.inf,
@@ -348,7 +353,7 @@ class Quota(Limit):
             layer = _fusion_layer(layout, name)[layout.z_pairs[:, 0]]
             z_on = np.nonzero(layer)[0]
             row = rows.add(
-                f"{self.family}[{name}]",
+                limit_name(self.family, name),
                 np.concatenate([on_h, layout.z.start + z_on]),
                 np.concatenate([col["replicas"][on_h], layer[z_on]]),
                 -np.inf,
@@ -388,7 +393,7 @@ class Budget(Limit):
         if budget is None:
             return []
         cols = np.arange(layout.n_structural)
-        return [(rows.add(self.family, cols, layout.c, -np.inf, budget), "")]
+        return [(rows.add(limit_name(self.family, ""), cols, layout.c, -np.inf, budget), "")]
 
     def values(self, layout, picks):
         budget = layout.cost.scn.constraints.budget_per_day
@@ -428,7 +433,7 @@ class StorageCapacity(Limit):
             on_t = np.nonzero(col["tier_idx"] == t)[0]
             y_on = np.nonzero(layout.y_pairs[:, 1] == t)[0]
             row = rows.add(
-                f"{self.family}[{name}]",
+                limit_name(self.family, name),
                 np.concatenate([on_t, layout.y.start + y_on]),
                 np.concatenate([col["stored_gb"][on_t], data_gb[layout.y_pairs[y_on, 0]]]),
                 -np.inf,

@@ -396,6 +396,7 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
     space, units, reason = cost.space, grid.units, grid.reason
     tiers, zips = cost.artifact_tiers, cost.file_compressions
+    largest_device_gb = float(hardware_axes(cost)["device_gb"].max())
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):
@@ -437,7 +438,7 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
                 "out_of_memory",
                 (
                     float(np.min(need[need > 0], initial=np.inf)),
-                    float(hardware_axes(cost)["device_gb"].max()),
+                    largest_device_gb,
                 ),
             )
         row["nearest_miss"] = "" if kept[unit] else _nearest_miss(cost, unit, units, best)
