@@ -636,6 +636,38 @@ class CostModel:
         # one entry per option and block: memory grows with options x blocks, not x prices
         return self._sparse(blocks, np.arange(count)[None, :], count)
 
+    def artifact_quantities(
+        self, model: np.ndarray, choices: dict[str, np.ndarray], loads_per_day: np.ndarray
+    ) -> sp.csr_matrix:
+        """(O, P) sparse quantities of O artifact choices without compute: model storage
+        and compression of model ``model[o]`` kept as ``choices`` (precision, tier, backups,
+        compression), pulled ``loads_per_day[o]`` times a day (the fleet optimiser buys
+        instances separately)."""
+        count = len(model)
+        if count == 0:
+            return sp.csr_matrix((0, len(self.prices.names)))
+        zeros = np.zeros((1, count))
+        dep = Deployments(
+            **{k: np.asarray(v)[None, :] for k, v in choices.items()},
+            instance=zeros.astype(np.intp),
+            replicas=zeros,
+            batch=np.ones((1, count), np.intp),
+            capacity_qps=np.full((1, count), np.nan),
+            fusion=np.zeros(1, np.intp),
+            data_tier=np.zeros((1, len(self.space.sources)), np.intp),
+            automation=np.zeros(1, np.intp),
+        )
+        const = self.const.take(model)
+        owners = ["artifact"] * count
+        active = np.ones((1, count), bool)
+        blocks = [
+            *self._model_storage(
+                dep, active, np.asarray(loads_per_day, float)[None], const, owners
+            ),
+            *self._compression(dep, active, const, owners),
+        ]
+        return self._sparse(blocks, np.arange(count)[None, :], count)
+
     def _sparse(self, blocks: list[_Block], rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
         """Block quantities summed into a sparse (n_rows, P) matrix: the quantity of owner o
         in deployment d goes to row ``rows[d, o]`` (broadcast), at its price's column."""

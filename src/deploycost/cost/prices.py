@@ -5,7 +5,10 @@ so a report can show every assumption and a sweep can vary any of them.
 
 Names, one separator style: ``instance_hour[g6.xlarge]``, ``storage_gb_month[s3-standard]``,
 ``retrieval_gb[s3-standard]``, ``day_rate[engineer]``, ``data_acquisition_gb[clicks]``,
-``data_cleaning_gb[clicks]``, ``fusion_unit_day[ensemble]``, ``automation_fixed_month[mlops]``.
+``data_cleaning_gb[clicks]``, ``fusion_unit_day[ensemble]``, ``automation_fixed_month[mlops]``;
+with a ``fleet`` section, one instance-hour price per purchase plan and instance type that
+has one: ``on_demand_hour[g6.xlarge]``, ``reserved_1yr_hour[g6.xlarge]``,
+``spot_hour[g6.xlarge]``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class PriceVector:
     names: tuple[str, ...]
     values: np.ndarray
     table: pd.DataFrame
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._positions
 
     def index(self, name: str) -> int:
         return self._positions[name]
@@ -83,6 +89,11 @@ def tier_names(scn: Scenario) -> list[str]:
     return [str(n) for n in scn.resolved_catalog.storage.index]
 
 
+def plan_price_name(plan: str, instance: str) -> str:
+    """Price of one instance-hour of ``instance`` bought under fleet plan ``plan``."""
+    return f"{plan}_hour[{instance}]"
+
+
 def build_prices(scn: Scenario) -> PriceVector:
     """Assemble the price vector for a validated scenario."""
     cat = scn.resolved_catalog
@@ -103,6 +114,23 @@ def build_prices(scn: Scenario) -> PriceVector:
                 f"{scn.catalog.pricing}; {r.note}",
             )
         )
+    for plan in dict.fromkeys(scn.fleet.plans if scn.fleet else []):
+        for name in instance_names(scn):
+            r = cat.hardware.loc[name]
+            if pd.notna(r[PRICING_COLUMNS[plan]]):
+                rows.append(
+                    _row(
+                        plan_price_name(plan, name),
+                        "compute",
+                        "instance-hour",
+                        r[PRICING_COLUMNS[plan]],
+                        r.currency,
+                        scn,
+                        r.as_of,
+                        r.source,
+                        f"fleet plan {plan}; {r.note}",
+                    )
+                )
     for name in tier_names(scn):
         r = cat.storage.loc[name]
         rows.append(

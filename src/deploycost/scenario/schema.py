@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 
 from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
+from deploycost.periods import DAYS_PER_YEAR
 from deploycost.scenario.yamlfile import parse_yaml, read_input
 
 BIG = 1e12  # upper bound on counts and amounts: keeps every product finite in float64
@@ -56,6 +57,7 @@ class Workload(Strict):
     peak_qps: Pos | None = None
     peak_to_mean: Annotated[float, Field(ge=1, le=1000)] = 3.0
     hourly_profile: Annotated[list[NonNeg], Field(min_length=24, max_length=24)] | None = None
+    day_types: list[DayType] = []
 
     @property
     def mean_qps(self) -> float:
@@ -76,6 +78,23 @@ class Workload(Strict):
         if self.hourly_profile is not None:
             return self.mean_qps * 24.0 * max(self.hourly_weights)
         return self.mean_qps * self.peak_to_mean
+
+
+class DayType(Strict):
+    """A kind of day (``normal``, ``festival``): how many days a year, its peak and profile."""
+
+    name: Name
+    days: Annotated[float, Field(gt=0, le=366)]
+    peak_qps: Pos
+    hourly_profile: Annotated[list[NonNeg], Field(min_length=24, max_length=24)] | None = None
+
+    def hourly_qps(self) -> list[float]:
+        """Requests/s in each hour: the profile scaled so that its largest hour is the peak
+        (flat at the peak when no profile is given)."""
+        if self.hourly_profile is None or max(self.hourly_profile) == 0:
+            return [self.peak_qps] * 24
+        top = max(self.hourly_profile)
+        return [self.peak_qps * w / top for w in self.hourly_profile]
 
 
 class Profile(Strict):
@@ -121,6 +140,7 @@ class ModelSpec(Strict):
     allowed_instances: list[str] | None = None
     allowed_precisions: list[str] | None = None
     image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    pool: Name | None = None
 
 
 class DataSource(Strict):
@@ -269,6 +289,20 @@ class OptionSettings(Strict):
     autoscale: bool = False
 
 
+Plan = Literal["on_demand", "reserved_1yr", "spot"]
+
+
+class Fleet(Strict):
+    """Fleet decisions: a model's load split over instance types, pools shared by models,
+    purchase plans per instance type, instance counts per hour and day type."""
+
+    plans: Annotated[list[Plan], Field(min_length=1)] = ["on_demand"]
+    max_types_per_model: Annotated[int, Field(ge=1, le=1000)] | None = None
+    min_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    spot_interruption_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    scale_up_lag_min: Annotated[float, Field(ge=0, le=1440)] = 0.0
+
+
 class CatalogOverrides(Strict):
     pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
     regions: Annotated[list[str], Field(min_length=1)] | None = None
@@ -325,6 +359,7 @@ class Scenario(Strict):
     constraints: Constraints = Constraints()
     catalog: CatalogOverrides = CatalogOverrides()
     options: OptionSettings = OptionSettings()
+    fleet: Fleet | None = None
     baseline_deployment: DeploymentSpec | None = None
 
     # Filled in by ``validate_scenario``: the catalog with this scenario's overrides.
@@ -734,6 +769,52 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
         problems.append("workload.hourly_profile must have a positive sum, got all zeros")
 
 
+def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    days = scn.workload.day_types
+    _unique(days, "workload.day_types", problems)
+    pooled = [m.name for m in scn.models if m.pool is not None]
+    if scn.fleet is None:
+        if days:
+            problems.append(
+                f"workload.day_types is used by the fleet optimiser only: add a 'fleet' "
+                f"section, got {len(days)} day types without one"
+            )
+        if pooled:
+            problems.append(
+                f"models[{pooled[0]}].pool is used by the fleet optimiser only: add a "
+                f"'fleet' section, got pool {scn.model(pooled[0]).pool!r} without one"
+            )
+        return
+    total = sum(d.days for d in days)
+    if days and abs(total - DAYS_PER_YEAR) > 1e-6:
+        problems.append(
+            f"workload.day_types: days must sum to the year ({DAYS_PER_YEAR:g}), got {total:g}"
+        )
+    usable = usable_instances(scn, catalog)
+    runnable: set[str] = set()
+    for m in scn.models:
+        mine = set(usable if m.allowed_instances is None else m.allowed_instances)
+        if m.profiles and not scn.options.estimate_unprofiled:
+            mine &= {p.instance for p in m.profiles}
+        runnable |= mine & set(usable)
+    hw = catalog.hardware.loc[sorted(runnable)]
+    for plan in dict.fromkeys(scn.fleet.plans):
+        if not hw[PRICING_COLUMNS[plan]].notna().any():
+            problems.append(
+                f"fleet.plans: plan {plan!r} needs {PRICING_COLUMNS[plan]} on an instance "
+                f"type some model can run on ({', '.join(sorted(runnable)[:5]) or 'none'}), "
+                "got none priced"
+            )
+    if len(set(scn.fleet.plans)) < len(scn.fleet.plans):
+        problems.append(f"fleet.plans must not repeat a plan, got {scn.fleet.plans}")
+    if scn.constraints.e2e_latency_ms is not None:
+        problems.append(
+            "constraints.e2e_latency_ms is not supported with a 'fleet' section (stage "
+            "latencies of split fleets are not modelled yet), got "
+            f"{scn.constraints.e2e_latency_ms:g}"
+        )
+
+
 def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployment") -> list[str]:
     """Cross-check a deployment against its scenario; returns the problems found."""
     catalog = scn.resolved_catalog
@@ -865,6 +946,7 @@ def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
     _check_fusion(scn, catalog, problems)
     _check_people(scn, catalog, problems)
     _check_storage_and_limits(scn, catalog, problems)
+    _check_fleet(scn, catalog, problems)
     if scn.baseline_deployment is not None and not problems:
         problems += check_deployment(scn, scn.baseline_deployment, "baseline_deployment")
     if problems:

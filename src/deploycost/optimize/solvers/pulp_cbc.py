@@ -64,7 +64,11 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
         solver = pulp.COIN_CMD(
-            msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap, logPath=str(log)
+            msg=False,
+            timeLimit=options.time_limit_s,
+            gapRel=options.mip_gap,
+            logPath=str(log),
+            options=list(getattr(form, "cbc_options", ())),
         )
         prob.solve(solver)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""

@@ -17,7 +17,12 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
     # HiGHS presolve (SciPy 1.17) returned a suboptimal "optimal" on a quality-floor plus
     # budget model (tests: random scenario seed 181, 130.62 vs the true 44.20); without
     # presolve the answers match the other backends and are no slower on these models.
-    settings = {"disp": False, "mip_rel_gap": options.mip_gap, "presolve": False}
+    # A formulation may ask for presolve (the fleet's integer instance counts need it).
+    settings = {
+        "disp": False,
+        "mip_rel_gap": options.mip_gap,
+        "presolve": getattr(form, "presolve", False),
+    }
     if options.time_limit_s is not None:
         settings["time_limit"] = options.time_limit_s
     start = time.perf_counter()

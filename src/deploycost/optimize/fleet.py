@@ -1,0 +1,549 @@
+"""The fleet MILP: load shares over instance types, pools, purchase plans, hours, day types.
+
+With a ``fleet`` section, what the optimiser buys changes (``options.capacity`` gives the
+modes and artifacts). Columns, after those of ``optimize.layout`` (there the x columns are
+the *artifacts* ``a[k]`` in {0, 1}; z and y are unchanged; no stage budgets):
+
+* ``w[m]`` in [0, 1]: the share of unit u's requests served by mode m = (u, h, c, b),
+  held scaled as ``v[m] = w[m] P_u / cap[m]`` (the instances m would need for all of u at
+  the year's peak ``P``) so that the capacity rows read in instances; the rows below are
+  written in w for clarity;
+* ``use[u, h]`` in {0, 1} (only with ``max_types_per_model`` or ``min_share``): u runs on h;
+* ``place[m]`` in {0, 1} (only for modes of pools shared by several models): the model is
+  loaded on every instance of its pool on h;
+* per pool p and instance type h where some mode of p runs: ``K[p, h]`` committed
+  instances (reserved_1yr, paid 24 h a day all year), and per day type d and hour group g
+  ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Hour groups
+  are the 24 hours when the scenario autoscales, else one group (the day's peak all day).
+
+A pool is a model's own (the default) or the ``pool`` several models name. Rows (d day
+type, t hour, ``lambda[u, d, t]`` the unit's requests/s, raised to the largest rate within
+``scale_up_lag_min`` ahead, since capacity must be up before demand arrives):
+
+* ``share[u]``: ``sum_m w[m] - Z_f = 0``;
+* ``artifact[m]``: ``w[m] - sum_{k of (u, c(m))} a[k] <= 0``: a mode runs only on a stored
+  artifact of its precision (``assign`` makes that one artifact per unit);
+* ``capacity[p, h, d, t]``: ``sum_{m in p on h} lambda[u, d, t] / cap[m] w[m] - K - N -
+  (1 - f) S <= 0``: the pool's instances carry its load at the SLO with the spot part
+  reduced by ``spot_interruption_fraction`` f (the interruption rule: losing that fraction
+  of the spot instances at once still meets the SLO);
+* ``min_instances[u, d, g]``: ``sum_h (K + N + S)[p(u), h, d, g] - min_replicas_u Z_f >= 0``;
+* ``use_link[m]``: ``w[m] - use[u, h(m)] <= 0``; ``max_types[u]``: ``sum_h use[u, h] <=
+  max_types_per_model``; ``min_share[u, h]``: ``sum_{m of u on h} w[m] - s_min use[u, h] >= 0``;
+* ``place_link[m]``: ``w[m] - place[m] <= 0``; ``memory[p, h]`` (device and host):
+  ``sum_{m in p on h} GB[m] place[m] <= usable GB of h``;
+* ``quota_max[h, d, g]``: ``sum_p (K + N + S)[p, h, d, g] + fusion-layer replicas on h <=
+  quota_h``; ``budget_max``: ``c.v <= budget``; the quality floor and owned storage rows of
+  the limit registry apply to the artifacts unchanged.
+
+Cost per day, linear in prices: ``K x 24 x reserved_1yr_hour[h]``; ``N x hours(g) x
+days_d / 365 x on_demand_hour[h]``; the same for S at ``spot_hour[h]``; artifacts, fusion,
+people and data as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deploycost.cost.model import CostModel
+from deploycost.cost.prices import plan_price_name
+from deploycost.errors import DeployCostError
+from deploycost.optimize.formulation import STRUCTURE, Milp
+from deploycost.optimize.layout import Layout, Rows, lay_out
+from deploycost.optimize.limits import QualityFloor, StorageCapacity, limit_name
+from deploycost.options.capacity import FleetOptions, fleet_options
+from deploycost.options.grid import OptionSet
+from deploycost.options.performance import hardware_axes
+from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
+
+PLANS = ("reserved_1yr", "on_demand", "spot")
+REGISTRY_LIMITS = (QualityFloor(), StorageCapacity())  # rows on the artifact columns
+
+
+@dataclass(frozen=True)
+class DayTable:
+    """Day types: name, days a year, requests/s per hour (24) and the hours sized."""
+
+    names: list[str]
+    days: np.ndarray  # (D,)
+    qps: np.ndarray  # (D, 24) user queries/s
+    need_qps: np.ndarray  # (D, 24) the rate capacity must carry (scale-up lag applied)
+    groups: int  # 24 when autoscaled, else 1
+
+
+def day_table(cost: CostModel) -> DayTable:
+    scn = cost.scn
+    wl = scn.workload
+    if wl.day_types:
+        names = [d.name for d in wl.day_types]
+        days = np.array([d.days for d in wl.day_types])
+        qps = np.array([d.hourly_qps() for d in wl.day_types])
+    else:
+        weights = np.asarray(wl.hourly_weights)
+        names, days = ["every_day"], np.array([DAYS_PER_YEAR])
+        qps = (wl.peak_qps_resolved * weights / weights.max())[None, :]
+    ahead = int(np.ceil(scn.fleet.scale_up_lag_min / 60.0))
+    need = qps.copy()
+    for k in range(1, min(ahead, 23) + 1):
+        need = np.maximum(need, np.roll(qps, -k, axis=1))
+    if not scn.options.autoscale:
+        need = np.repeat(need.max(axis=1, keepdims=True), 24, axis=1)
+    return DayTable(names, days, qps, need, 24 if scn.options.autoscale else 1)
+
+
+@dataclass(frozen=True)
+class FleetColumns:
+    """Where the fleet's columns are and what they mean."""
+
+    w: slice
+    use: slice
+    place: slice
+    counts: slice
+    w_scale: np.ndarray  # (modes,) column w[m] holds share x w_scale[m]
+    use_pairs: np.ndarray  # (n_use, 2) unit, instance
+    place_modes: np.ndarray  # modes with a place column, in column order
+    count_keys: pd.DataFrame  # pool, instance_idx, plan, day, group per count column
+    by_price: sp.csr_matrix  # (fleet columns, prices): quantities per day
+
+
+@dataclass(frozen=True)
+class FleetFormulation(Layout):
+    fleet: FleetOptions = None  # type: ignore[assignment]
+    days: DayTable = None  # type: ignore[assignment]
+    pools: list[str] = field(default_factory=list)  # pool name per pool index
+    pool_of_unit: np.ndarray = None  # type: ignore[assignment]
+    cols: FleetColumns = None  # type: ignore[assignment]
+    milp: Milp = None  # type: ignore[assignment]
+    presolve: bool = True  # HiGHS presolve: needed for speed on the fleet's integer counts
+    # CBC's integer preprocessing returned "optimal" fleets up to 0.8 % above HiGHS's
+    # (whose answers pass the matrix check and the audit); without it they agree
+    cbc_options: tuple[str, ...] = ("preprocess off",)
+
+    @property
+    def column_costs(self) -> np.ndarray:
+        return self.milp.c
+
+
+def pools_of(cost: CostModel, fleet: FleetOptions) -> tuple[list[str], np.ndarray]:
+    """Pool names and the pool of each unit: the model's ``pool`` or its own."""
+    names: list[str] = []
+    of_unit = []
+    for i in fleet.units.model:
+        model = cost.scn.models[i]
+        name = model.pool if model.pool is not None else model.name
+        if name not in names:
+            names.append(name)
+        of_unit.append(names.index(name))
+    return names, np.array(of_unit, np.intp)
+
+
+def shared_pools(cost: CostModel, pools: list[str], pool_of_unit: np.ndarray, fleet) -> set[int]:
+    """Pools that several models use (memory is then checked across them)."""
+    models = {}
+    for u, p in enumerate(pool_of_unit):
+        models.setdefault(int(p), set()).add(int(fleet.units.model[u]))
+    return {p for p, ms in models.items() if len(ms) > 1}
+
+
+def _artifact_options(fleet: FleetOptions) -> OptionSet:
+    """The artifacts as the layout's x columns (quality floor and owned storage read them)."""
+    art = fleet.artifacts
+    columns = {
+        "unit": art.unit.to_numpy(),
+        "cost_per_day": art.cost_per_day.to_numpy(),
+        "quality_delta": art.quality_delta.to_numpy(),
+        "tier_idx": art.tier_idx.to_numpy(),
+        "stored_gb": art.stored_gb.to_numpy(),
+    }
+    return OptionSet(fleet.units, art, fleet.artifact_by_price, pd.DataFrame(), columns)
+
+
+def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shared) -> None:
+    """A shared pool whose models fit together on no instance type is an input error."""
+    modes = fleet.modes
+    axes = hardware_axes(cost)
+    usable = cost.scn.options.memory_usable_fraction
+    for p in sorted(shared):
+        members = np.nonzero(pool_of_unit == p)[0]
+        models = sorted({int(fleet.units.model[u]) for u in members})
+        fits_somewhere = False
+        smallest = None
+        for h in range(len(cost.space.instances)):
+            on_h = modes[(modes.instance_idx == h) & modes.unit.isin(members)]
+            need_dev, need_host, ok = 0.0, 0.0, True
+            for i in models:
+                mine = on_h[fleet.units.model[on_h.unit.to_numpy()] == i]
+                if mine.empty:
+                    ok = False
+                    break
+                need_dev += float(mine.device_gb.min())
+                need_host += float(mine.host_gb.min())
+            if not ok:
+                continue
+            if need_dev <= axes["device_gb"][h] * usable and need_host <= axes["host_gb"][
+                h
+            ] * usable + cost.scn.options.host_reserve_gb * (len(models) - 1):
+                fits_somewhere = True
+                break
+            smallest = min(smallest or np.inf, need_dev if need_dev > 0 else need_host)
+        if not fits_somewhere:
+            names = ", ".join(cost.space.models[i] for i in models)
+            detail = f" (they need {smallest:.4g} GB together)" if smallest else ""
+            raise DeployCostError(
+                f"models[*].pool {pools[p]!r}: its models ({names}) fit together on no allowed "
+                f"instance type that serves each of them within its SLO{detail}; split the pool"
+            )
+
+
+def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetFormulation:
+    """Formulate the fleet choice (see the module docstring)."""
+    scn = cost.scn
+    fleet = fleet or fleet_options(cost)
+    layout = lay_out(cost, _artifact_options(fleet))
+    days = day_table(cost)
+    pools, pool_of_unit = pools_of(cost, fleet)
+    shared = shared_pools(cost, pools, pool_of_unit, fleet)
+    _check_pools(cost, fleet, pools, pool_of_unit, shared)
+    modes = fleet.modes
+    mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
+    mp = pool_of_unit[mu]
+    n_m = len(modes)
+    f_opts = scn.fleet
+
+    # column blocks
+    w0 = layout.n_structural
+    peak_qps = float(days.need_qps.max())
+    # v[m] = w[m] x the instances m would need for all of u at the peak: counts and the
+    # capacity rows then share one scale (instances), which keeps CBC's arithmetic sound
+    scale = np.maximum(peak_qps * fleet.units.share[mu] / modes.cap_qps.to_numpy(), 1e-9)
+    need_use = f_opts.max_types_per_model is not None or f_opts.min_share > 0
+    use_pairs = (
+        np.unique(np.stack([mu, mh], axis=1), axis=0) if need_use else np.zeros((0, 2), np.intp)
+    )
+    use0 = w0 + n_m
+    place_modes = np.nonzero(np.isin(mp, sorted(shared)))[0]
+    place0 = use0 + len(use_pairs)
+    k0 = place0 + len(place_modes)
+    pool_types = np.unique(np.stack([mp, mh], axis=1), axis=0).reshape(-1, 2)
+    keys, price_rows = _count_columns(cost, pool_types, days)
+    n_cols = k0 + len(keys)
+
+    prices = cost.prices
+    q_rows = np.arange(len(keys))
+    by_price_counts = sp.csr_matrix(
+        (keys.quantity.to_numpy(), (q_rows, price_rows)), shape=(len(keys), len(prices.names))
+    )
+    c = np.concatenate(
+        [
+            layout.c,
+            np.zeros(n_m + len(use_pairs) + len(place_modes)),
+            by_price_counts @ prices.values,
+        ]
+    )
+    if not np.isfinite(c).all():
+        raise DeployCostError("an instance price of the fleet is not a finite number")
+
+    rows = Rows()
+    for family in STRUCTURE:
+        family(layout, rows)
+    for limit in REGISTRY_LIMITS:
+        limit.rows(layout, rows)
+    _share_rows(layout, fleet, rows, w0, scale)
+    _artifact_rows(layout, fleet, rows, w0, scale)
+    count_of = _count_lookup(keys, k0)
+    _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps)
+    _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows)
+    if need_use:
+        _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale)
+    if len(place_modes):
+        _memory_rows(cost, fleet, place_modes, pool_of_unit, rows, w0, place0, pools, scale)
+    _quota_rows(layout, keys, days, rows, k0)
+    _budget_row(cost, c, rows)
+
+    integrality = np.zeros(n_cols, np.int8)
+    integrality[: layout.latency.start] = 1
+    integrality[use0:n_cols] = 1
+    col_ub = np.full(n_cols, np.inf)
+    col_ub[: layout.latency.start] = 1.0
+    col_ub[w0:k0] = 1.0
+    col_ub[w0:use0] = scale
+    milp = Milp(
+        c=c,
+        A=rows.matrix(n_cols),
+        row_lb=np.array(rows.lb),
+        row_ub=np.array(rows.ub),
+        col_lb=np.zeros(n_cols),
+        col_ub=col_ub,
+        integrality=integrality,
+        row_names=rows.names,
+    )
+    artifact_by_price = sp.vstack(
+        [layout.options.by_price, layout.z_by_price, layout.y_by_price]
+    ).tocsr()
+    cols = FleetColumns(
+        w=slice(w0, use0),
+        use=slice(use0, place0),
+        place=slice(place0, k0),
+        counts=slice(k0, n_cols),
+        w_scale=scale,
+        use_pairs=use_pairs,
+        place_modes=place_modes,
+        count_keys=keys,
+        by_price=sp.vstack(
+            [
+                artifact_by_price,
+                sp.csr_matrix((n_m + len(use_pairs) + len(place_modes), len(prices.names))),
+                by_price_counts,
+            ]
+        ).tocsr(),
+    )
+    return FleetFormulation(
+        **{name: getattr(layout, name) for name in Layout.__dataclass_fields__},
+        fleet=fleet,
+        days=days,
+        pools=pools,
+        pool_of_unit=pool_of_unit,
+        cols=cols,
+        milp=milp,
+    )
+
+
+def _count_columns(
+    cost: CostModel, pool_types: np.ndarray, days: DayTable
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One integer column per (pool, type, plan[, day type, hour group]) with a price: its
+    keys, its quantity per day (instance-hours/day) and the row of its price."""
+    scn, prices = cost.scn, cost.prices
+    hours = HOURS_PER_DAY / days.groups
+    records, price_rows = [], []
+    for p, h in pool_types:
+        name = cost.space.instances[h]
+        for plan in PLANS:
+            if plan not in scn.fleet.plans:
+                continue
+            price = plan_price_name(plan, name)
+            if price not in prices:
+                continue  # no price under this plan for this type
+            if plan == "reserved_1yr":
+                records.append((p, h, plan, -1, -1, HOURS_PER_DAY))
+                price_rows.append(prices.index(price))
+                continue
+            for d, n_days in enumerate(days.days):
+                for g in range(days.groups):
+                    records.append((p, h, plan, d, g, hours * n_days / DAYS_PER_YEAR))
+                    price_rows.append(prices.index(price))
+    keys = pd.DataFrame(
+        records, columns=["pool", "instance_idx", "plan", "day", "group", "quantity"]
+    )
+    return keys, np.array(price_rows, np.intp)
+
+
+def _count_lookup(keys: pd.DataFrame, k0: int):
+    """``count_of(p, h, d, g)`` -> (columns, coefficient on capacity) of every count that
+    serves (pool, type) in day type d, hour group g."""
+    table: dict[tuple, list[tuple[int, str]]] = {}
+    for j, (p, h, plan, d, g) in enumerate(
+        keys[["pool", "instance_idx", "plan", "day", "group"]].itertuples(index=False)
+    ):
+        table.setdefault((p, h), []).append((k0 + j, plan, d, g))
+
+    def count_of(p: int, h: int, d: int, g: int) -> tuple[list[int], list[str]]:
+        out_cols, out_plans = [], []
+        for col, plan, dd, gg in table.get((p, h), []):
+            if plan == "reserved_1yr" or (dd == d and gg == g):
+                out_cols.append(col)
+                out_plans.append(plan)
+        return out_cols, out_plans
+
+    return count_of
+
+
+def _share_rows(layout, fleet, rows, w0, scale) -> None:
+    """``share[u]``: the unit's modes carry all its requests when its configuration runs."""
+    units = fleet.units
+    a_count = len(layout.cost.space.automation)
+    mu = fleet.modes.unit.to_numpy()
+    for u in range(len(units.model)):
+        mine = np.nonzero(mu == u)[0]
+        z_cols = layout.z.start + units.fusion[u] * a_count + np.arange(a_count)
+        rows.add(
+            f"share[{layout.unit_name(u)}]",
+            np.concatenate([w0 + mine, z_cols]),
+            np.concatenate([1.0 / scale[mine], -np.ones(a_count)]),
+            0.0,
+            0.0,
+        )
+
+
+def _artifact_rows(layout, fleet, rows, w0, scale) -> None:
+    """``artifact[m]``: a mode needs a stored artifact of its unit at its precision."""
+    art = fleet.artifacts
+    key = art.unit.to_numpy() * 1000 + art.precision_idx.to_numpy()
+    modes = fleet.modes
+    m_key = modes.unit.to_numpy() * 1000 + modes.precision_idx.to_numpy()
+    for m in range(len(modes)):
+        a_cols = np.nonzero(key == m_key[m])[0]
+        rows.add(
+            f"artifact[{layout.unit_name(int(modes.unit.iat[m]))}/{m}]",
+            np.concatenate([[w0 + m], a_cols]),
+            np.concatenate([[1.0 / scale[m]], -np.ones(len(a_cols))]),
+            -np.inf,
+            0.0,
+        )
+
+
+def _capacity_rows(
+    cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps
+):
+    """``capacity[p, h, d, t]`` (see the module docstring)."""
+    modes = fleet.modes
+    mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
+    spot_keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
+    for p, h in pool_types:
+        on = np.nonzero((pool_of_unit[mu] == p) & (mh == h))[0]
+        name = f"{pools[p]},{cost.space.instances[h]}"
+        for d, day in enumerate(days.names):
+            # without autoscaling one count serves the whole day: its busiest hour decides
+            day_hours = range(24) if days.groups == 24 else [int(np.argmax(days.need_qps[d]))]
+            for t in day_hours:
+                g = t if days.groups == 24 else 0
+                cols, plans = count_of(p, h, d, g)
+                coef = [-(spot_keep if plan == "spot" else 1.0) for plan in plans]
+                if days.need_qps[d, t] <= 0:
+                    continue  # nothing to carry this hour
+                rows.add(
+                    f"capacity[{name},{day},{t:02d}h]",
+                    np.concatenate([w0 + on, cols]),
+                    np.concatenate([np.full(len(on), days.need_qps[d, t] / peak_qps), coef]),
+                    -np.inf,
+                    0.0,
+                )
+
+
+def _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows) -> None:
+    """``min_instances[u, d, g]``: the unit's pool runs at least its min_replicas."""
+    units = fleet.units
+    a_count = len(layout.cost.space.automation)
+    min_rep = layout.cost.const.min_replicas
+    for u in range(len(units.model)):
+        p = pool_of_unit[u]
+        types = pool_types[pool_types[:, 0] == p, 1]
+        if not len(types):
+            continue
+        z_cols = layout.z.start + units.fusion[u] * a_count + np.arange(a_count)
+        for d, day in enumerate(days.names):
+            for g in range(days.groups):
+                cols = [c for h in types for c in count_of(p, h, d, g)[0]]
+                rows.add(
+                    f"min_instances[{layout.unit_name(u)},{day},{g}]",
+                    np.concatenate([cols, z_cols]),
+                    np.concatenate(
+                        [np.ones(len(cols)), np.full(a_count, -min_rep[units.model[u]])]
+                    ),
+                    0.0,
+                    np.inf,
+                )
+
+
+def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale) -> None:
+    """``use_link``, ``max_types`` and ``min_share`` (see the module docstring)."""
+    f_opts = cost.scn.fleet
+    modes = fleet.modes
+    mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
+    index = {(int(u), int(h)): j for j, (u, h) in enumerate(use_pairs)}
+    for m in range(len(modes)):
+        rows.add(
+            f"use_link[{m}]",
+            [w0 + m, use0 + index[(int(mu[m]), int(mh[m]))]],
+            [1.0 / scale[m], -1.0],
+            -np.inf,
+            0.0,
+        )
+    for u in np.unique(use_pairs[:, 0]):
+        mine = use0 + np.nonzero(use_pairs[:, 0] == u)[0]
+        if f_opts.max_types_per_model is not None:
+            rows.add(f"max_types[{u}]", mine, 1.0, -np.inf, float(f_opts.max_types_per_model))
+    if f_opts.min_share > 0:
+        for j, (u, h) in enumerate(use_pairs):
+            on = np.nonzero((mu == u) & (mh == h))[0]
+            rows.add(
+                f"min_share[{u},{cost.space.instances[h]}]",
+                np.concatenate([w0 + on, [use0 + j]]),
+                np.concatenate([1.0 / scale[on], [-f_opts.min_share]]),
+                0.0,
+                np.inf,
+            )
+
+
+def _memory_rows(cost, fleet, place_modes, pool_of_unit, rows, w0, place0, pools, scale) -> None:
+    """``place_link[m]`` and ``memory[p, h]`` on the accelerators and in host RAM."""
+    modes = fleet.modes
+    axes = hardware_axes(cost)
+    opts = cost.scn.options
+    mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
+    for j, m in enumerate(place_modes):
+        rows.add(f"place_link[{m}]", [w0 + m, place0 + j], [1.0 / scale[m], -1.0], -np.inf, 0.0)
+    mp = pool_of_unit[mu[place_modes]]
+    mh_p = mh[place_modes]
+    dev = modes.device_gb.to_numpy()[place_modes]
+    # each model's host figure carries the host reserve once; the instance holds it once
+    host = modes.host_gb.to_numpy()[place_modes] - opts.host_reserve_gb
+    for p, h in np.unique(np.stack([mp, mh_p], axis=1), axis=0):
+        on = np.nonzero((mp == p) & (mh_p == h))[0]
+        name = f"{pools[p]},{cost.space.instances[h]}"
+        if not axes["cpu"][h]:
+            rows.add(
+                f"memory_device[{name}]",
+                place0 + on,
+                dev[on],
+                -np.inf,
+                float(axes["device_gb"][h] * opts.memory_usable_fraction),
+            )
+        rows.add(
+            f"memory_host[{name}]",
+            place0 + on,
+            host[on],
+            -np.inf,
+            float(axes["host_gb"][h] * opts.memory_usable_fraction - opts.host_reserve_gb),
+        )
+
+
+def _quota_rows(layout, keys, days, rows, k0) -> None:
+    """``quota_max[h, d, g]``: instances of type h over every pool and plan."""
+    scn, space = layout.cost.scn, layout.cost.space
+    for name, quota in scn.constraints.quotas.items():
+        if name not in space.instances:
+            continue
+        h = space.instances.index(name)
+        layer = np.array(
+            [
+                cfg.replicas if cfg.replicas and cfg.instance == name else 0
+                for cfg in scn.fusion_configs
+            ]
+        )[layout.z_pairs[:, 0]]
+        z_on = np.nonzero(layer)[0]
+        on_h = keys.instance_idx.to_numpy() == h
+        for d, day in enumerate(days.names):
+            for g in range(days.groups):
+                here = on_h & (
+                    (keys.plan.to_numpy() == "reserved_1yr")
+                    | ((keys.day.to_numpy() == d) & (keys.group.to_numpy() == g))
+                )
+                cols = k0 + np.nonzero(here)[0]
+                rows.add(
+                    limit_name("quota_max", f"{name},{day},{g}"),
+                    np.concatenate([cols, layout.z.start + z_on]),
+                    np.concatenate([np.ones(len(cols)), layer[z_on]]),
+                    -np.inf,
+                    float(quota),
+                )
+
+
+def _budget_row(cost, c, rows) -> None:
+    budget = cost.scn.constraints.budget_per_day
+    if budget is not None:
+        rows.add("budget_max", np.nonzero(c)[0], c[np.nonzero(c)[0]], -np.inf, budget)

@@ -1,0 +1,410 @@
+"""Solve the fleet MILP, decode it into a fleet, and audit that fleet independently.
+
+The audit recomputes, from the decoded shares and instance counts and the scenario alone
+(not from the matrix): every unit's shares sum to one, the capacity each pool and type
+offers at every hour of every day type (spot part reduced by the interruption fraction)
+carries its load at the per-instance capacity, one instance's p99 at the rate it then
+receives meets the SLO (pools of one model), the models placed on an instance fit its
+memory, type caps and minimum shares, quotas, and the cost per day from counts x catalog
+prices; the solver's objective must match that cost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from deploycost.cost.model import CostModel
+from deploycost.cost.prices import PriceVector, plan_price_name
+from deploycost.errors import DeployCostError
+from deploycost.optimize.fleet import FleetFormulation, build_fleet
+from deploycost.optimize.solvers import SolverOptions, Status, get_backend
+from deploycost.options.performance import hardware_axes, p99_latency_ms
+from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
+from deploycost.scenario.schema import as_scenario
+
+SHARE_TOL = 1e-6
+AUDIT_REL_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class FleetAudit:
+    problems: tuple[str, ...]
+    cost_per_day: float  # recomputed from counts x prices, artifacts, fusion, people, data
+    checks: int  # how many figures were compared
+    warnings: tuple[str, ...] = ()  # off-peak latency the sizing does not cover
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """A solved fleet: per model its shares over instance types, per pool and type the
+    instances per plan, day type and hour, the cost per day by what is bought."""
+
+    status: Status
+    backend: str
+    currency: str
+    objective_per_day: float | None = None
+    gap: float | None = None
+    fusion: str | None = None
+    automation: str | None = None
+    data_tiers: dict[str, str] = field(default_factory=dict)
+    artifacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shares: pd.DataFrame = field(default_factory=pd.DataFrame)
+    counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    commitments: tuple[str, ...] = ()
+    audit: FleetAudit | None = None
+    explanation: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    size: dict[str, int] = field(default_factory=dict)
+    solution: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def raise_for_status(self) -> FleetResult:
+        if not self.ok:
+            raise DeployCostError(
+                f"no fleet found ({self.status.value}):\n"
+                + "\n".join(f"  - {line}" for line in self.explanation)
+            )
+        return self
+
+
+def solve_fleet(
+    scenario,
+    backend: str = "scipy-highs",
+    options: SolverOptions | None = None,
+    prices: PriceVector | None = None,
+) -> FleetResult:
+    """Cheapest fleet for a scenario with a ``fleet`` section."""
+    scn = as_scenario(scenario)
+    if scn.fleet is None:
+        raise DeployCostError("the scenario has no 'fleet' section: use solve")
+    if backend == "exhaustive":
+        raise DeployCostError(
+            "backend 'exhaustive' does not enumerate fleets (continuous load shares); "
+            "use scipy-highs or pulp-cbc"
+        )
+    solver = get_backend(backend)
+    options = options or SolverOptions()
+    t0 = time.perf_counter()
+    cost = CostModel(scn, prices)
+    form = build_fleet(cost)
+    t1 = time.perf_counter()
+    size = {
+        "modes": len(form.fleet.modes),
+        "artifacts": len(form.fleet.artifacts),
+        "columns": len(form.milp.c),
+        "rows": len(form.milp.row_names),
+        "integer_columns": int(form.milp.integrality.sum()),
+    }
+    missing = form.fleet.missing
+    if missing:
+        return FleetResult(
+            Status.INFEASIBLE,
+            backend,
+            scn.currency,
+            explanation=tuple(missing.values()),
+            timings={"build_s": t1 - t0},
+            size=size,
+        )
+    out = solver(form, options)
+    t2 = time.perf_counter()
+    timings = {"build_s": t1 - t0, "solve_s": t2 - t1}
+    if out.x is None:
+        why = (
+            [
+                "the fleet limits (capacity, memory, quotas, budget, quality, owned storage) "
+                "cannot all be met; loosen a quota or the budget, or allow more instance types"
+            ]
+            if out.status == Status.INFEASIBLE
+            else [f"the solver stopped before finding a fleet: {out.message}"]
+        )
+        return FleetResult(
+            out.status, backend, scn.currency, explanation=tuple(why), timings=timings, size=size
+        )
+    result = decode(form, out.x, out.status, backend, out.gap)
+    audit_report = audit_fleet(form, result)
+    t3 = time.perf_counter()
+    timings["audit_s"] = t3 - t2
+    if not audit_report.ok:
+        raise DeployCostError(
+            "internal error: the solver's fleet fails the independent audit: "
+            + "; ".join(audit_report.problems[:5])
+        )
+    return FleetResult(
+        **{
+            **result.__dict__,
+            "audit": audit_report,
+            "timings": timings,
+            "size": size,
+        }
+    )
+
+
+def decode(
+    form: FleetFormulation, x: np.ndarray, status: Status, backend: str, gap: float | None
+) -> FleetResult:
+    cost, space, fleet = form.cost, form.cost.space, form.fleet
+    x = np.asarray(x, float)
+    zj = int(np.argmax(x[form.z]))
+    f, a = form.z_pairs[zj]
+    art = fleet.artifacts
+    chosen = np.nonzero(x[form.x] > 0.5)[0]
+    artifacts = pd.DataFrame(
+        {
+            "model": [space.models[fleet.units.model[u]] for u in art.unit.iloc[chosen]],
+            "precision": [space.precisions[c] for c in art.precision_idx.iloc[chosen]],
+            "tier": [space.tiers[t] for t in art.tier_idx.iloc[chosen]],
+            "compression": [space.compressions[z] for z in art.compression_idx.iloc[chosen]],
+            "backups": art.backups.iloc[chosen].to_numpy(),
+            "cold_start_s": art.cold_start_s.iloc[chosen].to_numpy(),
+            "cost_per_day": art.cost_per_day.iloc[chosen].to_numpy(),
+        }
+    )
+    w = x[form.cols.w] / form.cols.w_scale
+    used = np.nonzero(w > SHARE_TOL)[0]
+    modes = fleet.modes.iloc[used]
+    shares = pd.DataFrame(
+        {
+            "model": modes.model.to_numpy(),
+            "pool": [form.pools[form.pool_of_unit[u]] for u in modes.unit],
+            "instance": modes.instance.to_numpy(),
+            "precision": modes.precision.to_numpy(),
+            "batch": modes.batch.to_numpy(),
+            "share": w[used],
+            "cap_qps": modes.cap_qps.to_numpy(),
+            "p99_at_cap_ms": modes.p99_at_cap_ms.to_numpy(),
+            "mode": used,
+        }
+    )
+    keys = form.cols.count_keys
+    n = np.round(x[form.cols.counts]).astype(int)
+    nz = np.nonzero(n)[0]
+    counts = pd.DataFrame(
+        {
+            "pool": [form.pools[p] for p in keys.pool.iloc[nz]],
+            "instance": [space.instances[h] for h in keys.instance_idx.iloc[nz]],
+            "plan": keys.plan.iloc[nz].to_numpy(),
+            "day_type": [form.days.names[d] if d >= 0 else "all" for d in keys.day.iloc[nz]],
+            "hour": keys.group.iloc[nz].to_numpy(),
+            "instances": n[nz],
+            "column": nz,
+        }
+    )
+    prices = cost.prices
+    by_plan = []
+    for j in nz:
+        k = keys.iloc[j]
+        price = prices.values[
+            prices.index(plan_price_name(k.plan, space.instances[k.instance_idx]))
+        ]
+        by_plan.append((k.plan, space.instances[k.instance_idx], n[j] * k.quantity * price))
+    plan_costs = pd.DataFrame(by_plan, columns=["plan", "instance", "per_day"])
+    c = form.milp.c
+    lines = [
+        ("artifacts (model storage, compression)", float(c[form.x] @ x[form.x])),
+        ("fusion and people", float(c[form.z] @ x[form.z])),
+        ("data", float(c[form.y] @ x[form.y])),
+    ]
+    for plan in ("reserved_1yr", "on_demand", "spot"):
+        lines.append((f"compute {plan}", float(plan_costs.per_day[plan_costs.plan == plan].sum())))
+    costs = pd.DataFrame(lines, columns=["line", "per_day"])
+    costs.loc[len(costs)] = ("total", float(costs.per_day.sum()))
+    return FleetResult(
+        status=status,
+        backend=backend,
+        currency=cost.scn.currency,
+        objective_per_day=float(c @ x),
+        gap=gap,
+        fusion=space.fusions[f],
+        automation=space.automation[a],
+        data_tiers={
+            space.sources[s]: space.tiers[t]
+            for s, t in form.y_pairs[np.nonzero(x[form.y] > 0.5)[0]]
+        },
+        artifacts=artifacts,
+        shares=shares,
+        counts=counts,
+        costs=costs,
+        commitments=tuple(commitment_advice(form, counts, shares)),
+        solution=x,
+    )
+
+
+def required_instances(form: FleetFormulation, shares: pd.DataFrame) -> dict:
+    """(pool, instance) -> (D, 24) instances its load needs at the SLO (fractional),
+    recomputed from the shares, the day table and the per-instance capacities."""
+    fleet, days = form.fleet, form.days
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for r in shares.itertuples():
+        unit = int(fleet.modes.unit.iat[r.mode])
+        load = days.need_qps * fleet.units.share[unit] * r.share / r.cap_qps
+        key = (r.pool, r.instance)
+        out[key] = out.get(key, 0.0) + load
+    return out
+
+
+def commitment_advice(form: FleetFormulation, counts: pd.DataFrame, shares) -> list[str]:
+    """A sentence per committed (pool, type): how many, average hours used, break-even."""
+    prices, days = form.cost.prices, form.days
+    need = required_instances(form, shares)
+    out = []
+    committed = counts[counts.plan == "reserved_1yr"]
+    for r in committed.itertuples():
+        k = r.instances
+        load = np.ceil(need.get((r.pool, r.instance), np.zeros((1, 24))) - 1e-9)
+        busy = np.minimum(load, k) / k  # share of the committed instances at work
+        hours = float((busy.sum(axis=1) * days.days).sum() / DAYS_PER_YEAR)
+        reserved = prices.values[prices.index(plan_price_name("reserved_1yr", r.instance))]
+        od_name = plan_price_name("on_demand", r.instance)
+        if od_name in prices and prices.values[prices.index(od_name)] > 0:
+            even = HOURS_PER_DAY * reserved / prices.values[prices.index(od_name)]
+            tail = f"; break-even against on-demand is {even:.1f} h"
+        else:
+            tail = ""
+        out.append(
+            f"commit {k} x {r.instance} for a year (pool {r.pool}): they run {hours:.1f} h "
+            f"a day on average{tail}"
+        )
+    return out
+
+
+def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
+    """Check the decoded fleet against the scenario (see the module docstring)."""
+    scn, space, fleet, days = form.cost.scn, form.cost.space, form.fleet, form.days
+    problems: list[str] = []
+    checks = 0
+    shares = result.shares
+    units = fleet.units
+    active = [u for u in range(len(units.model)) if space.fusions[units.fusion[u]] == result.fusion]
+    for u in active:
+        total = shares[[int(fleet.modes.unit.iat[m]) == u for m in shares["mode"]]].share.sum()
+        checks += 1
+        if abs(total - 1.0) > 1e-6:
+            problems.append(f"{space.models[units.model[u]]}: shares sum to {total:.6g}, not 1")
+        mine = shares[shares.model == space.models[units.model[u]]]
+        if scn.fleet.max_types_per_model is not None and mine.instance.nunique() > (
+            scn.fleet.max_types_per_model
+        ):
+            problems.append(f"{space.models[units.model[u]]}: more types than allowed")
+        per_type = mine.groupby("instance").share.sum()
+        if scn.fleet.min_share > 0 and (per_type < scn.fleet.min_share - 1e-6).any():
+            problems.append(f"{space.models[units.model[u]]}: a type below min_share")
+    keep = 1.0 - scn.fleet.spot_interruption_fraction
+    counts = result.counts
+    need = required_instances(form, shares)
+    slow: dict = {}
+    for (pool, inst), load in need.items():
+        mine = counts[(counts.pool == pool) & (counts.instance == inst)]
+        for d, day in enumerate(days.names):
+            for t in range(24):
+                g = t if days.groups == 24 else 0
+                here = mine[
+                    (mine.plan == "reserved_1yr") | ((mine.day_type == day) & (mine.hour == g))
+                ]
+                offered = float((here.instances * np.where(here.plan == "spot", keep, 1.0)).sum())
+                checks += 1
+                if load[d, t] > offered * (1 + AUDIT_REL_TOL) + 1e-9:
+                    problems.append(
+                        f"pool {pool} on {inst}, {day} {t:02d}h: load needs {load[d, t]:.6g} "
+                        f"instances, {offered:g} offered"
+                    )
+                _audit_p99(
+                    form, shares, pool, inst, day, t, days.qps[d, t], offered, problems, slow
+                )
+    _audit_memory(form, shares, problems)
+    cost = _recomputed_cost(form, result)
+    checks += 1
+    if abs(cost - result.objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
+        problems.append(
+            f"cost per day recomputed {cost:.6f}, the solver reports {result.objective_per_day:.6f}"
+        )
+    warnings = tuple(
+        f"{model} on {inst}: batch {batch} fills slowly at low traffic; p99 reaches "
+        f"{worst:.4g} ms (SLO {slo:g} ms) in {hours} hour(s) of the day types; use a smaller "
+        f"batch or a batcher with a maximum queue delay"
+        for (model, inst, batch, slo), (hours, worst) in slow.items()
+    )
+    return FleetAudit(tuple(problems), cost, checks, warnings)
+
+
+def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -> None:
+    """One instance's p99 at the rate it receives (pools of a single model). Above the
+    capacity it is a sizing error; below it, a batch that fills slowly at low traffic
+    (recorded in ``slow``: a warning, the peak-sized grid does not model batch timeouts)."""
+    mine = shares[(shares.pool == pool) & (shares.instance == inst)]
+    if mine.model.nunique() != 1 or offered <= 0:
+        return
+    fleet = form.fleet
+    for r in mine.itertuples():
+        unit = int(fleet.modes.unit.iat[r.mode])
+        rate = qps * fleet.units.share[unit] * r.share / offered
+        if rate <= 0:
+            continue
+        mode = fleet.modes.iloc[r.mode]
+        slo = form.cost.scn.model(r.model).latency_slo_ms
+        p99 = float(
+            p99_latency_ms(
+                np.array([mode.throughput_qps]),
+                np.array([mode.service_ms]),
+                np.array([mode.bound_ms]),
+                1.0,
+                np.array([rate]),
+                np.array([float(mode.batch)]),
+                np.array([slo]),
+            )[0]
+        )
+        if p99 <= slo * (1 + 1e-6):
+            continue
+        if rate > mode.cap_qps * (1 + 1e-9):
+            problems.append(
+                f"{r.model} on {inst}, {day} {t:02d}h: p99 {p99:.4g} ms > SLO {slo:g} ms"
+            )
+        else:
+            key = (r.model, inst, int(mode.batch), slo)
+            hours, worst = slow.get(key, (0, 0.0))
+            slow[key] = (hours + 1, max(worst, p99))
+
+
+def _audit_memory(form, shares, problems) -> None:
+    axes = hardware_axes(form.cost)
+    opts = form.cost.scn.options
+    for (pool, inst), group in shares.groupby(["pool", "instance"]):
+        if group.model.nunique() < 2:
+            continue
+        h = form.cost.space.instances.index(inst)
+        modes = form.fleet.modes.iloc[group["mode"].to_numpy()]
+        dev = float(modes.device_gb.sum())
+        host = float(modes.host_gb.sum()) - opts.host_reserve_gb * (len(modes) - 1)
+        if not axes["cpu"][h] and dev > axes["device_gb"][h] * opts.memory_usable_fraction + 1e-9:
+            problems.append(f"pool {pool} on {inst}: {dev:.4g} GB of accelerator memory")
+        if host > axes["host_gb"][h] * opts.memory_usable_fraction + 1e-9:
+            problems.append(f"pool {pool} on {inst}: {host:.4g} GB of host memory")
+
+
+def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
+    """Counts x plan prices x hours, from the scenario's day types, plus the artifacts,
+    fusion, people and data priced from the price vector."""
+    scn, prices, days = form.cost.scn, form.cost.prices, form.days
+    total = 0.0
+    for r in result.counts.itertuples():
+        price = prices.values[prices.index(plan_price_name(r.plan, r.instance))]
+        if r.plan == "reserved_1yr":
+            total += r.instances * HOURS_PER_DAY * price
+        else:
+            d = days.names.index(r.day_type)
+            hours = 1.0 if scn.options.autoscale else HOURS_PER_DAY
+            total += r.instances * price * hours * days.days[d] / DAYS_PER_YEAR
+    x = result.solution
+    fixed = form.cols.by_price[: form.latency.start] @ prices.values
+    return total + float(fixed @ x[: form.latency.start])

@@ -1,0 +1,242 @@
+"""Per-instance capacity at the SLO and artifact choices, for the fleet optimiser.
+
+The fleet model spreads a model's requests over its instances, each instance with its own
+queue (as a Kubernetes Service or a round-robin balancer does; there is no central queue).
+An instance's capacity is then the same whatever the size of the fleet, which makes
+capacity additive across instance types, purchase plans and models sharing an instance:
+that is what keeps the fleet MILP linear. Over the axes
+
+    unit (U) x instance (H) x precision (C) x batch (B)
+
+a *mode* ``(u, h, c, b)`` has the capacity
+
+    cap[u, h, c, b] = max { lambda_1 <= rho_max mu :  p99(lambda_1) <= SLO_u }
+
+with ``p99(lambda_1)`` = batch formation ``(b - 1) / lambda_1`` + service time + the M/M/1
+99th-percentile wait of one instance (a measured capacity profile: its measured p99), found
+on a grid of utilisations and refined by bisection. One instance serving several models
+spends ``lambda_u / cap`` of itself on each; that sharing is a linear approximation (the
+models' queues interfere in practice). The mode of a (unit, instance, precision) with the
+largest capacity is kept (ties: the smaller batch, which needs less memory).
+
+An *artifact* is what a unit stores at one precision: the cheapest (tier, file
+compression, backups) meeting the cold-start limit and the model's minimum backups, per
+(unit, precision), or per (unit, precision, tier) when a tier has an owned capacity. Its
+daily quantities (``CostModel.artifact_quantities``) count one artifact pull per new
+version on as many instances as the unit needs at its peak on its highest-capacity mode:
+scale-up pulls are not counted (they cost artifact GB x retrieval price each, small next
+to compute).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deploycost.cost.model import CostModel
+from deploycost.memory import check_fits
+from deploycost.options.grid import PERF_BYTES, Units, _first_per_group, _group_ids
+from deploycost.options.performance import (
+    Reason,
+    batch_grid,
+    cold_start_seconds,
+    hardware_axes,
+    p99_latency_ms,
+    performance,
+)
+
+UTILISATION_STEPS = 48  # geometric grid of per-instance utilisations searched for the SLO
+BISECTIONS = 40
+MODE_BYTES = 8.0 * (UTILISATION_STEPS + 8)  # per grid point, during the capacity search
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """The modes and artifacts of every unit (see the module docstring)."""
+
+    units: Units
+    modes: pd.DataFrame  # unit, instance_idx, precision_idx, batch, cap_qps, p99_at_cap_ms, ...
+    artifacts: pd.DataFrame  # unit, precision_idx, tier_idx, compression_idx, backups, ...
+    artifact_by_price: sp.csr_matrix  # (artifacts, prices)
+    missing: dict[int, str]  # unit -> why it has no mode or no artifact
+
+
+def per_instance_capacity(
+    throughput: np.ndarray,
+    service_ms: np.ndarray,
+    bound_ms: np.ndarray,
+    batch: np.ndarray,
+    slo_ms: np.ndarray,
+    rho_max: float,
+) -> np.ndarray:
+    """Largest arrival rate per instance (requests/s) meeting the SLO; 0 where none does.
+
+    All arguments are flat arrays of one length (``rho_max`` a scalar)."""
+    steps = rho_max * np.geomspace(1e-4, 1.0, UTILISATION_STEPS)  # (S,)
+    lam = throughput[:, None] * steps[None, :]
+
+    def p99(rate: np.ndarray, k: slice | np.ndarray = slice(None)) -> np.ndarray:
+        shape = rate.shape
+        extra = (slice(None),) + (None,) * (len(shape) - 1)
+        return p99_latency_ms(
+            throughput[k][extra],
+            service_ms[k][extra],
+            bound_ms[k][extra],
+            1.0,
+            rate,
+            batch[k][extra],
+            slo_ms[k][extra],
+        )
+
+    ok = p99(lam) <= slo_ms[:, None]
+    any_ok = ok.any(axis=1)
+    last = np.where(any_ok, UTILISATION_STEPS - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
+    low = lam[np.arange(len(lam)), last]
+    cap = np.where(any_ok, low, 0.0)
+    refine = np.nonzero(any_ok & (last < UTILISATION_STEPS - 1))[0]
+    lo, hi = low[refine], lam[refine, last[refine] + 1]
+    for _ in range(BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        good = p99(mid, refine) <= slo_ms[refine]
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    cap[refine] = lo
+    return cap
+
+
+def fleet_options(cost: CostModel) -> FleetOptions:
+    """Modes with their capacity and memory, and the artifact of every (unit, precision)."""
+    scn, space = cost.scn, cost.space
+    units = Units.of(cost)
+    batches = batch_grid(cost)
+    dims = {
+        "units": len(units.model),
+        "instance types": len(space.instances),
+        "precisions": len(space.precisions),
+        "batch sizes": len(batches),
+    }
+    check_fits("the fleet capacity search", dims, MODE_BYTES)
+    check_fits("the performance table", dims, PERF_BYTES)
+    perf = performance(cost, batches)
+    i = units.model
+    u, h, c, b = np.nonzero(perf.reason[i] == Reason.OK)
+    at = (i[u], h, c, b)
+    cap = per_instance_capacity(
+        perf.throughput_qps[at],
+        perf.service_ms[at],
+        perf.capacity_bound_ms[at],
+        batches[b].astype(float),
+        cost.const.slo_ms[i[u]],
+        scn.constraints.utilisation_max,
+    )
+    # a mode that needs more than max_replicas instances for the unit's peak is out of
+    # reach, as in the option grid (it would also spread the MILP's coefficients widely)
+    served = (cap > 0) & (
+        units.arrival_qps[u] / np.maximum(cap, 1e-300) <= scn.options.max_replicas
+    )
+    u, h, c, b, cap = u[served], h[served], c[served], b[served], cap[served]
+    group, _ = _group_ids(u, h, c)
+    keep = _first_per_group(group, -cap)  # stable: the smaller batch on a tie
+    u, h, c, b, cap = u[keep], h[keep], c[keep], b[keep], cap[keep]
+    at = (i[u], h, c, b)
+    p99_at_cap = p99_latency_ms(
+        perf.throughput_qps[at],
+        perf.service_ms[at],
+        perf.capacity_bound_ms[at],
+        1.0,
+        cap,
+        batches[b].astype(float),
+        cost.const.slo_ms[i[u]],
+    )
+    modes = pd.DataFrame(
+        {
+            "unit": u,
+            "model": np.array(space.models, object)[i[u]],
+            "instance": np.array(space.instances, object)[h],
+            "precision": np.array(space.precisions, object)[c],
+            "batch": batches[b],
+            "cap_qps": cap,
+            "throughput_qps": perf.throughput_qps[at],
+            "service_ms": perf.service_ms[at],
+            "bound_ms": perf.capacity_bound_ms[at],
+            "p99_at_cap_ms": p99_at_cap,
+            "device_gb": perf.device_gb[at],
+            "host_gb": perf.host_gb[at],
+            "instance_idx": h,
+            "precision_idx": c,
+        }
+    )
+    artifacts, by_price = _artifacts(cost, units, modes)
+    missing = _missing(cost, units, modes, artifacts)
+    return FleetOptions(units, modes, artifacts, by_price, missing)
+
+
+def _artifacts(
+    cost: CostModel, units: Units, modes: pd.DataFrame
+) -> tuple[pd.DataFrame, sp.csr_matrix]:
+    scn = cost.scn
+    best = modes.groupby(["unit", "precision_idx"], sort=True).cap_qps.max().reset_index()
+    u = best.unit.to_numpy()
+    c = best.precision_idx.to_numpy()
+    i = units.model[u]
+    const = cost.const.take(i)
+    peak_instances = np.maximum(units.arrival_qps[u] / best.cap_qps.to_numpy(), const.min_replicas)
+    loads = peak_instances * const.retrains_per_day
+    tiers, zips = cost.artifact_tiers, cost.file_compressions
+    backups = np.array(sorted(set(scn.options.backups)))
+    ct, cz, ck = (a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij"))
+    rows = np.repeat(np.arange(len(u)), len(ct))
+    ct, cz, ck = (np.tile(a, len(u)) for a in (ct, cz, ck))
+    model_of = i[rows]
+    cold = cold_start_seconds(cost, model_of, c[rows], ct, cz)
+    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= cost.const.min_backups[model_of])
+    choices = {"precision": c[rows], "tier": ct, "backups": ck, "compression": cz}
+    quantities = cost.artifact_quantities(model_of, choices, loads[rows])
+    daily = np.where(ok, quantities @ cost.prices.values, np.inf)
+    per_tier = bool(scn.constraints.owned_storage_gb)
+    pick = rows * len(cost.space.tiers) + ct if per_tier else rows
+    chosen = _first_per_group(pick, daily)
+    chosen = chosen[np.isfinite(daily[chosen])]
+    k = rows[chosen]
+    artifact_gb = cost.artifact_gb(cost.const.take(model_of[chosen]), c[k], cz[chosen])
+    table = pd.DataFrame(
+        {
+            "unit": u[k],
+            "precision_idx": c[k],
+            "tier_idx": ct[chosen],
+            "compression_idx": cz[chosen],
+            "backups": ck[chosen],
+            "cold_start_s": cold[chosen],
+            "artifact_gb": artifact_gb,
+            "stored_gb": artifact_gb * const.versions_kept[k] * (1 + ck[chosen]),
+            "quality_delta": hardware_axes(cost)["quality_delta"][c[k]],
+            "cost_per_day": daily[chosen],
+        }
+    )
+    return table, quantities[chosen]
+
+
+def _missing(
+    cost: CostModel, units: Units, modes: pd.DataFrame, artifacts: pd.DataFrame
+) -> dict[int, str]:
+    """Units left without a mode or an artifact, with the reason in deployment terms."""
+    space, scn = cost.space, cost.scn
+    out = {}
+    with_mode = set(modes.unit)
+    with_artifact = set(artifacts.unit)
+    for unit in range(len(units.model)):
+        model = scn.models[units.model[unit]]
+        where = f"{model.name} (in {space.fusions[units.fusion[unit]]})"
+        if unit not in with_mode:
+            out[unit] = (
+                f"{where}: no allowed instance type that holds the model meets p99 <= "
+                f"{model.latency_slo_ms:g} ms at any load on one instance"
+            )
+        elif unit not in with_artifact:
+            out[unit] = (
+                f"{where}: no stored artifact meets cold start <= "
+                f"{scn.constraints.max_cold_start_s:g} s with >= {model.min_backups} backups"
+            )
+    return out

@@ -1,0 +1,247 @@
+"""Fleet decisions solved by hand: each case's numbers are worked out in its docstring, then
+checked on both MILP backends (and by the independent audit every fleet solve runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.optimize.fleet_solve import solve_fleet
+from deploycost.scenario.schema import validate_scenario
+from tests.fleet_cases import box, fleet_scenario, model
+from tests.fleet_oracle import oracle, random_fleet
+
+BACKENDS = ["scipy-highs", "pulp-cbc"]
+# every hand case runs on both backends; CBC's runs are in the full suite only (quick loop)
+HAND_BACKENDS = ["scipy-highs", pytest.param("pulp-cbc", marks=pytest.mark.slow)]
+
+
+def per_type(result) -> dict[str, int]:
+    """Instances per (instance, plan) at the busiest hour group of the first day type."""
+    out: dict[str, int] = {}
+    for r in result.counts.itertuples():
+        out[f"{r.instance}/{r.plan}"] = max(out.get(f"{r.instance}/{r.plan}", 0), r.instances)
+    return out
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_two_types_beat_either_alone(backend):
+    """130 requests/s; ``big`` carries 100 at 3 USD/h, ``small`` 30 at 1 USD/h.
+    big alone: ceil(130/100) = 2 -> 6 USD/h; small alone: ceil(130/30) = 5 -> 5 USD/h;
+    1 big + 1 small = 130 requests/s exactly -> 4 USD/h = 96 USD/day, shares 100/130 and
+    30/130."""
+    boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
+    m = model("m", {"big": 100.0, "small": 30.0})
+    result = solve_fleet(fleet_scenario([m], boxes, 130.0), backend)
+    assert result.status == "optimal"
+    assert result.objective_per_day == pytest.approx(96.0, abs=1e-6)
+    assert per_type(result) == {"big/on_demand": 1, "small/on_demand": 1}
+    shares = result.shares.set_index("instance").share
+    assert shares["big"] == pytest.approx(100 / 130, abs=1e-6)
+    assert shares["small"] == pytest.approx(30 / 130, abs=1e-6)
+    for only, expected in (("big", 144.0), ("small", 120.0)):
+        alone = fleet_scenario([model("m", {only: 100.0 if only == "big" else 30.0})], boxes, 130)
+        assert solve_fleet(alone, backend).objective_per_day == pytest.approx(expected)
+    capped = fleet_scenario([m], boxes, 130.0, fleet={"max_types_per_model": 1})
+    assert solve_fleet(capped, backend).objective_per_day == pytest.approx(120.0)
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_two_models_share_one_instance(backend):
+    """Models a and b, 10 requests/s each; ``small`` (1 USD/h, 16 GiB) carries 30/s of
+    either, ``big`` (1.5 USD/h, 64 GiB) too. Dedicated: 1 small each = 2 USD/h = 48/day.
+    In one pool: 10/30 + 10/30 = 0.67 of an instance, but two 7 GB models need
+    7 + 7 + 2 (host reserve) = 16 GB > 0.9 x 16 GiB (15.46 GB) on small, so they share
+    one big: 1.5 USD/h = 36 USD/day. With 4 GB models they fit on one small: 24/day."""
+    boxes = [box("small", on_demand=1.0, memory_gib=16), box("big", on_demand=1.5)]
+    caps = {"small": 30.0, "big": 30.0}
+
+    def case(size_gb, pool):
+        extra = {"pool": "shared"} if pool else {}
+        models = [model(n, caps, size_gb=size_gb, **extra) for n in ("a", "b")]
+        return solve_fleet(fleet_scenario(models, boxes, 10.0), backend)
+
+    assert case(7.0, pool=False).objective_per_day == pytest.approx(48.0)
+    shared = case(7.0, pool=True)
+    assert shared.objective_per_day == pytest.approx(36.0)
+    assert set(shared.shares.instance) == {"big"}
+    assert set(shared.shares.pool) == {"shared"}
+    assert case(4.0, pool=True).objective_per_day == pytest.approx(24.0)
+
+
+STEPS = [1] * 8 + [3] * 8 + [4] * 6 + [2] * 2  # instances needed in each hour
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_reserved_base_follows_break_even_hours(backend):
+    """One type, 30 requests/s per instance, demand 29.4 x STEPS requests/s (1 instance for
+    8 h, 3 for 8 h, 4 for 6 h, 2 for 2 h). On-demand 1 USD/h, reserved 0.6 USD/h: a
+    committed instance pays off when it works more than 24 x 0.6 = 14.4 h a day. The k-th
+    instance works 24, 16, 14 and 6 h: commit 2. Cost: 2 x 24 x 0.6 = 28.8, plus on-demand
+    8 h x 1 + 6 h x 2 = 20 -> 48.8 USD/day (on-demand only: sum of STEPS = 60)."""
+    boxes = [box("small", on_demand=1.0, reserved=0.6)]
+    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
+    m = model("m", {"small": 30.0})
+    both = fleet_scenario(
+        [m],
+        boxes,
+        4 * 29.4,
+        fleet={"plans": ["on_demand", "reserved_1yr"]},
+        day_types=day,
+        autoscale=True,
+    )
+    result = solve_fleet(both, backend)
+    assert result.objective_per_day == pytest.approx(48.8, abs=1e-6)
+    committed = result.counts[result.counts.plan == "reserved_1yr"]
+    assert committed.instances.tolist() == [2]
+    assert "commit 2 x small" in result.commitments[0]
+    assert "20.0 h a day" in result.commitments[0]
+    assert "break-even against on-demand is 14.4 h" in result.commitments[0]
+    on_demand = fleet_scenario([m], boxes, 4 * 29.4, day_types=day, autoscale=True)
+    assert solve_fleet(on_demand, backend).objective_per_day == pytest.approx(60.0)
+    # a lag of 30 min keeps the next hour's capacity up: the hour before each rise needs it
+    lagged = fleet_scenario(
+        [m],
+        boxes,
+        4 * 29.4,
+        fleet={"plans": ["on_demand"], "scale_up_lag_min": 30},
+        day_types=day,
+        autoscale=True,
+    )
+    # hours 7 (1 -> 3) and 15 (3 -> 4) and 23 (2 -> 1 next day: no rise) change
+    assert solve_fleet(lagged, backend).objective_per_day == pytest.approx(60.0 + 2 + 1)
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_spot_share_is_limited_by_the_interruption_rule(backend):
+    """Demand 88.2 requests/s = 2.94 instances all day; on-demand 1 USD/h, spot 0.6 USD/h.
+    Rule: N + (1 - f) S >= 2.94. With f = 0: 3 spot = 1.8 USD/h = 43.2/day. With f = 0.3:
+    5 spot = 3.0; 1 on-demand + 3 spot (1 + 2.1 = 3.1) = 2.8; 2 + 2 = 3.2; 3 on-demand =
+    3.0: 1 on-demand + 3 spot = 67.2 USD/day."""
+    boxes = [box("small", on_demand=1.0, spot=0.6)]
+    m = model("m", {"small": 30.0})
+
+    def case(fraction):
+        fleet = {"plans": ["on_demand", "spot"], "spot_interruption_fraction": fraction}
+        return solve_fleet(fleet_scenario([m], boxes, 88.2, fleet=fleet), backend)
+
+    assert case(0.0).objective_per_day == pytest.approx(43.2)
+    assert per_type(case(0.0)) == {"small/spot": 3}
+    ruled = case(0.3)
+    assert ruled.objective_per_day == pytest.approx(67.2)
+    assert per_type(ruled) == {"small/on_demand": 1, "small/spot": 3}
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_day_types_weight_the_year(backend):
+    """Normal days (350) need 1 instance, festival days (15) 4, no autoscaling (each day
+    type sized at its peak all day). On-demand 1 USD/h, reserved 0.6 USD/h. Committing 1
+    (used every day) saves; a 2nd committed one would work 15 of 365 days. Cost per day:
+    1 x 24 x 0.6 + 15/365 x 3 x 24 x 1 = 14.4 + 2.9589 = 17.3589."""
+    boxes = [box("small", on_demand=1.0, reserved=0.6)]
+    days = [
+        {"name": "normal", "days": 350, "peak_qps": 29.4},
+        {"name": "festival", "days": 15, "peak_qps": 4 * 29.4},
+    ]
+    raw = fleet_scenario(
+        [model("m", {"small": 30.0})],
+        boxes,
+        4 * 29.4,
+        fleet={"plans": ["on_demand", "reserved_1yr"]},
+        day_types=days,
+    )
+    result = solve_fleet(raw, backend)
+    assert result.objective_per_day == pytest.approx(14.4 + 15 / 365 * 72, abs=1e-6)
+    festival = result.counts[(result.counts.day_type == "festival")]
+    assert festival.instances.tolist() == [3]
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_quota_per_type_forces_a_mix(backend):
+    """The two-type case with a quota of 1 on small and 130 -> 200 requests/s:
+    big carries 100 (3 USD/h), small 30 (1 USD/h); 2 big = 6 USD/h; 1 big + quota-limited 1
+    small = 130 < 200; so 2 big, or 1 big + ... : the optimum is 2 big = 144/day (without the
+    quota, 1 big + 4 small = 7 USD/h is dearer, so the quota does not bind: 144 either way);
+    with 250 requests/s: 2 big + 2 small (8 USD/h) beats 3 big (9), and a quota of 1 small
+    forces 3 big = 216/day."""
+    boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
+    m = model("m", {"big": 100.0, "small": 30.0})
+    free = solve_fleet(fleet_scenario([m], boxes, 250.0), backend)
+    assert free.objective_per_day == pytest.approx(192.0)
+    quota = fleet_scenario(
+        [m], boxes, 250.0, constraints={"utilisation_max": 1.0, "quotas": {"small": 1}}
+    )
+    assert solve_fleet(quota, backend).objective_per_day == pytest.approx(216.0)
+
+
+def test_bad_fleet_input_names_field_rule_and_value():
+    boxes = [box("small", on_demand=1.0)]
+    m = model("m", {"small": 30.0})
+    days = [{"name": "normal", "days": 350, "peak_qps": 10}]
+    with pytest.raises(
+        ScenarioError, match=r"workload.day_types: days must sum to the year \(365\), got 350"
+    ):
+        validate_scenario(fleet_scenario([m], boxes, 10.0, day_types=days))
+    with pytest.raises(ScenarioError, match=r"fleet.plans: plan 'spot' needs price_spot_per_hour"):
+        validate_scenario(fleet_scenario([m], boxes, 10.0, fleet={"plans": ["spot"]}))
+    with pytest.raises(ScenarioError, match=r"fleet.spot_interruption_fraction must be < 1.*got 1"):
+        validate_scenario(
+            fleet_scenario([m], boxes, 10.0, fleet={"spot_interruption_fraction": 1.0})
+        )
+    no_fleet = fleet_scenario([m], boxes, 10.0, day_types=days)
+    no_fleet.pop("fleet")
+    with pytest.raises(ScenarioError, match="workload.day_types is used by the fleet optimiser"):
+        validate_scenario(no_fleet)
+
+
+def test_a_pool_whose_models_fit_together_nowhere_is_an_error():
+    boxes = [box("small", on_demand=1.0, memory_gib=16)]
+    models = [model(n, {"small": 30.0}, size_gb=7.0, pool="tight") for n in ("a", "b")]
+    with pytest.raises(DeployCostError, match=r"pool 'tight': its models \(a, b\) fit together"):
+        solve_fleet(fleet_scenario(models, boxes, 10.0), "scipy-highs")
+
+
+def _pool_fits_nowhere(raw: dict) -> bool:
+    """Independently: no instance type holds every model of the shared pool."""
+    models = raw["models"]
+    for b in raw["catalog"]["hardware"]:
+        on = all(any(p["instance"] == b["name"] for p in m["profiles"]) for m in models)
+        need = sum(m["size_gb"] for m in models) + 2.0  # host reserve
+        if on and need <= b["memory_gib"] * 1.073741824 * 0.9:
+            return False
+    return True
+
+
+def cross_check(seeds) -> dict[str, int]:
+    """Oracle vs both backends on random small fleets; returns the tallies."""
+    tally = {"agree": 0, "pool_errors": 0}
+    for seed in seeds:
+        raw = random_fleet(seed)
+        expected = oracle(raw)
+        for backend in BACKENDS:
+            if _pool_fits_nowhere(raw) and any(m.get("pool") for m in raw["models"]):
+                with pytest.raises(DeployCostError, match="fit together"):
+                    solve_fleet(raw, backend)
+                tally["pool_errors"] += 1
+                continue
+            result = solve_fleet(raw, backend)
+            got = result.objective_per_day if result.ok else float("inf")
+            assert got == pytest.approx(expected, rel=1e-6, abs=1e-6), (seed, backend)
+            if result.ok:
+                assert result.status == "optimal"
+                assert result.audit.ok
+            tally["agree"] += 1
+    return tally
+
+
+def test_random_fleets_match_the_oracle_quick():
+    tally = cross_check(range(12))
+    assert tally["agree"] >= 18
+
+
+@pytest.mark.slow
+def test_random_fleets_match_the_oracle():
+    """500 random small fleets: the same optimum from the oracle, HiGHS and CBC."""
+    tally = cross_check(range(1000, 1500))
+    assert tally["agree"] + tally["pool_errors"] == 1000
+    assert tally["agree"] >= 900
