@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -507,8 +508,19 @@ def solve_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
-    SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0 and a gap outside [0, 1)
+    options = SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0, a gap outside [0, 1)
     scn = _scenario(scenario)
+    if scn.fleet is not None:
+        from deploycost.optimize.fleet_solve import solve_fleet
+
+        with _progress("solving the fleet"):
+            fleet = solve_fleet(scn, backend, options)
+        if as_json:
+            sys.stdout.write(json.dumps(fleet_json(fleet, scn), indent=2, default=str) + "\n")
+        else:
+            print_fleet(fleet, scn)
+        _exit_unless_found(fleet)
+        return
     result = run_solve(
         scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
     )
@@ -517,6 +529,95 @@ def solve_command(
     else:
         _print_solve(result, scn)
     _exit_unless_found(result)
+
+
+def fleet_json(result, scn: Scenario) -> dict:
+    """A fleet result as JSON: shares, counts per plan and hour, costs, advice, audit."""
+    return {
+        "scenario": scn.name,
+        "status": result.status.value,
+        "backend": result.backend,
+        "currency": result.currency,
+        "objective_per_day": result.objective_per_day,
+        "gap": result.gap,
+        "fusion": result.fusion,
+        "automation": result.automation,
+        "data_tiers": result.data_tiers,
+        "explanation": list(result.explanation),
+        "shares": result.shares.drop(columns="mode", errors="ignore").to_dict(orient="records"),
+        "instances": result.counts.drop(columns="column", errors="ignore").to_dict(
+            orient="records"
+        ),
+        "artifacts": result.artifacts.to_dict(orient="records"),
+        "costs": result.costs.to_dict(orient="records"),
+        "commitments": list(result.commitments),
+        "warnings": list(result.audit.warnings) if result.audit else [],
+        "audit_checks": result.audit.checks if result.audit else 0,
+        "timings_s": result.timings,
+        "size": result.size,
+    }
+
+
+def fleet_plan_table(result) -> pd.DataFrame:
+    """Instances per pool, type and plan: the range over the hours of each day type and
+    the instance-hours per day (committed instances count every hour)."""
+    rows = []
+    counts = result.counts
+    for (pool, inst, plan), group in counts.groupby(["pool", "instance", "plan"], sort=False):
+        if plan == "reserved_1yr":
+            n = int(group.instances.max())
+            rows.append((pool, inst, plan, "every day", f"{n}", f"{24 * n:g}"))
+            continue
+        for day, by_day in group.groupby("day_type", sort=False):
+            hi = int(by_day.instances.max())
+            if result.hour_groups == 1:  # one count all day
+                rows.append((pool, inst, plan, day, f"{hi}", f"{24 * hi:g}"))
+                continue
+            lo = int(by_day.instances.min()) if len(by_day) == 24 else 0
+            hours = float(by_day.instances.sum())
+            span = f"{lo}-{hi}" if lo != hi else f"{hi}"
+            rows.append((pool, inst, plan, day, span, f"{hours:g}"))
+    return pd.DataFrame(
+        rows, columns=["pool", "instance", "plan", "day type", "instances", "instance-h/day"]
+    )
+
+
+def print_fleet(result, scn: Scenario) -> None:
+    cur = scn.currency
+    if not result.ok:
+        err.print(f"{result.status.value}:", style="bold red", end=" ")
+        err.print("no fleet meets every limit", markup=False)
+        for line in result.explanation:
+            err.print(f"  - {line}", markup=False, highlight=False)
+        return
+    gap = "" if result.gap in (None, 0.0) else f", gap {result.gap:.3%}"
+    out.print(
+        f"{scn.name}: {result.status.value} fleet ({result.backend}{gap}) - "
+        f"{result.objective_per_day:,.2f} {cur}/day, {_in_period(result.objective_per_day, scn)};"
+        f" fusion {result.fusion!r}, automation {result.automation!r}",
+        markup=False,
+        highlight=False,
+    )
+    shares = result.shares
+    standby = shares["mode"] < 0
+    shown = pd.DataFrame(
+        {
+            "model": shares.model,
+            "pool": shares.pool,
+            "instance": shares.instance,
+            "precision": shares.precision,
+            "batch": np.where(standby, "-", shares.batch.astype(str)),
+            "share %": np.where(standby, "standby", (shares.share * 100).map("{:.1f}".format)),
+            "req/s per instance": np.where(standby, "-", shares.cap_qps.map(lambda v: f"{v:,.1f}")),
+        }
+    )
+    out.print(_table(shown, "load per model"))
+    out.print(_table(fleet_plan_table(result), "instances per pool, type and plan"))
+    out.print(_table(result.costs.rename(columns={"per_day": f"{cur}/day"}), "cost per day"))
+    for line in result.commitments:
+        out.print(line, markup=False, highlight=False)
+    for line in result.audit.warnings if result.audit else ():
+        out.print(f"warning: {line}", style="yellow", markup=False)
 
 
 def _exit_unless_found(result) -> None:

@@ -2,15 +2,16 @@
 
 With a ``fleet`` section, what the optimiser buys changes (``options.capacity`` gives the
 modes and artifacts). Columns, after those of ``optimize.layout`` (there the x columns are
-the *artifacts* ``a[k]`` in {0, 1}; z and y are unchanged; no stage budgets):
+the *artifacts* ``a[k]`` in {0, 1}; z, y and the stage budgets L are unchanged):
 
 * ``w[m]`` in [0, 1]: the share of unit u's requests served by mode m = (u, h, c, b),
   held scaled as ``v[m] = w[m] P_u / cap[m]`` (the instances m would need for all of u at
   the year's peak ``P``) so that the capacity rows read in instances; the rows below are
   written in w for clarity;
-* ``use[u, h]`` in {0, 1} (only with ``max_types_per_model`` or ``min_share``): u runs on h;
-* ``place[m]`` in {0, 1} (only for modes of pools shared by several models): the model is
-  loaded on every instance of its pool on h;
+* ``use[u, h]`` in {0, 1}: u may run on h (a pool keeps instances of h only for a model
+  that uses it);
+* ``place[m]`` in {0, 1} (for modes of pools shared by several models, and for every mode
+  under an end-to-end limit): the model is loaded on every instance of its pool on h;
 * per pool p and instance type h where some mode of p runs: ``K[p, h]`` committed
   instances (reserved_1yr, paid 24 h a day all year), and per day type d and hour group g
   ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Hour groups
@@ -28,10 +29,16 @@ type, t hour, ``lambda[u, d, t]`` the unit's requests/s, raised to the largest r
   reduced by ``spot_interruption_fraction`` f (the interruption rule: losing that fraction
   of the spot instances at once still meets the SLO);
 * ``min_instances[u, d, g]``: ``sum_h (K + N + S)[p(u), h, d, g] - min_replicas_u Z_f >= 0``;
-* ``use_link[m]``: ``w[m] - use[u, h(m)] <= 0``; ``max_types[u]``: ``sum_h use[u, h] <=
-  max_types_per_model``; ``min_share[u, h]``: ``sum_{m of u on h} w[m] - s_min use[u, h] >= 0``;
+* ``idle[p, h, d, g]``: ``(K + N + S)[p, h, d, g] <= M_ph sum_{u in p} use[u, h]``;
+* ``use_active[u, h]``: ``use[u, h] - Z_f <= 0``; ``use_link[m]``: ``w[m] - use[u, h(m)]
+  <= 0``; ``max_types[u]``: ``sum_h use[u, h] <= max_types_per_model``;
+  ``min_share[u, h]``: ``sum_{m of u on h} w[m] - s_min use[u, h] >= 0``;
 * ``place_link[m]``: ``w[m] - place[m] <= 0``; ``memory[p, h]`` (device and host):
   ``sum_{m in p on h} GB[m] place[m] <= usable GB of h``;
+* with an end-to-end limit, ``place[m]`` exists for every mode and
+  ``stage_latency[m]``: ``p99_m place[m] - L[f, g(u)] <= 0`` (p99 at capacity, an upper
+  bound at lower loads but for batch formation, which the audit warns about),
+  ``latency_e2e_max[f]``: ``sum_g L[f, g] - SLO Z_f <= 0``;
 * ``quota_max[h, d, g]``: ``sum_p (K + N + S)[p, h, d, g] + fusion-layer replicas on h <=
   quota_h``; ``budget_max``: ``c.v <= budget``; the quality floor and owned storage rows of
   the limit registry apply to the artifacts unchanged.
@@ -212,7 +219,6 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
     mp = pool_of_unit[mu]
     n_m = len(modes)
-    f_opts = scn.fleet
 
     # column blocks
     w0 = layout.n_structural
@@ -220,12 +226,12 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     # v[m] = w[m] x the instances m would need for all of u at the peak: counts and the
     # capacity rows then share one scale (instances), which keeps CBC's arithmetic sound
     scale = np.maximum(peak_qps * fleet.units.share[mu] / modes.cap_qps.to_numpy(), 1e-9)
-    need_use = f_opts.max_types_per_model is not None or f_opts.min_share > 0
-    use_pairs = (
-        np.unique(np.stack([mu, mh], axis=1), axis=0) if need_use else np.zeros((0, 2), np.intp)
-    )
+    use_pairs = np.unique(np.stack([mu, mh], axis=1), axis=0).reshape(-1, 2)
     use0 = w0 + n_m
-    place_modes = np.nonzero(np.isin(mp, sorted(shared)))[0]
+    e2e = scn.constraints.e2e_latency_ms
+    in_shared = np.isin(mp, sorted(shared))
+    # a binary per mode where it matters: shared pools (memory) and stage latencies (e2e)
+    place_modes = np.arange(n_m) if e2e is not None else np.nonzero(in_shared)[0]
     place0 = use0 + len(use_pairs)
     k0 = place0 + len(place_modes)
     pool_types = np.unique(np.stack([mp, mh], axis=1), axis=0).reshape(-1, 2)
@@ -257,10 +263,13 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     count_of = _count_lookup(keys, k0)
     _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps)
     _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows)
-    if need_use:
-        _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale)
+    _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
+    _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0)
     if len(place_modes):
-        _memory_rows(cost, fleet, place_modes, pool_of_unit, rows, w0, place0, pools, scale)
+        _place_rows(place_modes, rows, w0, place0, scale)
+        _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0, pools)
+    if e2e is not None:
+        _e2e_rows(layout, fleet, place_modes, rows, place0, e2e)
     _quota_rows(layout, keys, days, rows, k0)
     _budget_row(cost, c, rows)
 
@@ -449,8 +458,9 @@ def _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, 
                 )
 
 
-def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale) -> None:
-    """``use_link``, ``max_types`` and ``min_share`` (see the module docstring)."""
+def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, z0) -> None:
+    """``use_active`` (a model of a configuration not chosen uses nothing), ``use_link``,
+    ``max_types`` and ``min_share`` (see the module docstring)."""
     f_opts = cost.scn.fleet
     modes = fleet.modes
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
@@ -460,6 +470,17 @@ def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale) -> None:
             f"use_link[{m}]",
             [w0 + m, use0 + index[(int(mu[m]), int(mh[m]))]],
             [1.0 / scale[m], -1.0],
+            -np.inf,
+            0.0,
+        )
+    a_count = len(cost.space.automation)
+    for j, (u, h) in enumerate(use_pairs):
+        f = fleet.units.fusion[u]
+        z_cols = z0 + f * a_count + np.arange(a_count)
+        rows.add(
+            f"use_active[{u},{cost.space.instances[h]}]",
+            np.concatenate([[use0 + j], z_cols]),
+            np.concatenate([[1.0], -np.ones(a_count)]),
             -np.inf,
             0.0,
         )
@@ -479,14 +500,82 @@ def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale) -> None:
             )
 
 
-def _memory_rows(cost, fleet, place_modes, pool_of_unit, rows, w0, place0, pools, scale) -> None:
-    """``place_link[m]`` and ``memory[p, h]`` on the accelerators and in host RAM."""
+def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0):
+    """``idle[p, h, d, g]``: ``(K + N + S)[p, h, d, g] - M_ph sum_{u in p} use[u, h] <= 0``:
+    a pool runs instances of type h only if one of its models uses h (no spare of a type
+    that could not take over the load). ``M_ph`` bounds the count: the instances all of
+    p's models would need on h at the peak, spot-discounted, plus min_replicas."""
+    keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
+    unit_of_mode = fleet.modes.unit.to_numpy()
+    inst_of_mode = fleet.modes.instance_idx.to_numpy()
+    min_rep = cost.const.min_replicas[fleet.units.model]
+    for p, h in pool_types:
+        members = np.nonzero(pool_of_unit == p)[0]
+        users = use0 + np.nonzero(np.isin(use_pairs[:, 0], members) & (use_pairs[:, 1] == h))[0]
+        on = np.isin(unit_of_mode, members) & (inst_of_mode == h)
+        big_m = (
+            np.ceil(sum(scale[on & (unit_of_mode == u)].max(initial=0.0) for u in members) / keep)
+            + float(min_rep[members].max())
+            + 1.0
+        )
+        for d, day in enumerate(days.names):
+            for g in range(days.groups):
+                cols, _ = count_of(p, h, d, g)
+                rows.add(
+                    f"idle[{p},{cost.space.instances[h]},{day},{g}]",
+                    np.concatenate([cols, users]),
+                    np.concatenate([np.ones(len(cols)), np.full(len(users), -big_m)]),
+                    -np.inf,
+                    0.0,
+                )
+
+
+def _place_rows(place_modes, rows, w0, place0, scale) -> None:
+    """``place_link[m]``: a mode carrying load is placed (``w[m] <= place[m]``)."""
+    for j, m in enumerate(place_modes):
+        rows.add(f"place_link[{m}]", [w0 + m, place0 + j], [1.0 / scale[m], -1.0], -np.inf, 0.0)
+
+
+def _e2e_rows(layout, fleet, place_modes, rows, place0, e2e) -> None:
+    """``stage_latency[m]``: ``p99_m place[m] - L[f, g(u)] <= 0`` (a stage's budget covers
+    the p99 at capacity of every mode its models run on); ``latency_e2e_max[f]``:
+    ``sum_g L[f, g] - SLO Z_f <= 0``."""
+    modes = fleet.modes
+    p99 = modes.p99_at_cap_ms.to_numpy()
+    unit_of = modes.unit.to_numpy()
+    for j, m in enumerate(place_modes):
+        rows.add(
+            f"stage_latency[{m}]",
+            [place0 + j, layout.stage_col[unit_of[m]]],
+            [p99[m], -1.0],
+            -np.inf,
+            0.0,
+        )
+    col = layout.latency.start
+    for f, st in enumerate(layout.stages):
+        stage_cols = np.arange(col, col + len(st))
+        col += len(st)
+        z_cols = layout.z_cols_of(f)
+        rows.add(
+            limit_name("latency_e2e_max", layout.cost.space.fusions[f]),
+            np.concatenate([stage_cols, z_cols]),
+            np.concatenate([np.ones(len(stage_cols)), np.full(len(z_cols), -e2e)]),
+            -np.inf,
+            0.0,
+        )
+
+
+def _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0, pools) -> None:
+    """``memory[p, h]`` on the accelerators and in host RAM, for pools several models share."""
     modes = fleet.modes
     axes = hardware_axes(cost)
     opts = cost.scn.options
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
-    for j, m in enumerate(place_modes):
-        rows.add(f"place_link[{m}]", [w0 + m, place0 + j], [1.0 / scale[m], -1.0], -np.inf, 0.0)
+    keep = in_shared[place_modes]
+    place0 = place0 + np.nonzero(keep)[0]  # column of each shared-pool mode's place
+    place_modes = place_modes[keep]
+    if not len(place_modes):
+        return
     mp = pool_of_unit[mu[place_modes]]
     mh_p = mh[place_modes]
     dev = modes.device_gb.to_numpy()[place_modes]
@@ -498,14 +587,14 @@ def _memory_rows(cost, fleet, place_modes, pool_of_unit, rows, w0, place0, pools
         if not axes["cpu"][h]:
             rows.add(
                 f"memory_device[{name}]",
-                place0 + on,
+                place0[on],
                 dev[on],
                 -np.inf,
                 float(axes["device_gb"][h] * opts.memory_usable_fraction),
             )
         rows.add(
             f"memory_host[{name}]",
-            place0 + on,
+            place0[on],
             host[on],
             -np.inf,
             float(axes["host_gb"][h] * opts.memory_usable_fraction - opts.host_reserve_gb),

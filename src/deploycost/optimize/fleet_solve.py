@@ -65,6 +65,7 @@ class FleetResult:
     timings: dict[str, float] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
     solution: np.ndarray | None = None
+    hour_groups: int = 24  # 24: counts per hour (autoscaled); 1: one count per day type
 
     @property
     def ok(self) -> bool:
@@ -190,6 +191,7 @@ def decode(
     keys = form.cols.count_keys
     n = np.round(x[form.cols.counts]).astype(int)
     nz = np.nonzero(n)[0]
+    shares = _with_standby(form, shares, keys.iloc[nz], artifacts)
     counts = pd.DataFrame(
         {
             "pool": [form.pools[p] for p in keys.pool.iloc[nz]],
@@ -238,7 +240,28 @@ def decode(
         costs=costs,
         commitments=tuple(commitment_advice(form, counts, shares)),
         solution=x,
+        hour_groups=form.days.groups,
     )
+
+
+def _with_standby(form, shares, bought, artifacts) -> pd.DataFrame:
+    """Shares plus a zero-share row for each type a pool runs instances of without load
+    (spares bought to reach a model's min_replicas): they serve the pool's model, idle."""
+    space = form.cost.space
+    rows = []
+    for p, h in {(int(a), int(b)) for a, b in zip(bought.pool, bought.instance_idx, strict=True)}:
+        pool, inst = form.pools[p], space.instances[h]
+        if ((shares.pool == pool) & (shares.instance == inst)).any():
+            continue
+        units = np.nonzero(form.pool_of_unit == p)[0]
+        for name in sorted({space.models[form.fleet.units.model[u]] for u in units}):
+            if name in set(artifacts.model):
+                precision = artifacts.precision[artifacts.model == name].iat[0]
+                rows.append((name, pool, inst, precision, 0, 0.0, np.nan, np.nan, -1))
+    if not rows:
+        return shares
+    extra = pd.DataFrame(rows, columns=list(shares.columns))
+    return pd.concat([shares, extra], ignore_index=True)
 
 
 def required_instances(form: FleetFormulation, shares: pd.DataFrame) -> dict:
@@ -246,7 +269,7 @@ def required_instances(form: FleetFormulation, shares: pd.DataFrame) -> dict:
     recomputed from the shares, the day table and the per-instance capacities."""
     fleet, days = form.fleet, form.days
     out: dict[tuple[str, str], np.ndarray] = {}
-    for r in shares.itertuples():
+    for r in shares[shares["mode"] >= 0].itertuples():
         unit = int(fleet.modes.unit.iat[r.mode])
         load = days.need_qps * fleet.units.share[unit] * r.share / r.cap_qps
         key = (r.pool, r.instance)
@@ -284,7 +307,7 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
     scn, space, fleet, days = form.cost.scn, form.cost.space, form.fleet, form.days
     problems: list[str] = []
     checks = 0
-    shares = result.shares
+    shares = result.shares[result.shares["mode"] >= 0]  # standby rows carry no load
     units = fleet.units
     active = [u for u in range(len(units.model)) if space.fusions[units.fusion[u]] == result.fusion]
     for u in active:
@@ -323,6 +346,7 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
                     form, shares, pool, inst, day, t, days.qps[d, t], offered, problems, slow
                 )
     _audit_memory(form, shares, problems)
+    checks += _audit_e2e(form, result.fusion, shares, problems)
     cost = _recomputed_cost(form, result)
     checks += 1
     if abs(cost - result.objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
@@ -374,6 +398,24 @@ def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -
             key = (r.model, inst, int(mode.batch), slo)
             hours, worst = slow.get(key, (0, 0.0))
             slow[key] = (hours + 1, max(worst, p99))
+
+
+def _audit_e2e(form, fusion: str, shares, problems) -> int:
+    """The pipeline's p99: per stage the slowest mode in use (at its capacity), summed."""
+    e2e = form.cost.scn.constraints.e2e_latency_ms
+    if e2e is None:
+        return 0
+    f = form.cost.space.fusions.index(fusion)
+    modes = form.fleet.modes
+    units_of_mode = modes.unit.to_numpy()[shares["mode"].to_numpy()]
+    p99 = modes.p99_at_cap_ms.to_numpy()[shares["mode"].to_numpy()]
+    total = 0.0
+    for _, stage_units in form.stages[f]:
+        inside = np.isin(units_of_mode, stage_units)
+        total += float(p99[inside].max(initial=0.0))
+    if total > e2e * (1 + AUDIT_REL_TOL):
+        problems.append(f"end-to-end p99 {total:.4g} ms > {e2e:g} ms for fusion {fusion!r}")
+    return 1
 
 
 def _audit_memory(form, shares, problems) -> None:

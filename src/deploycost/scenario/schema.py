@@ -807,12 +807,6 @@ def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
             )
     if len(set(scn.fleet.plans)) < len(scn.fleet.plans):
         problems.append(f"fleet.plans must not repeat a plan, got {scn.fleet.plans}")
-    if scn.constraints.e2e_latency_ms is not None:
-        problems.append(
-            "constraints.e2e_latency_ms is not supported with a 'fleet' section (stage "
-            "latencies of split fleets are not modelled yet), got "
-            f"{scn.constraints.e2e_latency_ms:g}"
-        )
 
 
 def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployment") -> list[str]:
