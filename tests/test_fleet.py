@@ -153,7 +153,8 @@ def test_day_types_weight_the_year(backend):
     result = solve_fleet(raw, backend)
     assert result.objective_per_day == pytest.approx(14.4 + 15 / 365 * 72, abs=1e-6)
     festival = result.counts[(result.counts.day_type == "festival")]
-    assert festival.instances.tolist() == [3]
+    assert festival.instances.tolist() == [3] * 24  # on demand, all day
+    assert result.counts[result.counts.day_type == "normal"].empty
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)

@@ -570,9 +570,6 @@ def fleet_plan_table(result) -> pd.DataFrame:
             continue
         for day, by_day in group.groupby("day_type", sort=False):
             hi = int(by_day.instances.max())
-            if result.hour_groups == 1:  # one count all day
-                rows.append((pool, inst, plan, day, f"{hi}", f"{24 * hi:g}"))
-                continue
             lo = int(by_day.instances.min()) if len(by_day) == 24 else 0
             hours = float(by_day.instances.sum())
             span = f"{lo}-{hi}" if lo != hi else f"{hi}"

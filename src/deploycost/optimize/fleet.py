@@ -14,8 +14,9 @@ the *artifacts* ``a[k]`` in {0, 1}; z, y and the stage budgets L are unchanged):
   under an end-to-end limit): the model is loaded on every instance of its pool on h;
 * per pool p and instance type h where some mode of p runs: ``K[p, h]`` committed
   instances (reserved_1yr, paid 24 h a day all year), and per day type d and hour group g
-  ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Hour groups
-  are the 24 hours when the scenario autoscales, else one group (the day's peak all day).
+  ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Slots g
+  group the hours of a day type that carry the same rate (the same counts are optimal in
+  them); without autoscaling a day type is one slot sized at its peak all day.
 
 A pool is a model's own (the default) or the ``pool`` several models name. Rows (d day
 type, t hour, ``lambda[u, d, t]`` the unit's requests/s, raised to the largest rate within
@@ -79,7 +80,10 @@ class DayTable:
     days: np.ndarray  # (D,)
     qps: np.ndarray  # (D, 24) user queries/s
     need_qps: np.ndarray  # (D, 24) the rate capacity must carry (scale-up lag applied)
-    groups: int  # 24 when autoscaled, else 1
+    # per day type, its slots: (rate to carry, hours) for each distinct rate; hours with
+    # the same rate need the same counts at the optimum, so one count column serves them
+    # all (without autoscaling, one slot: the day's peak, all 24 hours)
+    slots: list[list[tuple[float, list[int]]]]
 
 
 def day_table(cost: CostModel) -> DayTable:
@@ -99,7 +103,11 @@ def day_table(cost: CostModel) -> DayTable:
         need = np.maximum(need, np.roll(qps, -k, axis=1))
     if not scn.options.autoscale:
         need = np.repeat(need.max(axis=1, keepdims=True), 24, axis=1)
-    return DayTable(names, days, qps, need, 24 if scn.options.autoscale else 1)
+    slots = [
+        [(float(rate), [int(t) for t in np.nonzero(row == rate)[0]]) for rate in np.unique(row)]
+        for row in need
+    ]
+    return DayTable(names, days, qps, need, slots)
 
 
 @dataclass(frozen=True)
@@ -206,15 +214,60 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
             )
 
 
+def plan_prices(cost: CostModel) -> np.ndarray:
+    """(H, plans) price per instance-hour of each type under each fleet plan (NaN: none)."""
+    prices = cost.prices
+    out = np.full((len(cost.space.instances), len(PLANS)), np.nan)
+    for h, name in enumerate(cost.space.instances):
+        for j, plan in enumerate(PLANS):
+            price = plan_price_name(plan, name)
+            if plan in cost.scn.fleet.plans and price in prices:
+                out[h, j] = prices.values[prices.index(price)]
+    return out
+
+
+def drop_dominated(cost: CostModel, fleet: FleetOptions, shared_units: np.ndarray) -> FleetOptions:
+    """The modes no other mode of the same unit and precision dominates.
+
+    Mode m' dominates m when one instance of m' can replace one of m in any fleet: at least
+    the capacity, no higher p99 at capacity, a price under every plan no higher than m's
+    (and offered wherever m's is), at least the memory when the unit shares a pool, and no
+    quota on m''s type. Ties keep the first type. Exact: it removes no optimum's cost.
+    """
+    modes = fleet.modes
+    price = plan_prices(cost)
+    axes = hardware_axes(cost)
+    quota = np.array([name in cost.scn.constraints.quotas for name in cost.space.instances])
+    h = modes.instance_idx.to_numpy()
+    cap, p99 = modes.cap_qps.to_numpy(), modes.p99_at_cap_ms.to_numpy()
+    keep = np.ones(len(modes), bool)
+    for _, group in modes.groupby(["unit", "precision_idx"], sort=False):
+        idx = group.index.to_numpy()
+        a, b = idx[:, None], idx[None, :]  # does b dominate a?
+        pa, pb = price[h[a]], price[h[b]]  # (n, n, plans)
+        cheaper = np.all(np.isnan(pa) | (pb <= pa), axis=2)
+        ok = (cap[b] >= cap[a]) & (p99[b] <= p99[a]) & cheaper & ~quota[h[b]]
+        if shared_units[modes.unit.iat[idx[0]]]:
+            ok &= (axes["device_gb"][h[b]] >= axes["device_gb"][h[a]]) & (
+                axes["host_gb"][h[b]] >= axes["host_gb"][h[a]]
+            )
+        strictly = ok & ~ok.T  # b better than a in some way
+        tie = ok & ok.T & (b < a)  # equal: the first type stays
+        keep[idx[(strictly | tie).any(axis=1)]] = False
+    kept = modes[keep].reset_index(drop=True)
+    return FleetOptions(fleet.units, kept, fleet.artifacts, fleet.artifact_by_price, fleet.missing)
+
+
 def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetFormulation:
     """Formulate the fleet choice (see the module docstring)."""
     scn = cost.scn
     fleet = fleet or fleet_options(cost)
-    layout = lay_out(cost, _artifact_options(fleet))
-    days = day_table(cost)
     pools, pool_of_unit = pools_of(cost, fleet)
     shared = shared_pools(cost, pools, pool_of_unit, fleet)
     _check_pools(cost, fleet, pools, pool_of_unit, shared)
+    fleet = drop_dominated(cost, fleet, np.isin(pool_of_unit, sorted(shared)))
+    layout = lay_out(cost, _artifact_options(fleet))
+    days = day_table(cost)
     modes = fleet.modes
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
     mp = pool_of_unit[mu]
@@ -305,7 +358,8 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
         by_price=sp.vstack(
             [
                 artifact_by_price,
-                sp.csr_matrix((n_m + len(use_pairs) + len(place_modes), len(prices.names))),
+                # stage budgets, shares, use and place columns cost nothing
+                sp.csr_matrix((k0 - layout.latency.start, len(prices.names))),
                 by_price_counts,
             ]
         ).tocsr(),
@@ -324,10 +378,9 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
 def _count_columns(
     cost: CostModel, pool_types: np.ndarray, days: DayTable
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """One integer column per (pool, type, plan[, day type, hour group]) with a price: its
+    """One integer column per (pool, type, plan[, day type, slot]) with a price: its
     keys, its quantity per day (instance-hours/day) and the row of its price."""
     scn, prices = cost.scn, cost.prices
-    hours = HOURS_PER_DAY / days.groups
     records, price_rows = [], []
     for p, h in pool_types:
         name = cost.space.instances[h]
@@ -342,8 +395,8 @@ def _count_columns(
                 price_rows.append(prices.index(price))
                 continue
             for d, n_days in enumerate(days.days):
-                for g in range(days.groups):
-                    records.append((p, h, plan, d, g, hours * n_days / DAYS_PER_YEAR))
+                for g, (_, hours) in enumerate(days.slots[d]):
+                    records.append((p, h, plan, d, g, len(hours) * n_days / DAYS_PER_YEAR))
                     price_rows.append(prices.index(price))
     keys = pd.DataFrame(
         records, columns=["pool", "instance_idx", "plan", "day", "group", "quantity"]
@@ -416,18 +469,15 @@ def _capacity_rows(
         on = np.nonzero((pool_of_unit[mu] == p) & (mh == h))[0]
         name = f"{pools[p]},{cost.space.instances[h]}"
         for d, day in enumerate(days.names):
-            # without autoscaling one count serves the whole day: its busiest hour decides
-            day_hours = range(24) if days.groups == 24 else [int(np.argmax(days.need_qps[d]))]
-            for t in day_hours:
-                g = t if days.groups == 24 else 0
+            for g, (rate, hours) in enumerate(days.slots[d]):
                 cols, plans = count_of(p, h, d, g)
                 coef = [-(spot_keep if plan == "spot" else 1.0) for plan in plans]
-                if days.need_qps[d, t] <= 0:
-                    continue  # nothing to carry this hour
+                if rate <= 0:
+                    continue  # nothing to carry in these hours
                 rows.add(
-                    f"capacity[{name},{day},{t:02d}h]",
+                    f"capacity[{name},{day},{hours[0]:02d}h+{len(hours) - 1}]",
                     np.concatenate([w0 + on, cols]),
-                    np.concatenate([np.full(len(on), days.need_qps[d, t] / peak_qps), coef]),
+                    np.concatenate([np.full(len(on), rate / peak_qps), coef]),
                     -np.inf,
                     0.0,
                 )
@@ -445,7 +495,7 @@ def _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, 
             continue
         z_cols = layout.z.start + units.fusion[u] * a_count + np.arange(a_count)
         for d, day in enumerate(days.names):
-            for g in range(days.groups):
+            for g in range(len(days.slots[d])):
                 cols = [c for h in types for c in count_of(p, h, d, g)[0]]
                 rows.add(
                     f"min_instances[{layout.unit_name(u)},{day},{g}]",
@@ -519,7 +569,7 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs,
             + 1.0
         )
         for d, day in enumerate(days.names):
-            for g in range(days.groups):
+            for g in range(len(days.slots[d])):
                 cols, _ = count_of(p, h, d, g)
                 rows.add(
                     f"idle[{p},{cost.space.instances[h]},{day},{g}]",
@@ -617,7 +667,7 @@ def _quota_rows(layout, keys, days, rows, k0) -> None:
         z_on = np.nonzero(layer)[0]
         on_h = keys.instance_idx.to_numpy() == h
         for d, day in enumerate(days.names):
-            for g in range(days.groups):
+            for g in range(len(days.slots[d])):
                 here = on_h & (
                     (keys.plan.to_numpy() == "reserved_1yr")
                     | ((keys.day.to_numpy() == d) & (keys.group.to_numpy() == g))

@@ -65,7 +65,6 @@ class FleetResult:
     timings: dict[str, float] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
     solution: np.ndarray | None = None
-    hour_groups: int = 24  # 24: counts per hour (autoscaled); 1: one count per day type
 
     @property
     def ok(self) -> bool:
@@ -192,16 +191,18 @@ def decode(
     n = np.round(x[form.cols.counts]).astype(int)
     nz = np.nonzero(n)[0]
     shares = _with_standby(form, shares, keys.iloc[nz], artifacts)
+    records = []
+    for j in nz:
+        k = keys.iloc[j]
+        pool, inst = form.pools[k.pool], space.instances[k.instance_idx]
+        if k.plan == "reserved_1yr":
+            records.append((pool, inst, k.plan, "all", -1, n[j], j))
+            continue
+        day = form.days.names[k.day]
+        for t in form.days.slots[k.day][k.group][1]:  # a slot's count, hour by hour
+            records.append((pool, inst, k.plan, day, t, n[j], j))
     counts = pd.DataFrame(
-        {
-            "pool": [form.pools[p] for p in keys.pool.iloc[nz]],
-            "instance": [space.instances[h] for h in keys.instance_idx.iloc[nz]],
-            "plan": keys.plan.iloc[nz].to_numpy(),
-            "day_type": [form.days.names[d] if d >= 0 else "all" for d in keys.day.iloc[nz]],
-            "hour": keys.group.iloc[nz].to_numpy(),
-            "instances": n[nz],
-            "column": nz,
-        }
+        records, columns=["pool", "instance", "plan", "day_type", "hour", "instances", "column"]
     )
     prices = cost.prices
     by_plan = []
@@ -240,7 +241,6 @@ def decode(
         costs=costs,
         commitments=tuple(commitment_advice(form, counts, shares)),
         solution=x,
-        hour_groups=form.days.groups,
     )
 
 
@@ -331,9 +331,8 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
         mine = counts[(counts.pool == pool) & (counts.instance == inst)]
         for d, day in enumerate(days.names):
             for t in range(24):
-                g = t if days.groups == 24 else 0
                 here = mine[
-                    (mine.plan == "reserved_1yr") | ((mine.day_type == day) & (mine.hour == g))
+                    (mine.plan == "reserved_1yr") | ((mine.day_type == day) & (mine.hour == t))
                 ]
                 offered = float((here.instances * np.where(here.plan == "spot", keep, 1.0)).sum())
                 checks += 1
@@ -437,7 +436,7 @@ def _audit_memory(form, shares, problems) -> None:
 def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
     """Counts x plan prices x hours, from the scenario's day types, plus the artifacts,
     fusion, people and data priced from the price vector."""
-    scn, prices, days = form.cost.scn, form.cost.prices, form.days
+    prices, days = form.cost.prices, form.days
     total = 0.0
     for r in result.counts.itertuples():
         price = prices.values[prices.index(plan_price_name(r.plan, r.instance))]
@@ -445,8 +444,7 @@ def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
             total += r.instances * HOURS_PER_DAY * price
         else:
             d = days.names.index(r.day_type)
-            hours = 1.0 if scn.options.autoscale else HOURS_PER_DAY
-            total += r.instances * price * hours * days.days[d] / DAYS_PER_YEAR
+            total += r.instances * price * 1.0 * days.days[d] / DAYS_PER_YEAR  # one hour
     x = result.solution
     fixed = form.cols.by_price[: form.latency.start] @ prices.values
     return total + float(fixed @ x[: form.latency.start])
