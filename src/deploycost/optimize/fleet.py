@@ -9,9 +9,11 @@ the *artifacts* ``a[k]`` in {0, 1}; z, y and the stage budgets L are unchanged):
   the year's peak ``P``) so that the capacity rows read in instances; the rows below are
   written in w for clarity;
 * ``use[u, h]`` in {0, 1}: u may run on h (a pool keeps instances of h only for a model
-  that uses it);
-* ``place[m]`` in {0, 1} (for modes of pools shared by several models, and for every mode
-  under an end-to-end limit): the model is loaded on every instance of its pool on h;
+  that uses it); only where it can matter: with a type cap, a minimum share, a
+  min_replicas above 1 or an hour without load (else an idle instance never pays off);
+* ``place[m]`` in {0, 1} (for modes of pools shared by several models that might not all
+  fit together on a type, and for every mode under an end-to-end limit): the model is
+  loaded on every instance of its pool on h;
 * per pool p and instance type h where some mode of p runs: ``K[p, h]`` committed
   instances (reserved_1yr, paid 24 h a day all year), and per day type d and hour group g
   ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Slots g
@@ -134,9 +136,9 @@ class FleetFormulation(Layout):
     cols: FleetColumns = None  # type: ignore[assignment]
     milp: Milp = None  # type: ignore[assignment]
     presolve: bool = True  # HiGHS presolve: needed for speed on the fleet's integer counts
-    # CBC's integer preprocessing returned "optimal" fleets up to 0.8 % above HiGHS's
-    # (whose answers pass the matrix check and the audit); without it they agree
-    cbc_options: tuple[str, ...] = ("preprocess off",)
+    # CBC's probing returned "optimal" fleets above the true optimum (a random case:
+    # 58.89 where brute force proves 58.67); without it CBC agrees with the oracle
+    cbc_options: tuple[str, ...] = ("probing off",)
 
     @property
     def column_costs(self) -> np.ndarray:
@@ -162,6 +164,28 @@ def shared_pools(cost: CostModel, pools: list[str], pool_of_unit: np.ndarray, fl
     for u, p in enumerate(pool_of_unit):
         models.setdefault(int(p), set()).add(int(fleet.units.model[u]))
     return {p for p, ms in models.items() if len(ms) > 1}
+
+
+def always_fit(cost: CostModel, fleet: FleetOptions, pool_of_unit, shared: set[int]) -> set[int]:
+    """Shared pools whose models all fit together, at their largest mode, on every type
+    they run on: their memory rows could never bind, so they get no place binaries."""
+    modes = fleet.modes
+    axes = hardware_axes(cost)
+    opts = cost.scn.options
+    out = set()
+    for p in shared:
+        mine = modes[np.isin(modes.unit.to_numpy(), np.nonzero(pool_of_unit == p)[0])]
+        worst = mine.groupby(["instance_idx", "unit"])[["device_gb", "host_gb"]].max()
+        per_type = worst.groupby(level=0).sum()
+        n_units = worst.groupby(level=0).size()
+        h = per_type.index.to_numpy()
+        host = per_type.host_gb.to_numpy() - opts.host_reserve_gb * (n_units.to_numpy() - 1)
+        dev_ok = axes["cpu"][h] | (
+            per_type.device_gb.to_numpy() <= axes["device_gb"][h] * opts.memory_usable_fraction
+        )
+        if (dev_ok & (host <= axes["host_gb"][h] * opts.memory_usable_fraction)).all():
+            out.add(p)
+    return out
 
 
 def _artifact_options(fleet: FleetOptions) -> OptionSet:
@@ -279,10 +303,23 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     # v[m] = w[m] x the instances m would need for all of u at the peak: counts and the
     # capacity rows then share one scale (instances), which keeps CBC's arithmetic sound
     scale = np.maximum(peak_qps * fleet.units.share[mu] / modes.cap_qps.to_numpy(), 1e-9)
-    use_pairs = np.unique(np.stack([mu, mh], axis=1), axis=0).reshape(-1, 2)
+    f_opts = scn.fleet
+    # use binaries matter for the type cap, the minimum share and the idle rows; idle
+    # instances only pay off to reach min_replicas > 1 or in hours without load
+    need_use = (
+        f_opts.max_types_per_model is not None
+        or f_opts.min_share > 0
+        or bool((cost.const.min_replicas[fleet.units.model] > 1).any())
+        or bool((days.need_qps <= 0).any())
+    )
+    use_pairs = (
+        np.unique(np.stack([mu, mh], axis=1), axis=0).reshape(-1, 2)
+        if need_use
+        else np.zeros((0, 2), np.intp)
+    )
     use0 = w0 + n_m
     e2e = scn.constraints.e2e_latency_ms
-    in_shared = np.isin(mp, sorted(shared))
+    in_shared = np.isin(mp, sorted(shared - always_fit(cost, fleet, pool_of_unit, shared)))
     # a binary per mode where it matters: shared pools (memory) and stage latencies (e2e)
     place_modes = np.arange(n_m) if e2e is not None else np.nonzero(in_shared)[0]
     place0 = use0 + len(use_pairs)
@@ -316,8 +353,11 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     count_of = _count_lookup(keys, k0)
     _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps)
     _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows)
-    _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
-    _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0)
+    if need_use:
+        _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
+        _idle_rows(
+            cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0
+        )
     if len(place_modes):
         _place_rows(place_modes, rows, w0, place0, scale)
         _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0, pools)
