@@ -5,9 +5,9 @@ modes and artifacts). Columns, after those of ``optimize.layout`` (there the x c
 the *artifacts* ``a[k]`` in {0, 1}; z, y and the stage budgets L are unchanged):
 
 * ``w[m]`` in [0, 1]: the share of unit u's requests served by mode m = (u, h, c, b),
-  held scaled as ``v[m] = w[m] P_u / cap[m]`` (the instances m would need for all of u at
-  the year's peak ``P``) so that the capacity rows read in instances; the rows below are
-  written in w for clarity;
+  held scaled as ``v[m] = w[m] max(1, P_u / cap[m])`` (the instances m would need for all
+  of u at the year's peak ``P``) so that the capacity rows read in instances and no share
+  coefficient exceeds 1; the rows below are written in w for clarity;
 * ``use[u, h]`` in {0, 1}: u may run on h (a pool keeps instances of h only for a model
   that uses it); only where it can matter: with a type cap, a minimum share, a
   min_replicas above 1 or an hour without load (else an idle instance never pays off);
@@ -255,26 +255,25 @@ def drop_dominated(cost: CostModel, fleet: FleetOptions, shared_units: np.ndarra
 
     Mode m' dominates m when one instance of m' can replace one of m in any fleet: at least
     the capacity, no higher p99 at capacity, a price under every plan no higher than m's
-    (and offered wherever m's is), at least the memory when the unit shares a pool, and no
-    quota on m''s type. Ties keep the first type. Exact: it removes no optimum's cost.
+    (and offered wherever m's is), and no quota on m''s type. Ties keep the first type.
+    Exact for a model with its own pool (moving its load from h to h' needs no more h'
+    instances than it freed on h); a model in a shared pool keeps every mode, since spare
+    capacity bought for another model on h may carry it for free.
     """
     modes = fleet.modes
     price = plan_prices(cost)
-    axes = hardware_axes(cost)
     quota = np.array([name in cost.scn.constraints.quotas for name in cost.space.instances])
     h = modes.instance_idx.to_numpy()
     cap, p99 = modes.cap_qps.to_numpy(), modes.p99_at_cap_ms.to_numpy()
     keep = np.ones(len(modes), bool)
     for _, group in modes.groupby(["unit", "precision_idx"], sort=False):
         idx = group.index.to_numpy()
+        if shared_units[modes.unit.iat[idx[0]]]:
+            continue
         a, b = idx[:, None], idx[None, :]  # does b dominate a?
         pa, pb = price[h[a]], price[h[b]]  # (n, n, plans)
         cheaper = np.all(np.isnan(pa) | (pb <= pa), axis=2)
         ok = (cap[b] >= cap[a]) & (p99[b] <= p99[a]) & cheaper & ~quota[h[b]]
-        if shared_units[modes.unit.iat[idx[0]]]:
-            ok &= (axes["device_gb"][h[b]] >= axes["device_gb"][h[a]]) & (
-                axes["host_gb"][h[b]] >= axes["host_gb"][h[a]]
-            )
         strictly = ok & ~ok.T  # b better than a in some way
         tie = ok & ok.T & (b < a)  # equal: the first type stays
         keep[idx[(strictly | tie).any(axis=1)]] = False
@@ -300,9 +299,12 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     # column blocks
     w0 = layout.n_structural
     peak_qps = float(days.need_qps.max())
-    # v[m] = w[m] x the instances m would need for all of u at the peak: counts and the
-    # capacity rows then share one scale (instances), which keeps CBC's arithmetic sound
-    scale = np.maximum(peak_qps * fleet.units.share[mu] / modes.cap_qps.to_numpy(), 1e-9)
+    # v[m] = w[m] x the instances m would need for all of u at the peak (at least 1): the
+    # counts and the capacity rows then read in instances and every share coefficient is
+    # at most 1, which keeps the solvers' tolerances meaningful (a column bounded by 1e-6
+    # would be lost in them)
+    instances = peak_qps * fleet.units.share[mu] / modes.cap_qps.to_numpy()
+    scale = np.maximum(instances, 1.0)
     f_opts = scn.fleet
     # use binaries matter for the type cap, the minimum share and the idle rows; idle
     # instances only pay off to reach min_replicas > 1 or in hours without load
@@ -351,12 +353,13 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     _share_rows(layout, fleet, rows, w0, scale)
     _artifact_rows(layout, fleet, rows, w0, scale)
     count_of = _count_lookup(keys, k0)
-    _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps)
+    load = instances / scale / peak_qps  # instances per v per request/s of the day table
+    _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load)
     _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows)
     if need_use:
         _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
         _idle_rows(
-            cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0
+            cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, instances, rows, use0
         )
     if len(place_modes):
         _place_rows(place_modes, rows, w0, place0, scale)
@@ -498,9 +501,7 @@ def _artifact_rows(layout, fleet, rows, w0, scale) -> None:
         )
 
 
-def _capacity_rows(
-    cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, peak_qps
-):
+def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load):
     """``capacity[p, h, d, t]`` (see the module docstring)."""
     modes = fleet.modes
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
@@ -517,7 +518,7 @@ def _capacity_rows(
                 rows.add(
                     f"capacity[{name},{day},{hours[0]:02d}h+{len(hours) - 1}]",
                     np.concatenate([w0 + on, cols]),
-                    np.concatenate([np.full(len(on), rate / peak_qps), coef]),
+                    np.concatenate([rate * load[on], coef]),
                     -np.inf,
                     0.0,
                 )

@@ -127,3 +127,37 @@ def random_scenario(
             "file_compressions": ["none", "zstd"] if small else ["none", "lz4", "zstd"],
         },
     }
+
+
+def random_fleet_scenario(seed: int, models: int = 50, pool_size: int = 5) -> dict:
+    """A fleet scenario at scale: ``models`` roofline models, each allowed on every
+    us-east-1 instance type, every ``pool_size`` consecutive models sharing a pool, three
+    purchase plans, 24 hours with autoscaling and two day types (a normal and a festival
+    peak), a cap of two types per model. Only the quality floor of ``random_scenario``'s
+    limits is kept (an end-to-end limit would add a binary per mode)."""
+    raw = random_scenario(seed, models=models, small=False)
+    rng = np.random.default_rng(50_000 + seed)
+    for j, spec in enumerate(raw["models"]):
+        spec.pop("allowed_instances")
+        spec["pool"] = f"pool{j // pool_size}"
+        spec["latency_slo_ms"] = round(float(rng.uniform(20, 300)), 3)
+    raw["constraints"].pop("e2e_latency_ms", None)
+    raw["constraints"].pop("budget_per_day", None)
+    raw["constraints"].pop("quotas", None)
+    raw["fusion"] = raw["fusion"][:1]
+    profile = [2, 1.5, 1, 1, 1, 1.5, 2.5, 3.5, 4.5, 5, 5, 5.5]
+    profile += [6, 5.5, 5, 5, 5, 5.5, 6, 6.5, 7, 7, 5.5, 3.5]
+    mean = raw["workload"]["queries_per_day"] / 86400.0
+    raw["workload"]["day_types"] = [
+        {"name": "normal", "days": 350, "peak_qps": round(mean * 2, 3), "hourly_profile": profile},
+        {"name": "festival", "days": 15, "peak_qps": round(mean * 6, 3), "hourly_profile": profile},
+    ]
+    raw["workload"]["peak_qps"] = round(mean * 6, 3)
+    raw["options"] |= {"autoscale": True, "estimate_unprofiled": True}
+    raw["fleet"] = {
+        "plans": ["on_demand", "reserved_1yr", "spot"],
+        "spot_interruption_fraction": 0.3,
+        "scale_up_lag_min": 10,
+        "max_types_per_model": 2,
+    }
+    return raw
