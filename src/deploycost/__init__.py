@@ -4,6 +4,7 @@
     result = dc.solve("problems/ecommerce_search_rec.yaml")   # a path, a mapping or a Scenario
     dc.evaluate(scenario, deployment)    # the six components of a fixed deployment
     dc.sweep(scenario, "spec.yaml")      # the optimum under many price scenarios
+    dc.solve_fleet("problems/fleet/ecommerce_fleet.yaml")  # a scenario with a fleet section
 
 The pipeline, one package per stage: ``scenario`` (schema, checks, loading) -> ``options``
 (performance, queueing, the option grid) -> ``optimize`` (limits, formulation, solvers,
@@ -17,7 +18,7 @@ from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.version import __version__
 
 if TYPE_CHECKING:
-    from deploycost.api import evaluate, load_scenario, solve, sweep
+    from deploycost.api import evaluate, load_scenario, solve, solve_fleet, sweep
     from deploycost.scenario.schema import Scenario
 
 __all__ = [
@@ -28,9 +29,10 @@ __all__ = [
     "evaluate",
     "load_scenario",
     "solve",
+    "solve_fleet",
     "sweep",
 ]
-_API = {"evaluate", "load_scenario", "solve", "sweep"}
+_API = {"evaluate", "load_scenario", "solve", "solve_fleet", "sweep"}
 
 
 def __getattr__(name: str):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import as_scenario as load_scenario
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from deploycost.cost.prices import PriceVector
     from deploycost.scenario.schema import DeploymentSpec, Scenario
 
-__all__ = ["evaluate", "load_scenario", "solve", "sweep"]
+__all__ = ["evaluate", "load_scenario", "solve", "solve_fleet", "sweep"]
 
 
 def evaluate(

@@ -309,20 +309,19 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
     checks = 0
     shares = result.shares[result.shares["mode"] >= 0]  # standby rows carry no load
     units = fleet.units
-    active = [u for u in range(len(units.model)) if space.fusions[units.fusion[u]] == result.fusion]
-    for u in active:
-        total = shares[[int(fleet.modes.unit.iat[m]) == u for m in shares["mode"]]].share.sum()
-        checks += 1
-        if abs(total - 1.0) > 1e-6:
-            problems.append(f"{space.models[units.model[u]]}: shares sum to {total:.6g}, not 1")
-        mine = shares[shares.model == space.models[units.model[u]]]
-        if scn.fleet.max_types_per_model is not None and mine.instance.nunique() > (
-            scn.fleet.max_types_per_model
-        ):
-            problems.append(f"{space.models[units.model[u]]}: more types than allowed")
-        per_type = mine.groupby("instance").share.sum()
-        if scn.fleet.min_share > 0 and (per_type < scn.fleet.min_share - 1e-6).any():
-            problems.append(f"{space.models[units.model[u]]}: a type below min_share")
+    unit_of_row = fleet.modes.unit.to_numpy()[shares["mode"].to_numpy()]
+    totals = np.bincount(unit_of_row, weights=shares.share.to_numpy(), minlength=len(units.model))
+    chosen = np.array([space.fusions[f] == result.fusion for f in units.fusion])
+    for u in np.nonzero(chosen & (np.abs(totals - 1.0) > 1e-6))[0]:
+        problems.append(f"{space.models[units.model[u]]}: shares sum to {totals[u]:.6g}, not 1")
+    checks += int(chosen.sum())
+    per_type = shares.groupby(["model", "instance"]).share.sum()
+    if scn.fleet.max_types_per_model is not None:
+        over = per_type.groupby(level=0).size() > scn.fleet.max_types_per_model
+        problems += [f"{m}: more types than allowed" for m in over.index[over]]
+    if scn.fleet.min_share > 0:
+        low = per_type < scn.fleet.min_share - 1e-6
+        problems += [f"{m} on {h}: below min_share" for m, h in per_type.index[low]]
     keep = 1.0 - scn.fleet.spot_interruption_fraction
     counts = result.counts
     need = required_instances(form, shares)

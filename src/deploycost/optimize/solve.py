@@ -228,6 +228,11 @@ def solve(
     """Cheapest deployment of ``scn`` (a path, a mapping or a ``Scenario``) meeting every
     limit, audited; never raises for infeasibility (see ``SolveResult.raise_for_status``)."""
     scn = as_scenario(scn)
+    if scn.fleet is not None:
+        raise DeployCostError(
+            f"scenario {scn.name!r} has a 'fleet' section: `deploycost solve` (or "
+            "deploycost.solve_fleet) optimises fleets; this command does not support fleets yet"
+        )
     solver = get_backend(backend)
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
     timings: dict[str, float] = {}
