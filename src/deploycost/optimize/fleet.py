@@ -250,19 +250,27 @@ def plan_prices(cost: CostModel) -> np.ndarray:
     return out
 
 
-def drop_dominated(cost: CostModel, fleet: FleetOptions, shared_units: np.ndarray) -> FleetOptions:
+def drop_dominated(
+    cost: CostModel,
+    fleet: FleetOptions,
+    shared_units: np.ndarray,
+    pool_of_unit: np.ndarray,
+    roomy: set[int] = frozenset(),
+) -> FleetOptions:
     """The modes no other mode of the same unit and precision dominates.
 
     Mode m' dominates m when one instance of m' can replace one of m in any fleet: at least
     the capacity, no higher p99 at capacity, a price under every plan no higher than m's
     (and offered wherever m's is), and no quota on m''s type. Ties keep the first type.
     Exact for a model with its own pool (moving its load from h to h' needs no more h'
-    instances than it freed on h); a model in a shared pool keeps every mode, since spare
-    capacity bought for another model on h may carry it for free.
+    instances than it freed on h). In a shared pool spare capacity bought for another model
+    on h may carry a dearer mode for free, so there a type is dropped only when another
+    dominates it for the whole pool (``_pool_dominated``).
     """
     modes = fleet.modes
     price = plan_prices(cost)
     quota = np.array([name in cost.scn.constraints.quotas for name in cost.space.instances])
+    shared_pool_of = np.where(shared_units, pool_of_unit, -1)
     h = modes.instance_idx.to_numpy()
     cap, p99 = modes.cap_qps.to_numpy(), modes.p99_at_cap_ms.to_numpy()
     keep = np.ones(len(modes), bool)
@@ -277,8 +285,53 @@ def drop_dominated(cost: CostModel, fleet: FleetOptions, shared_units: np.ndarra
         strictly = ok & ~ok.T  # b better than a in some way
         tie = ok & ok.T & (b < a)  # equal: the first type stays
         keep[idx[(strictly | tie).any(axis=1)]] = False
+    keep &= ~_pool_dominated(cost, modes, price, quota, shared_pool_of, roomy)
     kept = modes[keep].reset_index(drop=True)
     return FleetOptions(fleet.units, kept, fleet.artifacts, fleet.artifact_by_price, fleet.missing)
+
+
+def _pool_dominated(cost, modes, price, quota, shared_pool_of, roomy) -> np.ndarray:
+    """Modes on a type that another type dominates for a whole shared pool: for every
+    (model, precision) of the pool that runs on h, h' runs it with at least the capacity,
+    no higher p99 and no more memory; h' has at least h's memory (unless the pool's models
+    fit together everywhere: ``roomy``), a price under every plan no higher, and no quota.
+    One h' instance then carries whatever set of model loads one h instance carried, so
+    the pool never needs h. Ties keep the first type."""
+    axes = hardware_axes(cost)
+    out = np.zeros(len(modes), bool)
+    unit = modes.unit.to_numpy()
+    for pool in np.unique(shared_pool_of[shared_pool_of >= 0]):
+        mine = np.nonzero(shared_pool_of[unit] == pool)[0]
+        sub = modes.iloc[mine]
+        table = sub.pivot_table(
+            index=["unit", "precision_idx"],
+            columns="instance_idx",
+            values=["cap_qps", "p99_at_cap_ms", "device_gb", "host_gb"],
+        )
+        types = table["cap_qps"].columns.to_numpy()
+        cap = table["cap_qps"].to_numpy()  # (keys, types), NaN where not run
+        runs = ~np.isnan(cap)
+        p99, dev, host = (table[c].to_numpy() for c in ("p99_at_cap_ms", "device_gb", "host_gb"))
+        a, b = np.arange(len(types))[:, None], np.arange(len(types))[None, :]
+        with np.errstate(invalid="ignore"):
+            each = (
+                (cap[:, None, :] >= cap[:, :, None])
+                & (p99[:, None, :] <= p99[:, :, None])
+                & (dev[:, None, :] <= dev[:, :, None])
+                & (host[:, None, :] <= host[:, :, None])
+            )  # (keys, a, b): does b do at least as well as a for this key
+        covers = np.all(~runs[:, :, None] | (runs[:, None, :] & each), axis=0)
+        pa, pb = price[types[a]], price[types[b]]
+        cheaper = np.all(np.isnan(pa) | (pb <= pa), axis=2)
+        room = (axes["device_gb"][types[b]] >= axes["device_gb"][types[a]]) & (
+            axes["host_gb"][types[b]] >= axes["host_gb"][types[a]]
+        ) | (pool in roomy)
+        ok = covers & cheaper & room & ~quota[types[b]] & (a != b)
+        strictly = ok & ~ok.T
+        tie = ok & ok.T & (b < a)
+        gone = types[(strictly | tie).any(axis=1)]
+        out[mine[np.isin(sub.instance_idx.to_numpy(), gone)]] = True
+    return out
 
 
 def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetFormulation:
@@ -288,7 +341,8 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     pools, pool_of_unit = pools_of(cost, fleet)
     shared = shared_pools(cost, pools, pool_of_unit, fleet)
     _check_pools(cost, fleet, pools, pool_of_unit, shared)
-    fleet = drop_dominated(cost, fleet, np.isin(pool_of_unit, sorted(shared)))
+    roomy = always_fit(cost, fleet, pool_of_unit, shared)
+    fleet = drop_dominated(cost, fleet, np.isin(pool_of_unit, sorted(shared)), pool_of_unit, roomy)
     layout = lay_out(cost, _artifact_options(fleet))
     days = day_table(cost)
     modes = fleet.modes
