@@ -246,3 +246,44 @@ def test_random_fleets_match_the_oracle():
     tally = cross_check(range(1000, 1500))
     assert tally["agree"] + tally["pool_errors"] == 1000
     assert tally["agree"] >= 900
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_reserved_price_line_breakpoints_follow_break_even_hours(backend):
+    """The stepped case, the reserved price scaled by m (0.6 m USD/h). The k-th instance
+    works 24, 16, 14 and 6 h a day, so committing it pays off while 24 x 0.6 m < hours_k:
+    breakpoints at m = 6/14.4 = 0.41667, 14/14.4 = 0.97222, 16/14.4 = 1.11111 and
+    24/14.4 = 1.66667; in between the cost is linear in m (sweeps stay exact)."""
+    from deploycost.api import sweep
+
+    boxes = [box("small", on_demand=1.0, reserved=0.6)]
+    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
+    raw = fleet_scenario(
+        [model("m", {"small": 30.0})],
+        boxes,
+        4 * 29.4,
+        fleet={"plans": ["on_demand", "reserved_1yr"]},
+        day_types=day,
+        autoscale=True,
+    )
+    spec = {
+        "mode": "line",
+        "points": 18,
+        "parameters": [
+            {
+                "name": "reserved",
+                "select": "reserved_1yr_hour[*]",
+                "range": {"start": 0.3, "stop": 2.0},
+            }
+        ],
+    }
+    result = sweep(raw, spec, backend=backend)
+    found = sorted(result.breakpoints.reserved)
+    assert found == pytest.approx([6 / 14.4, 14 / 14.4, 16 / 14.4, 24 / 14.4], abs=1e-6)
+    assert "pool m goes from" in result.breakpoints.description.iloc[0]
+    # every point's total equals the hand formula: committed k, on-demand for the rest
+    hours = {0: 0, 1: 24, 2: 16, 3: 14, 4: 6}
+    for m, total in zip(result.table.reserved, result.table.total, strict=True):
+        k = sum(1 for j in (1, 2, 3, 4) if hours[j] > 24 * 0.6 * m)
+        on_demand = sum(max(n - k, 0) for n in STEPS)
+        assert total == pytest.approx(k * 24 * 0.6 * m + on_demand, abs=1e-6)

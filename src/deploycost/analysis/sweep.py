@@ -48,6 +48,7 @@ from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.files import atomic_open, atomic_write, io_error
 from deploycost.memory import memory_budget_bytes
+from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import (
     DeploymentSpec,
@@ -412,20 +413,62 @@ def price_matrix(base: np.ndarray, params: list[Parameter], theta: np.ndarray) -
 # solving with a cache of distinct optimal deployments
 
 
+@dataclass(frozen=True)
+class FleetChoice:
+    """A fleet as a sweep tells decisions apart: per model its shares over types, per
+    pool its instances per type and plan (committed count, on-demand and spot ranges)."""
+
+    fusion: str
+    automation: str
+    data_tiers: dict[str, str]
+    models: dict[str, str]
+    pools: dict[str, str]
+
+    @classmethod
+    def of(cls, result) -> FleetChoice:
+        models: dict[str, list[str]] = {}
+        for r in result.shares.itertuples():
+            share = "standby" if r.mode < 0 else f"{r.share:.1%}"
+            models.setdefault(r.model, []).append(f"{share} {r.instance} {r.precision}")
+        pools: dict[str, list[str]] = {}
+        for (pool, inst, plan), g in result.counts.groupby(["pool", "instance", "plan"]):
+            lo, hi = int(g.instances.min()), int(g.instances.max())
+            span = f"{hi}" if lo == hi or plan == "reserved_1yr" else f"<={hi}"
+            pools.setdefault(pool, []).append(f"{span} x {inst} {plan}")
+        return cls(
+            str(result.fusion),
+            str(result.automation),
+            dict(result.data_tiers),
+            {m: " + ".join(v) for m, v in models.items()},
+            {p: ", ".join(v) for p, v in pools.items()},
+        )
+
+    def as_dict(self) -> dict:
+        return {"kind": "fleet", **self.__dict__}
+
+
 @dataclass
 class Decisions:
-    """Distinct optimal deployments seen so far, with their quantity vectors."""
+    """Distinct optimal deployments (or fleets) seen so far, with their quantity vectors."""
 
     specs: list[DeploymentSpec] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)
     q: list[np.ndarray] = field(default_factory=list)  # (P,) each
     q_components: list[np.ndarray] = field(default_factory=list)  # (6, P) each
 
-    def add(self, spec: DeploymentSpec, cost: CostModel) -> int:
-        key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    def add(
+        self, spec: DeploymentSpec | FleetChoice, cost: CostModel, q: list | None = None
+    ) -> int:
+        """The decision's index; a fleet brings its (6, P) component quantities ``q``
+        (a fleet is not a deployment the ledger can price)."""
+        raw = spec.as_dict() if isinstance(spec, FleetChoice) else spec.model_dump(mode="json")
+        key = json.dumps(raw, sort_keys=True)
         if key in self.keys:
             return self.keys[key]
-        comp = cost.quantities(from_specs(cost.scn, [spec])).component_quantities()
+        if isinstance(spec, FleetChoice):
+            comp = np.asarray(q, float)
+        else:
+            comp = cost.quantities(from_specs(cost.scn, [spec])).component_quantities()
         self.keys[key] = len(self.specs)
         self.specs.append(spec)
         self.q.append(comp.sum(axis=0))
@@ -442,10 +485,21 @@ class PointResult:
     status: str  # "optimal" or "infeasible" (or "feasible" when a limit stopped it)
     spec: dict | None
     objective: float | None
+    q: list | None = None  # a fleet's (6, P) component quantities
 
 
 def solve_point(scn: Scenario, prices: np.ndarray, backend: str) -> PointResult:
     """One full solve at one price vector (module level: Dask ships it to workers)."""
+    if scn.fleet is not None:
+        fleet = solve_fleet(scn, backend, prices=build_prices(scn).with_values(prices))
+        if not fleet.ok:
+            return PointResult(fleet.status.value, None, None)
+        return PointResult(
+            fleet.status.value,
+            FleetChoice.of(fleet).as_dict(),
+            fleet.objective_per_day,
+            fleet.component_quantities.tolist(),
+        )
     result = solve(
         scn, backend=backend, runner_ups=False, prices=build_prices(scn).with_values(prices)
     )
@@ -586,7 +640,11 @@ class Oracle:
                 self.decision[k] = -1
                 self.value[k] = np.inf
                 continue
-            d = self.decisions.add(DeploymentSpec.model_validate(result.spec), self.cost)
+            if result.spec.get("kind") == "fleet":
+                fields = {k: v for k, v in result.spec.items() if k != "kind"}
+                d = self.decisions.add(FleetChoice(**fields), self.cost, result.q)
+            else:
+                d = self.decisions.add(DeploymentSpec.model_validate(result.spec), self.cost)
             self.decision[k] = d
             self.value[k] = float(result.objective)
 
@@ -745,10 +803,12 @@ class SweepResult:
         return float(self.table.how.str.startswith("certified").mean())
 
 
-def _describe(spec: DeploymentSpec, model: str) -> str:
+def _describe(spec: DeploymentSpec | FleetChoice, model: str) -> str:
     if model not in spec.models:
         return "-"
     c = spec.models[model]
+    if isinstance(c, str):  # a fleet's shares
+        return c
     return f"{c.replicas} x {c.instance} {c.precision}"
 
 
@@ -768,6 +828,11 @@ def _changes(before: DeploymentSpec, after: DeploymentSpec, models: list[str]) -
             )
     if before.automation != after.automation:
         parts.append(f"automation changes from {before.automation} to {after.automation}")
+    if isinstance(before, FleetChoice) and isinstance(after, FleetChoice):
+        for pool in sorted(set(before.pools) | set(after.pools)):
+            was, now = before.pools.get(pool, "none"), after.pools.get(pool, "none")
+            if was != now:
+                parts.append(f"pool {pool} goes from {was} to {now}")
     return "; ".join(parts) or "an equally priced deployment takes over"
 
 

@@ -637,12 +637,16 @@ class CostModel:
         return self._sparse(blocks, np.arange(count)[None, :], count)
 
     def artifact_quantities(
-        self, model: np.ndarray, choices: dict[str, np.ndarray], loads_per_day: np.ndarray
+        self,
+        model: np.ndarray,
+        choices: dict[str, np.ndarray],
+        loads_per_day: np.ndarray,
+        component: str | None = None,
     ) -> sp.csr_matrix:
         """(O, P) sparse quantities of O artifact choices without compute: model storage
         and compression of model ``model[o]`` kept as ``choices`` (precision, tier, backups,
         compression), pulled ``loads_per_day[o]`` times a day (the fleet optimiser buys
-        instances separately)."""
+        instances separately); only the lines of ``component`` when given."""
         count = len(model)
         if count == 0:
             return sp.csr_matrix((0, len(self.prices.names)))
@@ -666,6 +670,7 @@ class CostModel:
             ),
             *self._compression(dep, active, const, owners),
         ]
+        blocks = [b for b in blocks if component in (None, b.component)]
         return self._sparse(blocks, np.arange(count)[None, :], count)
 
     def _sparse(self, blocks: list[_Block], rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
@@ -690,10 +695,13 @@ class CostModel:
         out.eliminate_zeros()
         return out
 
-    def system_quantities(self, fusion: np.ndarray, automation: np.ndarray) -> sp.csr_matrix:
+    def system_quantities(
+        self, fusion: np.ndarray, automation: np.ndarray, component: str | None = None
+    ) -> sp.csr_matrix:
         """(D, P) sparse quantities of what a (fusion configuration, automation level) pair
         brings: the fusion layer, its members' maintenance, training and the automation
-        level (summed over owners: memory grows with pairs x models, not x prices)."""
+        level (summed over owners: memory grows with pairs x models, not x prices); only
+        the lines of ``component`` when given."""
         fusion, automation = np.asarray(fusion), np.asarray(automation)
         owners = list(self.space.models)
         blocks = [
@@ -701,6 +709,7 @@ class CostModel:
             *self._people_shared(automation),
             *self._fusion(fusion, automation),
         ]
+        blocks = [b for b in blocks if component in (None, b.component)]
         return self._sparse(blocks, np.arange(len(fusion))[:, None], len(fusion))
 
     def data_quantities(self) -> sp.csr_matrix:

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deploycost.cost.model import CostModel
+from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.formulation import STRUCTURE, Milp
@@ -124,7 +124,8 @@ class FleetColumns:
     use_pairs: np.ndarray  # (n_use, 2) unit, instance
     place_modes: np.ndarray  # modes with a place column, in column order
     count_keys: pd.DataFrame  # pool, instance_idx, plan, day, group per count column
-    by_price: sp.csr_matrix  # (fleet columns, prices): quantities per day
+    by_price: sp.csr_matrix  # (columns, prices): quantities per day
+    by_component: dict[str, sp.csr_matrix]  # the same, per cost component (they sum to it)
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,14 @@ def drop_dominated(
         keep[idx[(strictly | tie).any(axis=1)]] = False
     keep &= ~_pool_dominated(cost, modes, price, quota, shared_pool_of, roomy)
     kept = modes[keep].reset_index(drop=True)
-    return FleetOptions(fleet.units, kept, fleet.artifacts, fleet.artifact_by_price, fleet.missing)
+    return FleetOptions(
+        fleet.units,
+        kept,
+        fleet.artifacts,
+        fleet.artifact_by_price,
+        fleet.artifact_by_component,
+        fleet.missing,
+    )
 
 
 def _pool_dominated(cost, modes, price, quota, shared_pool_of, roomy) -> np.ndarray:
@@ -449,6 +457,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
         place=slice(place0, k0),
         counts=slice(k0, n_cols),
         w_scale=scale,
+        by_component=_by_component(layout, fleet, by_price_counts, n_cols, k0),
         use_pairs=use_pairs,
         place_modes=place_modes,
         count_keys=keys,
@@ -470,6 +479,32 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
         cols=cols,
         milp=milp,
     )
+
+
+def _by_component(layout, fleet, by_price_counts, n_cols, k0) -> dict[str, sp.csr_matrix]:
+    """(columns, prices) quantities of each of the six cost components: artifacts give
+    model storage and compression, z people and fusion, y data, the counts compute."""
+    cost = layout.cost
+    n_prices = len(cost.prices.names)
+    pairs = layout.z_pairs
+
+    def place(block: sp.csr_matrix, start: int) -> sp.csr_matrix:
+        block = sp.csr_matrix(block)
+        head = sp.csr_matrix((start, n_prices))
+        tail = sp.csr_matrix((n_cols - start - block.shape[0], n_prices))
+        return sp.vstack([head, block, tail]).tocsr()
+
+    data = cost.data_quantities()
+    y_rows = data[layout.y_pairs[:, 0] * len(cost.space.tiers) + layout.y_pairs[:, 1]]
+    out = {
+        "data": place(y_rows, layout.y.start),
+        "model_storage": place(fleet.artifact_by_component["model_storage"], layout.x.start),
+        "compression": place(fleet.artifact_by_component["compression"], layout.x.start),
+        "compute": place(by_price_counts, k0),
+    }
+    for part in ("people", "fusion"):
+        out[part] = place(cost.system_quantities(pairs[:, 0], pairs[:, 1], part), layout.z.start)
+    return {part: out[part] for part in COMPONENTS}
 
 
 def _count_columns(

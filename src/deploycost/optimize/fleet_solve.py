@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from deploycost.cost.model import CostModel
+from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import FleetFormulation, build_fleet
@@ -65,6 +65,8 @@ class FleetResult:
     timings: dict[str, float] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
     solution: np.ndarray | None = None
+    # (6, P) quantities per day of the fleet, per cost component: cost = q @ prices
+    component_quantities: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -241,6 +243,7 @@ def decode(
         costs=costs,
         commitments=tuple(commitment_advice(form, counts, shares)),
         solution=x,
+        component_quantities=np.array([form.cols.by_component[part].T @ x for part in COMPONENTS]),
     )
 
 

@@ -61,6 +61,7 @@ class FleetOptions:
     modes: pd.DataFrame  # unit, instance_idx, precision_idx, batch, cap_qps, p99_at_cap_ms, ...
     artifacts: pd.DataFrame  # unit, precision_idx, tier_idx, compression_idx, backups, ...
     artifact_by_price: sp.csr_matrix  # (artifacts, prices)
+    artifact_by_component: dict[str, sp.csr_matrix]  # model_storage, compression parts
     missing: dict[int, str]  # unit -> why it has no mode or no artifact
 
 
@@ -168,14 +169,14 @@ def fleet_options(cost: CostModel) -> FleetOptions:
             "precision_idx": c,
         }
     )
-    artifacts, by_price = _artifacts(cost, units, modes)
+    artifacts, by_price, by_component = _artifacts(cost, units, modes)
     missing = _missing(cost, units, modes, artifacts)
-    return FleetOptions(units, modes, artifacts, by_price, missing)
+    return FleetOptions(units, modes, artifacts, by_price, by_component, missing)
 
 
 def _artifacts(
     cost: CostModel, units: Units, modes: pd.DataFrame
-) -> tuple[pd.DataFrame, sp.csr_matrix]:
+) -> tuple[pd.DataFrame, sp.csr_matrix, dict[str, sp.csr_matrix]]:
     scn = cost.scn
     best = modes.groupby(["unit", "precision_idx"], sort=True).cap_qps.max().reset_index()
     u = best.unit.to_numpy()
@@ -215,7 +216,12 @@ def _artifacts(
             "cost_per_day": daily[chosen],
         }
     )
-    return table, quantities[chosen]
+    picked = {name: values[chosen] for name, values in choices.items()}
+    by_component = {
+        part: cost.artifact_quantities(model_of[chosen], picked, loads[rows[chosen]], part)
+        for part in ("model_storage", "compression")
+    }
+    return table, quantities[chosen], by_component
 
 
 def _missing(
