@@ -3,6 +3,9 @@ checked on both MILP backends (and by the independent audit every fleet solve ru
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from deploycost.errors import DeployCostError, ScenarioError
@@ -287,3 +290,27 @@ def test_reserved_price_line_breakpoints_follow_break_even_hours(backend):
         k = sum(1 for j in (1, 2, 3, 4) if hours[j] > 24 * 0.6 * m)
         on_demand = sum(max(n - k, 0) for n in STEPS)
         assert total == pytest.approx(k * 24 * 0.6 * m + on_demand, abs=1e-6)
+
+
+FLEET_PROBLEMS = sorted((Path(__file__).resolve().parents[1] / "problems" / "fleet").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FLEET_PROBLEMS, ids=lambda p: p.stem)
+def test_shipped_fleet_problems_agree_and_are_linear_in_prices(path):
+    """Both backends reach the same proven optimum; the fleet's cost is its quantities x
+    prices, column by column and component by component."""
+    from deploycost.cost.model import CostModel
+    from deploycost.optimize.fleet import build_fleet
+    from deploycost.scenario.schema import load_scenario
+
+    scn = load_scenario(path)
+    results = [solve_fleet(scn, backend) for backend in BACKENDS]
+    assert all(r.status == "optimal" and r.audit.ok for r in results)
+    assert results[0].objective_per_day == pytest.approx(results[1].objective_per_day, rel=1e-6)
+    form = build_fleet(CostModel(scn))
+    prices = form.cost.prices.values
+    np.testing.assert_allclose(form.cols.by_price @ prices, form.milp.c, rtol=1e-12, atol=1e-9)
+    total = sum(form.cols.by_component.values())
+    assert abs(total - form.cols.by_price).max() < 1e-9
+    for r in results:
+        assert r.component_quantities.sum(axis=0) @ prices == pytest.approx(r.objective_per_day)

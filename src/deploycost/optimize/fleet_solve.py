@@ -216,15 +216,17 @@ def decode(
         by_plan.append((k.plan, space.instances[k.instance_idx], n[j] * k.quantity * price))
     plan_costs = pd.DataFrame(by_plan, columns=["plan", "instance", "per_day"])
     c = form.milp.c
-    lines = [
-        ("artifacts (model storage, compression)", float(c[form.x] @ x[form.x])),
-        ("fusion and people", float(c[form.z] @ x[form.z])),
-        ("data", float(c[form.y] @ x[form.y])),
-    ]
-    for plan in ("reserved_1yr", "on_demand", "spot"):
-        lines.append((f"compute {plan}", float(plan_costs.per_day[plan_costs.plan == plan].sum())))
+    q = np.array([form.cols.by_component[part].T @ x for part in COMPONENTS])
+    per_component = q @ prices.values
+    lines = []
+    for part, amount in zip(COMPONENTS, per_component.tolist(), strict=True):
+        lines.append((part, amount))
+        if part == "compute":  # the fleet's instances by purchase plan
+            for plan in ("reserved_1yr", "on_demand", "spot"):
+                paid = float(plan_costs.per_day[plan_costs.plan == plan].sum())
+                lines.append((f"  {plan}", paid))
     costs = pd.DataFrame(lines, columns=["line", "per_day"])
-    costs.loc[len(costs)] = ("total", float(costs.per_day.sum()))
+    costs.loc[len(costs)] = ("total", float(per_component.sum()))  # plan lines are in compute
     return FleetResult(
         status=status,
         backend=backend,
