@@ -314,3 +314,55 @@ def test_shipped_fleet_problems_agree_and_are_linear_in_prices(path):
     assert abs(total - form.cols.by_price).max() < 1e-9
     for r in results:
         assert r.component_quantities.sum(axis=0) @ prices == pytest.approx(r.objective_per_day)
+
+
+def _no_nan(token: str):
+    raise ValueError(f"not strict JSON: {token}")
+
+
+def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    runner = CliRunner()
+    boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
+    raw = fleet_scenario([model("m", {"big": 100.0, "small": 30.0}, min_replicas=2)], boxes, 130)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = runner.invoke(app, ["solve", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout, parse_constant=_no_nan)
+    assert data["status"] == "optimal"
+    assert data["objective_per_day"] == pytest.approx(96.0)  # 1 big + 1 small, hand case
+    assert {r["instance"] for r in data["instances"]} == {"big", "small"}
+    text = runner.invoke(app, ["solve", str(path)])
+    assert text.exit_code == 0
+    assert "instances per pool, type and plan" in text.stdout
+    refused = runner.invoke(app, ["export", str(path), "--out", str(tmp_path / "out")])
+    assert refused.exit_code == 1
+    assert "has a 'fleet' section" in refused.output
+    assert not (tmp_path / "out").exists()
+    raw["constraints"]["quotas"] = {"big": 0, "small": 4}  # 4 x 30 < 130 requests/s
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    infeasible = runner.invoke(app, ["solve", str(path)])
+    assert infeasible.exit_code == 2
+    assert "no fleet meets every limit" in infeasible.output
+
+
+def test_native_prints_of_a_solver_do_not_reach_stdout(capfd):
+    """HiGHS prints debug lines from C at some prices; a --json document must stay clean."""
+    import os
+
+    from deploycost.optimize.solvers import captured_stdout
+
+    lines: list[str] = []
+    with captured_stdout(lines):
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution\n")
+    print("after")
+    out = capfd.readouterr().out
+    assert lines == ["HighsMipSolverData::transformNewIntegerFeasibleSolution"]
+    assert out == "after\n"

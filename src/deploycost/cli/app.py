@@ -531,6 +531,11 @@ def solve_command(
     _exit_unless_found(result)
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with None where a value is missing (strict JSON has no NaN)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
 def fleet_json(result, scn: Scenario) -> dict:
     """A fleet result as JSON: shares, counts per plan and hour, costs, advice, audit."""
     return {
@@ -544,12 +549,10 @@ def fleet_json(result, scn: Scenario) -> dict:
         "automation": result.automation,
         "data_tiers": result.data_tiers,
         "explanation": list(result.explanation),
-        "shares": result.shares.drop(columns="mode", errors="ignore").to_dict(orient="records"),
-        "instances": result.counts.drop(columns="column", errors="ignore").to_dict(
-            orient="records"
-        ),
-        "artifacts": result.artifacts.to_dict(orient="records"),
-        "costs": result.costs.to_dict(orient="records"),
+        "shares": _records(result.shares.drop(columns="mode", errors="ignore")),
+        "instances": _records(result.counts.drop(columns="column", errors="ignore")),
+        "artifacts": _records(result.artifacts),
+        "costs": _records(result.costs),
         "commitments": list(result.commitments),
         "warnings": list(result.audit.warnings) if result.audit else [],
         "audit_checks": result.audit.checks if result.audit else 0,

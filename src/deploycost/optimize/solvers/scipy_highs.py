@@ -8,7 +8,13 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from deploycost.optimize.formulation import Formulation
-from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, relative_gap
+from deploycost.optimize.solvers import (
+    SolverOptions,
+    SolverOutput,
+    Status,
+    captured_stdout,
+    relative_gap,
+)
 
 
 def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutput:
@@ -26,13 +32,15 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
     if options.time_limit_s is not None:
         settings["time_limit"] = options.time_limit_s
     start = time.perf_counter()
-    res = milp(
-        m.c,
-        constraints=LinearConstraint(m.A, m.row_lb, m.row_ub),
-        integrality=m.integrality,
-        bounds=Bounds(m.col_lb, m.col_ub),
-        options=settings,
-    )
+    printed: list[str] = []
+    with captured_stdout(printed):
+        res = milp(
+            m.c,
+            constraints=LinearConstraint(m.A, m.row_lb, m.row_ub),
+            integrality=m.integrality,
+            bounds=Bounds(m.col_lb, m.col_ub),
+            options=settings,
+        )
     seconds = time.perf_counter() - start
     bound = getattr(res, "mip_dual_bound", None)
     if res.status == 0:
