@@ -342,10 +342,10 @@ def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tm
     text = runner.invoke(app, ["solve", str(path)])
     assert text.exit_code == 0
     assert "instances per pool, type and plan" in text.stdout
-    refused = runner.invoke(app, ["export", str(path), "--out", str(tmp_path / "out")])
+    refused = runner.invoke(app, ["report", str(path), "--out", str(tmp_path / "r.html")])
     assert refused.exit_code == 1
     assert "has a 'fleet' section" in refused.output
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "r.html").exists()
     raw["constraints"]["quotas"] = {"big": 0, "small": 4}  # 4 x 30 < 130 requests/s
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     infeasible = runner.invoke(app, ["solve", str(path)])
@@ -366,3 +366,49 @@ def test_native_prints_of_a_solver_do_not_reach_stdout(capfd):
     out = capfd.readouterr().out
     assert lines == ["HighsMipSolverData::transformNewIntegerFeasibleSolution"]
     assert out == "after\n"
+
+
+def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
+    """The reserved-base case exported: the document's counts, costs and prices are the
+    solve's; the on-demand Deployment runs the committed 2 plus the hourly on-demand
+    count (at most 4 = STEPS' peak); a second export of the same inputs is identical."""
+    import yaml
+
+    from deploycost.outputs.fleet_export import write_fleet_export
+    from deploycost.scenario.schema import validate_scenario
+
+    boxes = [box("small", on_demand=1.0, reserved=0.6)]
+    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
+    raw = fleet_scenario(
+        [model("m", {"small": 30.0})],
+        boxes,
+        4 * 29.4,
+        fleet={"plans": ["on_demand", "reserved_1yr"]},
+        day_types=day,
+        autoscale=True,
+    )
+    scn = validate_scenario(raw)
+    result = solve_fleet(scn)
+    paths = write_fleet_export(scn, result, tmp_path / "out")
+    doc = yaml.safe_load((tmp_path / "out" / "recommended.yaml").read_text(encoding="utf-8"))
+    assert doc["solver"]["objective_per_day"] == pytest.approx(48.8)
+    assert doc["costs"]["total"]["per_day"] == pytest.approx(48.8)
+    assert doc["costs"]["reserved_1yr"]["per_day"] == pytest.approx(2 * 24 * 0.6)
+    (pool,) = doc["pools"]
+    assert pool["reserved_1yr"] == 2
+    assert pool["on_demand"]["day"] == [max(n - 2, 0) for n in STEPS]
+    assert {"on_demand_hour[small]", "reserved_1yr_hour[small]"} <= {
+        p["name"] for p in doc["prices"]
+    }
+    (deployment,) = yaml.safe_load_all(
+        (tmp_path / "out" / "k8s" / "m-small-on-demand.yaml").read_text(encoding="utf-8")
+    )
+    assert deployment["spec"]["replicas"] == 4
+    node = deployment["spec"]["template"]["spec"]["nodeSelector"]
+    assert node == {
+        "node.kubernetes.io/instance-type": "small",
+        "karpenter.sh/capacity-type": "on-demand",
+    }
+    first = {p.name: p.read_bytes() for p in paths}
+    again = write_fleet_export(scn, solve_fleet(scn), tmp_path / "out", force=True)
+    assert {p.name: p.read_bytes() for p in again} == first

@@ -223,6 +223,18 @@ def export_command(
     from deploycost.outputs.export import write_export
 
     scn = _scenario(scenario)
+    if scn.fleet is not None:
+        from deploycost.optimize.fleet_solve import solve_fleet
+        from deploycost.outputs.fleet_export import write_fleet_export
+
+        with _progress("solving the fleet"):
+            fleet = solve_fleet(scn, backend)
+        if not fleet.ok:
+            print_fleet(fleet, scn)
+            _exit_unless_found(fleet)
+        for path in write_fleet_export(scn, fleet, out_dir, force):
+            out.print(str(path), markup=False, highlight=False)
+        return
     result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
         _print_solve(result, scn)

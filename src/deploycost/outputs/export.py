@@ -405,19 +405,31 @@ def write_export(
     not linger. ``--force`` replaces only a folder that holds nothing but an earlier export;
     a lock refuses a second export to the same folder while one runs.
     """
+    check_out_dir(out_dir)
+    return write_set(Path(out_dir), recommendation(scn, result), manifests(scn, result), force)
+
+
+def check_out_dir(out_dir: Path) -> None:
     out_dir = Path(out_dir)
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise DeployCostError(f"--out must be a folder (not a file or a link), got {out_dir}")
     if not out_dir.parent.is_dir():
         raise DeployCostError(f"--out: the parent folder {out_dir.parent} does not exist")
-    doc = recommendation(scn, result)
+
+
+def write_set(
+    out_dir: Path, doc: dict, docs_by_name: dict[str, list[dict]], force: bool
+) -> list[Path]:
+    """``recommended.yaml``/``.json`` from ``doc`` and ``k8s/<name>.yaml`` per manifest
+    set, written as one set (see ``write_export``)."""
+    check_out_dir(out_dir)
     files = {
         Path("recommended.yaml"): yaml.safe_dump(
             doc, sort_keys=False, allow_unicode=True, width=100
         ),
         Path("recommended.json"): json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
     }
-    for name, docs in manifests(scn, result).items():
+    for name, docs in docs_by_name.items():
         files[Path("k8s") / f"{name}.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
     with exclusive(out_dir, "export"):
         previous = out_dir.exists() and any(out_dir.iterdir())

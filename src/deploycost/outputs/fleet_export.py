@@ -1,0 +1,262 @@
+"""Export of a solved fleet: ``recommended.yaml``/``.json`` and Kubernetes manifests.
+
+The document holds the solver status, per model its artifact and its shares over
+instance types, per pool and type the instances per plan (committed count; on-demand and
+spot per day type and hour), the commitment advice, the off-peak warnings, the six
+components per day, month and year with compute split by plan, every price the fleet pays
+with its source, and the assumptions the answer rests on.
+
+Manifests: per pool, type and capacity class (on-demand capacity serves the committed and
+on-demand instances, spot capacity the spot ones) a Deployment whose pods hold one
+container per model of the pool on that type, on nodes of that instance type and capacity
+type, sized at the class's largest count; the hourly schedule is in an annotation
+(Kubernetes has no per-hour replica count: a scheduled scaler or the autoscaler follows it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deploycost import __version__
+from deploycost.cost.model import COMPONENTS
+from deploycost.errors import DeployCostError
+from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.outputs.export import (
+    _LABEL_VALUE,
+    IMAGE_PLACEHOLDER,
+    SCHEMA_VERSION,
+    _check_images,
+    _clean,
+    inputs_digest,
+    k8s_name,
+    write_set,
+)
+from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.schema import Scenario
+
+CAPACITY_TYPE = {"reserved_1yr": "on-demand", "on_demand": "on-demand", "spot": "spot"}
+
+
+def _schedule(counts, day_types: list[str]) -> dict[str, list[int]]:
+    """Per day type, the 24 hourly counts (0 where the plan runs none)."""
+    out = {}
+    for day in day_types:
+        hours = np.zeros(24, int)
+        mine = counts[counts.day_type == day]
+        hours[mine.hour.to_numpy()] = mine.instances.to_numpy()
+        out[day] = hours.tolist()
+    return out
+
+
+def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
+    if not result.ok:
+        raise DeployCostError(
+            f"nothing to export: the fleet solve ended {result.status.value}: "
+            + "; ".join(result.explanation)
+        )
+    day_types = [d.name for d in scn.workload.day_types] or ["every_day"]
+    counts, shares = result.counts, result.shares
+    models = {}
+    for art in result.artifacts.itertuples():
+        mine = shares[shares.model == art.model]
+        models[art.model] = {
+            "pool": str(mine.pool.iat[0]) if len(mine) else None,
+            "artifact": {
+                "precision": art.precision,
+                "tier": art.tier,
+                "compression": art.compression,
+                "backups": int(art.backups),
+                "cold_start_s": float(art.cold_start_s),
+            },
+            "runs_on": [
+                {
+                    "instance": r.instance,
+                    "batch": None if r.mode < 0 else int(r.batch),
+                    "share": 0.0 if r.mode < 0 else float(r.share),
+                    "role": "standby" if r.mode < 0 else "serves",
+                    "capacity_qps_per_instance": None if r.mode < 0 else float(r.cap_qps),
+                    "p99_at_capacity_ms": None if r.mode < 0 else float(r.p99_at_cap_ms),
+                }
+                for r in mine.itertuples()
+            ],
+        }
+    pools = []
+    for (pool, inst), group in counts.groupby(["pool", "instance"], sort=True):
+        committed = group[group.plan == "reserved_1yr"].instances
+        entry = {
+            "pool": pool,
+            "instance": inst,
+            "models": sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model)),
+            "reserved_1yr": int(committed.max()) if len(committed) else 0,
+        }
+        for plan in ("on_demand", "spot"):
+            mine = group[group.plan == plan]
+            if len(mine):
+                entry[plan] = _schedule(mine, day_types)
+        pools.append(entry)
+    costs = {}
+    for line, per_day in zip(result.costs.line, result.costs.per_day, strict=True):
+        costs[line.strip()] = {
+            "per_day": per_day,
+            "per_month": per_day * DAYS_PER_MONTH,
+            "per_year": per_day * DAYS_PER_YEAR,
+        }
+    from deploycost.cost.prices import build_prices
+
+    prices = build_prices(scn)
+    paid = np.nonzero(result.component_quantities.sum(axis=0))[0]
+    table = prices.table.set_index("name")
+    price_rows = [
+        {
+            "name": prices.names[r],
+            "value": float(prices.values[r]),
+            "unit": str(table.at[prices.names[r], "unit"]),
+            "source": str(table.at[prices.names[r], "source"]),
+            "as_of": str(table.at[prices.names[r], "as_of"]),
+        }
+        for r in paid
+    ]
+    catalog_rows = {
+        "hardware": sorted(set(counts.instance)),
+        "storage": sorted(set(result.artifacts.tier) | set(result.data_tiers.values())),
+        "precision": sorted(set(result.artifacts.precision)),
+        "compression": sorted(set(result.artifacts.compression)),
+    }
+    fleet = scn.fleet
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "deploycost_version": __version__,
+            "inputs_sha256": inputs_digest(scn, catalog_rows),
+            "scenario": scn.name,
+            "currency": scn.currency,
+            "solver": {
+                "status": result.status.value,
+                "backend": result.backend,
+                "gap": result.gap,
+                "objective_per_day": result.objective_per_day,
+                "audit_checks": result.audit.checks if result.audit else 0,
+            },
+            "fusion": result.fusion,
+            "automation": result.automation,
+            "data_tiers": dict(result.data_tiers),
+            "models": models,
+            "pools": pools,
+            "commitments": list(result.commitments),
+            "warnings": list(result.audit.warnings) if result.audit else [],
+            "costs": {k: costs[k] for k in (*COMPONENTS, "reserved_1yr", "on_demand", "spot")}
+            | {"total": costs["total"]},
+            "prices": price_rows,
+            "assumptions": {
+                "capacity": "each instance has its own queue (requests spread by a load "
+                "balancer): per-instance M/M/1 p99 at the SLO, capped at utilisation_max",
+                "plans": list(fleet.plans),
+                "spot_interruption_fraction": fleet.spot_interruption_fraction,
+                "scale_up_lag_min": fleet.scale_up_lag_min,
+                "autoscale": scn.options.autoscale,
+                "day_types": [
+                    {"name": d.name, "days": d.days, "peak_qps": d.peak_qps}
+                    for d in scn.workload.day_types
+                ]
+                or [{"name": "every_day", "days": 365, "peak_qps": scn.workload.peak_qps_resolved}],
+            },
+        }
+    )
+
+
+def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]:
+    cat = scn.resolved_catalog
+    counts, shares = result.counts, result.shares
+    names = sorted(set(shares.model))
+    _check_images(scn, names)
+    part_of = k8s_name(scn.name) or "deploycost"
+    day_types = [d.name for d in scn.workload.day_types] or ["every_day"]
+    out: dict[str, list[dict]] = {}
+    counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
+    for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
+        hw = cat.hardware.loc[inst]
+        instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
+        if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
+            raise DeployCostError(
+                f"cannot write Kubernetes manifests: instance type {instance_type!r} is not a "
+                f"valid node label value; give the catalog row an instance_type such as "
+                f"{k8s_name(instance_type)!r}"
+            )
+        models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
+        name = k8s_name(f"{pool}-{inst}-{capacity}")
+        committed = int(group[group.plan == "reserved_1yr"].instances.to_numpy().max(initial=0))
+        hourly = group[group.plan != "reserved_1yr"]
+        per_hour = {
+            day: (np.array(v) + committed).tolist()
+            for day, v in _schedule(hourly, day_types).items()
+        }
+        peak = max(max(v) for v in per_hour.values())
+        labels = {
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/part-of": part_of,
+            "app.kubernetes.io/managed-by": "deploycost",
+            "deploycost.io/pool": k8s_name(pool),
+        }
+        limits = {}
+        if hw.compute_class == "gpu":
+            limits["nvidia.com/gpu"] = str(int(hw.accel_count))
+        elif hw.compute_class == "accelerator":
+            limits["aws.amazon.com/neuron"] = str(int(hw.accel_count))
+        containers = []
+        for model in models:
+            mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
+            containers.append(
+                {
+                    "name": model,
+                    "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
+                    "env": [
+                        {"name": "PRECISION", "value": str(mine.precision)},
+                        {"name": "MAX_BATCH_SIZE", "value": str(mine.batch)},
+                        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
+                    ],
+                }
+            )
+        containers[0]["resources"] = {"limits": limits} if limits else {}
+        out[name] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": name,
+                    "labels": labels,
+                    "annotations": {
+                        "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
+                        "deploycost.io/reserved-1yr": str(committed),
+                        "deploycost.io/hourly-replicas": "; ".join(
+                            f"{day}: {' '.join(map(str, v))}" for day, v in per_hour.items()
+                        ),
+                    },
+                },
+                "spec": {
+                    "replicas": int(peak),
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                    "template": {
+                        "metadata": {"labels": dict(labels)},
+                        "spec": {
+                            "nodeSelector": {
+                                "node.kubernetes.io/instance-type": instance_type,
+                                "karpenter.sh/capacity-type": capacity,
+                            },
+                            "containers": containers,
+                        },
+                    },
+                },
+            }
+        ]
+    return out
+
+
+def write_fleet_export(
+    scn: Scenario, result: FleetResult, out_dir: Path, force: bool = False
+) -> list[Path]:
+    """The fleet's recommendation and manifests, written as one set (as ``write_export``)."""
+    return write_set(
+        Path(out_dir), fleet_recommendation(scn, result), fleet_manifests(scn, result), force
+    )
