@@ -75,6 +75,19 @@ def test_two_models_share_one_instance(backend):
 STEPS = [1] * 8 + [3] * 8 + [4] * 6 + [2] * 2  # instances needed in each hour
 
 
+def stepped_case(**fleet) -> dict:
+    """One type (30 requests/s per instance, on-demand 1 USD/h, reserved 0.6 USD/h), demand
+    29.4 x STEPS requests/s over the day, autoscaled; ``fleet`` changes the fleet section."""
+    return fleet_scenario(
+        [model("m", {"small": 30.0})],
+        [box("small", on_demand=1.0, reserved=0.6)],
+        4 * 29.4,
+        fleet={"plans": ["on_demand", "reserved_1yr"], **fleet},
+        day_types=[{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}],
+        autoscale=True,
+    )
+
+
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
 def test_reserved_base_follows_break_even_hours(backend):
     """One type, 30 requests/s per instance, demand 29.4 x STEPS requests/s (1 instance for
@@ -82,35 +95,17 @@ def test_reserved_base_follows_break_even_hours(backend):
     committed instance pays off when it works more than 24 x 0.6 = 14.4 h a day. The k-th
     instance works 24, 16, 14 and 6 h: commit 2. Cost: 2 x 24 x 0.6 = 28.8, plus on-demand
     8 h x 1 + 6 h x 2 = 20 -> 48.8 USD/day (on-demand only: sum of STEPS = 60)."""
-    boxes = [box("small", on_demand=1.0, reserved=0.6)]
-    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
-    m = model("m", {"small": 30.0})
-    both = fleet_scenario(
-        [m],
-        boxes,
-        4 * 29.4,
-        fleet={"plans": ["on_demand", "reserved_1yr"]},
-        day_types=day,
-        autoscale=True,
-    )
-    result = solve_fleet(both, backend)
+    result = solve_fleet(stepped_case(), backend)
     assert result.objective_per_day == pytest.approx(48.8, abs=1e-6)
     committed = result.counts[result.counts.plan == "reserved_1yr"]
     assert committed.instances.tolist() == [2]
     assert "commit 2 x small" in result.commitments[0]
     assert "20.0 h a day" in result.commitments[0]
     assert "break-even against on-demand is 14.4 h" in result.commitments[0]
-    on_demand = fleet_scenario([m], boxes, 4 * 29.4, day_types=day, autoscale=True)
+    on_demand = stepped_case(plans=["on_demand"])
     assert solve_fleet(on_demand, backend).objective_per_day == pytest.approx(60.0)
     # a lag of 30 min keeps the next hour's capacity up: the hour before each rise needs it
-    lagged = fleet_scenario(
-        [m],
-        boxes,
-        4 * 29.4,
-        fleet={"plans": ["on_demand"], "scale_up_lag_min": 30},
-        day_types=day,
-        autoscale=True,
-    )
+    lagged = stepped_case(plans=["on_demand"], scale_up_lag_min=30)
     # hours 7 (1 -> 3) and 15 (3 -> 4) and 23 (2 -> 1 next day: no rise) change
     assert solve_fleet(lagged, backend).objective_per_day == pytest.approx(60.0 + 2 + 1)
 
@@ -259,16 +254,7 @@ def test_reserved_price_line_breakpoints_follow_break_even_hours(backend):
     24/14.4 = 1.66667; in between the cost is linear in m (sweeps stay exact)."""
     from deploycost.api import sweep
 
-    boxes = [box("small", on_demand=1.0, reserved=0.6)]
-    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
-    raw = fleet_scenario(
-        [model("m", {"small": 30.0})],
-        boxes,
-        4 * 29.4,
-        fleet={"plans": ["on_demand", "reserved_1yr"]},
-        day_types=day,
-        autoscale=True,
-    )
+    raw = stepped_case()
     spec = {
         "mode": "line",
         "points": 18,
@@ -377,16 +363,7 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
     from deploycost.outputs.fleet_export import write_fleet_export
     from deploycost.scenario.schema import validate_scenario
 
-    boxes = [box("small", on_demand=1.0, reserved=0.6)]
-    day = [{"name": "day", "days": 365, "peak_qps": 4 * 29.4, "hourly_profile": STEPS}]
-    raw = fleet_scenario(
-        [model("m", {"small": 30.0})],
-        boxes,
-        4 * 29.4,
-        fleet={"plans": ["on_demand", "reserved_1yr"]},
-        day_types=day,
-        autoscale=True,
-    )
+    raw = stepped_case()
     scn = validate_scenario(raw)
     result = solve_fleet(scn)
     paths = write_fleet_export(scn, result, tmp_path / "out")

@@ -476,7 +476,7 @@ EXIT_INFEASIBLE = 2
 EXIT_NOT_SOLVED = 3
 
 
-def _solve_json(result, scn: Scenario) -> dict:
+def _json_head(result, scn: Scenario) -> dict:
     return {
         "scenario": scn.name,
         "status": result.status.value,
@@ -484,6 +484,12 @@ def _solve_json(result, scn: Scenario) -> dict:
         "currency": result.currency,
         "objective_per_day": result.objective_per_day,
         "gap": result.gap,
+    }
+
+
+def _solve_json(result, scn: Scenario) -> dict:
+    return {
+        **_json_head(result, scn),
         "explanation": result.explanation,
         "binding": result.binding,
         "deployment": result.deployment.model_dump() if result.deployment else None,
@@ -551,12 +557,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def fleet_json(result, scn: Scenario) -> dict:
     """A fleet result as JSON: shares, counts per plan and hour, costs, advice, audit."""
     return {
-        "scenario": scn.name,
-        "status": result.status.value,
-        "backend": result.backend,
-        "currency": result.currency,
-        "objective_per_day": result.objective_per_day,
-        "gap": result.gap,
+        **_json_head(result, scn),
         "fusion": result.fusion,
         "automation": result.automation,
         "data_tiers": result.data_tiers,

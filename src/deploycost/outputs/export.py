@@ -70,6 +70,23 @@ def inputs_digest(scn: Scenario, names: dict[str, list[str]]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def document_head(scn: Scenario, result, catalog_rows: dict[str, list[str]]) -> dict:
+    """The first keys of every export document: versions, inputs digest, solver status."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "deploycost_version": __version__,
+        "inputs_sha256": inputs_digest(scn, catalog_rows),
+        "scenario": scn.name,
+        "currency": scn.currency,
+        "solver": {
+            "status": result.status.value,
+            "backend": result.backend,
+            "gap": result.gap,
+            "objective_per_day": result.objective_per_day,
+        },
+    }
+
+
 def recommendation(scn: Scenario, result: SolveResult) -> dict:
     """The export document for a solved scenario (see the module docstring)."""
     if result.deployment is None:
@@ -121,17 +138,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
     models = result.models.set_index("model")
     used_prices = [n for n in prices.index if by_price.get(n, 0.0) != 0.0]
     doc = {
-        "schema_version": SCHEMA_VERSION,
-        "deploycost_version": __version__,
-        "inputs_sha256": inputs_digest(scn, catalog_rows),
-        "scenario": scn.name,
-        "currency": scn.currency,
-        "solver": {
-            "status": result.status.value,
-            "backend": result.backend,
-            "gap": result.gap,
-            "objective_per_day": result.objective_per_day,
-        },
+        **document_head(scn, result, catalog_rows),
         "deployment": {
             "fusion": spec.fusion,
             "automation": spec.automation,

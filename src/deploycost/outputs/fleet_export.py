@@ -19,17 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from deploycost import __version__
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet_solve import FleetResult
 from deploycost.outputs.export import (
     _LABEL_VALUE,
     IMAGE_PLACEHOLDER,
-    SCHEMA_VERSION,
     _check_images,
     _clean,
-    inputs_digest,
+    document_head,
     k8s_name,
     write_set,
 )
@@ -125,20 +123,11 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         "compression": sorted(set(result.artifacts.compression)),
     }
     fleet = scn.fleet
+    head = document_head(scn, result, catalog_rows)
+    head["solver"]["audit_checks"] = result.audit.checks if result.audit else 0
     return _clean(
         {
-            "schema_version": SCHEMA_VERSION,
-            "deploycost_version": __version__,
-            "inputs_sha256": inputs_digest(scn, catalog_rows),
-            "scenario": scn.name,
-            "currency": scn.currency,
-            "solver": {
-                "status": result.status.value,
-                "backend": result.backend,
-                "gap": result.gap,
-                "objective_per_day": result.objective_per_day,
-                "audit_checks": result.audit.checks if result.audit else 0,
-            },
+            **head,
             "fusion": result.fusion,
             "automation": result.automation,
             "data_tiers": dict(result.data_tiers),
