@@ -137,9 +137,11 @@ class FleetFormulation(Layout):
     cols: FleetColumns = None  # type: ignore[assignment]
     milp: Milp = None  # type: ignore[assignment]
     presolve: bool = True  # HiGHS presolve: needed for speed on the fleet's integer counts
-    # CBC's probing returned "optimal" fleets above the true optimum (a random case:
-    # 58.89 where brute force proves 58.67); without it CBC agrees with the oracle
-    cbc_options: tuple[str, ...] = ("probing off",)
+    # CBC returned "optimal" fleets above the true optimum with its probing (a random case:
+    # 58.89 where brute force proves 58.67) and with its integer preprocessing (a
+    # 10-model fleet: 514.77 where HiGHS's audited fleet costs 501.13); with both off it
+    # agrees with the oracle and with HiGHS on every case tried
+    cbc_options: tuple[str, ...] = ("probing off", "preprocess off")
 
     @property
     def column_costs(self) -> np.ndarray:
