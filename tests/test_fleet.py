@@ -337,6 +337,14 @@ def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tm
     infeasible = runner.invoke(app, ["solve", str(path)])
     assert infeasible.exit_code == 2
     assert "no fleet meets every limit" in infeasible.output
+    # explained in deployment terms: without the quotas 1 big + 1 small (96 USD/day)
+    assert "instance quotas cannot all be met" in infeasible.output
+    assert "quota_max[big,every_day,00h+23] needs 1 (limit 0)" in infeasible.output
+    raw["constraints"] = {"utilisation_max": 1.0, "budget_per_day": 50}
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    over = runner.invoke(app, ["solve", str(path)])
+    assert over.exit_code == 2
+    assert "costs 96.00 USD/day, over the budget of 50.00" in over.output
 
 
 def test_native_prints_of_a_solver_do_not_reach_stdout(capfd):

@@ -799,14 +799,14 @@ def _quota_rows(layout, keys, days, rows, k0) -> None:
         z_on = np.nonzero(layer)[0]
         on_h = keys.instance_idx.to_numpy() == h
         for d, day in enumerate(days.names):
-            for g in range(len(days.slots[d])):
+            for g, (_, hours) in enumerate(days.slots[d]):
                 here = on_h & (
                     (keys.plan.to_numpy() == "reserved_1yr")
                     | ((keys.day.to_numpy() == d) & (keys.group.to_numpy() == g))
                 )
                 cols = k0 + np.nonzero(here)[0]
                 rows.add(
-                    limit_name("quota_max", f"{name},{day},{g}"),
+                    limit_name("quota_max", f"{name},{day},{hours[0]:02d}h+{len(hours) - 1}"),
                     np.concatenate([cols, layout.z.start + z_on]),
                     np.concatenate([np.ones(len(cols)), layer[z_on]]),
                     -np.inf,

@@ -12,7 +12,7 @@ prices; the solver's objective must match that cost.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -124,10 +124,7 @@ def solve_fleet(
     timings = {"build_s": t1 - t0, "solve_s": t2 - t1}
     if out.x is None:
         why = (
-            [
-                "the fleet limits (capacity, memory, quotas, budget, quality, owned storage) "
-                "cannot all be met; loosen a quota or the budget, or allow more instance types"
-            ]
+            explain_infeasible_fleet(form, solver, options)
             if out.status == Status.INFEASIBLE
             else [f"the solver stopped before finding a fleet: {out.message}"]
         )
@@ -150,6 +147,67 @@ def solve_fleet(
             "timings": timings,
             "size": size,
         }
+    )
+
+
+# limit families an infeasible fleet is explained by, in the order they are tried: the rows
+# whose names start with the prefix are lifted one family at a time
+RELAXABLE = (
+    ("quota_max", "instance quotas"),
+    ("budget_max", "the budget"),
+    ("quality_min", "the quality floor"),
+    ("latency_e2e_max", "the end-to-end latency limit"),
+    ("memory_", "the memory of shared instances"),
+    ("max_types", "the cap on instance types per model"),
+    ("min_share", "the minimum share per type"),
+    ("storage_capacity_max", "owned storage capacity"),
+)
+
+
+def explain_infeasible_fleet(form: FleetFormulation, solver, options: SolverOptions) -> list[str]:
+    """Which limit family makes the fleet infeasible: each family's rows are lifted in turn
+    and the fleet re-solved; the first that brings a fleet back is named, with what that
+    fleet needs (instances per type against a quota, cost against a budget)."""
+    m = form.milp
+    names = np.array(m.row_names)
+    limit = SolverOptions(time_limit_s=min(options.time_limit_s or 60.0, 60.0))
+    for prefix, words in RELAXABLE:
+        rows = np.char.startswith(names.astype(str), prefix)
+        if not rows.any():
+            continue
+        lifted = replace(
+            m,
+            row_lb=np.where(rows, -np.inf, m.row_lb),
+            row_ub=np.where(rows, np.inf, m.row_ub),
+        )
+        out = solver(replace(form, milp=lifted), limit)
+        if out.x is None:
+            continue
+        return [_without(form, prefix, words, rows, out)]
+    return [
+        "no fleet carries the load at the SLO even without quotas, budget, quality, "
+        "latency, memory, type or storage limits: allow more instance types or plans"
+    ]
+
+
+def _without(form: FleetFormulation, prefix: str, words: str, rows, out) -> str:
+    m = form.milp
+    activity = m.A @ out.x
+    over = np.nonzero(rows & (activity > m.row_ub + 1e-6 * np.maximum(1.0, np.abs(m.row_ub))))[0]
+    cur = form.cost.scn.currency
+    if prefix == "budget_max":
+        return (
+            f"{words} cannot be met: the cheapest fleet meeting every other limit costs "
+            f"{out.objective:,.2f} {cur}/day, over the budget of {m.row_ub[over[0]]:,.2f}"
+            if len(over)
+            else f"{words} cannot be met"
+        )
+    details = [
+        f"{m.row_names[r]} needs {activity[r]:.4g} (limit {m.row_ub[r]:g})" for r in over[:3]
+    ]
+    return (
+        f"{words} cannot all be met; without them the cheapest fleet costs "
+        f"{out.objective:,.2f} {cur}/day and needs: " + "; ".join(details or ["(no detail)"])
     )
 
 
