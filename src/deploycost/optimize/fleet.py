@@ -440,16 +440,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     col_ub[: layout.latency.start] = 1.0
     col_ub[w0:k0] = 1.0
     col_ub[w0:use0] = scale
-    milp = Milp(
-        c=c,
-        A=rows.matrix(n_cols),
-        row_lb=np.array(rows.lb),
-        row_ub=np.array(rows.ub),
-        col_lb=np.zeros(n_cols),
-        col_ub=col_ub,
-        integrality=integrality,
-        row_names=rows.names,
-    )
+    milp = Milp.of(c, rows, col_ub, integrality)
     artifact_by_price = sp.vstack(
         [layout.options.by_price, layout.z_by_price, layout.y_by_price]
     ).tocsr()

@@ -41,6 +41,20 @@ class Milp:
     integrality: np.ndarray  # 1 integer, 0 continuous
     row_names: list[str]
 
+    @classmethod
+    def of(cls, c: np.ndarray, rows: Rows, col_ub: np.ndarray, integrality: np.ndarray) -> Milp:
+        """The MILP of accumulated ``rows`` over columns with costs ``c``, bounds [0, col_ub]."""
+        return cls(
+            c=c,
+            A=rows.matrix(len(c)),
+            row_lb=np.array(rows.lb),
+            row_ub=np.array(rows.ub),
+            col_lb=np.zeros(len(c)),
+            col_ub=col_ub,
+            integrality=integrality,
+            row_names=rows.names,
+        )
+
 
 @dataclass(frozen=True)
 class Formulation(Layout):
@@ -137,16 +151,7 @@ def build(
     if forbid is not None:
         col_ub[layout.x][forbid] = 0.0
     integrality = np.concatenate([np.ones(n_binary, np.int8), np.zeros(n_cols - n_binary, np.int8)])
-    milp = Milp(
-        c=c,
-        A=rows.matrix(n_cols),
-        row_lb=np.array(rows.lb),
-        row_ub=np.array(rows.ub),
-        col_lb=np.zeros(n_cols),
-        col_ub=col_ub,
-        integrality=integrality,
-        row_names=rows.names,
-    )
+    milp = Milp.of(c, rows, col_ub, integrality)
     return Formulation(
         **{name: getattr(layout, name) for name in Layout.__dataclass_fields__},
         milp=milp,
