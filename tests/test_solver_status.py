@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulp
 import pytest
 
@@ -61,3 +63,27 @@ def test_no_solution_and_infeasible():
     assert classify(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible, "", 0.0)[0] == (
         Status.INFEASIBLE
     )
+
+
+def test_pulp_cbc_runs_without_the_environment_on_path(tmp_path):
+    """The CBC backend uses the binary PuLP ships, not a ``cbc`` found on PATH."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import deploycost as dc; "
+        "r = dc.solve('problems/seed_example.yaml', backend='pulp-cbc', runner_ups=False); "
+        "print(r.status.value)"
+    )
+    env = {**os.environ, "PATH": str(tmp_path)}  # no cbc, no venv bin
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "optimal"

@@ -50,6 +50,17 @@ def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     return prob, variables
 
 
+def cbc_binary() -> str:
+    """The CBC executable: the one ``pulp[cbc]`` installs (cbcbox), by its path rather
+    than through PATH (a ``cbc`` on PATH is missing when the environment's bin folder is
+    not on it); else the binary PuLP bundles."""
+    try:
+        import cbcbox
+    except ImportError:
+        return pulp.PULP_CBC_CMD().path
+    return cbcbox.cbc_bin_path()
+
+
 def _bound_from_log(text: str) -> float | None:
     found = re.search(r"best possible\s+(-?[\d.eE+-]+)", text) or re.search(
         r"Lower bound:\s+(-?[\d.eE+-]+)", text
@@ -64,6 +75,7 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
         solver = pulp.COIN_CMD(
+            path=cbc_binary(),
             msg=False,
             timeLimit=options.time_limit_s,
             gapRel=options.mip_gap,
