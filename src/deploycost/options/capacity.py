@@ -38,11 +38,17 @@ import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel
 from deploycost.memory import check_fits
-from deploycost.options.grid import PERF_BYTES, Units, _first_per_group, _group_ids
+from deploycost.options.grid import (
+    PERF_BYTES,
+    Units,
+    _first_per_group,
+    _group_ids,
+    cheapest_storage,
+    storage_combos,
+)
 from deploycost.options.performance import (
     Reason,
     batch_grid,
-    cold_start_seconds,
     hardware_axes,
     p99_latency_ms,
     performance,
@@ -177,7 +183,6 @@ def fleet_options(cost: CostModel) -> FleetOptions:
 def _artifacts(
     cost: CostModel, units: Units, modes: pd.DataFrame
 ) -> tuple[pd.DataFrame, sp.csr_matrix, dict[str, sp.csr_matrix]]:
-    scn = cost.scn
     best = modes.groupby(["unit", "precision_idx"], sort=True).cap_qps.max().reset_index()
     u = best.unit.to_numpy()
     c = best.precision_idx.to_numpy()
@@ -185,21 +190,12 @@ def _artifacts(
     const = cost.const.take(i)
     peak_instances = np.maximum(units.arrival_qps[u] / best.cap_qps.to_numpy(), const.min_replicas)
     loads = peak_instances * const.retrains_per_day
-    tiers, zips = cost.artifact_tiers, cost.file_compressions
-    backups = np.array(sorted(set(scn.options.backups)))
-    ct, cz, ck = (a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij"))
-    rows = np.repeat(np.arange(len(u)), len(ct))
-    ct, cz, ck = (np.tile(a, len(u)) for a in (ct, cz, ck))
+    rows, ct, cz, ck, cold, ok = storage_combos(cost, i, c)
     model_of = i[rows]
-    cold = cold_start_seconds(cost, model_of, c[rows], ct, cz)
-    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= cost.const.min_backups[model_of])
     choices = {"precision": c[rows], "tier": ct, "backups": ck, "compression": cz}
     quantities = cost.artifact_quantities(model_of, choices, loads[rows])
     daily = np.where(ok, quantities @ cost.prices.values, np.inf)
-    per_tier = bool(scn.constraints.owned_storage_gb)
-    pick = rows * len(cost.space.tiers) + ct if per_tier else rows
-    chosen = _first_per_group(pick, daily)
-    chosen = chosen[np.isfinite(daily[chosen])]
+    chosen = cheapest_storage(cost, rows, ct, daily)
     k = rows[chosen]
     artifact_gb = cost.artifact_gb(cost.const.take(model_of[chosen]), c[k], cz[chosen])
     table = pd.DataFrame(

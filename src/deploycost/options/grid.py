@@ -251,6 +251,37 @@ def _choices(grid: ComputeGrid, kept: dict, rows: np.ndarray, capacity: np.ndarr
     }
 
 
+def storage_combos(
+    cost: CostModel, model: np.ndarray, precision: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Every (artifact tier, file compression, backups) for each of the rows r that store
+    ``model[r]`` at ``precision[r]``, flat: ``row, tier, zip, backups, cold start s`` and
+    whether the cold-start limit and the model's minimum backups are met."""
+    tiers, zips = cost.artifact_tiers, cost.file_compressions
+    backups = np.array(sorted(set(cost.scn.options.backups)))
+    combo = [a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")]
+    n = len(model)
+    row = np.repeat(np.arange(n), len(combo[0]))
+    tier, zip_, copies = (np.tile(a, n) for a in combo)
+    model_of = model[row]
+    cold = cold_start_seconds(cost, model_of, precision[row], tier, zip_)
+    ok = (cold <= cost.scn.constraints.max_cold_start_s) & (
+        copies >= cost.const.min_backups[model_of]
+    )
+    return row, tier, zip_, copies, cold, ok
+
+
+def cheapest_storage(
+    cost: CostModel, row: np.ndarray, tier: np.ndarray, daily: np.ndarray
+) -> np.ndarray:
+    """The cheapest finite combination per row of ``storage_combos`` (per (row, tier) when a
+    tier has an owned capacity: the MILP then chooses between tiers)."""
+    per_tier = bool(cost.scn.constraints.owned_storage_gb)
+    group = row * len(cost.space.tiers) + tier if per_tier else row
+    best = _first_per_group(group, daily)
+    return best[np.isfinite(daily[best])]
+
+
 def storage_choices(
     cost: CostModel, grid: ComputeGrid, kept: dict, capacity: np.ndarray
 ) -> pd.DataFrame:
@@ -261,27 +292,19 @@ def storage_choices(
     Artifact loads per day decide the cheapest storage, so it is chosen once per (unit,
     precision, loads) triple and shared by the compute choices of that triple.
     """
-    scn, space, opts = cost.scn, cost.space, cost.scn.options
+    scn = cost.scn
     i, u, c = grid.units.model, kept["u"], kept["c"]
     const_k = cost.const.take(i[u])
     _, starts = daily_replicas(
         scn, kept["replicas"][None], capacity[None], grid.units.share[u][None], const_k.min_replicas
     )
     loads = artifact_loads_per_day(kept["replicas"], const_k.retrains_per_day, starts[0])
-    tiers, zips = cost.artifact_tiers, cost.file_compressions
-    backups = np.array(sorted(set(opts.backups)))
-    combo_t, combo_z, combo_k = (
-        a.ravel() for a in np.meshgrid(tiers, zips, backups, indexing="ij")
-    )
     inverse, n_triples = _group_ids(u, c, loads)
     rep = np.zeros(n_triples, np.intp)
     rep[inverse] = np.arange(len(u))
-    rows_t = np.repeat(np.arange(n_triples), len(combo_t))
+    rows_t, ct, cz, ck, _, ok = storage_combos(cost, i[u[rep]], c[rep])
     rows_k = rep[rows_t]
-    ct, cz, ck = (np.tile(a, n_triples) for a in (combo_t, combo_z, combo_k))
     model_of = i[u[rows_k]]
-    cold = cold_start_seconds(cost, model_of, c[rows_k], ct, cz)
-    ok = (cold <= scn.constraints.max_cold_start_s) & (ck >= cost.const.min_backups[model_of])
     choices = _choices(grid, kept, rows_k, capacity) | {
         "tier": ct,
         "backups": ck,
@@ -289,10 +312,7 @@ def storage_choices(
     }
     quantities = cost.option_quantities(model_of, grid.units.share[u[rows_k]], choices)
     combo_cost = np.where(ok, quantities @ cost.prices.values, np.inf)
-    per_tier = bool(scn.constraints.owned_storage_gb)
-    pick_group = rows_t * len(space.tiers) + ct if per_tier else rows_t
-    best = _first_per_group(pick_group, combo_cost)
-    best = best[np.isfinite(combo_cost[best])]
+    best = cheapest_storage(cost, rows_t, ct, combo_cost)
     chosen = pd.DataFrame(
         {"triple": rows_t[best], "tier": ct[best], "zip": cz[best], "backups": ck[best]}
     )
