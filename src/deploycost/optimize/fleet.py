@@ -161,7 +161,7 @@ def pools_of(cost: CostModel, fleet: FleetOptions) -> tuple[list[str], np.ndarra
     return names, np.array(of_unit, np.intp)
 
 
-def shared_pools(cost: CostModel, pools: list[str], pool_of_unit: np.ndarray, fleet) -> set[int]:
+def shared_pools(pool_of_unit: np.ndarray, fleet: FleetOptions) -> set[int]:
     """Pools that several models use (memory is then checked across them)."""
     models = {}
     for u, p in enumerate(pool_of_unit):
@@ -169,24 +169,34 @@ def shared_pools(cost: CostModel, pools: list[str], pool_of_unit: np.ndarray, fl
     return {p for p, ms in models.items() if len(ms) > 1}
 
 
+def fit_together(cost: CostModel, h, device_gb, host_gb, n_models, tol: float = 0.0):
+    """(device ok, host ok): whether models needing ``device_gb`` of accelerator memory and
+    ``host_gb`` of host RAM in total (each model's host figure carries the host reserve,
+    which one instance holds once) fit together on one instance of type ``h``; arrays
+    broadcast, CPU types have no accelerator memory to fill."""
+    axes = hardware_axes(cost)
+    opts = cost.scn.options
+    usable = opts.memory_usable_fraction
+    device = axes["cpu"][h] | (device_gb <= axes["device_gb"][h] * usable + tol)
+    host = host_gb - opts.host_reserve_gb * (n_models - 1) <= axes["host_gb"][h] * usable + tol
+    return device, host
+
+
 def always_fit(cost: CostModel, fleet: FleetOptions, pool_of_unit, shared: set[int]) -> set[int]:
     """Shared pools whose models all fit together, at their largest mode, on every type
     they run on: their memory rows could never bind, so they get no place binaries."""
     modes = fleet.modes
-    axes = hardware_axes(cost)
-    opts = cost.scn.options
     out = set()
     for p in shared:
         mine = modes[np.isin(modes.unit.to_numpy(), np.nonzero(pool_of_unit == p)[0])]
         worst = mine.groupby(["instance_idx", "unit"])[["device_gb", "host_gb"]].max()
         per_type = worst.groupby(level=0).sum()
-        n_units = worst.groupby(level=0).size()
+        n_units = worst.groupby(level=0).size().to_numpy()
         h = per_type.index.to_numpy()
-        host = per_type.host_gb.to_numpy() - opts.host_reserve_gb * (n_units.to_numpy() - 1)
-        dev_ok = axes["cpu"][h] | (
-            per_type.device_gb.to_numpy() <= axes["device_gb"][h] * opts.memory_usable_fraction
+        device, host = fit_together(
+            cost, h, per_type.device_gb.to_numpy(), per_type.host_gb.to_numpy(), n_units
         )
-        if (dev_ok & (host <= axes["host_gb"][h] * opts.memory_usable_fraction)).all():
+        if (device & host).all():
             out.add(p)
     return out
 
@@ -207,8 +217,6 @@ def _artifact_options(fleet: FleetOptions) -> OptionSet:
 def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shared) -> None:
     """A shared pool whose models fit together on no instance type is an input error."""
     modes = fleet.modes
-    axes = hardware_axes(cost)
-    usable = cost.scn.options.memory_usable_fraction
     for p in sorted(shared):
         members = np.nonzero(pool_of_unit == p)[0]
         models = sorted({int(fleet.units.model[u]) for u in members})
@@ -226,9 +234,8 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
                 need_host += float(mine.host_gb.min())
             if not ok:
                 continue
-            if need_dev <= axes["device_gb"][h] * usable and need_host <= axes["host_gb"][
-                h
-            ] * usable + cost.scn.options.host_reserve_gb * (len(models) - 1):
+            device, host = fit_together(cost, h, need_dev, need_host, len(models))
+            if device and host:
                 fits_somewhere = True
                 break
             smallest = min(smallest or np.inf, need_dev if need_dev > 0 else need_host)
@@ -349,7 +356,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     scn = cost.scn
     fleet = fleet or fleet_options(cost)
     pools, pool_of_unit = pools_of(cost, fleet)
-    shared = shared_pools(cost, pools, pool_of_unit, fleet)
+    shared = shared_pools(pool_of_unit, fleet)
     _check_pools(cost, fleet, pools, pool_of_unit, shared)
     roomy = always_fit(cost, fleet, pool_of_unit, shared)
     fleet = drop_dominated(cost, fleet, np.isin(pool_of_unit, sorted(shared)), pool_of_unit, roomy)

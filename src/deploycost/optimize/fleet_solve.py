@@ -20,9 +20,9 @@ import pandas as pd
 from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, plan_price_name
 from deploycost.errors import DeployCostError
-from deploycost.optimize.fleet import FleetFormulation, build_fleet
+from deploycost.optimize.fleet import FleetFormulation, build_fleet, fit_together
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
-from deploycost.options.performance import hardware_axes, p99_latency_ms
+from deploycost.options.performance import p99_latency_ms
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.schema import as_scenario
 
@@ -480,19 +480,21 @@ def _audit_e2e(form, fusion: str, shares, problems) -> int:
 
 
 def _audit_memory(form, shares, problems) -> None:
-    axes = hardware_axes(form.cost)
-    opts = form.cost.scn.options
+    """The models placed on an instance of a shared pool fit it together."""
+    reserve = form.cost.scn.options.host_reserve_gb
     for (pool, inst), group in shares.groupby(["pool", "instance"]):
         if group.model.nunique() < 2:
             continue
         h = form.cost.space.instances.index(inst)
         modes = form.fleet.modes.iloc[group["mode"].to_numpy()]
-        dev = float(modes.device_gb.sum())
-        host = float(modes.host_gb.sum()) - opts.host_reserve_gb * (len(modes) - 1)
-        if not axes["cpu"][h] and dev > axes["device_gb"][h] * opts.memory_usable_fraction + 1e-9:
+        dev, host = float(modes.device_gb.sum()), float(modes.host_gb.sum())
+        device_ok, host_ok = fit_together(form.cost, h, dev, host, len(modes), tol=1e-9)
+        if not device_ok:
             problems.append(f"pool {pool} on {inst}: {dev:.4g} GB of accelerator memory")
-        if host > axes["host_gb"][h] * opts.memory_usable_fraction + 1e-9:
-            problems.append(f"pool {pool} on {inst}: {host:.4g} GB of host memory")
+        if not host_ok:
+            problems.append(
+                f"pool {pool} on {inst}: {host - reserve * (len(modes) - 1):.4g} GB of host memory"
+            )
 
 
 def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
