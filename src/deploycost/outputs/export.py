@@ -257,6 +257,29 @@ def _check_images(scn: Scenario, names: list[str]) -> None:
         )
 
 
+def accelerator_limits(hw: pd.Series) -> dict[str, str]:
+    """The extended resources a pod on catalog row ``hw`` asks for: its GPUs or Neuron
+    devices."""
+    if hw.compute_class == "gpu":
+        return {"nvidia.com/gpu": str(int(hw.accel_count))}
+    if hw.compute_class == "accelerator":
+        return {"aws.amazon.com/neuron": str(int(hw.accel_count))}
+    return {}
+
+
+def node_instance_type(hw: pd.Series, row: str) -> str:
+    """The node label value that selects catalog row ``hw`` (named ``row``); an error when
+    it is not a valid label value."""
+    instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
+    if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
+        raise DeployCostError(
+            f"cannot write Kubernetes manifests: instance type {instance_type!r} (catalog "
+            f"hardware {row!r}) is not a valid node label value; give the row an "
+            f"instance_type such as {k8s_name(instance_type)!r}"
+        )
+    return instance_type
+
+
 def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
     """Per model: a Deployment, and a HorizontalPodAutoscaler when autoscaling. Names and
     label values follow the API server's syntax: model names are DNS labels (the schema's
@@ -301,23 +324,13 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
         }
         vcpus = int(hw.vcpus)
         memory_gib = float(hw.memory_gib)
-        limits = {}
-        if hw.compute_class == "gpu":
-            limits["nvidia.com/gpu"] = str(int(hw.accel_count))
-        elif hw.compute_class == "accelerator":
-            limits["aws.amazon.com/neuron"] = str(int(hw.accel_count))
+        limits = accelerator_limits(hw)
         requests = {
             "cpu": f"{max(vcpus - 1, 1)}",
             "memory": f"{int(memory_gib * 0.85)}Gi",
             **limits,
         }
-        instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
-        if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
-            raise DeployCostError(
-                f"cannot write Kubernetes manifests: instance type {instance_type!r} (catalog "
-                f"hardware {choice.instance!r}) is not a valid node label value; give the row an "
-                f"instance_type such as {k8s_name(instance_type)!r}"
-            )
+        instance_type = node_instance_type(hw, choice.instance)
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",

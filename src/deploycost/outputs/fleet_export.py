@@ -23,12 +23,13 @@ from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet_solve import FleetResult
 from deploycost.outputs.export import (
-    _LABEL_VALUE,
     IMAGE_PLACEHOLDER,
     _check_images,
     _clean,
+    accelerator_limits,
     document_head,
     k8s_name,
+    node_instance_type,
     write_set,
 )
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -166,13 +167,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
     for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
         hw = cat.hardware.loc[inst]
-        instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
-        if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
-            raise DeployCostError(
-                f"cannot write Kubernetes manifests: instance type {instance_type!r} is not a "
-                f"valid node label value; give the catalog row an instance_type such as "
-                f"{k8s_name(instance_type)!r}"
-            )
+        instance_type = node_instance_type(hw, inst)
         models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
         name = k8s_name(f"{pool}-{inst}-{capacity}")
         committed = int(group[group.plan == "reserved_1yr"].instances.to_numpy().max(initial=0))
@@ -188,11 +183,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
             "app.kubernetes.io/managed-by": "deploycost",
             "deploycost.io/pool": k8s_name(pool),
         }
-        limits = {}
-        if hw.compute_class == "gpu":
-            limits["nvidia.com/gpu"] = str(int(hw.accel_count))
-        elif hw.compute_class == "accelerator":
-            limits["aws.amazon.com/neuron"] = str(int(hw.accel_count))
+        limits = accelerator_limits(hw)
         containers = []
         for model in models:
             mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
