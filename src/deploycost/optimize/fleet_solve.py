@@ -265,15 +265,9 @@ def decode(
         records, columns=["pool", "instance", "plan", "day_type", "hour", "instances", "column"]
     )
     prices = cost.prices
-    by_plan = []
-    for j in nz:
-        k = keys.iloc[j]
-        price = prices.values[
-            prices.index(plan_price_name(k.plan, space.instances[k.instance_idx]))
-        ]
-        by_plan.append((k.plan, space.instances[k.instance_idx], n[j] * k.quantity * price))
-    plan_costs = pd.DataFrame(by_plan, columns=["plan", "instance", "per_day"])
     c = form.milp.c
+    paid = n * c[form.cols.counts]  # per day, per count column: instances x hours x price
+    plan_of = keys.plan.to_numpy()
     q = np.array([form.cols.by_component[part].T @ x for part in COMPONENTS])
     per_component = q @ prices.values
     lines = []
@@ -281,8 +275,7 @@ def decode(
         lines.append((part, amount))
         if part == "compute":  # the fleet's instances by purchase plan
             for plan in ("reserved_1yr", "on_demand", "spot"):
-                paid = float(plan_costs.per_day[plan_costs.plan == plan].sum())
-                lines.append((f"  {plan}", paid))
+                lines.append((f"  {plan}", float(paid[plan_of == plan].sum())))
     costs = pd.DataFrame(lines, columns=["line", "per_day"])
     costs.loc[len(costs)] = ("total", float(per_component.sum()))  # plan lines are in compute
     return FleetResult(
