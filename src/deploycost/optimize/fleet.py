@@ -537,21 +537,18 @@ def _count_columns(
 
 
 def _count_lookup(keys: pd.DataFrame, k0: int):
-    """``count_of(p, h, d, g)`` -> (columns, coefficient on capacity) of every count that
-    serves (pool, type) in day type d, hour group g."""
-    table: dict[tuple, list[tuple[int, str]]] = {}
+    """``count_of(p, h, d, g)`` -> (columns, plans) of every count that serves (pool, type)
+    in day type d, slot g: the committed one (all year) and that slot's own."""
+    columns: dict[tuple, list[tuple[int, str]]] = {}
     for j, (p, h, plan, d, g) in enumerate(
         keys[["pool", "instance_idx", "plan", "day", "group"]].itertuples(index=False)
     ):
-        table.setdefault((p, h), []).append((k0 + j, plan, d, g))
+        key = (p, h) if plan == "reserved_1yr" else (p, h, d, g)
+        columns.setdefault(key, []).append((k0 + j, plan))
 
     def count_of(p: int, h: int, d: int, g: int) -> tuple[list[int], list[str]]:
-        out_cols, out_plans = [], []
-        for col, plan, dd, gg in table.get((p, h), []):
-            if plan == "reserved_1yr" or (dd == d and gg == g):
-                out_cols.append(col)
-                out_plans.append(plan)
-        return out_cols, out_plans
+        found = columns.get((p, h), []) + columns.get((p, h, d, g), [])
+        return [col for col, _ in found], [plan for _, plan in found]
 
     return count_of
 
