@@ -64,7 +64,7 @@ from deploycost.cost.prices import plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.formulation import STRUCTURE, Milp
 from deploycost.optimize.layout import Layout, Rows, lay_out
-from deploycost.optimize.limits import QualityFloor, StorageCapacity, limit_name
+from deploycost.optimize.limits import QualityFloor, StorageCapacity, fusion_layer, limit_name
 from deploycost.options.capacity import FleetOptions, fleet_options
 from deploycost.options.grid import OptionSet
 from deploycost.options.performance import hardware_axes
@@ -437,7 +437,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
         _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0, pools)
     if e2e is not None:
         _e2e_rows(layout, fleet, place_modes, rows, place0, e2e)
-    _quota_rows(layout, keys, days, rows, k0)
+    _quota_rows(layout, days, pool_types, count_of, rows)
     _budget_row(cost, c, rows)
 
     integrality = np.zeros(n_cols, np.int8)
@@ -778,28 +778,20 @@ def _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0
         )
 
 
-def _quota_rows(layout, keys, days, rows, k0) -> None:
-    """``quota_max[h, d, g]``: instances of type h over every pool and plan."""
+def _quota_rows(layout, days, pool_types, count_of, rows) -> None:
+    """``quota_max[h, d, g]``: instances of type h over every pool and plan, plus the
+    fusion layer's replicas on h."""
     scn, space = layout.cost.scn, layout.cost.space
     for name, quota in scn.constraints.quotas.items():
         if name not in space.instances:
             continue
         h = space.instances.index(name)
-        layer = np.array(
-            [
-                cfg.replicas if cfg.replicas and cfg.instance == name else 0
-                for cfg in scn.fusion_configs
-            ]
-        )[layout.z_pairs[:, 0]]
+        layer = fusion_layer(layout, name)[layout.z_pairs[:, 0]]
         z_on = np.nonzero(layer)[0]
-        on_h = keys.instance_idx.to_numpy() == h
+        pools_on_h = pool_types[pool_types[:, 1] == h, 0]
         for d, day in enumerate(days.names):
             for g, (_, hours) in enumerate(days.slots[d]):
-                here = on_h & (
-                    (keys.plan.to_numpy() == "reserved_1yr")
-                    | ((keys.day.to_numpy() == d) & (keys.group.to_numpy() == g))
-                )
-                cols = k0 + np.nonzero(here)[0]
+                cols = [c for p in pools_on_h for c in count_of(p, h, d, g)[0]]
                 rows.add(
                     limit_name("quota_max", f"{name},{day},{hours[0]:02d}h+{len(hours) - 1}"),
                     np.concatenate([cols, layout.z.start + z_on]),

@@ -322,7 +322,7 @@ class EndToEndLatency(Limit):
         )
 
 
-def _fusion_layer(layout: Layout, instance: str) -> np.ndarray:
+def fusion_layer(layout: Layout, instance: str) -> np.ndarray:
     """(F,) fusion-layer replicas each configuration runs on ``instance``."""
     return np.array(
         [
@@ -350,7 +350,7 @@ class Quota(Limit):
         for name, quota in self._quotas(layout).items():
             h = layout.cost.space.instances.index(name)
             on_h = np.nonzero(col["instance_idx"] == h)[0]
-            layer = _fusion_layer(layout, name)[layout.z_pairs[:, 0]]
+            layer = fusion_layer(layout, name)[layout.z_pairs[:, 0]]
             z_on = np.nonzero(layer)[0]
             row = rows.add(
                 limit_name(self.family, name),
@@ -367,7 +367,7 @@ class Quota(Limit):
         for name, quota in self._quotas(layout).items():
             h = layout.cost.space.instances.index(name)
             used = (picks.replicas * (picks.instance == h)).sum(axis=1)
-            used = used + _fusion_layer(layout, name)[picks.fusion]
+            used = used + fusion_layer(layout, name)[picks.fusion]
             out.append(self._checked(name, used, quota))
         return out
 
