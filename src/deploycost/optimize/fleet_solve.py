@@ -20,7 +20,7 @@ import pandas as pd
 from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, plan_price_name
 from deploycost.errors import DeployCostError
-from deploycost.optimize.fleet import FleetFormulation, build_fleet, fit_together
+from deploycost.optimize.fleet import DayTable, FleetFormulation, build_fleet, fit_together
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.performance import p99_latency_ms
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
@@ -67,6 +67,8 @@ class FleetResult:
     solution: np.ndarray | None = None
     # (6, P) quantities per day of the fleet, per cost component: cost = q @ prices
     component_quantities: np.ndarray | None = None
+    prices: PriceVector | None = None  # the prices it was solved at
+    days: DayTable | None = None  # the day types and hours it was sized for
 
     @property
     def ok(self) -> bool:
@@ -296,7 +298,9 @@ def decode(
         costs=costs,
         commitments=tuple(commitment_advice(form, counts, shares)),
         solution=x,
-        component_quantities=np.array([form.cols.by_component[part].T @ x for part in COMPONENTS]),
+        component_quantities=q,
+        prices=prices,
+        days=form.days,
     )
 
 

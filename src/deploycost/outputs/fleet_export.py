@@ -55,7 +55,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             f"nothing to export: the fleet solve ended {result.status.value}: "
             + "; ".join(result.explanation)
         )
-    day_types = [d.name for d in scn.workload.day_types] or ["every_day"]
+    day_types = result.days.names
     counts, shares = result.counts, result.shares
     models = {}
     for art in result.artifacts.itertuples():
@@ -102,9 +102,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             "per_month": per_day * DAYS_PER_MONTH,
             "per_year": per_day * DAYS_PER_YEAR,
         }
-    from deploycost.cost.prices import build_prices
-
-    prices = build_prices(scn)
+    prices = result.prices
     paid = np.nonzero(result.component_quantities.sum(axis=0))[0]
     table = prices.table.set_index("name")
     price_rows = [
@@ -147,10 +145,14 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
                 "scale_up_lag_min": fleet.scale_up_lag_min,
                 "autoscale": scn.options.autoscale,
                 "day_types": [
-                    {"name": d.name, "days": d.days, "peak_qps": d.peak_qps}
-                    for d in scn.workload.day_types
-                ]
-                or [{"name": "every_day", "days": 365, "peak_qps": scn.workload.peak_qps_resolved}],
+                    {"name": name, "days": n_days, "peak_qps": peak}
+                    for name, n_days, peak in zip(
+                        result.days.names,
+                        result.days.days.tolist(),
+                        result.days.qps.max(axis=1).tolist(),
+                        strict=True,
+                    )
+                ],
             },
         }
     )
@@ -162,7 +164,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     names = sorted(set(shares.model))
     _check_images(scn, names)
     part_of = k8s_name(scn.name) or "deploycost"
-    day_types = [d.name for d in scn.workload.day_types] or ["every_day"]
+    day_types = result.days.names
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
     for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
