@@ -79,3 +79,21 @@ def test_readme_python_example_runs_and_prints_what_it_says():
     printed = out.getvalue()
     for comment in re.findall(r"# (optimal [\d.]+|[\d.]+)$", block, re.M):
         assert comment in printed
+
+
+def test_readme_quotes_the_export_head_it_writes(tmp_path):
+    """The README's quoted start of recommended.yaml (hash of the inputs included) is what
+    ``export`` writes today: a catalog or schema change that moves it fails here."""
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    text = (ROOT / "README.md").read_text()
+    quoted = re.search(r"`recommended.yaml` starts with\n\n```yaml\n(.*?)```", text, re.S)
+    result = CliRunner().invoke(
+        app,
+        ["export", str(ROOT / "problems/ecommerce_search_rec.yaml"), "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "recommended.yaml").read_text()
+    assert written.startswith(quoted.group(1))

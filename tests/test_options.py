@@ -8,7 +8,7 @@ import pytest
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import CostModel
 from deploycost.options.grid import enumerate_options
-from deploycost.options.performance import batch_grid, performance
+from deploycost.options.performance import Configs, config_grid, performance
 from deploycost.scenario.schema import DeploymentSpec, load_scenario, validate_scenario
 
 from .conftest import PROBLEMS
@@ -31,11 +31,11 @@ def _scenario(**model):
 def test_roofline_by_hand():
     scn = _scenario(gflops_per_query=100)
     cost = CostModel(scn)
-    batches = batch_grid(cost)
-    perf = performance(cost, batches)
+    configs = config_grid(cost)
+    perf = performance(cost, configs)
     h = cost.space.instances.index("g6.xlarge")  # one L4: 121 TFLOPS fp16, 300 GB/s
     c = cost.space.precisions.index("fp16")
-    b = list(batches).index(8)
+    b = list(configs.batch).index(8)
     compute_s = 8 * 100e9 / (121e12 * 0.5)
     memory_s = (1000e6 * 2 + 8 * 10e6) / (300e9 * 0.5)  # fp16 weights + 8 requests' reads
     service_s = max(compute_s, memory_s) + 1e-3
@@ -46,7 +46,7 @@ def test_roofline_by_hand():
 def test_cpu_peak_scales_with_vcpus():
     scn = _scenario(gflops_per_query=50)
     cost = CostModel(scn)
-    perf = performance(cost, np.array([1]))
+    perf = performance(cost, Configs.of([1], [1], [False]))
     c = cost.space.precisions.index("fp32")
     small = cost.space.instances.index("c7i.2xlarge")  # 8 vCPU
     big = cost.space.instances.index("c7i.16xlarge")  # 64 vCPU
@@ -56,9 +56,9 @@ def test_cpu_peak_scales_with_vcpus():
 
 
 def test_out_of_memory_reason():
-    scn = _scenario(params_million=200_000)  # 800 GB at fp32
+    scn = _scenario(params_million=200_000, kind="model")  # 800 GB at fp32
     cost = CostModel(scn)
-    perf = performance(cost, np.array([1]))
+    perf = performance(cost, Configs.of([1], [1], [False]))
     h = cost.space.instances.index("g4dn.xlarge")
     c = cost.space.precisions.index("fp32")
     assert perf.reason[0, h, c, 0] == 3  # out_of_memory
@@ -68,7 +68,7 @@ def test_embedding_may_spill_to_host_memory():
     # 40 GB model, 38 GB of it embeddings: 18.4 GB spill off one L4 (21.6 GB usable) to host
     scn = _scenario(size_gb=40.0, embedding_gb=38.0)
     cost = CostModel(scn)
-    perf = performance(cost, np.array([1]))
+    perf = performance(cost, Configs.of([1], [1], [False]))
     c = cost.space.precisions.index("fp32")
     small = cost.space.instances.index("g6.xlarge")  # 16 GiB host: 15.5 GB usable < 20.4 GB
     large = cost.space.instances.index("g6.4xlarge")  # 64 GiB host RAM

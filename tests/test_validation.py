@@ -181,8 +181,8 @@ def test_unknown_instance_in_profile(hand_raw):
 
 
 def test_unknown_precision(hand_raw):
-    hand_raw["models"][0]["allowed_precisions"] = ["fp8"]
-    _reject(hand_raw, r"models\[m1\]\.allowed_precisions must name a known precision.*got 'fp8'")
+    hand_raw["models"][0]["allowed_precisions"] = ["fp6"]
+    _reject(hand_raw, r"models\[m1\]\.allowed_precisions must name a known precision.*got 'fp6'")
 
 
 def test_unknown_tier(hand_raw):

@@ -20,6 +20,7 @@ KEYS: dict[str, str] = {
     "compression": "compression",
     "labor": "role",
     "exchange_rates": "from_currency",
+    "llm_architectures": "model",
 }
 
 PRICING_COLUMNS: dict[str, str] = {
@@ -48,6 +49,7 @@ class Catalog:
     compression: pd.DataFrame
     labor: pd.DataFrame
     exchange_rates: pd.DataFrame
+    llm_architectures: pd.DataFrame
 
     def table(self, kind: str) -> pd.DataFrame:
         if kind not in KEYS:

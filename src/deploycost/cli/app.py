@@ -496,6 +496,8 @@ def _solve_json(result, scn: Scenario) -> dict:
         "models": result.models.to_dict(orient="records"),
         "components": result.components.to_dict(orient="records"),
         "runner_ups": result.runner_ups.to_dict(orient="records"),
+        "llm": _records(result.llm),
+        "estimates": result.estimates,
         "timings_s": result.timings,
         "size": result.size,
     }
@@ -641,6 +643,36 @@ def _exit_unless_found(result) -> None:
         raise typer.Exit(EXIT_NOT_SOLVED)
 
 
+def llm_table(llm: pd.DataFrame, cur: str) -> pd.DataFrame:
+    """The LLM serving figures as printed: limits beside values, money per token volume."""
+
+    def against(value, limit) -> str:
+        return f"{value:,.1f}" + ("" if limit is None or limit != limit else f" / {limit:,.0f}")
+
+    return pd.DataFrame(
+        {
+            "model": llm.model,
+            "TP x seqs": [
+                f"{t} x {b}"
+                for t, b in zip(llm.tensor_parallel, llm.sequences_per_engine, strict=True)
+            ],
+            "TTFT p99 / limit ms": [
+                against(v, lim) for v, lim in zip(llm.ttft_p99_ms, llm.ttft_limit_ms, strict=True)
+            ],
+            "TPOT / limit ms": [
+                against(v, lim) for v, lim in zip(llm.tpot_ms, llm.tpot_limit_ms, strict=True)
+            ],
+            "M tokens/d in, out": [
+                f"{i / 1e6:,.1f}, {o / 1e6:,.1f}"
+                for i, o in zip(llm.input_tokens_per_day, llm.output_tokens_per_day, strict=True)
+            ],
+            f"{cur} / 1M in": llm.per_1m_input_tokens.map(lambda v: f"{v:,.4f}"),
+            f"{cur} / 1M out": llm.per_1m_output_tokens.map(lambda v: f"{v:,.4f}"),
+            f"{cur} / 1k queries": llm.per_1k_queries.map(lambda v: f"{v:,.4f}"),
+        }
+    )
+
+
 def _print_solve(result, scn: Scenario) -> None:
     cur = scn.currency
     if result.status == Status.INFEASIBLE:
@@ -695,6 +727,10 @@ def _print_solve(result, scn: Scenario) -> None:
         columns={"per_day": f"{cur}/day", "per_month": f"{cur}/month", "per_year": f"{cur}/year"}
     )
     out.print(_table(components, "six-component breakdown"))
+    if len(result.llm):
+        out.print(_table(llm_table(result.llm, cur), "LLM serving (tokens)"))
+    for line in result.estimates:
+        out.print(f"estimate: {line}", markup=False, highlight=False)
     if result.binding:
         out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
     if len(result.runner_ups):

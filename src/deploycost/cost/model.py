@@ -58,6 +58,7 @@ from deploycost.cost.deployments import Deployments, Space
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
+from deploycost.scenario.architecture import architecture_of
 from deploycost.scenario.schema import Scenario
 
 COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
@@ -182,6 +183,16 @@ def _fixed_block(
     return _Block(component, owner_kind, owners, prices, unit, np.asarray(values), None)
 
 
+def _weights_gb_per_byte(model, scn: Scenario, bytes_per: pd.Series) -> float:
+    """GB of weights per byte per parameter: parameters / 1e9 (an LLM that gives neither
+    size nor count takes its architecture's)."""
+    if model.params_million is not None:
+        return model.params_million * 1e-3
+    if model.size_gb is not None:
+        return model.size_gb / float(bytes_per[model.checkpoint_precision])
+    return architecture_of(model, scn.resolved_catalog).total / 1e9
+
+
 @dataclass(frozen=True)
 class ModelConstants:
     """Per-model figures from the scenario, as arrays over the model axis (M,)."""
@@ -209,12 +220,7 @@ class ModelConstants:
     @classmethod
     def of(cls, scn: Scenario, space: Space) -> ModelConstants:
         bytes_per = scn.resolved_catalog.precision.bytes_per_param
-        gb = [
-            m.params_million * 1e-3
-            if m.params_million is not None
-            else m.size_gb / float(bytes_per[m.checkpoint_precision])
-            for m in scn.models
-        ]
+        gb = [_weights_gb_per_byte(m, scn, bytes_per) for m in scn.models]
         return cls(
             gb_per_param_byte=np.array(gb, float),
             checkpoint_precision=np.array(
@@ -237,7 +243,7 @@ class ModelConstants:
             effort_gpu_h_per_retrain=np.array(
                 [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]
             ),
-            slo_ms=np.array([m.latency_slo_ms for m in scn.models], float),
+            slo_ms=np.array([m.latency_limit_ms for m in scn.models], float),
             min_backups=np.array([m.min_backups for m in scn.models]),
             flops_per_request=np.array(
                 [

@@ -23,8 +23,8 @@ from deploycost.optimize.layout import Layout
 from deploycost.optimize.limits import LimitValue, Picks, check
 from deploycost.options.performance import (
     REASONS,
+    Configs,
     cold_start_seconds,
-    p99_latency_ms,
     performance,
 )
 from deploycost.scenario.schema import DeploymentSpec, check_deployment
@@ -41,6 +41,8 @@ class ModelFigures:
     """One deployed model at peak, recomputed by the audit."""
 
     p99_ms: float
+    ttft_ms: float  # LLMs: time to first token at p99; NaN for other models
+    tpot_ms: float  # LLMs: time per output token; NaN for other models
     utilisation: float
     throughput_qps: float  # per replica
     arrival_qps: float
@@ -89,22 +91,16 @@ def audit(
     tier = _indices(space.tiers, [c.tier for c in choices])
     zips = _indices(space.compressions, [c.compression for c in choices])
     batch = np.array([c.batch for c in choices])
+    tp = np.array([c.tensor_parallel for c in choices])
+    is_llm = np.array([specs[n].is_llm for n in names], bool)
     replicas = np.array([c.replicas for c in choices], float)
-    batches = np.unique(batch)
-    b = np.searchsorted(batches, batch)
-    perf = performance(cost, batches)
+    configs = Configs.of(batch, tp, is_llm)
+    b = configs.index(batch, tp, is_llm)
+    perf = performance(cost, configs)
     lam = units.arrival_qps[unit]
     thr = perf.throughput_qps[idx, h, c, b]
-    slo = np.array([specs[n].latency_slo_ms for n in names])
-    p99 = p99_latency_ms(
-        thr,
-        perf.service_ms[idx, h, c, b],
-        perf.capacity_bound_ms[idx, h, c, b],
-        replicas,
-        lam,
-        batch,
-        slo,
-    )
+    p99, ttft = perf.latency_ms((idx, h, c, b), replicas, lam)
+    tpot = perf.tpot_ms[idx, h, c, b]
     utilisation = lam / (replicas * thr)
     cold = cold_start_seconds(cost, idx, c, tier, zips)
     for name, reason in zip(names, perf.reason[idx, h, c, b], strict=True):
@@ -120,6 +116,8 @@ def audit(
         instance=h[None],
         replicas=replicas[None],
         p99_ms=p99[None],
+        ttft_ms=ttft[None],
+        tpot_ms=tpot[None],
         utilisation=utilisation[None],
         cold_start_s=cold[None],
         quality_delta=np.array([float(deltas[space.precisions[k]]) for k in c])[None],
@@ -139,7 +137,13 @@ def audit(
         raise AuditError("solution failed the audit:\n" + "\n".join(f"  - {p}" for p in problems))
     figures = {
         name: ModelFigures(
-            float(p99[j]), float(utilisation[j]), float(thr[j]), float(lam[j]), float(cold[j])
+            float(p99[j]),
+            float(ttft[j]),
+            float(tpot[j]),
+            float(utilisation[j]),
+            float(thr[j]),
+            float(lam[j]),
+            float(cold[j]),
         )
         for j, name in enumerate(names)
     }

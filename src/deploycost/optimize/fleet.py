@@ -299,6 +299,7 @@ def drop_dominated(
     kept = modes[keep].reset_index(drop=True)
     return FleetOptions(
         fleet.units,
+        fleet.perf,
         kept,
         fleet.artifacts,
         fleet.artifact_by_price,

@@ -22,7 +22,6 @@ from deploycost.cost.prices import PriceVector, plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import DayTable, FleetFormulation, build_fleet, fit_together
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
-from deploycost.options.performance import p99_latency_ms
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.schema import as_scenario
 
@@ -434,19 +433,19 @@ def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -
         if rate <= 0:
             continue
         mode = fleet.modes.iloc[r.mode]
-        slo = form.cost.scn.model(r.model).latency_slo_ms
-        p99 = float(
-            p99_latency_ms(
-                np.array([mode.throughput_qps]),
-                np.array([mode.service_ms]),
-                np.array([mode.bound_ms]),
-                1.0,
-                np.array([rate]),
-                np.array([float(mode.batch)]),
-                np.array([slo]),
-            )[0]
+        slo = form.cost.scn.model(r.model).latency_limit_ms
+        at = tuple(
+            np.array([int(v)])
+            for v in (
+                fleet.units.model[unit],
+                mode.instance_idx,
+                mode.precision_idx,
+                mode.config_idx,
+            )
         )
-        if p99 <= slo * (1 + 1e-6):
+        p99_at, ttft_at = fleet.perf.latency_ms(at, 1.0, np.array([rate]))
+        p99 = float(p99_at[0])
+        if fleet.perf.meets(at[0], p99_at, ttft_at, rel_tol=1e-6)[0]:
             continue
         if rate > mode.cap_qps * (1 + 1e-9):
             problems.append(

@@ -45,6 +45,8 @@ class Picks:
     instance: np.ndarray  # (K, M_f) index into Space.instances
     replicas: np.ndarray  # (K, M_f)
     p99_ms: np.ndarray  # (K, M_f)
+    ttft_ms: np.ndarray  # (K, M_f) LLM time to first token p99, NaN for other models
+    tpot_ms: np.ndarray  # (K, M_f) LLM time per output token, NaN for other models
     utilisation: np.ndarray  # (K, M_f)
     cold_start_s: np.ndarray  # (K, M_f)
     quality_delta: np.ndarray  # (K, M_f) relative quality change of the precision
@@ -65,6 +67,8 @@ class Picks:
             instance=col["instance_idx"][x_cols],
             replicas=col["replicas"][x_cols],
             p99_ms=col["p99_ms"][x_cols],
+            ttft_ms=col["ttft_ms"][x_cols],
+            tpot_ms=col["tpot_ms"][x_cols],
             utilisation=col["utilisation"][x_cols],
             cold_start_s=col["cold_start_s"][x_cols],
             quality_delta=col["quality_delta"][x_cols],
@@ -171,8 +175,42 @@ class LatencyP99(Limit):
     def values(self, layout, picks):
         scn = layout.cost.scn
         return [
-            self._checked(name, picks.p99_ms[:, j], scn.model(name).latency_slo_ms)
+            self._checked(name, picks.p99_ms[:, j], scn.model(name).latency_limit_ms)
             for j, name in enumerate(_member_names(layout, picks))
+        ]
+
+
+class TtftP99(Limit):
+    """``ttft_p99_max[model]``: an LLM's time to first token at p99 (prefill + the M/M/c
+    wait for a sequence slot at peak) <= its limit.
+
+    Enforced by the option grid."""
+
+    family, unit = "ttft_p99_max", "ms"
+
+    def values(self, layout, picks):
+        scn = layout.cost.scn
+        return [
+            self._checked(name, picks.ttft_ms[:, j], scn.model(name).llm.ttft_p99_ms)
+            for j, name in enumerate(_member_names(layout, picks))
+            if scn.model(name).is_llm and scn.model(name).llm.ttft_p99_ms is not None
+        ]
+
+
+class TpotP99(Limit):
+    """``tpot_p99_max[model]``: an LLM's time per output token (a decode step with all its
+    sequences plus the prefills that join meanwhile) <= its limit.
+
+    Enforced by the option grid."""
+
+    family, unit = "tpot_p99_max", "ms"
+
+    def values(self, layout, picks):
+        scn = layout.cost.scn
+        return [
+            self._checked(name, picks.tpot_ms[:, j], scn.model(name).llm.tpot_p99_ms)
+            for j, name in enumerate(_member_names(layout, picks))
+            if scn.model(name).is_llm and scn.model(name).llm.tpot_p99_ms is not None
         ]
 
 
@@ -460,6 +498,8 @@ class StorageCapacity(Limit):
 
 LIMITS: tuple[Limit, ...] = (
     LatencyP99(),
+    TtftP99(),
+    TpotP99(),
     Utilisation(),
     ColdStart(),
     QualityFloor(),

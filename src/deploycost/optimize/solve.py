@@ -70,6 +70,8 @@ class SolveResult:
     size: dict[str, int] = field(default_factory=dict)
     evaluation: Evaluation | None = None  # the chosen deployment's ledger
     solution: np.ndarray | None = None  # the MILP column values (stage budgets tightened)
+    llm: pd.DataFrame = field(default_factory=pd.DataFrame)  # LLM models in token terms
+    estimates: list[str] = field(default_factory=list)  # what rests on estimates, per model
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,7 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
             compression=r.compression,
             autoscale=scn.options.autoscale,
             capacity_qps=float(r.throughput_qps) if scn.options.autoscale else None,
+            tensor_parallel=int(r.tensor_parallel),
         )
         for r in rows.itertuples()
     }
@@ -128,6 +131,71 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
         data_tiers={space.sources[s]: space.tiers[t] for s, t in form.y_pairs[y_cols]},
     )
     return spec, chosen
+
+
+def _llm_table(
+    form: Formulation, chosen: np.ndarray, models: pd.DataFrame, figures: dict[str, ModelFigures]
+) -> pd.DataFrame:
+    """Per LLM model: its serving configuration, TTFT and TPOT against their limits, tokens
+    a day and what they cost. The model's daily cost (compute, storage, compression,
+    people) is split between input and output tokens by the engine time prefill and decode
+    take (``prefill_share``)."""
+    scn = form.cost.scn
+    table = form.options.table.iloc[chosen].reset_index(drop=True)
+    queries = scn.workload.queries_per_day
+    rows = []
+    for r, m in zip(table.itertuples(), models.itertuples(), strict=True):
+        spec = scn.model(r.model)
+        if not spec.is_llm:
+            continue
+        requests = queries * float(form.options.units.share[r.unit])
+        tokens_in = requests * spec.llm.input_tokens.mean
+        tokens_out = requests * spec.llm.output_tokens.mean
+        cost = m.compute_per_day + m.model_storage_per_day + m.compression_per_day
+        cost += m.people_per_day
+        share = float(r.prefill_share)
+        rows.append(
+            {
+                "model": r.model,
+                "tensor_parallel": int(r.tensor_parallel),
+                "sequences_per_engine": int(r.batch),
+                "ttft_p99_ms": figures[r.model].ttft_ms,
+                "ttft_limit_ms": spec.llm.ttft_p99_ms,
+                "tpot_ms": figures[r.model].tpot_ms,
+                "tpot_limit_ms": spec.llm.tpot_p99_ms,
+                "input_tokens_per_day": tokens_in,
+                "output_tokens_per_day": tokens_out,
+                "cost_per_day": cost,
+                "per_1m_input_tokens": cost * share / (tokens_in / 1e6),
+                "per_1m_output_tokens": cost * (1.0 - share) / (tokens_out / 1e6),
+                "per_1k_queries": cost / (queries / 1e3),
+                "basis": "estimate",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:
+    """What the answer rests on that is an estimate rather than a measurement, per model."""
+    scn, opts = form.cost.scn, form.cost.scn.options
+    out = []
+    for r in form.options.table.iloc[chosen].itertuples():
+        spec = scn.model(r.model)
+        if spec.is_llm:
+            shape = spec.llm.architecture or "its inline shape"
+            out.append(
+                f"{r.model}: prefill and decode times estimated from {shape} and the "
+                f"{r.instance} roofline (compute efficiency {opts.llm_compute_efficiency:g}, "
+                f"memory efficiency {opts.llm_memory_efficiency:g}); no measured token profile"
+            )
+        elif not any(
+            p.instance == r.instance and p.precision == r.precision for p in spec.profiles
+        ):
+            out.append(
+                f"{r.model}: service time on {r.instance} {r.precision} estimated from the "
+                f"roofline (efficiency {opts.roofline_efficiency:g}); no measured profile"
+            )
+    return out
 
 
 def _model_table(
@@ -279,6 +347,7 @@ def solve(
     evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)
     report = audit(form, spec, evaluation, out.objective)
     models, components = _model_table(form, chosen, evaluation, report.models)
+    llm = _llm_table(form, chosen, models, report.models)
     timings["audit_s"] = time.perf_counter() - mark
     want_runner_ups = (
         len(spec.models) <= RUNNER_UP_MODEL_LIMIT if runner_ups is None else runner_ups
@@ -316,6 +385,8 @@ def solve(
         size,
         evaluation,
         tighten_latency(form, out.x),
+        llm,
+        _estimates(form, chosen),
     )
 
 

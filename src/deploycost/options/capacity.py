@@ -47,10 +47,10 @@ from deploycost.options.grid import (
     storage_combos,
 )
 from deploycost.options.performance import (
+    Performance,
     Reason,
-    batch_grid,
+    config_grid,
     hardware_axes,
-    p99_latency_ms,
     performance,
 )
 
@@ -64,7 +64,8 @@ class FleetOptions:
     """The modes and artifacts of every unit (see the module docstring)."""
 
     units: Units
-    modes: pd.DataFrame  # unit, instance_idx, precision_idx, batch, cap_qps, p99_at_cap_ms, ...
+    perf: Performance  # over (model, instance, precision, config); modes index it
+    modes: pd.DataFrame  # unit, instance_idx, precision_idx, config_idx, batch, cap_qps, ...
     artifacts: pd.DataFrame  # unit, precision_idx, tier_idx, compression_idx, backups, ...
     artifact_by_price: sp.csr_matrix  # (artifacts, prices)
     artifact_by_component: dict[str, sp.csr_matrix]  # model_storage, compression parts
@@ -72,42 +73,31 @@ class FleetOptions:
 
 
 def per_instance_capacity(
-    throughput: np.ndarray,
-    service_ms: np.ndarray,
-    bound_ms: np.ndarray,
-    batch: np.ndarray,
-    slo_ms: np.ndarray,
-    rho_max: float,
+    perf: Performance, at: tuple[np.ndarray, ...], rho_max: float
 ) -> np.ndarray:
-    """Largest arrival rate per instance (requests/s) meeting the SLO; 0 where none does.
-
-    All arguments are flat arrays of one length (``rho_max`` a scalar)."""
+    """Largest arrival rate per instance (requests/s) meeting the latency limits at the
+    points ``at`` (flat (model, instance, precision, config) index arrays); 0 where none
+    does."""
+    throughput = perf.throughput_qps[at]
     steps = rho_max * np.geomspace(1e-4, 1.0, UTILISATION_STEPS)  # (S,)
     lam = throughput[:, None] * steps[None, :]
 
-    def p99(rate: np.ndarray, k: slice | np.ndarray = slice(None)) -> np.ndarray:
-        shape = rate.shape
-        extra = (slice(None),) + (None,) * (len(shape) - 1)
-        return p99_latency_ms(
-            throughput[k][extra],
-            service_ms[k][extra],
-            bound_ms[k][extra],
-            1.0,
-            rate,
-            batch[k][extra],
-            slo_ms[k][extra],
-        )
+    def ok(rate: np.ndarray, k: slice | np.ndarray = slice(None)) -> np.ndarray:
+        extra = (slice(None),) + (None,) * (rate.ndim - 1)
+        where = tuple(a[k][extra] for a in at)
+        p99, ttft = perf.latency_ms(where, 1.0, rate)
+        return perf.meets(where[0], p99, ttft)
 
-    ok = p99(lam) <= slo_ms[:, None]
-    any_ok = ok.any(axis=1)
-    last = np.where(any_ok, UTILISATION_STEPS - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
+    good_grid = ok(lam)
+    any_ok = good_grid.any(axis=1)
+    last = np.where(any_ok, UTILISATION_STEPS - 1 - np.argmax(good_grid[:, ::-1], axis=1), 0)
     low = lam[np.arange(len(lam)), last]
     cap = np.where(any_ok, low, 0.0)
     refine = np.nonzero(any_ok & (last < UTILISATION_STEPS - 1))[0]
     lo, hi = low[refine], lam[refine, last[refine] + 1]
     for _ in range(BISECTIONS):
         mid = 0.5 * (lo + hi)
-        good = p99(mid, refine) <= slo_ms[refine]
+        good = ok(mid, refine)
         lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
     cap[refine] = lo
     return cap
@@ -117,27 +107,19 @@ def fleet_options(cost: CostModel) -> FleetOptions:
     """Modes with their capacity and memory, and the artifact of every (unit, precision)."""
     scn, space = cost.scn, cost.space
     units = Units.of(cost)
-    batches = batch_grid(cost)
+    configs = config_grid(cost)
     dims = {
         "units": len(units.model),
         "instance types": len(space.instances),
         "precisions": len(space.precisions),
-        "batch sizes": len(batches),
+        "batch sizes": len(configs),
     }
     check_fits("the fleet capacity search", dims, MODE_BYTES)
     check_fits("the performance table", dims, PERF_BYTES)
-    perf = performance(cost, batches)
+    perf = performance(cost, configs)
     i = units.model
     u, h, c, b = np.nonzero(perf.reason[i] == Reason.OK)
-    at = (i[u], h, c, b)
-    cap = per_instance_capacity(
-        perf.throughput_qps[at],
-        perf.service_ms[at],
-        perf.capacity_bound_ms[at],
-        batches[b].astype(float),
-        cost.const.slo_ms[i[u]],
-        scn.constraints.utilisation_max,
-    )
+    cap = per_instance_capacity(perf, (i[u], h, c, b), scn.constraints.utilisation_max)
     # a mode that needs more than max_replicas instances for the unit's peak is out of
     # reach, as in the option grid (it would also spread the MILP's coefficients widely)
     served = (cap > 0) & (
@@ -148,27 +130,22 @@ def fleet_options(cost: CostModel) -> FleetOptions:
     keep = _first_per_group(group, -cap)  # stable: the smaller batch on a tie
     u, h, c, b, cap = u[keep], h[keep], c[keep], b[keep], cap[keep]
     at = (i[u], h, c, b)
-    p99_at_cap = p99_latency_ms(
-        perf.throughput_qps[at],
-        perf.service_ms[at],
-        perf.capacity_bound_ms[at],
-        1.0,
-        cap,
-        batches[b].astype(float),
-        cost.const.slo_ms[i[u]],
-    )
+    p99_at_cap, ttft_at_cap = perf.latency_ms(at, 1.0, cap)
     modes = pd.DataFrame(
         {
             "unit": u,
             "model": np.array(space.models, object)[i[u]],
             "instance": np.array(space.instances, object)[h],
             "precision": np.array(space.precisions, object)[c],
-            "batch": batches[b],
+            "batch": configs.batch[b],
+            "tensor_parallel": configs.tp[b],
+            "config_idx": b,
             "cap_qps": cap,
             "throughput_qps": perf.throughput_qps[at],
             "service_ms": perf.service_ms[at],
             "bound_ms": perf.capacity_bound_ms[at],
             "p99_at_cap_ms": p99_at_cap,
+            "ttft_at_cap_ms": ttft_at_cap,
             "device_gb": perf.device_gb[at],
             "host_gb": perf.host_gb[at],
             "instance_idx": h,
@@ -177,7 +154,7 @@ def fleet_options(cost: CostModel) -> FleetOptions:
     )
     artifacts, by_price, by_component = _artifacts(cost, units, modes)
     missing = _missing(cost, units, modes, artifacts)
-    return FleetOptions(units, modes, artifacts, by_price, by_component, missing)
+    return FleetOptions(units, perf, modes, artifacts, by_price, by_component, missing)
 
 
 def _artifacts(
@@ -234,7 +211,7 @@ def _missing(
         if unit not in with_mode:
             out[unit] = (
                 f"{where}: no allowed instance type that holds the model meets p99 <= "
-                f"{model.latency_slo_ms:g} ms at any load on one instance"
+                f"{model.latency_limit_ms:g} ms at any load on one instance"
             )
         elif unit not in with_artifact:
             out[unit] = (

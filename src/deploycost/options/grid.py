@@ -42,12 +42,12 @@ from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_repli
 from deploycost.memory import check_fits
 from deploycost.options.performance import (
     REASONS,
+    Configs,
     Performance,
     Reason,
-    batch_grid,
     cold_start_seconds,
+    config_grid,
     hardware_axes,
-    p99_latency_ms,
     performance,
 )
 
@@ -131,6 +131,21 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
     scn, space = cost.scn, cost.space
     model = scn.models[units.model[unit]]
     where = f"{model.name} (in {space.fusions[units.fusion[unit]]})"
+    if "llm" in best:
+        tpot, p99 = best["llm"]
+        llm = model.llm
+        limits = ", ".join(
+            f"{name} <= {value:g} ms"
+            for name, value in (
+                ("TTFT p99", llm.ttft_p99_ms),
+                ("TPOT p99", llm.tpot_p99_ms),
+                ("end-to-end p99", model.latency_limit_ms),
+            )
+            if value is not None
+        )
+        return f"{where}: {limits} is out of reach; the fastest decode gives TPOT {tpot:.4g} ms" + (
+            f" and the fastest end-to-end p99 is {p99:.4g} ms" if np.isfinite(p99) else ""
+        )
     if "too_slow" in best:
         p99, h, c, b, n = best["too_slow"]
         return (
@@ -170,11 +185,12 @@ class ComputeGrid:
     x batch x extra replicas, with its replicas, p99 and first failing ``Reason``."""
 
     units: Units
-    batches: np.ndarray  # (B,)
+    configs: Configs  # (B,)
     perf: Performance
     throughput: np.ndarray  # (U, H, C, B, 1) per replica
     replicas: np.ndarray  # (U, H, C, B, R)
     p99_ms: np.ndarray  # (U, H, C, B, R), inf where not computed
+    ttft_ms: np.ndarray  # (U, H, C, B, R), NaN off LLM configurations and where not computed
     reason: np.ndarray  # (U, H, C, B, R) int8, Reason.OK where feasible
 
 
@@ -182,12 +198,12 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
     """Replicas ``n = max(min_replicas, ceil(lambda / (rho_max mu))) + k``, their p99 (queueing
     only where every other check passed: most of the grid is ruled out already), reasons."""
     scn, opts = cost.scn, cost.scn.options
-    batches = batch_grid(cost)
+    configs = config_grid(cost)
     space = cost.space
     dims = {
         "precisions": len(space.precisions),
         "instance types": len(space.instances),
-        "batch sizes": len(batches),
+        "batch sizes": len(configs),
     }
     check_fits(
         "the option grid",
@@ -195,7 +211,7 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
         GRID_BYTES,
     )
     check_fits("the performance table", {"models": len(space.models), **dims}, PERF_BYTES)
-    perf = performance(cost, batches)
+    perf = performance(cost, configs)
     i = units.model
     thr = perf.throughput_qps[i][..., None]  # (U, H, C, B, 1)
     lam = units.arrival_qps[:, None, None, None, None]
@@ -204,24 +220,17 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
         np.ceil(lam / (scn.constraints.utilisation_max * thr)),
     )
     n = n_min + np.arange(opts.extra_replicas + 1)  # (U, H, C, B, R)
-    slo_m = cost.const.slo_ms
     reason = np.broadcast_to(perf.reason[i][..., None], n.shape).astype(np.int8)
     reason[(reason == Reason.OK) & (n > opts.max_replicas)] = Reason.OVER_CAPACITY
     cand = np.nonzero(reason == Reason.OK)
     uc, hc, cc, bc, _ = cand
     p99 = np.full(n.shape, np.inf)
-    p99[cand] = p99_latency_ms(
-        thr[uc, hc, cc, bc, 0],
-        perf.service_ms[i[uc], hc, cc, bc],
-        perf.capacity_bound_ms[i[uc], hc, cc, bc],
-        n[cand],
-        units.arrival_qps[uc],
-        batches[bc],
-        slo_m[i[uc]],
-    )
-    slo = slo_m[i][:, None, None, None, None]
-    reason[(reason == Reason.OK) & ~(p99 <= slo)] = Reason.TOO_SLOW
-    return ComputeGrid(units, batches, perf, thr, n, p99, reason)
+    ttft = np.full(n.shape, np.nan)
+    p99[cand], ttft[cand] = perf.latency_ms((i[uc], hc, cc, bc), n[cand], units.arrival_qps[uc])
+    slow = np.zeros(n.shape, bool)
+    slow[cand] = ~perf.meets(i[uc], p99[cand], ttft[cand])
+    reason[(reason == Reason.OK) & slow] = Reason.TOO_SLOW
+    return ComputeGrid(units, configs, perf, thr, n, p99, ttft, reason)
 
 
 def kept_compute(cost: CostModel, grid: ComputeGrid) -> dict[str, np.ndarray]:
@@ -235,6 +244,7 @@ def kept_compute(cost: CostModel, grid: ComputeGrid) -> dict[str, np.ndarray]:
     if cost.scn.constraints.e2e_latency_ms is None and len(keep):
         keep = keep[_first_per_group(group[keep], n[keep])]
     kept = {"u": u, "h": h, "c": c, "b": b, "replicas": n, "p99_ms": p99}
+    kept["ttft_ms"] = grid.ttft_ms[u, h, c, b, r]
     kept = {name: values[keep] for name, values in kept.items()}
     kept["throughput"] = grid.throughput[kept["u"], kept["h"], kept["c"], kept["b"], 0]
     return kept
@@ -246,7 +256,7 @@ def _choices(grid: ComputeGrid, kept: dict, rows: np.ndarray, capacity: np.ndarr
         "instance": kept["h"][rows],
         "replicas": kept["replicas"][rows],
         "precision": kept["c"][rows],
-        "batch": grid.batches[kept["b"][rows]],
+        "batch": grid.configs.batch[kept["b"][rows]],
         "capacity_qps": capacity[rows],
     }
 
@@ -333,6 +343,8 @@ def enumerate_options(cost: CostModel) -> OptionSet:
         "cost_per_day",
         "quality_delta",
         "p99_ms",
+        "ttft_ms",
+        "tpot_ms",
         "instance_idx",
         "replicas",
         "tier_idx",
@@ -384,6 +396,7 @@ def _option_table(
             "instance": names["instances"][final["instance"]],
             "precision": names["precisions"][final["precision"]],
             "batch": final["batch"],
+            "tensor_parallel": grid.configs.tp[kept["b"][k]],
             "replicas": final["replicas"].astype(int),
             "tier": names["tiers"][final["tier"]],
             "backups": final["backups"],
@@ -392,6 +405,9 @@ def _option_table(
             "arrival_qps": units.arrival_qps[u],
             "utilisation": units.arrival_qps[u] / (final["replicas"] * thr),
             "p99_ms": kept["p99_ms"][k],
+            "ttft_ms": kept["ttft_ms"][k],
+            "tpot_ms": grid.perf.tpot_ms[at],
+            "prefill_share": grid.perf.prefill_share[at],
             "slo_ms": const.slo_ms[i],
             "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
             "artifact_gb": artifact,
@@ -437,9 +453,13 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
                 flat[hh, cc, bb, rr],
                 hh,
                 cc,
-                int(grid.batches[bb]),
+                int(grid.configs.batch[bb]),
                 int(grid.replicas[unit, hh, cc, bb, rr]),
             )
+        model = cost.scn.models[units.model[unit]]
+        if model.is_llm and slow.any():
+            tpot = grid.perf.tpot_ms[units.model[unit]][slow.any(axis=-1)]
+            best["llm"] = (float(np.nanmin(tpot)), float(np.min(grid.p99_ms[unit][slow])))
         if not kept[unit] and (reason[unit] == Reason.OK).any():
             precisions = np.unique(np.nonzero(reason[unit] == Reason.OK)[1])
             seconds = cold_start_seconds(

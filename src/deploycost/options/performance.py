@@ -12,6 +12,12 @@ cold start of a deployed option.
 * p99 = batch-formation delay ``(b - 1) n / lambda`` + service time + the M/M/c 99th
   percentile wait (``deploycost.options.queueing``).
 * cold start: first byte + artifact GB / tier read MB/s + decompression.
+
+The last axis (B) is a *serving configuration*: a batch size, or for an LLM a
+(tensor-parallel degree, concurrent sequences per engine) pair. An LLM's figures come from
+``deploycost.options.llm`` (prefill and decode in tokens); its latency is
+``TTFT p99 + (output tokens p99 - 1) TPOT`` with the TTFT queueing over every sequence
+slot of the replicas (M/M/c with ``replicas x engines x sequences`` servers).
 """
 
 from __future__ import annotations
@@ -22,8 +28,15 @@ from enum import IntEnum
 import numpy as np
 
 from deploycost.cost.model import CostModel
+from deploycost.options.llm import (
+    TENSOR_PARALLEL,
+    engine_times,
+    fits_memory,
+    kv_bytes_per_element,
+)
 from deploycost.options.queueing import wait_quantile_s
 from deploycost.periods import MB_PER_GB
+from deploycost.scenario.architecture import architecture_of
 
 
 class Reason(IntEnum):
@@ -43,15 +56,88 @@ GIB_IN_GB = 1.073741824
 
 
 @dataclass(frozen=True)
-class Performance:
-    """Per (model, instance, precision, batch): throughput, service time, memory fit."""
+class Configs:
+    """The serving-configuration axis (B): a batch size, or for LLMs a tensor-parallel
+    degree and the sequences each engine serves at once."""
 
-    throughput_qps: np.ndarray  # per replica
+    batch: np.ndarray  # (B,) batch size, or concurrent sequences per engine
+    tp: np.ndarray  # (B,) tensor-parallel degree (1 off LLM configurations)
+    llm: np.ndarray  # (B,) bool
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    @classmethod
+    def of(cls, batch, tp, llm) -> Configs:
+        """The distinct configurations among (batch, tp, llm) triples, sorted."""
+        rows = sorted({(bool(f), int(t), int(b)) for b, t, f in zip(batch, tp, llm, strict=True)})
+        return cls(
+            np.array([r[2] for r in rows], np.int64),
+            np.array([r[1] for r in rows], np.int64),
+            np.array([r[0] for r in rows], bool),
+        )
+
+    def index(self, batch, tp, llm) -> np.ndarray:
+        key = {(bool(f), int(t), int(b)): k for k, (b, t, f) in enumerate(self.rows())}
+        return np.array(
+            [key[(bool(f), int(t), int(b))] for b, t, f in zip(batch, tp, llm, strict=True)],
+            np.intp,
+        )
+
+    def rows(self):
+        return zip(self.batch, self.tp, self.llm, strict=True)
+
+
+@dataclass(frozen=True)
+class Performance:
+    """Per (model, instance, precision, config): throughput, service time, memory fit; for
+    LLM configurations also the unloaded TTFT, the decode time and TPOT."""
+
+    configs: Configs
+    throughput_qps: np.ndarray  # per replica (instance)
     service_ms: np.ndarray
     capacity_bound_ms: np.ndarray  # NaN unless the profile is a measured capacity
     reason: np.ndarray  # int: 0 fine, else 1 + index into REASONS
     device_gb: np.ndarray  # accelerator memory needed (host RAM on CPU instances)
     host_gb: np.ndarray
+    slo_ms: np.ndarray  # (M,) end-to-end p99 limit
+    ttft_limit_ms: np.ndarray  # (M,) inf where none
+    ttft_ms: np.ndarray  # before queueing; NaN off LLM configurations
+    decode_ms: np.ndarray  # (output tokens p99 - 1) x TPOT
+    tpot_ms: np.ndarray
+    slots: np.ndarray  # sequences one instance serves at once (1 off LLM configurations)
+    prefill_share: np.ndarray  # share of an LLM engine's time spent on prefill
+
+    def latency_ms(self, at: tuple, replicas, arrival_qps) -> tuple[np.ndarray, np.ndarray]:
+        """(p99, TTFT p99) of ``replicas`` instances at ``arrival_qps`` for the points ``at``
+        = (model, instance, precision, config) index arrays (all broadcast); TTFT is NaN
+        off LLM configurations."""
+        model, b = at[0], at[3]
+        thr = self.throughput_qps[at]
+        classic = p99_latency_ms(
+            thr,
+            self.service_ms[at],
+            self.capacity_bound_ms[at],
+            replicas,
+            arrival_qps,
+            self.configs.batch[b].astype(float),
+            self.slo_ms[model],
+        )
+        llm = self.configs.llm[b]
+        if not np.any(llm):
+            return classic, np.full(np.shape(classic), np.nan)
+        slots = self.slots[at]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = wait_quantile_s(replicas * slots, arrival_qps, thr / slots) * 1000.0
+        ttft = np.where(llm, wait + self.ttft_ms[at], np.nan)
+        return np.where(llm, ttft + self.decode_ms[at], classic), ttft
+
+    def meets(
+        self, model: np.ndarray, p99: np.ndarray, ttft: np.ndarray, rel_tol: float = 0.0
+    ) -> np.ndarray:
+        """The latency limits hold: p99 <= SLO and, for LLMs, TTFT p99 <= its limit."""
+        slack = 1.0 + rel_tol
+        return (p99 <= self.slo_ms[model] * slack) & ~(ttft > self.ttft_limit_ms[model] * slack)
 
 
 def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
@@ -65,11 +151,21 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     column = {
         "fp32": "peak_tflops_fp32",
         "fp16": "peak_tflops_fp16",
+        "fp8": "peak_tflops_fp8",
         "int8": "peak_tops_int8",
         "int4": "peak_tops_int4",
     }
     peak = np.stack([acc[column[d]].to_numpy(float) for d in prec.compute_dtype], axis=1)
+    # LLM weight-only int8/int4 dequantise to 16-bit: their speed comes from bytes read
+    llm_dtype = [d if d in ("fp32", "fp8") else "fp16" for d in prec.compute_dtype]
+    llm_peak = np.stack([acc[column[d]].to_numpy(float) for d in llm_dtype], axis=1)
     return {
+        "llm_device_flops": llm_peak * 1e12,  # (H, C) per accelerator
+        "device_bandwidth": acc.mem_bw_gb_s.to_numpy(float) * 1e9,  # (H,) per accelerator
+        "link_bytes_s": acc.interconnect_gb_s.to_numpy(float) * 1e9,  # (H,) per direction
+        "accel_count": np.where(cpu, 0, hw.accel_count.fillna(0).to_numpy(float)),
+        "device_mem_gb": hw.accel_mem_gb.fillna(0).to_numpy(float),
+        "llm_only": (prec.get("model_kinds", "any") == "llm").to_numpy(bool),
         "cpu": cpu,
         "peak_flops": peak * 1e12 * units[:, None],  # (H, C)
         "bandwidth": acc.mem_bw_gb_s.to_numpy(float) * 1e9 * units,  # (H,) bytes/s
@@ -79,18 +175,26 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     }
 
 
-def batch_grid(cost: CostModel) -> np.ndarray:
+def config_grid(cost: CostModel) -> Configs:
+    """Batch sizes (options and profiles) for every model; with LLMs in the scenario also
+    every (tensor-parallel degree, concurrent sequences) pair they may use."""
     sizes = set(cost.scn.options.batch_sizes)
     sizes |= {p.batch for m in cost.scn.models for p in m.profiles}
-    return np.array(sorted(sizes))
+    rows = [(b, 1, False) for b in sorted(sizes)]
+    degrees = sorted(
+        {t for m in cost.scn.models if m.is_llm for t in (m.llm.tensor_parallel or TENSOR_PARALLEL)}
+    )
+    rows += [(b, t, True) for t in degrees for b in cost.scn.options.llm_concurrency]
+    return Configs.of(*zip(*rows, strict=True))
 
 
-def performance(cost: CostModel, batches: np.ndarray) -> Performance:
-    """Throughput, service time and memory over (model, instance, precision, batch)."""
+def performance(cost: CostModel, configs: Configs) -> Performance:
+    """Throughput, service time and memory over (model, instance, precision, config)."""
     scn, space, const = cost.scn, cost.space, cost.const
     opts = scn.options
     ax = hardware_axes(cost)
-    m, h, c, b = len(space.models), len(space.instances), len(space.precisions), len(batches)
+    batches = configs.batch
+    m, h, c, b = len(space.models), len(space.instances), len(space.precisions), len(configs)
     shape = (m, h, c, b)
     bsz = batches[None, None, None, :].astype(float)
 
@@ -107,7 +211,7 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
     bound = np.full(shape, np.nan)
     profiled = np.zeros(shape, bool)
     has_profiles = np.array([bool(mm.profiles) for mm in scn.models])
-    log_b = np.log2(batches)
+    log_b = np.where(configs.llm, np.nan, np.log2(batches))
     for i, model in enumerate(scn.models):
         groups: dict[tuple[int, int], list] = {}
         for p in model.profiles:
@@ -159,23 +263,129 @@ def performance(cost: CostModel, batches: np.ndarray) -> Performance:
                 :,
                 [c_ for c_ in range(c) if space.precisions[c_] not in model.allowed_precisions],
             ] = False
+        elif not model.is_llm:
+            allowed[i, :, ax["llm_only"]] = False
+    is_llm = np.array([mm.is_llm for mm in scn.models])
+    allowed = allowed[..., None] & (is_llm[:, None, None, None] == configs.llm)
     measured_only = has_profiles & (not opts.estimate_unprofiled)
+    llm = _llm_performance(cost, configs, ax)
+    llm_points = np.broadcast_to(is_llm[:, None, None, None] & configs.llm, shape)
+    fits = np.where(llm_points, llm["fits"], fits)
+    throughput = np.where(llm_points, llm["throughput"], throughput)
+    service_s = np.where(llm_points, llm["service_s"], service_s)
+    allowed &= ~llm_points | llm["supported"]
     reason = np.zeros(shape, np.int8)
     failures = {
-        Reason.NOT_ALLOWED: ~allowed[..., None],
+        Reason.NOT_ALLOWED: ~allowed,
         Reason.NO_PROFILE: measured_only[:, None, None, None] & ~profiled,
         Reason.OUT_OF_MEMORY: ~fits,
+        Reason.TOO_SLOW: llm["tpot_ms"] > llm["tpot_limit_ms"][:, None, None, None],
     }
     for code, failed in failures.items():
         reason[(reason == Reason.OK) & np.broadcast_to(failed, shape)] = code
     return Performance(
+        configs,
         throughput,
         service_s * 1000.0,
         bound,
         reason,
-        np.broadcast_to(device_gb, shape),
+        np.where(llm_points, llm["device_gb"], np.broadcast_to(device_gb, shape)),
         np.broadcast_to(host_gb, shape),
+        cost.const.slo_ms,
+        llm["ttft_limit_ms"],
+        llm["ttft_ms"],
+        llm["decode_ms"],
+        llm["tpot_ms"],
+        llm["slots"],
+        llm["prefill_share"],
     )
+
+
+def _llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict[str, np.ndarray]:
+    """Per-instance figures of every LLM model over (instance, precision, LLM config): an
+    instance runs ``accelerators // tp`` engines (``deploycost.options.llm``)."""
+    scn, space, opts = cost.scn, cost.space, cost.scn.options
+    shape = (len(space.models), len(space.instances), len(space.precisions), len(configs))
+    out = {
+        name: np.full(shape, np.nan)
+        for name in (
+            "throughput",
+            "service_s",
+            "ttft_ms",
+            "decode_ms",
+            "tpot_ms",
+            "device_gb",
+            "prefill_share",
+        )
+    }
+    out["slots"] = np.ones(shape)
+    out["fits"] = np.ones(shape, bool)
+    out["supported"] = np.zeros(shape, bool)
+    out["ttft_limit_ms"] = np.full(len(space.models), np.inf)
+    out["tpot_limit_ms"] = np.full(len(space.models), np.inf)
+    if not configs.llm.any():
+        return out
+    k = np.nonzero(configs.llm)[0]
+    tp = configs.tp[k].astype(float)[None, None, :]  # (1, 1, K)
+    seqs = configs.batch[k].astype(float)[None, None, :]
+    count = ax["accel_count"][:, None, None]  # (H, 1, 1)
+    engines = np.floor(count / tp)
+    bytes_per = cost.bytes_per[None, :, None]  # (1, C, 1)
+    kv_elem = np.array(
+        [kv_bytes_per_element(p, float(cost.bytes_per[j])) for j, p in enumerate(space.precisions)]
+    )[None, :, None]
+    flops = ax["llm_device_flops"][:, :, None]
+    link = ax["link_bytes_s"][:, None, None]
+    supported = (engines >= 1) & np.isfinite(flops) & ((tp == 1) | np.isfinite(link))
+    mem = ax["device_mem_gb"][:, None, None]
+    for i, model in enumerate(scn.models):
+        if not model.is_llm:
+            continue
+        spec = model.llm
+        arch = architecture_of(model, scn.resolved_catalog)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            times = engine_times(
+                arch,
+                weight_bytes_per_param=bytes_per,
+                kv_bytes_per_element=kv_elem,
+                peak_flops=flops,
+                bandwidth=ax["device_bandwidth"][:, None, None],
+                link_bytes_s=np.nan_to_num(link, nan=1.0),
+                tp=tp,
+                concurrency=seqs,
+                input_tokens=spec.input_tokens.mean,
+                output_tokens=spec.output_tokens.mean,
+                prefix_hit=spec.prefix_cache_hit_rate,
+                compute_efficiency=opts.llm_compute_efficiency,
+                memory_efficiency=opts.llm_memory_efficiency,
+                step_overhead_s=opts.llm_step_overhead_ms / 1000.0,
+                allreduce_latency_s=opts.llm_allreduce_latency_us / 1e6,
+            )
+        weights_gb = arch.total * bytes_per / tp / 1e9  # per accelerator
+        kv_gb = times.device_gb - weights_gb
+        fits = fits_memory(
+            weights_gb, kv_gb, mem, opts.memory_usable_fraction, opts.kv_cache_memory_fraction
+        )
+        decode_ms = (spec.output_tokens.tail - 1.0) * times.tpot_s * 1000.0
+        figures = {
+            "throughput": np.where(engines >= 1, engines * times.throughput_rps, np.nan),
+            "service_s": times.ttft_s + decode_ms / 1000.0,
+            "ttft_ms": times.ttft_s * 1000.0,
+            "decode_ms": decode_ms,
+            "tpot_ms": times.tpot_s * 1000.0,
+            "device_gb": engines * tp * times.device_gb,
+            "slots": np.maximum(engines * seqs, 1.0),
+            "prefill_share": seqs
+            * times.prefill_s
+            / (seqs * times.prefill_s + spec.output_tokens.mean * times.step_s),
+            "fits": fits,
+            "supported": supported & np.isin(tp, spec.tensor_parallel or TENSOR_PARALLEL),
+        }
+        for name, values in figures.items():
+            out[name][i][..., k] = np.broadcast_to(values, shape[1:3] + (len(k),))
+        out["ttft_limit_ms"][i] = spec.ttft_p99_ms if spec.ttft_p99_ms is not None else np.inf
+        out["tpot_limit_ms"][i] = spec.tpot_p99_ms if spec.tpot_p99_ms is not None else np.inf
+    return out
 
 
 def p99_latency_ms(

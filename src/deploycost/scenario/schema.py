@@ -13,6 +13,7 @@ is reported at once as ``path must ..., got value``.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import reprlib
 import types
@@ -116,8 +117,52 @@ class CompressionEffort(Strict):
     calibration_gpu_hours_per_retrain: NonNeg = 1.0
 
 
+class TokenCount(Strict):
+    """Tokens per request: the mean, and optionally percentiles of the distribution."""
+
+    mean: Annotated[float, Field(gt=0, le=10_000_000)]
+    p50: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+    p90: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+    p99: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+
+    @property
+    def tail(self) -> float:
+        """The p99 where given, else the mean (the figure end-to-end latency is sized at)."""
+        return self.p99 if self.p99 is not None else self.mean
+
+
+class LlmShape(Strict):
+    """A decoder's shape, as in its ``config.json``; parameter counts derive from it."""
+
+    layers: Annotated[int, Field(ge=1, le=10_000)]
+    hidden: Annotated[int, Field(ge=1, le=1_000_000)]
+    heads: Annotated[int, Field(ge=1, le=10_000)]
+    kv_heads: Annotated[int, Field(ge=1, le=10_000)]
+    head_dim: Annotated[int, Field(ge=1, le=100_000)]
+    vocab: Annotated[int, Field(ge=1, le=100_000_000)]
+    intermediate: Annotated[int, Field(ge=1, le=10_000_000)]
+    experts: Annotated[int, Field(ge=0, le=100_000)] = 0
+    experts_per_token: Annotated[int, Field(ge=0, le=100_000)] = 0
+    ffn_matrices: Literal[2, 3] = 3  # 3: gated (SwiGLU) feed-forward; 2: plain MLP
+
+
+class LlmSpec(Strict):
+    """A generative model served in tokens (prefill + decode with continuous batching)."""
+
+    architecture: RowKey | None = None  # a row of the llm_architectures catalog
+    shape: LlmShape | None = None
+    input_tokens: TokenCount
+    output_tokens: TokenCount
+    prefix_cache_hit_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    ttft_p99_ms: Pos | None = None
+    tpot_p99_ms: Pos | None = None
+    tensor_parallel: list[Literal[1, 2, 4, 8]] | None = None
+
+
 class ModelSpec(Strict):
     name: ModelName
+    kind: Literal["model", "llm"] = "model"
+    llm: LlmSpec | None = None
     params_million: Pos | None = None
     size_gb: Pos | None = None
     checkpoint_precision: str = "fp32"
@@ -141,6 +186,21 @@ class ModelSpec(Strict):
     allowed_precisions: list[str] | None = None
     image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     pool: Name | None = None
+
+    @property
+    def is_llm(self) -> bool:
+        return self.llm is not None
+
+    @property
+    def latency_limit_ms(self) -> float:
+        """The end-to-end p99 limit: ``latency_slo_ms``; for an LLM that does not state it,
+        the one its TTFT and TPOT limits imply, ``ttft + (output tokens p99 - 1) tpot``."""
+        llm = self.llm
+        if llm is None or "latency_slo_ms" in self.model_fields_set:
+            return self.latency_slo_ms
+        if llm.ttft_p99_ms is None or llm.tpot_p99_ms is None:
+            return math.inf  # rejected by validation; here for models built without it
+        return llm.ttft_p99_ms + (llm.output_tokens.tail - 1.0) * llm.tpot_p99_ms
 
 
 class DataSource(Strict):
@@ -287,6 +347,20 @@ class OptionSettings(Strict):
     host_reserve_gb: Annotated[float, Field(ge=0, le=1e6)] = 2.0
     estimate_unprofiled: bool = False
     autoscale: bool = False
+    llm_concurrency: Annotated[list[Annotated[int, Field(ge=1, le=65536)]], Field(min_length=1)] = [
+        1,
+        4,
+        16,
+        32,
+        64,
+        128,
+        256,
+    ]
+    llm_compute_efficiency: Fraction = 0.5
+    llm_memory_efficiency: Fraction = 0.8
+    llm_step_overhead_ms: Annotated[float, Field(ge=0, le=1e6)] = 0.5
+    llm_allreduce_latency_us: Annotated[float, Field(ge=0, le=1e6)] = 10.0
+    kv_cache_memory_fraction: Fraction = 0.9
 
 
 Plan = Literal["on_demand", "reserved_1yr", "spot"]
@@ -333,6 +407,7 @@ class ModelChoice(Strict):
     compression: str = "none"
     autoscale: bool = False
     capacity_qps: Pos | None = None
+    tensor_parallel: Literal[1, 2, 4, 8] = 1
 
 
 class DeploymentSpec(Strict):
@@ -629,7 +704,9 @@ def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     roles = list(scn.role_specs)
     for m in scn.models:
         path = f"models[{m.name}]"
-        if (m.params_million is None) == (m.size_gb is None):
+        if (m.params_million is None) == (m.size_gb is None) and not (
+            m.llm is not None and m.params_million is None
+        ):
             problems.append(
                 f"{path} must give exactly one of params_million or size_gb, got "
                 f"{'both' if m.params_million is not None else 'neither'}"
@@ -650,6 +727,97 @@ def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
             _ref(name, instances, f"{path}.allowed_instances", "instance", problems)
         for name in m.allowed_precisions or []:
             _ref(name, precisions, f"{path}.allowed_precisions", "precision", problems)
+        _check_llm(scn, m, catalog, problems)
+
+
+LLM_PARAMS_MILLION = 1000.0  # dense parameters above which a model is taken for an LLM
+
+
+def _accelerators(catalog: Catalog, instance: str) -> int:
+    row = catalog.hardware.loc[instance]
+    count = row.accel_count
+    return 0 if row.compute_class == "cpu" or count != count else int(count)
+
+
+def _check_llm(scn: Scenario, m: ModelSpec, catalog: Catalog, problems: list[str]) -> None:
+    """An LLM states its tokens and shape; a large model that is none says so."""
+    path = f"models[{m.name}]"
+    if m.llm is None:
+        if m.kind == "llm":
+            problems.append(
+                f"{path}.llm.input_tokens and {path}.llm.output_tokens are required for "
+                "kind 'llm' (an LLM is costed in tokens), got no llm section"
+            )
+        elif "kind" not in m.model_fields_set and m.params_million is not None:
+            dense = m.params_million - m.embedding_gb * 1e3 / 4.0
+            if dense > LLM_PARAMS_MILLION:
+                problems.append(
+                    f"{path} has {m.params_million:,.0f} M parameters, which marks it as an "
+                    f"LLM: give {path}.llm.input_tokens and {path}.llm.output_tokens (and its "
+                    "architecture), or declare kind: model to cost it per request, got neither"
+                )
+        return
+    llm = m.llm
+    if m.kind != "llm":
+        problems.append(f"{path}.kind must be 'llm' when an llm section is given, got {m.kind!r}")
+    if (llm.architecture is None) == (llm.shape is None):
+        problems.append(
+            f"{path}.llm must give exactly one of architecture (a catalog row) or shape, got "
+            f"{'both' if llm.shape is not None else 'neither'}"
+        )
+    if llm.architecture is not None and llm.architecture not in catalog.llm_architectures.index:
+        _ref(
+            llm.architecture,
+            list(catalog.llm_architectures.index),
+            f"{path}.llm.architecture",
+            "LLM architecture",
+            problems,
+        )
+    shape = llm.shape
+    if shape is not None:
+        if shape.heads % shape.kv_heads:
+            problems.append(
+                f"{path}.llm.shape.kv_heads must divide heads ({shape.heads}), got {shape.kv_heads}"
+            )
+        if (shape.experts == 0) != (shape.experts_per_token == 0) or (
+            shape.experts_per_token > shape.experts
+        ):
+            problems.append(
+                f"{path}.llm.shape.experts_per_token must be between 1 and experts "
+                f"({shape.experts}) for a mixture of experts and 0 for a dense model, "
+                f"got {shape.experts_per_token}"
+            )
+    for side in ("input_tokens", "output_tokens"):
+        count = getattr(llm, side)
+        given = [(q, getattr(count, q)) for q in ("p50", "p90", "p99") if getattr(count, q)]
+        if any(a[1] > b[1] for a, b in itertools.pairwise(given)):
+            problems.append(
+                f"{path}.llm.{side} percentiles must not decrease (p50 <= p90 <= p99), "
+                f"got {dict(given)}"
+            )
+    if "latency_slo_ms" not in m.model_fields_set and (
+        llm.ttft_p99_ms is None or llm.tpot_p99_ms is None
+    ):
+        problems.append(
+            f"{path}.latency_slo_ms (end-to-end p99) is required for an LLM unless both "
+            f"llm.ttft_p99_ms and llm.tpot_p99_ms are given, got ttft_p99_ms="
+            f"{llm.ttft_p99_ms}, tpot_p99_ms={llm.tpot_p99_ms}"
+        )
+    if llm.tensor_parallel:
+        names = m.allowed_instances or usable_instances(scn, catalog)
+        most = max(
+            (_accelerators(catalog, n) for n in names if n in catalog.hardware.index), default=0
+        )
+        if min(llm.tensor_parallel) > most:
+            problems.append(
+                f"{path}.llm.tensor_parallel must not exceed the accelerators of every allowed "
+                f"instance (at most {most}), got {llm.tensor_parallel}"
+            )
+    if m.profiles:
+        problems.append(
+            f"{path}.profiles are per-request measurements; an LLM is estimated in tokens, "
+            f"got {len(m.profiles)} profiles"
+        )
 
 
 def _check_fusion(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
@@ -877,6 +1045,18 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
             )
         if choice.autoscale and choice.capacity_qps is None:
             problems.append(f"{where}.capacity_qps is required when autoscale is true")
+        if choice.tensor_parallel > 1 and choice.instance in catalog.hardware.index:
+            accelerators = _accelerators(catalog, choice.instance)
+            if choice.tensor_parallel > accelerators:
+                problems.append(
+                    f"{where}.tensor_parallel must be <= the {accelerators} accelerators of "
+                    f"{choice.instance}, got {choice.tensor_parallel}"
+                )
+            if not spec.is_llm:
+                problems.append(
+                    f"{where}.tensor_parallel applies to LLM models only, got "
+                    f"{choice.tensor_parallel}"
+                )
     sources = {s.name: s for s in scn.data_sources}
     for name, tier in dep.data_tiers.items():
         if name not in sources:

@@ -161,3 +161,47 @@ def random_fleet_scenario(seed: int, models: int = 50, pool_size: int = 5) -> di
         "max_types_per_model": 2,
     }
     return raw
+
+
+LLM_ARCHITECTURES = (
+    "GPT-J-6B",
+    "Llama-2-7B",
+    "Mistral-7B-v0.1",
+    "Qwen2.5-7B-Instruct",
+    "Llama-3.1-8B",
+    "Llama-2-13B",
+)
+LLM_POOL = ("g5.xlarge", "g5.12xlarge", "g6.xlarge", "g6.12xlarge", "p5.4xlarge", "inf2.xlarge")
+
+
+def random_llm_scenario(seed: int) -> dict:
+    """``random_scenario(seed, models=2)`` with its first model made an LLM: a catalog
+    architecture, token counts, TTFT / TPOT limits, a few GPU types and precisions, tensor
+    parallel degrees and concurrencies; small enough for the exhaustive backend."""
+    rng = np.random.default_rng(10_000 + seed)
+    raw = random_scenario(seed, models=2)
+    first = raw["models"][0]
+    for key in ("params_million", "mb_per_query", "latency_slo_ms"):
+        first.pop(key)
+    first["kind"] = "llm"
+    tokens_in = float(np.exp(rng.uniform(np.log(50), np.log(2000))))
+    tokens_out = float(np.exp(rng.uniform(np.log(20), np.log(500))))
+    first["llm"] = {
+        "architecture": str(rng.choice(LLM_ARCHITECTURES)),
+        "input_tokens": {"mean": round(tokens_in, 1)},
+        "output_tokens": {"mean": round(tokens_out, 1), "p99": round(tokens_out * 2.5, 1)},
+        "prefix_cache_hit_rate": round(float(rng.uniform(0, 0.5)), 3),
+        "ttft_p99_ms": round(float(rng.uniform(200, 3000)), 1),
+        "tpot_p99_ms": round(float(rng.uniform(15, 120)), 2),
+        "tensor_parallel": [1, int(rng.choice([2, 4]))],
+    }
+    first["allowed_instances"] = sorted(rng.choice(LLM_POOL, size=3, replace=False).tolist())
+    first["allowed_precisions"] = sorted(
+        rng.choice(["fp16", "fp8", "int8", "int4"], size=2, replace=False).tolist()
+    )
+    raw["workload"]["queries_per_day"] = round(float(rng.uniform(2e4, 2e6)), 1)
+    raw["constraints"].pop("e2e_latency_ms", None)
+    if rng.random() < 0.3:
+        raw["constraints"]["e2e_latency_ms"] = round(float(rng.uniform(5_000, 60_000)), 1)
+    raw["options"]["llm_concurrency"] = [4, 16, 64]
+    return raw

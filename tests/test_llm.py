@@ -1,0 +1,370 @@
+"""LLM serving in tokens: architecture counts, prefill/decode by hand, tensor parallelism,
+memory, the estimate against published measurements, validation and solving."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from deploycost.catalog import load_catalog
+from deploycost.cli.app import app
+from deploycost.cost.model import CostModel
+from deploycost.errors import ScenarioError
+from deploycost.optimize.solve import solve
+from deploycost.optimize.solvers import BACKENDS
+from deploycost.options.llm import engine_times
+from deploycost.options.performance import Configs, Reason, performance
+from deploycost.scenario.schema import validate_scenario
+from deploycost.scenario.synthetic import random_llm_scenario
+
+from .llm_published import architecture, comparison
+
+runner = CliRunner()
+
+
+def _llm_scenario(llm: dict | None = None, **model) -> dict:
+    spec = {
+        "architecture": "Llama-2-7B",
+        "input_tokens": {"mean": 512},
+        "output_tokens": {"mean": 128},
+        "ttft_p99_ms": 2000,
+        "tpot_p99_ms": 100,
+    }
+    spec.update(llm or {})
+    base = {"name": "chat", "kind": "llm", "llm": spec, "quality": 0.5}
+    base.update(model)
+    return {
+        "currency": "USD",
+        "workload": {"queries_per_day": 200_000, "peak_to_mean": 2.0},
+        "models": [base],
+        "catalog": {"regions": ["us-east-1"]},
+    }
+
+
+def _perf(raw: dict, configs: Configs):
+    cost = CostModel(validate_scenario(raw))
+    return cost, performance(cost, configs)
+
+
+def test_catalog_architectures_match_their_published_counts():
+    """Parameters derived from each catalog shape agree with the row's count (the sources'
+    own shape-based count, or the model card's) and the KV bytes with the sources' column."""
+    table = load_catalog().llm_architectures
+    assert len(table) >= 10
+    for name, row in table.iterrows():
+        arch = architecture(name)
+        total, _ = arch.derived_params()
+        assert total == pytest.approx(row.params_total, rel=1e-3), name  # biases left out
+        assert arch.kv_bytes_per_token(2.0) == row.kv_cache_bytes_per_token_fp16, name
+    mixtral = architecture("Mixtral-8x7B-Instruct-v0.1")
+    assert mixtral.active == pytest.approx(12_879_925_248, rel=1e-12)  # published active
+    assert mixtral.derived_params()[1] == pytest.approx(12_879_925_248, rel=5e-4)
+
+
+def test_prefill_and_decode_by_hand():
+    """Llama-2-7B fp16 on one H100 (989.5 TFLOPS, 3,350 GB/s), 8 sequences, 512 in / 128 out,
+    efficiencies 0.5 / 0.8, 0.5 ms step overhead: every figure worked out by hand."""
+    params = 6_738_415_616
+    weights = 2 * params  # bytes at fp16
+    kv = 2 * 32 * 32 * 128 * 2  # K and V x layers x kv heads x head dim x 2 bytes
+    assert kv == 524_288
+    compute, memory = 989.5e12 * 0.5, 3350e9 * 0.8
+    context = 512 + 128 / 2
+    decode_flops = 2 * params + 4 * 32 * 4096 * context
+    step = max(8 * decode_flops / compute, (weights + 8 * context * kv) / memory) + 0.5e-3
+    assert step == pytest.approx(6.430131e-3, rel=1e-6)  # memory-bound: 15.89 GB / 2.68 TB/s
+    prefill = (2 * params * 512 + 2 * 32 * 4096 * 512**2) / compute
+    assert prefill == pytest.approx(1.408562e-2, rel=1e-6)
+    times = engine_times(
+        architecture("Llama-2-7B"),
+        weight_bytes_per_param=2.0,
+        kv_bytes_per_element=2.0,
+        peak_flops=989.5e12,
+        bandwidth=3350e9,
+        link_bytes_s=450e9,
+        tp=1,
+        concurrency=8,
+        input_tokens=512,
+        output_tokens=128,
+        prefix_hit=0.0,
+        compute_efficiency=0.5,
+        memory_efficiency=0.8,
+        step_overhead_s=0.5e-3,
+        allreduce_latency_s=10e-6,
+    )
+    assert times.step_s == pytest.approx(step, rel=1e-12)
+    assert times.prefill_s == pytest.approx(prefill, rel=1e-12)
+    assert times.throughput_rps == pytest.approx(8 / (8 * prefill + 128 * step), rel=1e-12)
+    assert times.tpot_s == pytest.approx(step + 8 * prefill / 128, rel=1e-12)
+    assert times.ttft_s == pytest.approx(max(prefill, weights / memory) + step, rel=1e-12)
+    assert times.device_gb == pytest.approx((weights + 8 * 640 * kv) / 1e9, rel=1e-12)
+
+    # the same point through the option grid's performance table (p5.4xlarge: one H100)
+    raw = _llm_scenario({"output_tokens": {"mean": 128, "p99": 201}})
+    raw["options"] = {"llm_compute_efficiency": 0.5, "llm_memory_efficiency": 0.8}
+    cost, perf = _perf(raw, Configs.of([8], [1], [True]))
+    h = cost.space.instances.index("p5.4xlarge")
+    c = cost.space.precisions.index("fp16")
+    assert perf.reason[0, h, c, 0] == Reason.OK
+    assert perf.throughput_qps[0, h, c, 0] == pytest.approx(times.throughput_rps, rel=1e-12)
+    assert perf.tpot_ms[0, h, c, 0] == pytest.approx(times.tpot_s * 1e3, rel=1e-12)
+    assert perf.decode_ms[0, h, c, 0] == pytest.approx(200 * times.tpot_s * 1e3, rel=1e-12)
+    # p99 = TTFT (M/M/c over 8 sequence slots) + (p99 output tokens - 1) x TPOT
+    p99, ttft = perf.latency_ms(
+        (np.array([0]), np.array([h]), np.array([c]), np.array([0])), 1.0, np.array([1e-9])
+    )
+    assert ttft[0] == pytest.approx(times.ttft_s * 1e3, rel=1e-9)
+    assert p99[0] == pytest.approx(ttft[0] + 200 * times.tpot_s * 1e3, rel=1e-12)
+
+
+def test_tensor_parallel_scales_monotonically():
+    """Llama-2-70B fp16 on p5.48xlarge (8 x H100): a higher TP degree gives a faster step and
+    a shorter TPOT, and never more throughput per instance (fewer engines, more all-reduce)."""
+    raw = _llm_scenario({"architecture": "Llama-2-70B"})
+    configs = Configs.of([16] * 3, [2, 4, 8], [True] * 3)
+    cost, perf = _perf(raw, configs)
+    h = cost.space.instances.index("p5.48xlarge")
+    c = cost.space.precisions.index("fp16")
+    assert list(configs.tp) == [2, 4, 8]
+    assert (perf.reason[0, h, c] == Reason.OK).all()
+    tpot = perf.tpot_ms[0, h, c]
+    throughput = perf.throughput_qps[0, h, c]
+    assert np.all(np.diff(tpot) < 0)
+    assert np.all(np.diff(throughput) < 0)
+    assert list(perf.slots[0, h, c]) == [4 * 16, 2 * 16, 1 * 16]  # engines x sequences
+    # TP 1 cannot hold 138 GB of weights on one 80 GB device
+    _, alone = _perf(raw, Configs.of([16], [1], [True]))
+    assert alone.reason[0, h, c, 0] == Reason.OUT_OF_MEMORY
+
+
+def test_fp8_doubles_the_concurrent_batch_where_the_cache_binds():
+    """Llama-2-7B (no GQA: 0.5 MB of cache per token at 16 bits) with 1,024 + 1,024 tokens on
+    one H100: the cache bounds the batch; fp8 halves each sequence's cache (and the weights),
+    so the largest batch that fits doubles on the power-of-two grid."""
+    raw = _llm_scenario({"input_tokens": {"mean": 1024}, "output_tokens": {"mean": 1024}})
+    sizes = [8, 16, 32, 64, 128]
+    cost, perf = _perf(raw, Configs.of(sizes, [1] * 5, [True] * 5))
+    h = cost.space.instances.index("p5.4xlarge")
+    largest = {}
+    for precision in ("fp16", "fp8"):
+        c = cost.space.precisions.index(precision)
+        fits = perf.reason[0, h, c] != Reason.OUT_OF_MEMORY
+        largest[precision] = max(s for s, ok in zip(sizes, fits, strict=True) if ok)
+        weights = 6_738_415_616 * {"fp16": 2, "fp8": 1}[precision] / 1e9
+        per_sequence = (perf.device_gb[0, h, c, 1] - weights) / 16  # 16 sequences
+        assert per_sequence == pytest.approx(
+            2048 * 524_288 / {"fp16": 1, "fp8": 2}[precision] / 1e9
+        )
+    assert largest == {"fp16": 32, "fp8": 64}
+    # by hand: 0.9 x (80 - 13.48) GB / 1.074 GB = 55.7 sequences at fp16; 122.8 at fp8
+    assert 0.9 * (80 - 13.477) / 1.073741824 == pytest.approx(55.76, abs=0.01)
+
+
+def test_estimate_within_half_and_double_of_every_published_measurement():
+    table = comparison()
+    assert len(table) >= 8
+    assert table.ratio.between(0.5, 2.0).all(), table[~table.ratio.between(0.5, 2.0)]
+    assert 0.8 <= table.ratio.median() <= 1.25
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda m: m["llm"].update(input_tokens={"mean": 0}),
+            r"models\[chat\]\.llm\.input_tokens\.mean must be > 0, got 0",
+        ),
+        (
+            lambda m: m["llm"].update(
+                architecture=None,
+                shape={
+                    "layers": 2,
+                    "hidden": 64,
+                    "heads": 8,
+                    "kv_heads": 3,
+                    "head_dim": 8,
+                    "vocab": 100,
+                    "intermediate": 128,
+                },
+            ),
+            r"models\[chat\]\.llm\.shape\.kv_heads must divide heads \(8\), got 3",
+        ),
+        (
+            lambda m: m.update(
+                allowed_instances=["p5.4xlarge"], llm={**m["llm"], "tensor_parallel": [8]}
+            ),
+            r"models\[chat\]\.llm\.tensor_parallel must not exceed the accelerators of every "
+            r"allowed instance \(at most 1\), got \[8\]",
+        ),
+        (
+            lambda m: m.pop("llm"),
+            r"models\[chat\]\.llm\.input_tokens and models\[chat\]\.llm\.output_tokens are "
+            r"required for kind 'llm'",
+        ),
+        (
+            lambda m: m.update(kind=None, llm=None, params_million=7000),
+            r"models\[chat\] has 7,000 M parameters, which marks it as an LLM",
+        ),
+        (
+            lambda m: m["llm"].update(tpot_p99_ms=None),
+            r"models\[chat\]\.latency_slo_ms \(end-to-end p99\) is required for an LLM",
+        ),
+        (
+            lambda m: m["llm"].update(architecture="Llama-9-7B"),
+            r"models\[chat\]\.llm\.architecture must name a known LLM architecture",
+        ),
+    ],
+    ids=["tokens", "kv-heads", "tp", "no-tokens", "big-model", "no-e2e", "architecture"],
+)
+def test_bad_llm_input_names_field_rule_and_value(change, message, tmp_path):
+    raw = _llm_scenario()
+    change(raw["models"][0])
+    raw["models"][0] = {k: v for k, v in raw["models"][0].items() if v is not None}
+    with pytest.raises(ScenarioError, match=message):
+        validate_scenario(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(raw))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_deployment_tensor_parallel_beyond_the_instance_is_refused():
+    raw = _llm_scenario()
+    raw["baseline_deployment"] = {
+        "models": {"chat": {"instance": "p5.4xlarge", "replicas": 1, "tensor_parallel": 8}}
+    }
+    with pytest.raises(
+        ScenarioError,
+        match=r"models\[chat\]\.tensor_parallel must be <= the 1 accelerators of p5\.4xlarge, "
+        r"got 8",
+    ):
+        validate_scenario(raw)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_llm_solve_reports_tokens_costs_and_its_estimates(backend):
+    scn = validate_scenario(_llm_scenario())
+    result = solve(scn, backend=backend).raise_for_status()
+    (row,) = result.llm.itertuples()
+    models = result.models.set_index("model")
+    cost = models.loc[
+        "chat",
+        ["compute_per_day", "model_storage_per_day", "compression_per_day", "people_per_day"],
+    ].sum()
+    requests = 200_000
+    assert row.input_tokens_per_day == requests * 512
+    assert row.output_tokens_per_day == requests * 128
+    assert row.cost_per_day == pytest.approx(cost, rel=1e-12)
+    both = (
+        row.per_1m_input_tokens * 512 * requests / 1e6
+        + row.per_1m_output_tokens * 128 * requests / 1e6
+    )
+    assert both == pytest.approx(cost, rel=1e-9)  # the split adds back up
+    assert row.per_1k_queries == pytest.approx(cost / 200, rel=1e-12)
+    assert row.ttft_p99_ms <= 2000
+    assert row.tpot_ms <= 100
+    assert any("chat: prefill and decode times estimated" in line for line in result.estimates)
+    # the audit recomputed TTFT/TPOT and checked them as limits
+    names = {limit.name for limit in result.limits}
+    assert {"ttft_p99_max[chat]", "tpot_p99_max[chat]", "latency_p99_max[chat]"} <= names
+
+
+def test_cli_prints_the_llm_table_and_strict_json(tmp_path):
+    path = tmp_path / "chat.yaml"
+    path.write_text(json.dumps(_llm_scenario()))
+    result = runner.invoke(app, ["solve", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "LLM serving (tokens)" in result.output
+    assert "estimate: chat: prefill and decode times estimated" in result.output
+    result = runner.invoke(app, ["solve", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+
+    def refuse(value):
+        raise ValueError(f"non-standard JSON constant {value}")
+
+    doc = json.loads(result.stdout, parse_constant=refuse)
+    assert doc["llm"][0]["model"] == "chat"
+    assert doc["estimates"]
+
+
+def test_tpot_out_of_reach_is_explained():
+    scn = validate_scenario(_llm_scenario({"tpot_p99_ms": 0.5}))
+    result = solve(scn)
+    assert result.status.value == "infeasible"
+    text = " ".join(result.explanation)
+    assert "TPOT p99 <= 0.5 ms" in text
+    assert "the fastest decode gives TPOT" in text
+
+
+def _llm_crosscheck(seeds) -> tuple[list, int]:
+    """Every MILP backend against exhaustive enumeration on random small LLM scenarios."""
+    mismatches, with_llm = [], 0
+    for seed in seeds:
+        scn = validate_scenario(random_llm_scenario(seed))
+        results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
+        truth = results["exhaustive"]
+        with_llm += bool(truth.ok and len(truth.llm))
+        for backend, result in results.items():
+            same = result.status == truth.status and (
+                truth.objective_per_day is None
+                or result.objective_per_day == pytest.approx(truth.objective_per_day, rel=1e-6)
+            )
+            if not same:
+                mismatches.append(
+                    (seed, backend, result.objective_per_day, truth.objective_per_day)
+                )
+    return mismatches, with_llm
+
+
+def test_random_llm_scenarios_milp_equals_exhaustive_quick():
+    mismatches, with_llm = _llm_crosscheck(range(12))
+    assert mismatches == []
+    assert with_llm >= 8  # most solutions deploy the LLM (not a fusion subset without it)
+
+
+@pytest.mark.slow
+def test_random_llm_scenarios_milp_equals_exhaustive():
+    mismatches, with_llm = _llm_crosscheck(range(100, 250))
+    assert mismatches == []
+    assert with_llm >= 90
+
+
+def _per_million_tokens(raw: dict) -> float:
+    """The whole deployment's daily cost per million LLM output tokens (inf: infeasible)."""
+    result = solve(validate_scenario(raw), runner_ups=False)
+    if not result.ok:
+        return math.inf
+    spec = raw["models"][0]["llm"]
+    tokens = raw["workload"]["queries_per_day"] * spec["output_tokens"]["mean"]
+    return result.objective_per_day / (tokens / 1e6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 60), rho=st.floats(0.5, 0.85), raise_by=st.floats(0.0, 0.14))
+def test_cost_per_token_falls_as_the_utilisation_ceiling_rises(seed, rho, raise_by):
+    raw = random_llm_scenario(seed)
+    raw["constraints"]["utilisation_max"] = rho
+    higher = copy.deepcopy(raw)
+    higher["constraints"]["utilisation_max"] = rho + raise_by
+    assert _per_million_tokens(higher) <= _per_million_tokens(raw) * (1 + 1e-9)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 60),
+    limit=st.sampled_from(["ttft_p99_ms", "tpot_p99_ms"]),
+    factor=st.floats(0.2, 1.0),
+)
+def test_cost_per_token_rises_as_an_slo_tightens(seed, limit, factor):
+    raw = random_llm_scenario(seed)
+    tight = copy.deepcopy(raw)
+    tight["models"][0]["llm"][limit] *= factor
+    assert _per_million_tokens(tight) >= _per_million_tokens(raw) * (1 - 1e-9)
