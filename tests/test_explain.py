@@ -28,7 +28,9 @@ CASES = {
     ),
     "out_of_memory": (
         hand(models__0__size_gb=5000.0),
-        r"m \(in all-models\): no instance holds the model: it needs [\d.]+ GB",
+        r"m \(in all-models\): no instance holds the model: the smallest configuration "
+        r"needs [\d.]+ GB of accelerator memory; the largest allowed, measured instance, "
+        r"\S+, offers [\d.]+ GB",
     ),
     "cold_start": (
         hand(constraints__max_cold_start_s=0.01),

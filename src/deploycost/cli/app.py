@@ -1,27 +1,30 @@
-"""Command line: ``deploycost validate | schema | catalog | evaluate``."""
+"""Command line: validate, schema, catalog, evaluate, solve, export, report, sweep,
+sensitivity and profile (``deploycost --help``)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from deploycost.catalog import KEYS, load_catalog
+from deploycost.cli.common import (
+    _friendly,
+    _progress,
+    _scenario,
+    _table,
+    err,
+    out,
+)
+from deploycost.cli.profile import profile_app
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
-from deploycost.errors import DeployCostError, ScenarioError, printable
+from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import CHOICE_COLUMNS
 from deploycost.optimize.solve import solve as run_solve
 from deploycost.optimize.solvers import BACKENDS, SolverOptions, Status
@@ -38,59 +41,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="The cheapest way to deploy AI models, with every assumption priced.",
 )
-# A pipe or CI log has no width; 200 columns keep the widest table unclipped there.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-DEFAULT_SCENARIO = "ecommerce_search_rec.yaml"
-
-
-def builtin_problem(name: str) -> Path:
-    """Path of a problem file shipped with the package."""
-    return Path(str(resources.files("deploycost") / "problems" / name))
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print user errors without a traceback and exit 1."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except DeployCostError as exc:
-            err.print("error:", style="bold red", end=" ")
-            err.print(printable(str(exc)), markup=False, highlight=False)
-            raise typer.Exit(1) from None
-
-    return run
-
-
-@contextmanager
-def _progress(description: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (only on a terminal)."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    with err.status(description):
-        yield
-
-
-def _scenario(path: Path | None) -> Scenario:
-    return load_scenario(path if path is not None else builtin_problem(DEFAULT_SCENARIO))
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
-    return table
 
 
 @app.command()
@@ -737,6 +687,9 @@ def _print_solve(result, scn: Scenario) -> None:
         ups = result.runner_ups.copy()
         ups["extra_per_day"] = ups.extra_per_day.map(lambda v: "n/a" if v != v else f"+{v:,.2f}")
         out.print(_table(ups.rename(columns={"extra_per_day": f"extra {cur}/day"}), "runner-ups"))
+
+
+app.add_typer(profile_app, name="profile")
 
 
 def main() -> None:  # pragma: no cover - console entry point

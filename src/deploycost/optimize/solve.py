@@ -169,10 +169,16 @@ def _llm_table(
                 "per_1m_input_tokens": cost * share / (tokens_in / 1e6),
                 "per_1m_output_tokens": cost * (1.0 - share) / (tokens_out / 1e6),
                 "per_1k_queries": cost / (queries / 1e3),
-                "basis": "estimate",
+                "basis": _basis(r),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _basis(row) -> str:
+    if not row.profile_points:
+        return "estimate"
+    return f"measured ({row.profile_points} points, fit residual {row.profile_residual:.1%})"
 
 
 def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:
@@ -181,6 +187,8 @@ def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:
     out = []
     for r in form.options.table.iloc[chosen].itertuples():
         spec = scn.model(r.model)
+        if spec.is_llm and r.profile_points:
+            continue
         if spec.is_llm:
             shape = spec.llm.architecture or "its inline shape"
             out.append(

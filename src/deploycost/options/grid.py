@@ -165,10 +165,13 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
             f"max_replicas = {scn.options.max_replicas} replicas on every instance type"
         )
     if "out_of_memory" in best:
-        need, offer = best["out_of_memory"]
+        need, offer, name = best["out_of_memory"]
+        what = "weights and KV cache" if model.is_llm else "model"
         return (
-            f"{where}: no instance holds the model: it needs {need:.4g} GB of accelerator "
-            f"memory at its smallest precision; the largest instance offers {offer:.4g} GB"
+            f"{where}: no instance holds the {what}: the smallest configuration needs "
+            f"{need:.4g} GB of accelerator memory; the largest allowed"
+            f"{', measured' if model.profiles or (model.is_llm and model.llm.profiles) else ''} "
+            f"instance, {name}, offers {offer:.4g} GB"
         )
     return f"{where}: no allowed, measured (instance, precision) pair; add a profile or allow more"
 
@@ -408,6 +411,7 @@ def _option_table(
             "ttft_ms": kept["ttft_ms"][k],
             "tpot_ms": grid.perf.tpot_ms[at],
             "prefill_share": grid.perf.prefill_share[at],
+            "measured": grid.perf.profiled[at],
             "slo_ms": const.slo_ms[i],
             "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
             "artifact_gb": artifact,
@@ -425,6 +429,12 @@ def _option_table(
         }
     )
     table["headroom_ms"] = table.slo_ms - table.p99_ms
+    fits = [
+        grid.perf.calibration.get(key)
+        for key in zip(i, final["instance"], final["precision"], table.tensor_parallel, strict=True)
+    ]
+    table["profile_points"] = [0 if f is None else f.points for f in fits]
+    table["profile_residual"] = [np.nan if f is None else f.residual for f in fits]
     return table, by_price
 
 
@@ -432,7 +442,7 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
     space, units, reason = cost.space, grid.units, grid.reason
     tiers, zips = cost.artifact_tiers, cost.file_compressions
-    largest_device_gb = float(hardware_axes(cost)["device_gb"].max())
+    device_gb = hardware_axes(cost)["device_gb"]
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):
@@ -473,12 +483,17 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
         if (reason[unit] == Reason.OVER_CAPACITY).any():
             best.setdefault("over_capacity", True)
         if (reason[unit] == Reason.OUT_OF_MEMORY).any():
-            need = grid.perf.device_gb[units.model[unit]]
+            oom = reason[unit][..., 0] == Reason.OUT_OF_MEMORY  # (H, C, B)
+            need = grid.perf.device_gb[units.model[unit]][oom]
+            # only instances the model may use and has a measurement for (when measured
+            # only) count as the largest on offer
+            candidates = np.unique(np.nonzero(oom)[0])
             best.setdefault(
                 "out_of_memory",
                 (
                     float(np.min(need[need > 0], initial=np.inf)),
-                    largest_device_gb,
+                    float(device_gb[candidates].max()),
+                    cost.space.instances[candidates[np.argmax(device_gb[candidates])]],
                 ),
             )
         row["nearest_miss"] = "" if kept[unit] else _nearest_miss(cost, unit, units, best)

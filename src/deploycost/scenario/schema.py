@@ -146,6 +146,26 @@ class LlmShape(Strict):
     ffn_matrices: Literal[2, 3] = 3  # 3: gated (SwiGLU) feed-forward; 2: plain MLP
 
 
+class TokenProfile(Strict):
+    """A measured LLM operating point: one engine (``tensor_parallel`` accelerators of
+    ``instance``) at ``precision`` serving ``concurrency`` sequences at once, measured with
+    requests of ``input_tokens`` / ``output_tokens`` (means). It calibrates the estimate of
+    that (instance, precision, tensor_parallel): throughput, TPOT and TTFT are scaled so the
+    estimate reproduces the measurement (a least-squares fit in log space over all points of
+    the group)."""
+
+    instance: str
+    precision: str
+    tensor_parallel: Literal[1, 2, 4, 8] = 1
+    concurrency: Annotated[int, Field(ge=1, le=65536)]
+    input_tokens: Annotated[float, Field(gt=0, le=10_000_000)]
+    output_tokens: Annotated[float, Field(gt=0, le=10_000_000)]
+    output_tokens_per_s: Pos  # per engine
+    tpot_ms: Pos | None = None
+    ttft_ms: Pos | None = None
+    source: str = "scenario file"
+
+
 class LlmSpec(Strict):
     """A generative model served in tokens (prefill + decode with continuous batching)."""
 
@@ -157,6 +177,7 @@ class LlmSpec(Strict):
     ttft_p99_ms: Pos | None = None
     tpot_p99_ms: Pos | None = None
     tensor_parallel: list[Literal[1, 2, 4, 8]] | None = None
+    profiles: list[TokenProfile] = []
 
 
 class ModelSpec(Strict):
@@ -813,10 +834,24 @@ def _check_llm(scn: Scenario, m: ModelSpec, catalog: Catalog, problems: list[str
                 f"{path}.llm.tensor_parallel must not exceed the accelerators of every allowed "
                 f"instance (at most {most}), got {llm.tensor_parallel}"
             )
+    instances = list(catalog.hardware.index)
+    for i, p in enumerate(llm.profiles):
+        where = f"{path}.llm.profiles[{i}]"
+        _ref(p.instance, instances, f"{where}.instance", "instance", problems)
+        _ref(
+            p.precision, list(catalog.precision.index), f"{where}.precision", "precision", problems
+        )
+        if p.instance in catalog.hardware.index and p.tensor_parallel > _accelerators(
+            catalog, p.instance
+        ):
+            problems.append(
+                f"{where}.tensor_parallel must be <= the {_accelerators(catalog, p.instance)} "
+                f"accelerators of {p.instance}, got {p.tensor_parallel}"
+            )
     if m.profiles:
         problems.append(
-            f"{path}.profiles are per-request measurements; an LLM is estimated in tokens, "
-            f"got {len(m.profiles)} profiles"
+            f"{path}.profiles are per-request measurements; an LLM takes token profiles in "
+            f"{path}.llm.profiles, got {len(m.profiles)} per-request profiles"
         )
 
 

@@ -1,0 +1,74 @@
+"""What every command shares: consoles, error handling, the default scenario, tables."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from deploycost.errors import DeployCostError, printable
+from deploycost.scenario.schema import Scenario, load_scenario
+
+# A pipe or CI log has no width; 200 columns keep the widest table unclipped there.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+DEFAULT_SCENARIO = "ecommerce_search_rec.yaml"
+
+
+def builtin_problem(name: str) -> Path:
+    """Path of a problem file shipped with the package."""
+    return Path(str(resources.files("deploycost") / "problems" / name))
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print user errors without a traceback and exit 1."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DeployCostError as exc:
+            err.print("error:", style="bold red", end=" ")
+            err.print(printable(str(exc)), markup=False, highlight=False)
+            raise typer.Exit(1) from None
+
+    return run
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[None]:
+    """A spinner on stderr while long work runs (only on a terminal)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with err.status(description):
+        yield
+
+
+def _scenario(path: Path | None) -> Scenario:
+    return load_scenario(path if path is not None else builtin_problem(DEFAULT_SCENARIO))
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
+    return table
