@@ -368,3 +368,79 @@ def test_cost_per_token_rises_as_an_slo_tightens(seed, limit, factor):
     tight = copy.deepcopy(raw)
     tight["models"][0]["llm"][limit] *= factor
     assert _per_million_tokens(tight) >= _per_million_tokens(raw) * (1 - 1e-9)
+
+
+def test_export_carries_the_llm_configuration_and_token_costs(tmp_path):
+    import yaml
+
+    path = tmp_path / "chat.yaml"
+    path.write_text(json.dumps(_llm_scenario()))
+    result = runner.invoke(app, ["export", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / "out" / "recommended.yaml").read_text())
+    entry = doc["deployment"]["models"]["chat"]
+    solved = solve(validate_scenario(_llm_scenario()), runner_ups=False).llm.iloc[0]
+    assert entry["tensor_parallel"] == solved.tensor_parallel
+    assert entry["sequences_per_engine"] == solved.sequences_per_engine
+    assert entry["cost_per_1m_output_tokens"] == pytest.approx(solved.per_1m_output_tokens)
+    assert entry["tpot_ms"] == pytest.approx(solved.tpot_ms)
+    assert entry["performance_basis"] == "estimate"
+    assert any(line.startswith("chat: prefill and decode") for line in doc["estimates"])
+    (deployment,) = yaml.safe_load_all((tmp_path / "out" / "k8s" / "chat.yaml").read_text())
+    env = {
+        e["name"]: e["value"]
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["TENSOR_PARALLEL_SIZE"] == str(entry["tensor_parallel"])
+    assert env["MAX_NUM_SEQS"] == str(entry["sequences_per_engine"])
+
+
+def test_fleet_sizes_an_llm_by_its_capacity_at_the_token_limits():
+    """In a fleet, an LLM instance's capacity is the largest rate at which one instance
+    (engines x sequences slots) meets TTFT, TPOT and the end-to-end limit: at that rate the
+    recomputed figures sit on a limit, and both MILP backends agree."""
+    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.options.capacity import fleet_options
+
+    raw = _llm_scenario()
+    raw["fleet"] = {"plans": ["on_demand", "reserved_1yr", "spot"]}
+    raw["options"] = {"autoscale": True}
+    scn = validate_scenario(raw)
+    results = {b: solve_fleet(scn, backend=b) for b in ("scipy-highs", "pulp-cbc")}
+    assert results["pulp-cbc"].objective_per_day == pytest.approx(
+        results["scipy-highs"].objective_per_day, rel=1e-6
+    )
+    result = results["scipy-highs"]
+    assert result.audit.problems == ()
+    (used,) = result.shares[result.shares["mode"] >= 0].itertuples()
+    fleet = fleet_options(CostModel(scn))
+    modes = fleet.modes
+    (mode,) = modes[
+        (modes.instance == used.instance)
+        & (modes.precision == used.precision)
+        & (modes.batch == used.batch)
+    ].itertuples()
+    at = tuple(
+        np.array([int(v)]) for v in (0, mode.instance_idx, mode.precision_idx, mode.config_idx)
+    )
+
+    def meets(rate: float) -> bool:
+        p99, ttft = fleet.perf.latency_ms(at, 1.0, np.array([rate]))
+        return bool(fleet.perf.meets(at[0], p99, ttft)[0])
+
+    assert meets(mode.cap_qps)
+    # the capacity is the utilisation ceiling, or the rate where a latency limit binds
+    ceiling = scn.constraints.utilisation_max * mode.throughput_qps
+    assert mode.cap_qps == pytest.approx(ceiling, rel=1e-9) or not meets(mode.cap_qps * 1.001)
+    tight = copy.deepcopy(raw)
+    tight["models"][0]["llm"]["ttft_p99_ms"] = 150  # now the queue for a slot binds
+    scn = validate_scenario(tight)
+    fleet = fleet_options(CostModel(scn))
+    binding = fleet.modes[fleet.modes.cap_qps < 0.999 * 0.8 * fleet.modes.throughput_qps]
+    assert len(binding)
+    for row in binding.itertuples():
+        at = tuple(
+            np.array([int(v)]) for v in (0, row.instance_idx, row.precision_idx, row.config_idx)
+        )
+        assert meets(row.cap_qps)
+        assert not meets(row.cap_qps * 1.001)

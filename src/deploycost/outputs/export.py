@@ -160,6 +160,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
                     "utilisation_max": scn.constraints.utilisation_max,
                     "peak_requests_per_s": models.at[name, "arrival_qps"],
                     "capacity_requests_per_s": models.at[name, "capacity_qps"],
+                    **_llm_fields(scn, result, name, c),
                 }
                 for name, c in sorted(spec.models.items())
             },
@@ -183,6 +184,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
             },
         },
         "limits": _limits(result),
+        "estimates": list(result.estimates),
         "prices": [
             {
                 "name": n,
@@ -267,6 +269,34 @@ def accelerator_limits(hw: pd.Series) -> dict[str, str]:
     return {}
 
 
+def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
+    """An LLM's serving configuration, TTFT/TPOT and what its tokens cost (empty for other
+    models, so their entries do not change)."""
+    if not scn.model(name).is_llm:
+        return {}
+    row = result.llm.set_index("model").loc[name]
+    hw = scn.resolved_catalog.hardware.loc[choice.instance]
+    return {
+        "tensor_parallel": int(choice.tensor_parallel),
+        "engines_per_instance": int(hw.accel_count) // int(choice.tensor_parallel),
+        "sequences_per_engine": int(choice.batch),
+        "ttft_p99_ms": float(row.ttft_p99_ms),
+        "ttft_limit_ms": _or_none(row.ttft_limit_ms),
+        "tpot_ms": float(row.tpot_ms),
+        "tpot_limit_ms": _or_none(row.tpot_limit_ms),
+        "input_tokens_per_day": float(row.input_tokens_per_day),
+        "output_tokens_per_day": float(row.output_tokens_per_day),
+        "cost_per_1m_input_tokens": float(row.per_1m_input_tokens),
+        "cost_per_1m_output_tokens": float(row.per_1m_output_tokens),
+        "cost_per_1k_queries": float(row.per_1k_queries),
+        "performance_basis": str(row.basis),
+    }
+
+
+def _or_none(value) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
 def node_instance_type(hw: pd.Series, row: str) -> str:
     """The node label value that selects catalog row ``hw`` (named ``row``); an error when
     it is not a valid label value."""
@@ -322,6 +352,23 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
             "deploycost.io/slo-ms": f"{model.latency_slo_ms:g}",
             "deploycost.io/artifact-tier": str(choice.tier),
         }
+        env = [
+            {"name": "MAX_BATCH_SIZE", "value": str(choice.batch)},
+            {"name": "PRECISION", "value": str(choice.precision)},
+        ]
+        if model.is_llm:
+            engines = int(hw.accel_count) // int(choice.tensor_parallel)
+            annotations |= {
+                "deploycost.io/tensor-parallel": str(choice.tensor_parallel),
+                "deploycost.io/sequences-per-engine": str(choice.batch),
+                "deploycost.io/engines-per-pod": str(engines),
+            }
+            env = [
+                {"name": "TENSOR_PARALLEL_SIZE", "value": str(choice.tensor_parallel)},
+                {"name": "MAX_NUM_SEQS", "value": str(choice.batch)},
+                {"name": "ENGINES_PER_POD", "value": str(engines)},
+                {"name": "PRECISION", "value": str(choice.precision)},
+            ]
         vcpus = int(hw.vcpus)
         memory_gib = float(hw.memory_gib)
         limits = accelerator_limits(hw)
@@ -350,10 +397,7 @@ def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
                                     "requests": requests,
                                     "limits": {"memory": requests["memory"], **limits},
                                 },
-                                "env": [
-                                    {"name": "MAX_BATCH_SIZE", "value": str(choice.batch)},
-                                    {"name": "PRECISION", "value": str(choice.precision)},
-                                ],
+                                "env": env,
                             }
                         ],
                     },
