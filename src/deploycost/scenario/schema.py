@@ -22,7 +22,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
@@ -207,6 +215,15 @@ class ModelSpec(Strict):
     allowed_precisions: list[str] | None = None
     image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     pool: Name | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_checkpoint(cls, data: Any) -> Any:
+        """LLM checkpoints are published in 16-bit (bf16): that is the default precision an
+        LLM's compression effort and artifact sizes start from."""
+        if isinstance(data, dict) and data.get("llm") is not None:
+            data = {"checkpoint_precision": "bf16", **data}
+        return data
 
     @property
     def is_llm(self) -> bool:
