@@ -444,3 +444,17 @@ def test_fleet_sizes_an_llm_by_its_capacity_at_the_token_limits():
         )
         assert meets(row.cap_qps)
         assert not meets(row.cap_qps * 1.001)
+
+
+def test_report_shows_the_llm_table_and_the_estimates():
+    from deploycost.outputs.report import build_report, render_markdown
+
+    scn = validate_scenario(_llm_scenario())
+    result = solve(scn, runner_ups=False)
+    report = build_report(scn, result)
+    titles = [title for title, _, _ in report.sections]
+    assert "LLM serving in tokens" in titles
+    assert "Estimates the answer rests on" in titles
+    text = render_markdown(report, "files")
+    assert f"{result.llm.per_1m_output_tokens.iloc[0]:,.4g}" in text
+    assert "- chat: prefill and decode times estimated" in text

@@ -571,7 +571,14 @@ def print_fleet(result, scn: Scenario) -> None:
             "pool": shares.pool,
             "instance": shares.instance,
             "precision": shares.precision,
-            "batch": np.where(standby, "-", shares.batch.astype(str)),
+            "batch": np.where(
+                standby,
+                "-",
+                [
+                    f"{t} x {b}" if t > 1 else str(b)
+                    for t, b in zip(shares.tensor_parallel, shares.batch, strict=True)
+                ],
+            ),
             "share %": np.where(standby, "standby", (shares.share * 100).map("{:.1f}".format)),
             "req/s per instance": np.where(standby, "-", shares.cap_qps.map(lambda v: f"{v:,.1f}")),
         }

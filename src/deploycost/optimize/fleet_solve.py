@@ -242,6 +242,7 @@ def decode(
             "instance": modes.instance.to_numpy(),
             "precision": modes.precision.to_numpy(),
             "batch": modes.batch.to_numpy(),
+            "tensor_parallel": modes.tensor_parallel.to_numpy(),
             "share": w[used],
             "cap_qps": modes.cap_qps.to_numpy(),
             "p99_at_cap_ms": modes.p99_at_cap_ms.to_numpy(),
@@ -316,7 +317,7 @@ def _with_standby(form, shares, bought, artifacts) -> pd.DataFrame:
         for name in sorted({space.models[form.fleet.units.model[u]] for u in units}):
             if name in set(artifacts.model):
                 precision = artifacts.precision[artifacts.model == name].iat[0]
-                rows.append((name, pool, inst, precision, 0, 0.0, np.nan, np.nan, -1))
+                rows.append((name, pool, inst, precision, 0, 1, 0.0, np.nan, np.nan, -1))
     if not rows:
         return shares
     extra = pd.DataFrame(rows, columns=list(shares.columns))

@@ -193,11 +193,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
                 {
                     "name": model,
                     "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
-                    "env": [
-                        {"name": "PRECISION", "value": str(mine.precision)},
-                        {"name": "MAX_BATCH_SIZE", "value": str(mine.batch)},
-                        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
-                    ],
+                    "env": _env(scn.model(model).is_llm, mine),
                 }
             )
         containers[0]["resources"] = {"limits": limits} if limits else {}
@@ -242,3 +238,21 @@ def write_fleet_export(
     return write_set(
         Path(out_dir), fleet_recommendation(scn, result), fleet_manifests(scn, result), force
     )
+
+
+def _env(llm: bool, mine) -> list[dict]:
+    """A container's serving settings: the batch, or an LLM's tensor-parallel degree and
+    sequences per engine."""
+    serving = (
+        [
+            {"name": "TENSOR_PARALLEL_SIZE", "value": str(int(mine.tensor_parallel))},
+            {"name": "MAX_NUM_SEQS", "value": str(mine.batch)},
+        ]
+        if llm
+        else [{"name": "MAX_BATCH_SIZE", "value": str(mine.batch)}]
+    )
+    return [
+        {"name": "PRECISION", "value": str(mine.precision)},
+        *serving,
+        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
+    ]

@@ -196,6 +196,13 @@ def build_report(
     report.sections.append(
         ("Recommendation", summary + _frame_html(shown), md_summary + "\n\n" + _frame_md(shown))
     )
+    if len(result.llm):
+        llm = result.llm.drop(columns=["cost_per_day"])
+        report.sections.append(("LLM serving in tokens", _frame_html(llm), _frame_md(llm)))
+    if result.estimates:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in result.estimates)
+        md_items = "\n".join(f"- {line}" for line in result.estimates)
+        report.sections.append(("Estimates the answer rests on", f"<ul>{items}</ul>", md_items))
     components = result.components.copy()
     report.images["cost"] = _cost_plot(scn, evaluation)
     report.sections.append(
