@@ -151,10 +151,45 @@ def test_solve_json_matches_library_on_each_backend():
         assert {c["component"] for c in payload["components"]} >= {"compute", "total"}
 
 
-def test_solve_unknown_backend_lists_valid_ones():
-    result = runner.invoke(app, ["solve", str(SEED), "--backend", "cplex"])
-    assert result.exit_code == 1
-    assert "backend must be one of scipy-highs, pulp-cbc, exhaustive, got 'cplex'" in result.output
+def _console(*args: str) -> subprocess.CompletedProcess:
+    """The installed console entry point (``python -m deploycost`` runs the same main)."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploycost", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_solve_unknown_backend_lists_the_choices_and_exits_1():
+    """--backend is a choice: a wrong one is a usage error, which is invalid input (exit 1),
+    never the exit code of an infeasible problem (2)."""
+    result = _console("solve", str(SEED), "--backend", "cplex")
+    assert result.returncode == 1
+    assert "'cplex' is not one of 'scipy-highs', 'pulp-cbc', 'exhaustive'" in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown = _console("solve", str(SEED), "--frob")
+    assert unknown.returncode == 1
+    assert "No such option: --frob" in unknown.stderr
+
+
+def test_version_prints_the_package_version():
+    from deploycost import __version__
+
+    result = _console("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"deploycost {__version__}"
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
+def test_solve_json_is_strict_json(path):
+    """No NaN or Infinity anywhere (a runner-up with none, an LLM without a limit): strict
+    parsers accept every --json output."""
+    result = runner.invoke(app, ["solve", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    payload = json.loads(result.stdout, parse_constant=refuse)
+    assert payload["status"] == "optimal"
 
 
 @pytest.mark.parametrize(

@@ -340,3 +340,22 @@ def test_sobol_indices_by_hand():
     )
     with pytest.raises(DeployCostError, match="need parameter distributions"):
         sobol(scn, line, line_params)
+
+
+def test_bad_sobol_spec_is_refused_before_the_tornado(tmp_path):
+    """A line spec cannot give Sobol indices: the command says so before solving anything
+    (no tornado table is printed first)."""
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    spec = tmp_path / "line.yaml"
+    spec.write_text(
+        "mode: line\nparameters:\n  - {name: gpu, select: 'instance_hour[*]', values: [0.5, 1.0]}\n"
+    )
+    result = CliRunner().invoke(app, ["sensitivity", "--sobol", str(spec)])
+    assert result.exit_code == 1
+    assert "Sobol indices need parameter distributions: mode random or lhs, got 'line'" in (
+        result.output
+    )
+    assert "tornado" not in result.output

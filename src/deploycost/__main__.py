@@ -1,3 +1,3 @@
-from deploycost.cli.app import app
+from deploycost.cli.app import main
 
-app(prog_name="deploycost")
+main()

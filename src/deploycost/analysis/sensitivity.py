@@ -97,6 +97,20 @@ def pareto(
     return table
 
 
+def check_sobol(spec: SweepSpec, samples: int) -> None:
+    """Everything a Sobol analysis needs, checked before any solving starts."""
+    try:
+        import SALib  # noqa: F401
+    except ImportError:
+        raise DeployCostError("Sobol indices need SALib: pip install 'deploycost[sobol]'") from None
+    if spec.mode not in ("random", "lhs"):
+        raise DeployCostError(
+            f"Sobol indices need parameter distributions: mode random or lhs, got {spec.mode!r}"
+        )
+    if samples < 2 or samples & (samples - 1):
+        raise DeployCostError(f"Sobol samples must be a power of two, got {samples}")
+
+
 def sobol(
     scn: Scenario,
     spec: SweepSpec,
@@ -109,17 +123,10 @@ def sobol(
 
     ``samples`` (a power of two) base points give ``samples x (k + 2)`` scenarios.
     """
-    try:
-        from SALib.analyze import sobol as analyze
-        from SALib.sample import sobol as sample
-    except ImportError:
-        raise DeployCostError("Sobol indices need SALib: pip install 'deploycost[sobol]'") from None
-    if spec.mode not in ("random", "lhs"):
-        raise DeployCostError(
-            f"Sobol indices need parameter distributions: mode random or lhs, got {spec.mode!r}"
-        )
-    if samples < 2 or samples & (samples - 1):
-        raise DeployCostError(f"Sobol samples must be a power of two, got {samples}")
+    check_sobol(spec, samples)
+    from SALib.analyze import sobol as analyze
+    from SALib.sample import sobol as sample
+
     names = [p.spec.name for p in params]
     problem = {"num_vars": len(params), "names": names, "bounds": [[0.0, 1.0]] * len(params)}
     u = np.clip(

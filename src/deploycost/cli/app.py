@@ -3,6 +3,7 @@ sensitivity and profile (``deploycost --help``)."""
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from pathlib import Path
@@ -35,9 +36,13 @@ from deploycost.scenario.schema import (
     load_scenario,
     scenario_json_schema,
 )
+from deploycost.version import __version__
+
+# the registered backends as choices (a StrEnum member is its name wherever a string is)
+Backend = enum.StrEnum("Backend", {name: name for name in BACKENDS})
+DEFAULT_BACKEND = Backend("scipy-highs")
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="The cheapest way to deploy AI models, with every assumption priced.",
 )
@@ -167,9 +172,10 @@ def export_command(
         Path, typer.Option("--out", help="Folder for recommended.yaml/.json and k8s/")
     ] = Path("deploycost-out"),
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
-    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
 ) -> None:
     """Solve, then write the recommended configuration and Kubernetes manifests."""
+    backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.outputs.export import write_export
 
     scn = _scenario(scenario)
@@ -205,9 +211,10 @@ def report_command(
     ] = Path("report.html"),
     swing: Annotated[float, typer.Option(help="Tornado: price groups -/+ this fraction")] = 0.2,
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
-    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
 ) -> None:
     """Solve, then write an HTML report with plots and its Markdown twin."""
+    backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.analysis.sensitivity import pareto, tornado
     from deploycost.outputs.report import build_report, check_report_path, write_report
 
@@ -268,13 +275,14 @@ def sweep_command(
         str | None,
         typer.Option(help="'local' (LocalCluster) or a scheduler address tcp://host:port"),
     ] = None,
-    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
     ] = None,
 ) -> None:
     """Sweep price assumptions: exact breakpoints on a line, certified grids and samples."""
+    backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.analysis.sweep import load_spec_file, remove_state, write_table
     from deploycost.files import atomic_write, exclusive
     from deploycost.optimize.solvers import get_backend
@@ -375,11 +383,12 @@ def sensitivity_command(
         ),
     ] = None,
     sobol_samples: Annotated[int, typer.Option(help="Sobol base samples (a power of two)")] = 256,
-    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
 ) -> None:
     """Tornado of price groups; optionally the cost frontier against a limit and Sobol
     indices over price distributions."""
-    from deploycost.analysis.sensitivity import pareto, sobol, tornado
+    backend = str(backend)  # the choice as the plain name the solvers take
+    from deploycost.analysis.sensitivity import check_sobol, pareto, sobol, tornado
     from deploycost.analysis.sweep import load_spec_file
 
     if not 0 < swing < 1:
@@ -390,6 +399,9 @@ def sensitivity_command(
             "sensitivity",
         )
     scn = _scenario(scenario)
+    if sobol_spec is not None:  # a bad spec fails here, before the tornado's solves
+        spec, params = load_spec_file(sobol_spec, scn)
+        check_sobol(spec, sobol_samples)
     table = tornado(scn, swing, backend)
     out.print(
         _table(
@@ -401,7 +413,6 @@ def sensitivity_command(
         frontier = pareto(scn, pareto_limit, backend=backend)
         out.print(_table(frontier.astype({"frontier": str}), f"cost against {pareto_limit}"))
     if sobol_spec is not None:
-        spec, params = load_spec_file(sobol_spec, scn)
         indices, sweep = sobol(scn, spec, params, sobol_samples, backend)
         out.print(
             _table(
@@ -443,9 +454,9 @@ def _solve_json(result, scn: Scenario) -> dict:
         "explanation": result.explanation,
         "binding": result.binding,
         "deployment": result.deployment.model_dump() if result.deployment else None,
-        "models": result.models.to_dict(orient="records"),
-        "components": result.components.to_dict(orient="records"),
-        "runner_ups": result.runner_ups.to_dict(orient="records"),
+        "models": _records(result.models),
+        "components": _records(result.components),
+        "runner_ups": _records(result.runner_ups),
         "llm": _records(result.llm),
         "estimates": result.estimates,
         "timings_s": result.timings,
@@ -459,7 +470,7 @@ def solve_command(
     scenario: Annotated[
         Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
     ] = None,
-    backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}")] = "scipy-highs",
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
     time_limit: Annotated[
         float | None,
         typer.Option(
@@ -478,6 +489,7 @@ def solve_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
+    backend = str(backend)  # the choice as the plain name the solvers take
     options = SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0, a gap outside [0, 1)
     scn = _scenario(scenario)
     if scn.fleet is not None:
@@ -699,5 +711,31 @@ def _print_solve(result, scn: Scenario) -> None:
 app.add_typer(profile_app, name="profile")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"deploycost {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version"),
+    ] = False,
+) -> None:
+    """The cheapest way to deploy AI models, with every assumption priced."""
+
+
+def main() -> None:
+    """The console entry point: a command-line usage error (unknown option, a value not
+    among the choices) is invalid input, exit 1, like every other; exit 2 stays
+    'infeasible'."""
+    try:
+        code = app(standalone_mode=False, prog_name="deploycost")
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors: bad option, value, choice
+        exc.show()
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
