@@ -13,6 +13,7 @@ from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import Status
 from deploycost.outputs.export import recommendation
 from deploycost.scenario.schema import load_scenario, validate_scenario
+from deploycost.scenario.synthetic import random_llm_scenario
 
 from .conftest import PROBLEMS, random_with_coupled_limits
 
@@ -65,22 +66,26 @@ def test_shipped_problems_rows_audit_and_export_agree(path):
     assert counts["latency_p99_max"] >= 1
 
 
-def _sweep_seeds(seeds) -> dict[str, int]:
+def _sweep_seeds(seeds, llm_seeds=()) -> dict[str, int]:
+    """Limit values compared per family over random scenarios (and random LLM scenarios,
+    which exercise the TTFT and TPOT families)."""
     total: dict[str, int] = {}
-    for seed in seeds:
-        for family, n in _compare(validate_scenario(random_with_coupled_limits(seed))).items():
+    scenarios = [random_with_coupled_limits(seed) for seed in seeds]
+    scenarios += [random_llm_scenario(seed) for seed in llm_seeds]
+    for raw in scenarios:
+        for family, n in _compare(validate_scenario(raw)).items():
             total[family] = total.get(family, 0) + n
     return total
 
 
 def test_random_scenarios_rows_audit_and_export_agree_quick():
-    total = _sweep_seeds(range(12))
-    assert {"latency_p99_max", "utilisation_max", "quality_min"} <= set(total)
+    total = _sweep_seeds(range(12), llm_seeds=range(3))
+    assert {"latency_p99_max", "utilisation_max", "quality_min", "ttft_p99_max"} <= set(total)
 
 
 @pytest.mark.slow
 def test_random_scenarios_rows_audit_and_export_agree():
-    total = _sweep_seeds(range(200))
+    total = _sweep_seeds(range(200), llm_seeds=range(30))
     # every coupled family was exercised, most of them many times
     assert {limit.family for limit in LIMITS} <= set(total), total
     assert min(total.values()) >= 5, total
