@@ -22,6 +22,7 @@ RANK = {
     "options": 3,
     "optimize": 4,
     "analysis": 5,
+    "simulate": 5,
     "outputs": 6,
     "cli": 7,
     "api": 7,

@@ -1,0 +1,1 @@
+"""Discrete-event simulation of a chosen deployment: replicas, dispatch, batching."""
