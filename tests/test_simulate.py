@@ -143,3 +143,94 @@ def test_lognormal_noise_has_mean_one_and_the_cv_asked():
     latency, *_ = _run(a, dist="lognormal", cv=0.5)
     assert latency.mean() == pytest.approx(1.0, rel=0.01)
     assert latency.std() / latency.mean() == pytest.approx(0.5, rel=0.02)
+
+
+# --- a deployment, hour by hour ------------------------------------------------------
+
+
+def _ecommerce():
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import load_scenario
+
+    from .conftest import ROOT
+
+    scn = load_scenario(ROOT / "problems" / "ecommerce_search_rec.yaml")
+    return scn, solve(scn, runner_ups=False).deployment
+
+
+def test_random_dispatch_breaks_the_recall_slo_the_analytic_model_promised():
+    """The shipped e-commerce answer sizes recall at 24 replicas for 8,000 qps with an M/M/c
+    p99 of 3.9 ms. Spread at random over 24 single-server replicas (a Kubernetes Service),
+    the simulated p99 is above the 20 ms SLO; round robin stays under it."""
+    from deploycost.simulate.run import Settings, simulate_deployment
+
+    scn, spec = _ecommerce()
+    rows = {
+        dispatch: simulate_deployment(
+            scn, spec, Settings(hours="peak", dispatch=dispatch, requests=300_000)
+        ).set_index("model")
+        for dispatch in ("random", "round_robin")
+    }
+    recall = rows["random"].loc["recall"]
+    assert recall.replicas == 24
+    assert recall.predicted_p99_ms == pytest.approx(3.93, abs=0.01)
+    assert recall.p99_low_ms > 20.0
+    assert not recall.met
+    assert rows["round_robin"].loc["recall"].p99_high_ms < 20.0
+    # utilisation = arrivals x service time / replicas: 8,000 x 2.398 ms / 24
+    assert recall.utilisation == pytest.approx(8000 * 2.398e-3 / 24, rel=0.01)
+
+
+def test_every_hour_follows_the_profile_and_finds_the_slow_batch():
+    """Hour rates are queries/day x the hour's weight / 3600 x requests per query; the
+    batch-32 coarse ranker, waiting for full batches, misses its 30 ms SLO at every hour
+    of a normal day (the peak-sized grid never looked)."""
+    from deploycost.simulate.run import Settings, simulate_deployment
+
+    scn, spec = _ecommerce()
+    table = simulate_deployment(scn, spec, Settings(requests=20_000))
+    coarse = table[table.model == "coarse-ranker"].set_index("hour")
+    weights = np.asarray(scn.workload.hourly_weights)
+    assert coarse.arrival_qps.to_numpy() == pytest.approx(5e7 * weights / 3600)
+    assert (~coarse.met).all()
+    # a full batch of 32 at hour 3: 31 / 2 gaps of 1 / 136.8 s on average for the wait
+    assert coarse.loc[3, "p50_ms"] > 0.5 * 31 / 2 / coarse.loc[3, "arrival_qps"] * 1000
+    # with a 5 ms maximum queue delay the same replicas meet it in every hour
+    capped = simulate_deployment(scn, spec, Settings(requests=20_000, max_queue_delay_ms=5))
+    assert capped[capped.model == "coarse-ranker"].met.all()
+
+
+def test_simulate_cli_reports_json_and_refuses_bad_settings(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    from .conftest import ROOT
+
+    runner = CliRunner()
+    path = str(ROOT / "problems" / "ecommerce_search_rec.yaml")
+    result = runner.invoke(
+        app, ["simulate", path, "--hours", "peak", "--requests", "20000", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    rows = json.loads(result.stdout, parse_constant=refuse)["rows"]
+    assert {r["model"] for r in rows} == {"recall", "coarse-ranker", "ranker"}
+    for args, message in (
+        (["--cv", "-0.5"], "cv must be a finite number >= 0, got -0.5"),
+        (["--requests", "1000000000000"], "the simulation of 1,000,000,000,000 requests"),
+        (["--max-queue-delay-ms", "-1"], "max_queue_delay_ms must be >= 0, got -1.0"),
+    ):
+        bad = runner.invoke(app, ["simulate", path, *args])
+        assert bad.exit_code == 1, args
+        assert message in bad.output
+        assert "Traceback" not in bad.output
+    wrong = runner.invoke(app, ["simulate", path, "--dispatch", "nearest"])
+    assert wrong.exit_code != 0
+    assert "'nearest' is not one of" in wrong.output  # then the choices (boxed, wrapped)
+    assert "round_robin" in wrong.output

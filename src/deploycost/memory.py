@@ -15,7 +15,12 @@ def memory_budget_bytes() -> float:
         return 4e9
 
 
-def check_fits(what: str, dims: dict[str, int], bytes_per_item: float) -> None:
+GRID_HINT = "allow fewer instance types or precisions per model, or fewer batch sizes"
+
+
+def check_fits(
+    what: str, dims: dict[str, int], bytes_per_item: float, hint: str = GRID_HINT
+) -> None:
     """Raise when ``prod(dims) x bytes_per_item`` exceeds the budget, e.g. "the option grid
     of 5,000 units x 1,000 instance types x 5 precisions x 6 batch sizes x 3 replica
     counts (4.5e+08 points) needs ~21.6 GB; the budget is 10.2 GB (half the available
@@ -29,6 +34,5 @@ def check_fits(what: str, dims: dict[str, int], bytes_per_item: float) -> None:
         shape = " x ".join(f"{size:,} {name}" for name, size in dims.items())
         raise DeployCostError(
             f"{what} of {shape} ({count:,.3g} points) needs ~{need / 1e9:,.3g} GB; the "
-            f"budget is {budget / 1e9:,.3g} GB (half the available memory): allow fewer "
-            f"instance types or precisions per model, or fewer batch sizes"
+            f"budget is {budget / 1e9:,.3g} GB (half the available memory): {hint}"
         )

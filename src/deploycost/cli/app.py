@@ -23,6 +23,7 @@ from deploycost.cli.common import (
     out,
 )
 from deploycost.cli.profile import profile_app
+from deploycost.cli.simulate import simulate_command
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
 from deploycost.errors import ScenarioError
@@ -709,6 +710,7 @@ def _print_solve(result, scn: Scenario) -> None:
 
 
 app.add_typer(profile_app, name="profile")
+app.command(name="simulate")(_friendly(simulate_command))
 
 
 def _version(value: bool) -> None:

@@ -100,7 +100,7 @@ def _advance(
                 j = nxt[j]
             full_at = a[j]
         start = _start_time(oldest, full_at, free[s], tau)
-        if start > until:
+        if start > until or start == math.inf:  # a partial batch at the end never fills
             return
         k = 0
         j = first
@@ -141,7 +141,8 @@ def simulate(
     that served it, and each replica's busy seconds. ``a`` sorted arrival times (s);
     ``service[k]`` the seconds of a batch of k (index 0 unused); ``kind`` an index into
     ``DISTRIBUTIONS``; ``policy`` into ``POLICIES``; ``rng`` a ``numpy.random.Generator``
-    (all randomness comes from it)."""
+    (all randomness comes from it). Requests left in a batch that never fills (no maximum
+    queue delay, the arrivals ended) have NaN latency and wait."""
     n = len(a)
     sigma = math.sqrt(math.log(1.0 + cv * cv)) if kind == 1 else 0.0
     central = policy == 3

@@ -29,8 +29,10 @@ class Estimate:
 
 def estimate(sample: np.ndarray, statistic: str, batches: int = BATCHES) -> Estimate:
     """``statistic`` is ``mean`` or ``p<q>`` (e.g. ``p99``, ``p50``) of ``sample`` after the
-    warm-up, with its 95 % batch-means interval."""
+    warm-up (NaN entries, requests never served, left out), with its 95 % batch-means
+    interval."""
     kept = np.asarray(sample, float)[int(len(sample) * WARMUP) :]
+    kept = kept[~np.isnan(kept)]  # requests still waiting when the arrivals ended
 
     def stat(x: np.ndarray) -> float:
         if statistic == "mean":

@@ -1,0 +1,130 @@
+"""``deploycost simulate``: the chosen (or a given) deployment, simulated hour by hour."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import Progress
+
+from deploycost.cli.common import _scenario, _table, err, out
+from deploycost.errors import ScenarioError
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import load_deployment
+from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES
+from deploycost.simulate.run import Settings, simulate_deployment
+
+Dispatch = enum.StrEnum("Dispatch", {name: name for name in POLICIES})
+Service = enum.StrEnum("Service", {name: name for name in DISTRIBUTIONS})
+Hours = enum.StrEnum("Hours", {"all": "all", "peak": "peak"})
+DEFAULT_DISPATCH, DEFAULT_SERVICE, DEFAULT_HOURS = (
+    Dispatch("random"),
+    Service("deterministic"),
+    Hours("all"),
+)
+
+
+def simulate_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    deployment: Annotated[
+        Path | None, typer.Option(help="Deployment YAML (default: solve the scenario first)")
+    ] = None,
+    hours: Annotated[Hours, typer.Option(help="Every hour of the profile, or the peak")] = (
+        DEFAULT_HOURS
+    ),
+    requests: Annotated[int, typer.Option(help="Simulated requests per model-hour")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same figures)")] = 0,
+    dispatch: Annotated[Dispatch, typer.Option(help="How requests reach replicas")] = (
+        DEFAULT_DISPATCH
+    ),
+    max_queue_delay_ms: Annotated[
+        float | None,
+        typer.Option(help="A batcher's maximum queue delay (default: wait for a full batch)"),
+    ] = None,
+    service: Annotated[Service, typer.Option(help="Service-time distribution")] = (DEFAULT_SERVICE),
+    cv: Annotated[float, typer.Option(help="Coefficient of variation (lognormal)")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Simulate each model's replicas (Poisson arrivals per hour, dispatch, dynamic
+    batching) and set the simulated p99 beside the analytic one and the SLO."""
+    settings = Settings(
+        requests=requests,
+        hours=str(hours),
+        dispatch=str(dispatch),
+        max_queue_delay_ms=math.inf if max_queue_delay_ms is None else max_queue_delay_ms,
+        service=str(service),
+        cv=cv,
+        seed=seed,
+    )
+    settings.check()
+    scn = _scenario(scenario)
+    if scn.fleet is not None:
+        raise ScenarioError(
+            ["fleet scenarios cannot be simulated yet: remove the fleet section"], "simulate"
+        )
+    if deployment is not None:
+        spec = load_deployment(scn, deployment)
+    else:
+        spec = solve(scn, runner_ups=False).raise_for_status().deployment
+    steps = len(spec.models) * (24 if settings.hours == "all" else 1)
+    if sys.stderr.isatty() and not as_json:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("simulating", total=steps)
+            table = simulate_deployment(scn, spec, settings, lambda: bar.advance(task))
+    else:
+        table = simulate_deployment(scn, spec, settings)
+    if as_json:
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        sys.stdout.write(json.dumps({"scenario": scn.name, "rows": records}, indent=2) + "\n")
+        return
+    _print(table, settings)
+
+
+def _print(table: pd.DataFrame, settings: Settings) -> None:
+    simulated = table[table.get("p99_ms", pd.Series(dtype=float)).notna()]
+    shown = pd.DataFrame(
+        {
+            "model": simulated.model,
+            "hour": simulated.hour.astype(str),
+            "req/s": simulated.arrival_qps.map(lambda v: f"{v:,.1f}"),
+            "replicas": simulated.replicas.astype(int),
+            "batch": simulated.batch.astype(int),
+            "p99 predicted": simulated.predicted_p99_ms.map(lambda v: f"{v:,.2f}"),
+            "p99 simulated (95% CI)": [
+                f"{p:,.2f} ({lo:,.2f}-{hi:,.2f})"
+                for p, lo, hi in zip(
+                    simulated.p99_ms, simulated.p99_low_ms, simulated.p99_high_ms, strict=True
+                )
+            ],
+            "SLO ms": simulated.slo_ms.map(lambda v: f"{v:,.0f}"),
+            "util": simulated.utilisation.map(lambda v: f"{v:.2f}"),
+            "met": simulated.met.map({True: "yes", False: "NO"}),
+        }
+    )
+    if settings.hours == "all":  # one line per model: its worst hour, and the count missed
+        worst = simulated.groupby("model").p99_ms.idxmax()
+        shown = shown.loc[worst.to_numpy()]
+        missed = simulated.groupby("model").met.apply(lambda m: int((~m).sum()))
+        shown.insert(2, "hours missed", [missed[m] for m in shown.model])
+        title = f"simulated p99, worst hour per model ({settings.dispatch} dispatch)"
+    else:
+        title = f"simulated p99 at peak ({settings.dispatch} dispatch)"
+    out.print(_table(shown, title))
+    for note in table.note.dropna().unique():
+        if note:
+            out.print(f"note: {note}", markup=False, highlight=False)
+    misses = int((~simulated.met).sum())
+    out.print(
+        f"{len(simulated)} model-hours simulated ({settings.requests:,} requests each); "
+        + (f"the SLO is missed in {misses}" if misses else "every SLO is met"),
+        markup=False,
+        highlight=False,
+    )

@@ -1,0 +1,174 @@
+"""Simulate a deployment hour by hour and set the result beside the analytic prediction.
+
+For every model of the deployment's fusion configuration and every hour simulated (the
+24 hours of the scenario's profile, or only the peak), Poisson arrivals at the hour's rate
+(``queries_per_day x hourly weight / 3600`` times the model's requests per query; at the
+peak, the scenario's peak rate) are served by the replicas running that hour (all of them,
+or the autoscaled count), with the scenario's dispatch policy, batch size and maximum
+queue delay (``deploycost.simulate.engine``). A replica's batch of ``k`` occupies it for
+``k / throughput(k)`` (the option grid's figures at batch ``k``); a measured capacity
+profile whose latency exceeds that occupancy (a pipelined engine) adds the difference to
+each request as a fixed delay. The analytic p99 is computed for the same hour and replicas.
+
+LLM models (continuous batching) and fleets are not simulated yet: their rows say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from deploycost.cost.model import CostModel
+from deploycost.errors import DeployCostError
+from deploycost.memory import check_fits
+from deploycost.options.grid import Units
+from deploycost.options.performance import Configs, performance
+from deploycost.scenario.schema import DeploymentSpec, Scenario
+from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate
+from deploycost.simulate.stats import estimate
+
+BYTES_PER_REQUEST = 56.0  # arrival, latency, wait, replica, queue link, and a sort copy
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to simulate: requests per model-hour, which hours, dispatch, batching, noise."""
+
+    requests: int = 200_000
+    hours: str = "all"  # or "peak"
+    dispatch: str = "random"
+    max_queue_delay_ms: float = math.inf  # inf: a batch waits until it is full
+    service: str = "deterministic"
+    cv: float = 0.0
+    seed: int = 0
+
+    def check(self) -> None:
+        problems = []
+        if self.dispatch not in POLICIES:
+            problems.append(f"dispatch must be one of {', '.join(POLICIES)}, got {self.dispatch!r}")
+        if self.service not in DISTRIBUTIONS:
+            problems.append(
+                f"service must be one of {', '.join(DISTRIBUTIONS)}, got {self.service!r}"
+            )
+        if not (self.cv >= 0 and math.isfinite(self.cv)):
+            problems.append(f"cv must be a finite number >= 0, got {self.cv}")
+        if not self.max_queue_delay_ms >= 0:
+            problems.append(f"max_queue_delay_ms must be >= 0, got {self.max_queue_delay_ms}")
+        if self.hours not in ("all", "peak"):
+            problems.append(f"hours must be all or peak, got {self.hours!r}")
+        if self.requests < 1000:
+            problems.append(f"requests must be >= 1000 per model-hour, got {self.requests}")
+        if problems:
+            raise DeployCostError("; ".join(problems))
+        check_fits(
+            "the simulation",
+            {"requests per model-hour": self.requests},
+            BYTES_PER_REQUEST,
+            hint="simulate fewer requests per model-hour (--requests)",
+        )
+
+
+def _service_table(cost: CostModel, model: int, h: int, c: int, batch: int):
+    """Occupancy of a batch of k = 1..batch (s, index 0 unused) and the fixed delay a
+    measured capacity profile adds beyond it."""
+    sizes = np.arange(1, batch + 1)
+    perf = performance(cost, Configs.of(sizes, np.ones(batch), np.zeros(batch, bool)))
+    throughput = perf.throughput_qps[model, h, c]
+    service_s = perf.service_ms[model, h, c] / 1000.0
+    occupancy = sizes / throughput
+    occupancy = np.where(np.isfinite(occupancy), occupancy, occupancy[-1])
+    fixed = max(0.0, float(service_s[-1] - occupancy[-1]))
+    return np.concatenate([[0.0], occupancy]), fixed
+
+
+def _replicas_by_hour(cost: CostModel, choice, share: float, min_replicas: float) -> np.ndarray:
+    weights = np.asarray(cost.scn.workload.hourly_weights)
+    if not choice.autoscale or choice.capacity_qps is None:
+        return np.full(24, float(choice.replicas))
+    load = share * cost.scn.workload.queries_per_day * weights / 3600.0
+    per_replica = choice.capacity_qps * cost.scn.constraints.utilisation_max
+    needed = np.maximum(np.ceil(load / per_replica), min_replicas)
+    return np.minimum(needed, choice.replicas)
+
+
+def simulate_deployment(
+    scn: Scenario, spec: DeploymentSpec, settings: Settings, progress=None
+) -> pd.DataFrame:
+    """One row per (model, hour): rates, replicas, simulated p50 / p99 with 95 % intervals,
+    utilisation, the analytic p99 and whether the simulated p99 meets the SLO."""
+    settings.check()
+    cost = CostModel(scn)
+    space, units = cost.space, Units.of(cost)
+    fusion = space.fusions.index(spec.fusion or space.fusions[0])
+    weights = np.asarray(scn.workload.hourly_weights)
+    hourly = scn.workload.queries_per_day * weights / 3600.0
+    peak_qps = scn.workload.peak_qps_resolved
+    hours = list(range(24)) if settings.hours == "all" else ["peak"]
+    rng = np.random.default_rng(settings.seed)
+    tau = settings.max_queue_delay_ms / 1000.0
+    rows = []
+    for u in np.nonzero(units.fusion == fusion)[0]:
+        i = int(units.model[u])
+        name = space.models[i]
+        model, choice = scn.model(name), spec.models[name]
+        share = float(units.share[u])
+        if model.is_llm:
+            rows.append({"model": name, "note": "LLM: not simulated yet"})
+            continue
+        h = space.instances.index(choice.instance)
+        c = space.precisions.index(choice.precision or model.checkpoint_precision)
+        service, fixed = _service_table(cost, i, h, c, int(choice.batch))
+        running = _replicas_by_hour(cost, choice, share, model.min_replicas)
+        grid = performance(cost, Configs.of([choice.batch], [1], [False]))
+        for hour in hours:
+            rate = share * (peak_qps if hour == "peak" else hourly[hour])
+            replicas = int(max(running)) if hour == "peak" else int(running[hour])
+            at = tuple(np.array([v]) for v in (i, h, c, 0))
+            predicted, _ = grid.latency_ms(at, float(replicas), np.array([rate]))
+            row = {
+                "model": name,
+                "hour": hour,
+                "arrival_qps": rate,
+                "replicas": replicas,
+                "batch": int(choice.batch),
+                "dispatch": settings.dispatch,
+                "slo_ms": model.latency_limit_ms,
+                "predicted_p99_ms": float(predicted[0]),
+                "note": "",
+            }
+            if rate <= 0:
+                rows.append({**row, "note": "no traffic"})
+                continue
+            arrivals = np.cumsum(rng.exponential(1.0 / rate, settings.requests))
+            latency, _, _, busy = simulate(
+                arrivals,
+                replicas,
+                POLICIES.index(settings.dispatch),
+                int(choice.batch),
+                tau,
+                service,
+                DISTRIBUTIONS.index(settings.service),
+                settings.cv,
+                rng,
+            )
+            latency_ms = (latency + fixed) * 1000.0
+            p50, p99 = estimate(latency_ms, "p50"), estimate(latency_ms, "p99")
+            rows.append(
+                {
+                    **row,
+                    "requests": settings.requests,
+                    "p50_ms": p50.value,
+                    "p99_ms": p99.value,
+                    "p99_low_ms": p99.low,
+                    "p99_high_ms": p99.high,
+                    "utilisation": float(busy.sum() / (replicas * arrivals[-1])),
+                    "met": bool(p99.value <= model.latency_limit_ms),
+                    "p99_sim_over_predicted": p99.value / float(predicted[0]),
+                }
+            )
+            if progress is not None:
+                progress()
+    return pd.DataFrame(rows)
