@@ -23,11 +23,7 @@ from deploycost.simulate.run import Settings, simulate_deployment
 Dispatch = enum.StrEnum("Dispatch", {name: name for name in POLICIES})
 Service = enum.StrEnum("Service", {name: name for name in DISTRIBUTIONS})
 Hours = enum.StrEnum("Hours", {"all": "all", "peak": "peak"})
-DEFAULT_DISPATCH, DEFAULT_SERVICE, DEFAULT_HOURS = (
-    Dispatch("random"),
-    Service("deterministic"),
-    Hours("all"),
-)
+DEFAULT_HOURS = Hours("all")
 
 
 def simulate_command(
@@ -42,30 +38,48 @@ def simulate_command(
     ),
     requests: Annotated[int, typer.Option(help="Simulated requests per model-hour")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same figures)")] = 0,
-    dispatch: Annotated[Dispatch, typer.Option(help="How requests reach replicas")] = (
-        DEFAULT_DISPATCH
-    ),
+    dispatch: Annotated[
+        Dispatch | None,
+        typer.Option(help="How requests reach replicas (default: the scenario's options)"),
+    ] = None,
     max_queue_delay_ms: Annotated[
         float | None,
-        typer.Option(help="A batcher's maximum queue delay (default: wait for a full batch)"),
+        typer.Option(help="A batcher's maximum queue delay (default: the scenario's)"),
     ] = None,
-    service: Annotated[Service, typer.Option(help="Service-time distribution")] = (DEFAULT_SERVICE),
-    cv: Annotated[float, typer.Option(help="Coefficient of variation (lognormal)")] = 0.0,
+    service: Annotated[
+        Service | None,
+        typer.Option(help="Service-time distribution (default: deterministic, or lognormal)"),
+    ] = None,
+    cv: Annotated[
+        float | None,
+        typer.Option(help="Service-time CV (default: options.service_cv if stated, else 0)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Simulate each model's replicas (Poisson arrivals per hour, dispatch, dynamic
-    batching) and set the simulated p99 beside the analytic one and the SLO."""
+    batching) and set the simulated p99 beside the analytic one and the SLO. Dispatch,
+    batch delay and service variability default to the scenario's options, the same the
+    analytic model uses."""
+    scn = _scenario(scenario)
+    opts = scn.options
+    # accelerator service times are nearly deterministic (CV under 1 % in published
+    # benchmarks): that is the default unless the scenario states its own CV (the
+    # analytic model's default CV of 1 is its M/M/c assumption for the queue wait)
+    stated = "service_cv" in opts.model_fields_set
+    scenario_cv = cv if cv is not None else (opts.service_cv if stated else 0.0)
+    if service is None:
+        service = "deterministic" if scenario_cv == 0.0 else "lognormal"
+    delay = opts.max_queue_delay_ms if max_queue_delay_ms is None else max_queue_delay_ms
     settings = Settings(
         requests=requests,
         hours=str(hours),
-        dispatch=str(dispatch),
-        max_queue_delay_ms=math.inf if max_queue_delay_ms is None else max_queue_delay_ms,
+        dispatch=str(dispatch or opts.dispatch),
+        max_queue_delay_ms=math.inf if delay is None else delay,
         service=str(service),
-        cv=cv,
+        cv=scenario_cv,
         seed=seed,
     )
     settings.check()
-    scn = _scenario(scenario)
     if scn.fleet is not None:
         raise ScenarioError(
             ["fleet scenarios cannot be simulated yet: remove the fleet section"], "simulate"

@@ -49,6 +49,7 @@ from deploycost.options.performance import (
     config_grid,
     hardware_axes,
     performance,
+    worst_hour_latency,
 )
 
 
@@ -229,11 +230,83 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
     uc, hc, cc, bc, _ = cand
     p99 = np.full(n.shape, np.inf)
     ttft = np.full(n.shape, np.nan)
-    p99[cand], ttft[cand] = perf.latency_ms((i[uc], hc, cc, bc), n[cand], units.arrival_qps[uc])
+    latency = _latency_fn(cost, perf, units)
+    p99[cand], ttft[cand] = latency((i[uc], hc, cc, bc), n[cand], uc)
     slow = np.zeros(n.shape, bool)
     slow[cand] = ~perf.meets(i[uc], p99[cand], ttft[cand])
     reason[(reason == Reason.OK) & slow] = Reason.TOO_SLOW
+    _extend_replicas(cost, perf, units, n, p99, ttft, reason, latency)
     return ComputeGrid(units, configs, perf, thr, n, p99, ttft, reason)
+
+
+def _latency_fn(cost: CostModel, perf: Performance, units: Units):
+    """(p99, TTFT) of options at ``replicas`` for units ``u``: at the peak, or the worst of
+    the peak and every hour (``options.latency_every_hour``)."""
+    scn = cost.scn
+    hourly = np.asarray(scn.workload.hourly_weights) * scn.workload.queries_per_day / 3600.0
+
+    def latency(at, replicas, u):
+        if scn.options.latency_every_hour:
+            return worst_hour_latency(
+                perf, at, replicas, units.arrival_qps[u], units.share[u, None] * hourly
+            )
+        return perf.latency_ms(at, replicas, units.arrival_qps[u])
+
+    return latency
+
+
+REPLICA_GROWTH = 1.25  # geometric steps of the search for the replicas an SLO needs
+REPLICA_STEPS = 60
+
+
+def _extend_replicas(cost, perf, units, n, p99, ttft, reason, latency) -> None:
+    """Where no count in the replica window meets the latency limits, find the smallest
+    that does from the queueing model, up to ``max_replicas``: geometric steps from the
+    window's top, then bisection between the last failing and the first passing count (at
+    the peak; the count found is then checked like every other). It replaces the window's
+    last entry, so the grid keeps its shape."""
+    limit = cost.scn.options.max_replicas
+    # too slow at every count in the window, and not for a reason replicas cannot change
+    # (an LLM's TPOT is fixed by its configuration)
+    stuck = (reason == Reason.TOO_SLOW).all(axis=-1) & (perf.reason[units.model] == Reason.OK)
+    u, h, c, b = np.nonzero(stuck)
+    if not len(u):
+        return
+    i = units.model[u]
+    at = (i, h, c, b)
+    lam = units.arrival_qps[u]
+    low = n[u, h, c, b, -1].astype(float)
+    high = np.full(len(u), np.nan)
+    for step in range(1, REPLICA_STEPS + 1):
+        trial = np.minimum(np.ceil(low * REPLICA_GROWTH**step), limit)
+        open_ = np.isnan(high)
+        if not open_.any():
+            break
+        at_open = tuple(a[open_] for a in at)
+        good = perf.meets(i[open_], *perf.latency_ms(at_open, trial[open_], lam[open_]))
+        rows = np.nonzero(open_)[0]
+        high[rows[good]] = trial[open_][good]
+        if (trial >= limit).all():
+            break
+    found = ~np.isnan(high)
+    lo = np.where(found, np.maximum(high / REPLICA_GROWTH, low), np.nan)
+    hi = high.copy()
+    while found.any() and (hi[found] - lo[found] > 1).any():
+        mid = np.floor((lo + hi) / 2.0)
+        sel = found & (hi - lo > 1)
+        at_sel = tuple(a[sel] for a in at)
+        good = perf.meets(i[sel], *perf.latency_ms(at_sel, mid[sel], lam[sel]))
+        rows = np.nonzero(sel)[0]
+        hi[rows[good]] = mid[sel][good]
+        lo[rows[~good]] = mid[sel][~good]
+    k = np.nonzero(found)[0]
+    if not len(k):
+        return
+    where = (u[k], h[k], c[k], b[k], np.full(len(k), n.shape[-1] - 1))
+    n[where] = hi[k]
+    p99[where], ttft[where] = latency(tuple(a[k] for a in at), hi[k], u[k])
+    ok = perf.meets(i[k], p99[where], ttft[where])
+    reason[where] = np.where(ok, Reason.OK, Reason.TOO_SLOW)
 
 
 def kept_compute(cost: CostModel, grid: ComputeGrid) -> dict[str, np.ndarray]:

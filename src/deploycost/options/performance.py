@@ -109,6 +109,7 @@ class Performance:
     prefill_share: np.ndarray  # share of an LLM engine's time spent on prefill
     profiled: np.ndarray  # a measured profile (or its calibration) gives the figures
     calibration: dict  # (model, instance, precision, tensor_parallel) -> Calibration
+    queueing: Queueing  # dispatch policy, service variability, batcher delay
 
     def latency_ms(self, at: tuple, replicas, arrival_qps) -> tuple[np.ndarray, np.ndarray]:
         """(p99, TTFT p99) of ``replicas`` instances at ``arrival_qps`` for the points ``at``
@@ -124,6 +125,7 @@ class Performance:
             arrival_qps,
             self.configs.batch[b].astype(float),
             self.slo_ms[model],
+            self.queueing,
         )
         llm = self.configs.llm[b]
         if not np.any(llm):
@@ -305,6 +307,7 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
         llm["prefill_share"],
         profiled,
         llm["calibration"],
+        Queueing.of(opts),
     )
 
 
@@ -483,6 +486,46 @@ def _llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class Queueing:
+    """How requests reach replicas and how service times vary (``options``)."""
+
+    dispatch: str = "central_queue"
+    service_cv: float = 1.0
+    max_queue_delay_ms: float = np.inf
+
+    @classmethod
+    def of(cls, opts) -> Queueing:
+        delay = opts.max_queue_delay_ms
+        return cls(opts.dispatch, opts.service_cv, np.inf if delay is None else delay)
+
+
+def queue_wait_ms(
+    replicas: np.ndarray, arrival_qps: np.ndarray, throughput: np.ndarray, q: Queueing
+) -> np.ndarray:
+    """The 99th-percentile wait for a replica, by dispatch policy, with a service-time
+    variability correction (Allen-Cunneen: the M/M wait times ``(ca^2 + cs^2) / 2``):
+
+    * ``central_queue``: one queue, ``replicas`` servers: M/M/c (``ca^2 = 1``);
+    * ``random``: each replica an M/M/1 queue at ``lambda / n`` (a random split of a
+      Poisson stream is Poisson, ``ca^2 = 1``);
+    * ``round_robin``: each replica fed every n-th request, Erlang-n gaps (``ca^2 = 1/n``);
+    * ``least_request``: taken as round robin (the power of two choices does at least as
+      well in simulation; this side errs long, never short).
+
+    ``cs^2`` is ``service_cv^2``: 1 (exponential) reproduces plain M/M/c and M/M/1.
+    """
+    cs2 = q.service_cv**2
+    if q.dispatch == "central_queue":
+        base = wait_quantile_s(replicas, arrival_qps, throughput)
+        ca2 = 1.0
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            base = wait_quantile_s(1.0, arrival_qps / replicas, throughput)
+        ca2 = 1.0 if q.dispatch == "random" else 1.0 / np.maximum(replicas, 1.0)
+    return base * ((ca2 + cs2) / 2.0) * 1000.0
+
+
 def p99_latency_ms(
     throughput: np.ndarray,
     service_ms: np.ndarray,
@@ -491,18 +534,53 @@ def p99_latency_ms(
     arrival_qps: np.ndarray,
     batch: np.ndarray,
     slo_ms: np.ndarray,
+    q: Queueing = Queueing(),
 ) -> np.ndarray:
     """p99 latency of ``replicas`` servers at ``arrival_qps`` (all arrays broadcast).
 
     A measured capacity (``bound_ms`` not NaN) with an SLO no tighter than its bound gives
-    the measured p99 directly; otherwise batch formation ``(b - 1) n / lambda`` + service
-    time + the M/M/c 99th-percentile wait.
+    the measured p99 directly; otherwise batch formation ``(b - 1) n / lambda`` (at most
+    the batcher's maximum queue delay) + service time + the 99th-percentile queue wait of
+    the dispatch policy (``queue_wait_ms``).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         batch_ms = np.where(batch > 1, (batch - 1) * replicas / arrival_qps * 1000.0, 0.0)
-    wait_ms = wait_quantile_s(replicas, arrival_qps, throughput) * 1000.0
+    batch_ms = np.minimum(batch_ms, q.max_queue_delay_ms)
+    wait_ms = queue_wait_ms(replicas, arrival_qps, throughput, q)
     measured_capacity = ~np.isnan(bound_ms) & (slo_ms >= bound_ms)
     return np.where(measured_capacity, service_ms, batch_ms + service_ms + wait_ms)
+
+
+HOUR_CHUNK = 50_000  # candidate options evaluated at once over the 24 hours
+
+
+def worst_hour_latency(
+    perf: Performance,
+    at: tuple[np.ndarray, ...],
+    replicas: np.ndarray,
+    peak_qps: np.ndarray,
+    hourly_qps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p99, TTFT p99) of K options, the worst of the peak and every hour of the day.
+
+    ``at`` are flat (model, instance, precision, config) indices, ``replicas`` and
+    ``peak_qps`` (K,), ``hourly_qps`` (K, 24). Off-peak a batch fills more slowly
+    (formation ``(b - 1) n / lambda_h``, capped by the batcher's delay); an hour without
+    traffic has no latency to meet. Every hour is checked at the deployed replica count
+    (an autoscaled model's hourly count is sized by utilisation, not yet by latency)."""
+    p99, ttft = perf.latency_ms(at, replicas, peak_qps)
+    p99, ttft = np.array(p99, float), np.array(ttft, float)
+    for start in range(0, len(replicas), HOUR_CHUNK):
+        k = slice(start, start + HOUR_CHUNK)
+        rates = hourly_qps[k]
+        where = tuple(a[k, None] for a in at)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hour_p99, hour_ttft = perf.latency_ms(where, replicas[k, None], rates)
+        idle = rates <= 0
+        p99[k] = np.maximum(p99[k], np.where(idle, 0.0, hour_p99).max(axis=1))
+        worst_ttft = np.where(idle | np.isnan(hour_ttft), -np.inf, hour_ttft).max(axis=1)
+        ttft[k] = np.where(np.isnan(ttft[k]), ttft[k], np.maximum(ttft[k], worst_ttft))
+    return p99, ttft
 
 
 def cold_start_seconds(

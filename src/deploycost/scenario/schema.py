@@ -399,6 +399,10 @@ class OptionSettings(Strict):
     llm_step_overhead_ms: Annotated[float, Field(ge=0, le=1e6)] = 0.5
     llm_allreduce_latency_us: Annotated[float, Field(ge=0, le=1e6)] = 10.0
     kv_cache_memory_fraction: Fraction = 0.9
+    dispatch: Literal["central_queue", "round_robin", "random", "least_request"] = "central_queue"
+    service_cv: Annotated[float, Field(ge=0, le=10)] = 1.0
+    max_queue_delay_ms: NonNeg | None = None
+    latency_every_hour: bool = True
 
 
 Plan = Literal["on_demand", "reserved_1yr", "spot"]

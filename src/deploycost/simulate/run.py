@@ -8,13 +8,15 @@ or the autoscaled count), with the scenario's dispatch policy, batch size and ma
 queue delay (``deploycost.simulate.engine``). A replica's batch of ``k`` occupies it for
 ``k / throughput(k)`` (the option grid's figures at batch ``k``); a measured capacity
 profile whose latency exceeds that occupancy (a pipelined engine) adds the difference to
-each request as a fixed delay. The analytic p99 is computed for the same hour and replicas.
+each request as a fixed delay. The analytic p99 is computed for the same hour, replicas,
+dispatch policy, service variability and batcher delay (``options.performance.Queueing``).
 
 LLM models (continuous batching) and fleets are not simulated yet: their rows say so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ from deploycost.cost.model import CostModel
 from deploycost.errors import DeployCostError
 from deploycost.memory import check_fits
 from deploycost.options.grid import Units
-from deploycost.options.performance import Configs, performance
+from deploycost.options.performance import Configs, Queueing, performance
 from deploycost.scenario.schema import DeploymentSpec, Scenario
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate
 from deploycost.simulate.stats import estimate
@@ -44,6 +46,11 @@ class Settings:
     service: str = "deterministic"
     cv: float = 0.0
     seed: int = 0
+
+    def queueing(self) -> Queueing:
+        """The analytic model's view of the same settings (for the predicted p99)."""
+        cv = {"deterministic": 0.0, "exponential": 1.0}.get(self.service, self.cv)
+        return Queueing(self.dispatch, cv, self.max_queue_delay_ms)
 
     def check(self) -> None:
         problems = []
@@ -122,7 +129,10 @@ def simulate_deployment(
         c = space.precisions.index(choice.precision or model.checkpoint_precision)
         service, fixed = _service_table(cost, i, h, c, int(choice.batch))
         running = _replicas_by_hour(cost, choice, share, model.min_replicas)
-        grid = performance(cost, Configs.of([choice.batch], [1], [False]))
+        grid = dataclasses.replace(
+            performance(cost, Configs.of([choice.batch], [1], [False])),
+            queueing=settings.queueing(),
+        )
         for hour in hours:
             rate = share * (peak_qps if hour == "peak" else hourly[hour])
             replicas = int(max(running)) if hour == "peak" else int(running[hour])
