@@ -194,6 +194,8 @@ def test_every_hour_follows_the_profile_and_finds_the_slow_batch():
     scn, spec = _ecommerce()
     table = simulate_deployment(scn, spec, Settings(requests=20_000))
     coarse = table[table.model == "coarse-ranker"].set_index("hour")
+    assert coarse.loc["peak", "arrival_qps"] == 8000.0  # the peak is simulated as well
+    coarse = coarse.drop(index="peak")
     weights = np.asarray(scn.workload.hourly_weights)
     assert coarse.arrival_qps.to_numpy() == pytest.approx(5e7 * weights / 3600)
     assert (~coarse.met).all()
@@ -363,3 +365,53 @@ def test_latency_is_checked_at_every_hour_and_a_batcher_delay_caps_formation():
     # 15.5 ms): 5 ms + 10 ms service + the wait, below the uncapped peak figure
     assert first.p99_ms <= peak.p99_ms
     assert first.p99_ms >= 15.0
+
+
+def test_the_verify_loop_fixes_an_under_provisioned_deployment():
+    """The scenario's model (a central queue) sizes recall at 24 replicas; requests really
+    spread at random miss the SLO in simulation, so the loop tightens recall's analytic
+    limit and re-solves: the next optimum has more replicas and its simulation passes."""
+    from deploycost.scenario.schema import validate_scenario
+    from deploycost.simulate.run import Settings
+    from deploycost.simulate.verify import solve_verified
+
+    scn = validate_scenario(_recall_only())
+    checked = solve_verified(scn, Settings(hours="peak", dispatch="random", requests=200_000))
+    assert checked.verified
+    assert len(checked.rounds) == 2
+    assert "recall simulated" in checked.rounds[0]
+    recall = checked.result.models.iloc[0]
+    assert recall.replicas > 24
+    assert recall.slo_ms == 20  # reported against the model's own SLO
+    (worst,) = checked.worst.itertuples()
+    assert worst.p99_ms <= 20.0
+    doc = checked.document(Settings(hours="peak", dispatch="random", requests=200_000))
+    assert doc["verified"] is True
+    assert doc["models"]["recall"]["met"] is True
+    assert doc["simulated"]["dispatch"] == "random"
+
+
+def test_export_verifies_by_default_and_writes_the_outcome(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    from .conftest import ROOT
+
+    runner = CliRunner()
+    path = str(ROOT / "problems" / "ecommerce_search_rec.yaml")
+    result = runner.invoke(app, ["export", path, "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / "a" / "recommended.yaml").read_text())
+    check = doc["verification"]
+    assert check["verified"] is True
+    assert set(check["models"]) == {"recall", "coarse-ranker", "ranker"}
+    assert check["simulated"]["max_queue_delay_ms"] == 5
+    again = runner.invoke(app, ["export", path, "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0
+    first = (tmp_path / "a" / "recommended.yaml").read_bytes()
+    assert first == (tmp_path / "b" / "recommended.yaml").read_bytes()  # seeded: identical
+    skipped = runner.invoke(app, ["export", path, "--out", str(tmp_path / "c"), "--no-verify"])
+    assert skipped.exit_code == 0
+    assert "verification" not in yaml.safe_load((tmp_path / "c" / "recommended.yaml").read_text())

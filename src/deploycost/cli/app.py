@@ -174,8 +174,15 @@ def export_command(
     ] = Path("deploycost-out"),
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
     backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify", help="Simulate the optimum and re-solve until it holds"
+        ),
+    ] = True,
 ) -> None:
-    """Solve, then write the recommended configuration and Kubernetes manifests."""
+    """Solve (and verify by simulation), then write the recommended configuration and
+    Kubernetes manifests."""
     backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.outputs.export import write_export
 
@@ -192,11 +199,17 @@ def export_command(
         for path in write_fleet_export(scn, fleet, out_dir, force):
             out.print(str(path), markup=False, highlight=False)
         return
-    result = run_solve(scn, backend=backend, runner_ups=False)
+    if verify:
+        checked, settings = _verified(scn, backend)
+        result, verification = checked.result, checked.document(settings)
+        for line in checked.rounds:
+            err.print(f"verify: {line}", markup=False, highlight=False)
+    else:
+        result, verification = run_solve(scn, backend=backend, runner_ups=False), None
     if not result.ok:
         _print_solve(result, scn)
         _exit_unless_found(result)
-    for path in write_export(scn, result, out_dir, force):
+    for path in write_export(scn, result, out_dir, force, verification):
         out.print(str(path), markup=False, highlight=False)
 
 
@@ -487,6 +500,12 @@ def solve_command(
             help="Re-solve per model for the best alternative (default: on up to 20 models)",
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify", help="Simulate the optimum and re-solve until it holds"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
@@ -504,14 +523,63 @@ def solve_command(
             print_fleet(fleet, scn)
         _exit_unless_found(fleet)
         return
-    result = run_solve(
-        scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
-    )
+    verification = None
+    if verify:
+        checked, settings = _verified(scn, backend)
+        result, verification = checked.result, checked.document(settings)
+    else:
+        result = run_solve(
+            scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
+        )
     if as_json:
-        sys.stdout.write(json.dumps(_solve_json(result, scn), indent=2, default=str) + "\n")
+        payload = _solve_json(result, scn) | {"verification": verification}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
         _print_solve(result, scn)
+        if verification is not None:
+            _print_verification(checked)
     _exit_unless_found(result)
+
+
+VERIFY_REQUESTS = 50_000  # simulated requests per model-hour when verifying
+
+
+def _verified(scn: Scenario, backend: str):
+    """Solve and verify by simulation (every hour, the scenario's queueing options)."""
+    from deploycost.simulate.run import Settings
+    from deploycost.simulate.verify import solve_verified
+
+    settings = Settings.of(scn, requests=VERIFY_REQUESTS)
+    with _progress("solving and verifying by simulation"):
+        return solve_verified(scn, settings, backend), settings
+
+
+def _print_verification(checked) -> None:
+    state = "verified" if checked.verified else "NOT verified"
+    out.print(
+        f"simulation: {state} ({len(checked.rounds)} round(s))",
+        style=None if checked.verified else "yellow",
+        markup=False,
+        highlight=False,
+    )
+    for line in checked.rounds:
+        out.print(f"  {line}", markup=False, highlight=False)
+    worst = checked.worst
+    if len(worst):
+        shown = pd.DataFrame(
+            {
+                "model": worst.model,
+                "worst hour": worst.hour.astype(str),
+                "p99 simulated": worst.p99_ms.map(lambda v: f"{v:,.2f}"),
+                "95% CI": [
+                    f"{lo:,.2f}-{hi:,.2f}"
+                    for lo, hi in zip(worst.p99_low_ms, worst.p99_high_ms, strict=True)
+                ],
+                "SLO ms": worst.slo_ms.map(lambda v: f"{v:,.0f}"),
+                "met": worst.met.map({True: "yes", False: "NO"}),
+            }
+        )
+        out.print(_table(shown, "simulated p99, worst hour per model"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

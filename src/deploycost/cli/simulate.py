@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,7 @@ from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES
-from deploycost.simulate.run import Settings, simulate_deployment
+from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
 
 Dispatch = enum.StrEnum("Dispatch", {name: name for name in POLICIES})
 Service = enum.StrEnum("Service", {name: name for name in DISTRIBUTIONS})
@@ -61,23 +60,15 @@ def simulate_command(
     batch delay and service variability default to the scenario's options, the same the
     analytic model uses."""
     scn = _scenario(scenario)
-    opts = scn.options
-    # accelerator service times are nearly deterministic (CV under 1 % in published
-    # benchmarks): that is the default unless the scenario states its own CV (the
-    # analytic model's default CV of 1 is its M/M/c assumption for the queue wait)
-    stated = "service_cv" in opts.model_fields_set
-    scenario_cv = cv if cv is not None else (opts.service_cv if stated else 0.0)
-    if service is None:
-        service = "deterministic" if scenario_cv == 0.0 else "lognormal"
-    delay = opts.max_queue_delay_ms if max_queue_delay_ms is None else max_queue_delay_ms
-    settings = Settings(
+    settings = Settings.of(
+        scn,
         requests=requests,
         hours=str(hours),
-        dispatch=str(dispatch or opts.dispatch),
-        max_queue_delay_ms=math.inf if delay is None else delay,
-        service=str(service),
-        cv=scenario_cv,
         seed=seed,
+        dispatch=None if dispatch is None else str(dispatch),
+        max_queue_delay_ms=max_queue_delay_ms,
+        service=None if service is None else str(service),
+        cv=cv,
     )
     settings.check()
     if scn.fleet is not None:
@@ -88,7 +79,7 @@ def simulate_command(
         spec = load_deployment(scn, deployment)
     else:
         spec = solve(scn, runner_ups=False).raise_for_status().deployment
-    steps = len(spec.models) * (24 if settings.hours == "all" else 1)
+    steps = len(spec.models) * (25 if settings.hours == "all" else 1)
     if sys.stderr.isatty() and not as_json:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("simulating", total=steps)
@@ -103,7 +94,7 @@ def simulate_command(
 
 
 def _print(table: pd.DataFrame, settings: Settings) -> None:
-    simulated = table[table.get("p99_ms", pd.Series(dtype=float)).notna()]
+    simulated = simulated_rows(table)
     shown = pd.DataFrame(
         {
             "model": simulated.model,

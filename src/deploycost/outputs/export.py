@@ -460,17 +460,25 @@ def _foreign_files(out_dir: Path) -> list[str]:
 
 
 def write_export(
-    scn: Scenario, result: SolveResult, out_dir: Path, force: bool = False
+    scn: Scenario,
+    result: SolveResult,
+    out_dir: Path,
+    force: bool = False,
+    verification: dict | None = None,
 ) -> list[Path]:
     """Write the recommendation and manifests as one set under ``out_dir``; return the paths.
 
     The set is written into a fresh sibling folder and renamed into place, so a kill leaves
     the old set or the new one, never a mix, and manifests of models no longer deployed do
     not linger. ``--force`` replaces only a folder that holds nothing but an earlier export;
-    a lock refuses a second export to the same folder while one runs.
+    a lock refuses a second export to the same folder while one runs. ``verification``
+    (``simulate.verify.Verified.document``) is written as the document's last key.
     """
     check_out_dir(out_dir)
-    return write_set(Path(out_dir), recommendation(scn, result), manifests(scn, result), force)
+    doc = recommendation(scn, result)
+    if verification is not None:
+        doc["verification"] = verification
+    return write_set(Path(out_dir), doc, manifests(scn, result), force)
 
 
 def check_out_dir(out_dir: Path) -> None:
