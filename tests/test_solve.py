@@ -64,13 +64,17 @@ def test_problems_same_optimum_on_every_backend(path):
         assert float(result.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
 
 
-def _crosscheck(seeds) -> tuple[list, dict]:
-    """Every backend against exhaustive enumeration on random small scenarios (half of
-    them with a fusion layer on a quota-limited instance or an owned storage tier)."""
+def _coupled_or_plain(seed: int) -> dict:
+    return random_with_coupled_limits(seed) if seed % 2 else random_scenario(seed)
+
+
+def crosscheck(seeds, make=_coupled_or_plain) -> tuple[list, dict]:
+    """Every backend against exhaustive enumeration on random small scenarios ``make(seed)``
+    (by default half of them with a fusion layer on a quota-limited instance or an owned
+    storage tier); the mismatches and each seed's statuses."""
     mismatches, statuses = [], {}
     for seed in seeds:
-        raw = random_with_coupled_limits(seed) if seed % 2 else random_scenario(seed)
-        scn = validate_scenario(raw)
+        scn = validate_scenario(make(seed))
         results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
         statuses[seed] = {r.status for r in results.values()}
         truth = results["exhaustive"]
@@ -93,14 +97,14 @@ def _crosscheck(seeds) -> tuple[list, dict]:
 
 
 def test_random_small_scenarios_milp_equals_exhaustive_quick():
-    mismatches, statuses = _crosscheck(range(1000, 1012))
+    mismatches, statuses = crosscheck(range(1000, 1012))
     assert mismatches == []
     assert sum(Status.OPTIMAL in s for s in statuses.values()) >= 6
 
 
 @pytest.mark.slow
 def test_random_small_scenarios_milp_equals_exhaustive():
-    mismatches, statuses = _crosscheck(range(200))
+    mismatches, statuses = crosscheck(range(200))
     assert mismatches == []
     solved = sum(Status.OPTIMAL in s for s in statuses.values())
     assert solved >= 150  # the generator mostly makes feasible problems worth comparing

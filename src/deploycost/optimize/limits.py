@@ -180,38 +180,43 @@ class LatencyP99(Limit):
         ]
 
 
-class TtftP99(Limit):
+class _LlmLatency(Limit):
+    """An LLM latency figure of each LLM member against its limit (``llm.<limit>``)."""
+
+    unit = "ms"
+    figure = ""  # the Picks field
+    limit = ""  # the LlmSpec field
+
+    def values(self, layout, picks):
+        scn = layout.cost.scn
+        out = []
+        for j, name in enumerate(_member_names(layout, picks)):
+            spec = scn.model(name).llm
+            if spec is not None and getattr(spec, self.limit) is not None:
+                out.append(
+                    self._checked(
+                        name, getattr(picks, self.figure)[:, j], getattr(spec, self.limit)
+                    )
+                )
+        return out
+
+
+class TtftP99(_LlmLatency):
     """``ttft_p99_max[model]``: an LLM's time to first token at p99 (prefill + the M/M/c
     wait for a sequence slot at peak) <= its limit.
 
     Enforced by the option grid."""
 
-    family, unit = "ttft_p99_max", "ms"
-
-    def values(self, layout, picks):
-        scn = layout.cost.scn
-        return [
-            self._checked(name, picks.ttft_ms[:, j], scn.model(name).llm.ttft_p99_ms)
-            for j, name in enumerate(_member_names(layout, picks))
-            if scn.model(name).is_llm and scn.model(name).llm.ttft_p99_ms is not None
-        ]
+    family, figure, limit = "ttft_p99_max", "ttft_ms", "ttft_p99_ms"
 
 
-class TpotP99(Limit):
+class TpotP99(_LlmLatency):
     """``tpot_p99_max[model]``: an LLM's time per output token (a decode step with all its
     sequences plus the prefills that join meanwhile) <= its limit.
 
     Enforced by the option grid."""
 
-    family, unit = "tpot_p99_max", "ms"
-
-    def values(self, layout, picks):
-        scn = layout.cost.scn
-        return [
-            self._checked(name, picks.tpot_ms[:, j], scn.model(name).llm.tpot_p99_ms)
-            for j, name in enumerate(_member_names(layout, picks))
-            if scn.model(name).is_llm and scn.model(name).llm.tpot_p99_ms is not None
-        ]
+    family, figure, limit = "tpot_p99_max", "tpot_ms", "tpot_p99_ms"
 
 
 class Utilisation(Limit):

@@ -58,31 +58,12 @@ def _start_time(oldest: float, full_at: float, free: float, tau: float) -> float
 
 
 @njit(cache=True)
-def _advance(
-    rng,
-    q: int,
-    until: float,
-    a,
-    nxt,
-    head,
-    tail,
-    count,
-    free,
-    busy,
-    in_service,
-    service_end,
-    max_batch: int,
-    tau: float,
-    service,
-    kind: int,
-    sigma: float,
-    latency,
-    wait,
-    server_of,
-    servers: int,
-) -> None:
+def _advance(rng, q: int, until: float, a, state, model) -> None:
     """Start every batch of queue ``q`` that starts before ``until``. For a central queue
-    (``servers`` > 1) the batch goes to the earliest free server."""
+    (``servers`` > 1) the batch goes to the earliest free server. ``state`` and ``model``
+    are the tuples ``simulate`` builds (queues and servers; batching and service)."""
+    nxt, head, tail, count, free, busy, in_service, service_end, latency, wait, server_of = state
+    max_batch, tau, service, kind, sigma, servers = model
     while count[q] > 0:
         s = 0
         if servers > 1:
@@ -159,6 +140,8 @@ def simulate(
     latency = np.full(n, np.nan)
     wait = np.full(n, np.nan)
     server_of = np.full(n, -1, np.int64)
+    state = (nxt, head, tail, count, free, busy, in_service, service_end, latency, wait, server_of)
+    model = (max_batch, tau, service, kind, sigma, servers)
     for i in range(n):
         t = a[i]
         if central:
@@ -171,55 +154,11 @@ def simulate(
             q1 = _pick(rng, replicas)
             q2 = _pick(rng, replicas)
             for q in (q1, q2):
-                _advance(
-                    rng,
-                    q,
-                    t,
-                    a,
-                    nxt,
-                    head,
-                    tail,
-                    count,
-                    free,
-                    busy,
-                    in_service,
-                    service_end,
-                    max_batch,
-                    tau,
-                    service,
-                    kind,
-                    sigma,
-                    latency,
-                    wait,
-                    server_of,
-                    servers,
-                )
+                _advance(rng, q, t, a, state, model)
             o1 = count[q1] + (in_service[q1] if service_end[q1] > t else 0)
             o2 = count[q2] + (in_service[q2] if service_end[q2] > t else 0)
             q = q1 if o1 <= o2 else q2
-        _advance(
-            rng,
-            q,
-            t,
-            a,
-            nxt,
-            head,
-            tail,
-            count,
-            free,
-            busy,
-            in_service,
-            service_end,
-            max_batch,
-            tau,
-            service,
-            kind,
-            sigma,
-            latency,
-            wait,
-            server_of,
-            servers,
-        )
+        _advance(rng, q, t, a, state, model)
         if count[q] == 0:
             head[q] = i
         else:
@@ -227,27 +166,5 @@ def simulate(
         tail[q] = i
         count[q] += 1
     for q in range(queues):
-        _advance(
-            rng,
-            q,
-            math.inf,
-            a,
-            nxt,
-            head,
-            tail,
-            count,
-            free,
-            busy,
-            in_service,
-            service_end,
-            max_batch,
-            tau,
-            service,
-            kind,
-            sigma,
-            latency,
-            wait,
-            server_of,
-            servers,
-        )
+        _advance(rng, q, math.inf, a, state, model)
     return latency, wait, server_of, busy
