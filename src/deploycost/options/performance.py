@@ -510,8 +510,9 @@ def queue_wait_ms(
     * ``random``: each replica an M/M/1 queue at ``lambda / n`` (a random split of a
       Poisson stream is Poisson, ``ca^2 = 1``);
     * ``round_robin``: each replica fed every n-th request, Erlang-n gaps (``ca^2 = 1/n``);
-    * ``least_request``: taken as round robin (the power of two choices does at least as
-      well in simulation; this side errs long, never short).
+    * ``least_request``: taken as random (the power of two choices does better than random
+      in simulation, but can do worse than round robin with near-deterministic service at
+      high load: this side errs long, never short).
 
     ``cs^2`` is ``service_cv^2``: 1 (exponential) reproduces plain M/M/c and M/M/1.
     """
@@ -522,7 +523,7 @@ def queue_wait_ms(
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             base = wait_quantile_s(1.0, arrival_qps / replicas, throughput)
-        ca2 = 1.0 if q.dispatch == "random" else 1.0 / np.maximum(replicas, 1.0)
+        ca2 = 1.0 / np.maximum(replicas, 1.0) if q.dispatch == "round_robin" else 1.0
     return base * ((ca2 + cs2) / 2.0) * 1000.0
 
 
