@@ -292,3 +292,10 @@ def test_scenario_reference_is_generated_from_the_schema():
     )
     for key in ("latency_slo_ms", "quality_floor", "storage_tiers", "stage_fractions"):
         assert f"| `{key}` |" in committed
+
+
+def test_shell_completion_is_offered():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "--install-completion" in result.output
+    assert "--show-completion" in result.output
