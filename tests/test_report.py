@@ -167,3 +167,28 @@ def test_report_refuses_bad_inputs(tmp_path):
         assert message in result.output
         assert "Traceback" not in result.output
     assert solve(validate_scenario(raw), runner_ups=False).ok
+
+
+def test_money_reads_with_separators_never_in_scientific_notation():
+    from deploycost.outputs.report import number
+
+    assert number(94_500.0) == "94,500.00"
+    assert number(1_234_567.891) == "1,234,567.89"
+    assert number(12.3456) == "12.35"
+    assert number(0.0) == "0"
+
+
+def test_markdown_twin_escapes_scenario_strings(tmp_path):
+    """A scenario named with HTML and Markdown (a script tag, an onerror attribute, a link)
+    reaches report.md as text: nothing a Markdown renderer would run or link."""
+    from deploycost.outputs.report import build_report, render_markdown
+
+    raw = hand()
+    raw["name"] = "<script>alert(1)</script><img src=x onerror=alert(2)> [x](javascript:y)"
+    scn = validate_scenario(raw)
+    text = render_markdown(build_report(scn, solve(scn, runner_ups=False)), "files")
+    assert "<script>" not in text
+    assert "<img" not in text
+    assert "](javascript" not in text
+    assert "&lt;script&gt;" in text
+    assert not re.search(r"\d\.\d+e[+-]\d", text)  # no scientific notation anywhere

@@ -48,17 +48,35 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def number(value: float) -> str:
+    """A figure as people read it: thousands separators, never scientific notation (money
+    and counts of a thousand and more to two decimals, smaller figures to four
+    significant digits)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    return f"{value:,.4g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
+
+
+# Markdown and inline HTML that a scenario string could smuggle into report.md
+_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()#+!|~>"})
+
+
+def md_text(value) -> str:
+    """A scenario string as Markdown text: HTML escaped, Markdown syntax backslashed."""
+    return html.escape(str(value)).translate(_MD_SPECIAL)
+
+
 def _frame_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(
-        index=False, border=0, classes="table", float_format="{:,.4g}".format, escape=True
-    )
+    return frame.to_html(index=False, border=0, classes="table", float_format=number, escape=True)
 
 
 def _frame_md(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
-        cells = [f"{v:,.4g}" if isinstance(v, float) else str(v).replace("|", "\\|") for v in row]
+        cells = [number(v) if isinstance(v, float) else md_text(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -191,7 +209,7 @@ def build_report(
         f"Status **{result.status.value}** ({result.backend}); optimal cost "
         f"**{result.objective_per_day:,.2f} {cur}/day**, "
         f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month; fusion "
-        f"**{spec.fusion}**, automation **{spec.automation}**."
+        f"**{md_text(spec.fusion)}**, automation **{md_text(spec.automation)}**."
     )
     report.sections.append(
         ("Recommendation", summary + _frame_html(shown), md_summary + "\n\n" + _frame_md(shown))
@@ -201,7 +219,7 @@ def build_report(
         report.sections.append(("LLM serving in tokens", _frame_html(llm), _frame_md(llm)))
     if result.estimates:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in result.estimates)
-        md_items = "\n".join(f"- {line}" for line in result.estimates)
+        md_items = "\n".join(f"- {md_text(line)}" for line in result.estimates)
         report.sections.append(("Estimates the answer rests on", f"<ul>{items}</ul>", md_items))
     components = result.components.copy()
     report.images["cost"] = _cost_plot(scn, evaluation)
@@ -291,7 +309,7 @@ def render_html(report: Report) -> str:
 
 
 def render_markdown(report: Report, image_dir: str) -> str:
-    parts = [f"# {report.title}"]
+    parts = [f"# {md_text(report.title)}"]
     for heading, _, body in report.sections:
         parts.append(f"## {heading}")
         name = _image_for(heading)
