@@ -105,6 +105,11 @@ def _scenario(profiles=(), hit=0.0, **options) -> dict:
     }
 
 
+def _import(*args: str):
+    """``deploycost profile import`` with ``args``."""
+    return runner.invoke(app, ["profile", "import", *args])
+
+
 def _files(tmp_path):
     vllm = tmp_path / "vllm.json"
     vllm.write_text(json.dumps(VLLM_RESULT))
@@ -151,19 +156,8 @@ def test_failed_or_invalid_runs_are_refused(tmp_path):
         read_result(other)
     scenario = tmp_path / "s.yaml"
     scenario.write_text(json.dumps(_scenario()))
-    result = runner.invoke(
-        app,
-        [
-            "profile",
-            "import",
-            str(failed),
-            "--model",
-            "chat",
-            "--instance",
-            "g5.xlarge",
-            "--scenario",
-            str(scenario),
-        ],
+    result = _import(
+        str(failed), "--model", "chat", "--instance", "g5.xlarge", "--scenario", str(scenario)
     )
     assert result.exit_code == 1
     assert "completed must be > 0" in result.output
@@ -174,19 +168,8 @@ def test_import_prints_profiles_the_scenario_accepts(tmp_path):
     vllm, mlperf = _files(tmp_path)
     scenario = tmp_path / "s.yaml"
     scenario.write_text(json.dumps(_scenario()))
-    result = runner.invoke(
-        app,
-        [
-            "profile",
-            "import",
-            str(vllm),
-            "--model",
-            "chat",
-            "--instance",
-            "g5.xlarge",
-            "--scenario",
-            str(scenario),
-        ],
+    result = _import(
+        str(vllm), "--model", "chat", "--instance", "g5.xlarge", "--scenario", str(scenario)
     )
     assert result.exit_code == 0, result.output
     rows = yaml.safe_load(result.output.split("fit of")[0])
@@ -194,40 +177,24 @@ def test_import_prints_profiles_the_scenario_accepts(tmp_path):
     assert rows[0]["concurrency"] == 32
     assert "fit residual 0.00% over 1 point(s)" in result.output
     # MLPerf: 8 x H100 system, TP 1 on p5.48xlarge: per engine 5120 / 8 tok/s, 16 sequences
-    result = runner.invoke(
-        app,
-        [
-            "profile",
-            "import",
-            str(mlperf),
-            "--model",
-            "chat",
-            "--instance",
-            "p5.48xlarge",
-            "--input-tokens",
-            "512",
-            "--scenario",
-            str(scenario),
-        ],
+    result = _import(
+        str(mlperf),
+        "--model",
+        "chat",
+        "--instance",
+        "p5.48xlarge",
+        "--input-tokens",
+        "512",
+        "--scenario",
+        str(scenario),
     )
     assert result.exit_code == 0, result.output
     (row,) = yaml.safe_load(result.output.split("fit of")[0])
     assert row["output_tokens_per_s"] == pytest.approx(640.0)
     assert row["concurrency"] == 16
     validate_scenario(_scenario(profiles=[row]))  # the printed rows are valid input
-    missing = runner.invoke(
-        app,
-        [
-            "profile",
-            "import",
-            str(mlperf),
-            "--model",
-            "chat",
-            "--instance",
-            "p5.48xlarge",
-            "--scenario",
-            str(scenario),
-        ],
+    missing = _import(
+        str(mlperf), "--model", "chat", "--instance", "p5.48xlarge", "--scenario", str(scenario)
     )
     assert missing.exit_code == 1
     assert "--input-tokens is required" in missing.output
