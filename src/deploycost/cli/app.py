@@ -17,6 +17,7 @@ from deploycost.catalog import KEYS, load_catalog
 from deploycost.cli.common import (
     _friendly,
     _progress,
+    _records,
     _scenario,
     _table,
     err,
@@ -580,11 +581,6 @@ def _print_verification(checked) -> None:
             }
         )
         out.print(_table(shown, "simulated p99, worst hour per model"))
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts with None where a value is missing (strict JSON has no NaN)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def fleet_json(result, scn: Scenario) -> dict:

@@ -72,3 +72,8 @@ def _table(frame: pd.DataFrame, title: str) -> Table:
     for row in frame.itertuples(index=False):
         table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
     return table
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with None where a value is missing (strict JSON has no NaN)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from rich.progress import Progress
 
-from deploycost.cli.common import _scenario, _table, err, out
+from deploycost.cli.common import _records, _scenario, _table, err, out
 from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
@@ -87,8 +87,8 @@ def simulate_command(
     else:
         table = simulate_deployment(scn, spec, settings)
     if as_json:
-        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        sys.stdout.write(json.dumps({"scenario": scn.name, "rows": records}, indent=2) + "\n")
+        payload = {"scenario": scn.name, "rows": _records(table)}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     _print(table, settings)
 

@@ -282,6 +282,24 @@ def artifact_loads_per_day(
     return replicas * retrains_per_day + starts_per_day
 
 
+def running_replicas(
+    scn: Scenario,
+    replicas: np.ndarray,
+    capacity_qps: np.ndarray,
+    share: np.ndarray,
+    min_replicas: np.ndarray,
+) -> np.ndarray:
+    """(K, 24) replicas an autoscaler runs in each hour for K autoscaled entries (all (K,)):
+    ``ceil(lambda_h / (capacity x utilisation_max))`` at the hour's mean rate, clamped to
+    [min_replicas, deployed replicas]."""
+    load = np.asarray(share, float)[:, None] * np.asarray(scn.workload.hourly_mean_qps)
+    per_replica = np.asarray(capacity_qps, float)[:, None] * scn.constraints.utilisation_max
+    with np.errstate(invalid="ignore", divide="ignore"):
+        needed = np.ceil(load / per_replica)
+    needed = np.maximum(needed, np.asarray(min_replicas, float)[:, None])
+    return np.minimum(needed, np.asarray(replicas, float)[:, None])
+
+
 def daily_replicas(
     scn: Scenario,
     replicas: np.ndarray,
@@ -305,14 +323,13 @@ def daily_replicas(
     capacity = np.broadcast_to(capacity_qps, replicas.shape)
     d, m = np.nonzero(~np.isnan(capacity))
     if len(d):
-        weights = np.asarray(scn.workload.hourly_weights)  # (24,)
-        hourly_qps = scn.workload.queries_per_day * weights / 3600.0  # mean arrivals per hour
-        load = np.broadcast_to(share, replicas.shape)[d, m, None] * hourly_qps  # (K, 24)
-        per_replica = capacity[d, m, None] * scn.constraints.utilisation_max
-        with np.errstate(invalid="ignore", divide="ignore"):
-            needed = np.ceil(load / per_replica)
-        needed = np.maximum(needed, min_replicas[m, None])
-        running = np.minimum(needed, replicas[d, m, None])
+        running = running_replicas(
+            scn,
+            replicas[d, m],
+            capacity[d, m],
+            np.broadcast_to(share, replicas.shape)[d, m],
+            np.asarray(min_replicas)[m],
+        )
         hours[d, m] = running.sum(axis=1) * (HOURS_PER_DAY / 24.0)
         starts[d, m] = np.maximum(np.diff(running, axis=1, append=running[:, :1]), 0).sum(axis=1)
     return hours, starts

@@ -25,8 +25,8 @@ from deploycost.options.performance import (
     REASONS,
     Configs,
     cold_start_seconds,
+    option_latency,
     performance,
-    worst_hour_latency,
 )
 from deploycost.scenario.schema import DeploymentSpec, check_deployment
 
@@ -100,13 +100,15 @@ def audit(
     perf = performance(cost, configs)
     lam = units.arrival_qps[unit]
     thr = perf.throughput_qps[idx, h, c, b]
-    if scn.options.latency_every_hour:
-        hourly = np.asarray(scn.workload.hourly_weights) * scn.workload.queries_per_day / 3600.0
-        p99, ttft = worst_hour_latency(
-            perf, (idx, h, c, b), replicas, lam, units.share[unit, None] * hourly
-        )
-    else:
-        p99, ttft = perf.latency_ms((idx, h, c, b), replicas, lam)
+    p99, ttft = option_latency(
+        perf,
+        scn.workload,
+        scn.options.latency_every_hour,
+        (idx, h, c, b),
+        replicas,
+        lam,
+        units.share[unit],
+    )
     tpot = perf.tpot_ms[idx, h, c, b]
     utilisation = lam / (replicas * thr)
     cold = cold_start_seconds(cost, idx, c, tier, zips)

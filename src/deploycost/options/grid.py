@@ -48,8 +48,8 @@ from deploycost.options.performance import (
     cold_start_seconds,
     config_grid,
     hardware_axes,
+    option_latency,
     performance,
-    worst_hour_latency,
 )
 
 
@@ -240,17 +240,19 @@ def compute_grid(cost: CostModel, units: Units) -> ComputeGrid:
 
 
 def _latency_fn(cost: CostModel, perf: Performance, units: Units):
-    """(p99, TTFT) of options at ``replicas`` for units ``u``: at the peak, or the worst of
-    the peak and every hour (``options.latency_every_hour``)."""
+    """(p99, TTFT) of options at ``replicas`` for units ``u`` (``option_latency``)."""
     scn = cost.scn
-    hourly = np.asarray(scn.workload.hourly_weights) * scn.workload.queries_per_day / 3600.0
 
     def latency(at, replicas, u):
-        if scn.options.latency_every_hour:
-            return worst_hour_latency(
-                perf, at, replicas, units.arrival_qps[u], units.share[u, None] * hourly
-            )
-        return perf.latency_ms(at, replicas, units.arrival_qps[u])
+        return option_latency(
+            perf,
+            scn.workload,
+            scn.options.latency_every_hour,
+            at,
+            replicas,
+            units.arrival_qps[u],
+            units.share[u],
+        )
 
     return latency
 

@@ -101,23 +101,27 @@ def engine_times(
 
     with np.errstate(divide="ignore", invalid="ignore"):
         ring = np.where(tp > 1, 2.0 * (tp - 1.0) / tp / np.asarray(link_bytes_s, float), 0.0)
-        allreduce = np.where(tp > 1, 2.0 * arch.layers * allreduce_latency_s, 0.0)
+        allreduce_latency = np.where(tp > 1, 2.0 * arch.layers * allreduce_latency_s, 0.0)
 
-        def exchange(tokens: np.ndarray) -> np.ndarray:
-            return allreduce + 2.0 * arch.layers * tokens * arch.hidden * ACTIVATION_BYTES * ring
+        def exchange_bytes_s(tokens: np.ndarray) -> np.ndarray:
+            """Seconds the two all-reduces per layer spend moving ``tokens`` activations."""
+            return 2.0 * arch.layers * tokens * arch.hidden * ACTIVATION_BYTES * ring
 
         step = (
             np.maximum(
                 b * arch.decode_flops_per_token(context) / compute,
                 (weights_read + b * context * kv) / memory,
             )
-            + exchange(b)
+            + allreduce_latency
+            + exchange_bytes_s(b)
             + step_overhead_s
         )
-        prefill_compute = arch.prefill_flops(prompt) / compute + exchange(prompt) - allreduce
+        prefill_flops_s = arch.prefill_flops(prompt) / compute
+        # the prompt's all-reduces ride in the decode steps' exchanges: bytes, no latency
+        prefill_compute = prefill_flops_s + exchange_bytes_s(prompt)
         throughput = b / (b * prefill_compute + output_tokens * step)
         tpot = step + b * prefill_compute / output_tokens
-        ttft = np.maximum(arch.prefill_flops(prompt) / compute, weights / memory) + step
+        ttft = np.maximum(prefill_flops_s, weights / memory) + step
         device = (weights + b * (input_tokens + output_tokens) * kv) / tp / 1e9
     return EngineTimes(prefill_compute, step, throughput, tpot, ttft, device)
 

@@ -552,6 +552,24 @@ def p99_latency_ms(
     return np.where(measured_capacity, service_ms, batch_ms + service_ms + wait_ms)
 
 
+def option_latency(
+    perf: Performance,
+    workload,
+    every_hour: bool,
+    at: tuple[np.ndarray, ...],
+    replicas: np.ndarray,
+    peak_qps: np.ndarray,
+    share: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p99, TTFT) of options (``share``: requests per query of each) at the peak, or with
+    ``every_hour`` the worst of the peak and every hour (``worst_hour_latency``): what the
+    option grid enforces and the audit recomputes."""
+    if not every_hour:
+        return perf.latency_ms(at, replicas, peak_qps)
+    hourly = np.asarray(share)[:, None] * np.asarray(workload.hourly_mean_qps)
+    return worst_hour_latency(perf, at, replicas, peak_qps, hourly)
+
+
 HOUR_CHUNK = 50_000  # candidate options evaluated at once over the 24 hours
 
 

@@ -81,6 +81,11 @@ class Workload(Strict):
         return [w / total for w in self.hourly_profile]
 
     @property
+    def hourly_mean_qps(self) -> list[float]:
+        """Mean arrivals per second in each of the 24 hours (queries per day x weight)."""
+        return [self.queries_per_day * w / 3600.0 for w in self.hourly_weights]
+
+    @property
     def peak_qps_resolved(self) -> float:
         if self.peak_qps is not None:
             return self.peak_qps

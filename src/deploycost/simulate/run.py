@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from deploycost.cost.model import CostModel
+from deploycost.cost.model import CostModel, running_replicas
 from deploycost.errors import DeployCostError
 from deploycost.memory import check_fits
 from deploycost.options.grid import Units
@@ -113,13 +113,12 @@ def _service_table(cost: CostModel, model: int, h: int, c: int, batch: int):
 
 
 def _replicas_by_hour(cost: CostModel, choice, share: float, min_replicas: float) -> np.ndarray:
-    weights = np.asarray(cost.scn.workload.hourly_weights)
     if not choice.autoscale or choice.capacity_qps is None:
         return np.full(24, float(choice.replicas))
-    load = share * cost.scn.workload.queries_per_day * weights / 3600.0
-    per_replica = choice.capacity_qps * cost.scn.constraints.utilisation_max
-    needed = np.maximum(np.ceil(load / per_replica), min_replicas)
-    return np.minimum(needed, choice.replicas)
+    one = np.ones(1)
+    return running_replicas(
+        cost.scn, one * choice.replicas, one * choice.capacity_qps, one * share, one * min_replicas
+    )[0]
 
 
 def simulate_deployment(
@@ -131,8 +130,7 @@ def simulate_deployment(
     cost = CostModel(scn)
     space, units = cost.space, Units.of(cost)
     fusion = space.fusions.index(spec.fusion or space.fusions[0])
-    weights = np.asarray(scn.workload.hourly_weights)
-    hourly = scn.workload.queries_per_day * weights / 3600.0
+    hourly = np.asarray(scn.workload.hourly_mean_qps)
     peak_qps = scn.workload.peak_qps_resolved
     hours = [*range(24), "peak"] if settings.hours == "all" else ["peak"]
     rng = np.random.default_rng(settings.seed)
