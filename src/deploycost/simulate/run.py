@@ -99,11 +99,16 @@ class Settings:
         )
 
 
-def _service_table(cost: CostModel, model: int, h: int, c: int, batch: int):
-    """Occupancy of a batch of k = 1..batch (s, index 0 unused) and the fixed delay a
-    measured capacity profile adds beyond it."""
+def _batch_sizes_performance(cost: CostModel, batch: int):
+    """The performance table at batch sizes 1..batch (config k - 1 is batch k)."""
     sizes = np.arange(1, batch + 1)
-    perf = performance(cost, Configs.of(sizes, np.ones(batch), np.zeros(batch, bool)))
+    return performance(cost, Configs.of(sizes, np.ones(batch), np.zeros(batch, bool)))
+
+
+def _service_table(perf, model: int, h: int, c: int, batch: int):
+    """Occupancy of a batch of k = 1..batch (s, index 0 unused) and the fixed delay a
+    measured capacity profile adds beyond it, from ``_batch_sizes_performance``."""
+    sizes = np.arange(1, batch + 1)
     throughput = perf.throughput_qps[model, h, c]
     service_s = perf.service_ms[model, h, c] / 1000.0
     occupancy = sizes / throughput
@@ -146,16 +151,14 @@ def simulate_deployment(
             continue
         h = space.instances.index(choice.instance)
         c = space.precisions.index(choice.precision or model.checkpoint_precision)
-        service, fixed = _service_table(cost, i, h, c, int(choice.batch))
+        perf = _batch_sizes_performance(cost, int(choice.batch))
+        service, fixed = _service_table(perf, i, h, c, int(choice.batch))
         running = _replicas_by_hour(cost, choice, share, model.min_replicas)
-        grid = dataclasses.replace(
-            performance(cost, Configs.of([choice.batch], [1], [False])),
-            queueing=settings.queueing(),
-        )
+        grid = dataclasses.replace(perf, queueing=settings.queueing())
         for hour in hours:
             rate = share * (peak_qps if hour == "peak" else hourly[hour])
             replicas = int(max(running)) if hour == "peak" else int(running[hour])
-            at = tuple(np.array([v]) for v in (i, h, c, 0))
+            at = tuple(np.array([v]) for v in (i, h, c, int(choice.batch) - 1))
             predicted, _ = grid.latency_ms(at, float(replicas), np.array([rate]))
             row = {
                 "model": name,
