@@ -1062,7 +1062,10 @@ class DaskExecutor:
         self, scn: Scenario, prices: list[np.ndarray], backend: str
     ) -> Iterator[PointResult]:
         try:
-            scattered = self.client.scatter(scn, broadcast=True, timeout=DASK_TIMEOUT_S)
+            # one copy, fetched by the other workers as an ordinary dependency: a broadcast
+            # scatter raced with the first tasks ("failed to acquire keys", tasks cancelled
+            # for lost dependencies) on a loaded machine
+            scattered = self.client.scatter(scn, hash=False, timeout=DASK_TIMEOUT_S)
         except TimeoutError:
             raise DeployCostError(
                 f"--dask: no worker took the scenario within {DASK_TIMEOUT_S:g} s (are the "
