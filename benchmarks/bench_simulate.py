@@ -59,7 +59,7 @@ def timed(repeats: int, fn) -> list[float]:
 
 def python_kernel():
     """The engine's functions as plain Python, swapped into the module for one call."""
-    names = ("_noise", "_pick", "_start_time", "_advance")
+    names = ("_noise", "_pick", "_start_time", "_advance", "_outstanding", "simulate_groups")
     compiled = {name: getattr(engine, name) for name in names}
     for name in names:
         setattr(engine, name, compiled[name].py_func)

@@ -192,12 +192,19 @@ def export_command(
         from deploycost.optimize.fleet_solve import solve_fleet
         from deploycost.outputs.fleet_export import write_fleet_export
 
-        with _progress("solving the fleet"):
-            fleet = solve_fleet(scn, backend)
+        verification = None
+        if verify:
+            checked, settings = _verified(scn, backend)
+            fleet, verification = checked.result, checked.document(settings)
+            for line in checked.rounds:
+                err.print(f"verify: {line}", markup=False, highlight=False)
+        else:
+            with _progress("solving the fleet"):
+                fleet = solve_fleet(scn, backend)
         if not fleet.ok:
             print_fleet(fleet, scn)
             _exit_unless_found(fleet)
-        for path in write_fleet_export(scn, fleet, out_dir, force):
+        for path in write_fleet_export(scn, fleet, out_dir, force, verification):
             out.print(str(path), markup=False, highlight=False)
         return
     if verify:
@@ -516,12 +523,22 @@ def solve_command(
     if scn.fleet is not None:
         from deploycost.optimize.fleet_solve import solve_fleet
 
-        with _progress("solving the fleet"):
-            fleet = solve_fleet(scn, backend, options)
+        checked = None
+        if verify:
+            checked, settings = _verified(scn, backend)
+            fleet = checked.result
+        else:
+            with _progress("solving the fleet"):
+                fleet = solve_fleet(scn, backend, options)
         if as_json:
-            sys.stdout.write(json.dumps(fleet_json(fleet, scn), indent=2, default=str) + "\n")
+            payload = fleet_json(fleet, scn)
+            if checked is not None:
+                payload["verification"] = checked.document(settings)
+            sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
             print_fleet(fleet, scn)
+            if checked is not None:
+                _print_verification(checked)
         _exit_unless_found(fleet)
         return
     verification = None
@@ -570,7 +587,11 @@ def _print_verification(checked) -> None:
         shown = pd.DataFrame(
             {
                 "model": worst.model,
-                "worst hour": worst.hour.astype(str),
+                "worst hour": (
+                    worst.day_type + " " + worst.hour.astype(str) + "h"
+                    if "day_type" in worst
+                    else worst.hour.astype(str)
+                ),
                 "p99 simulated": worst.p99_ms.map(lambda v: f"{v:,.2f}"),
                 "95% CI": [
                     f"{lo:,.2f}-{hi:,.2f}"
@@ -581,6 +602,20 @@ def _print_verification(checked) -> None:
             }
         )
         out.print(_table(shown, "simulated p99, worst hour per model"))
+    cut = checked.spot_cut
+    if len(cut):
+        missed = cut[~cut.met.astype(bool)]
+        out.print(
+            f"with the spot instances the interruption rule may lose gone (whole instances): "
+            f"{len(cut)} model-hours simulated, the SLO is missed in {len(missed)}"
+            + "".join(
+                f"\n  {r.model} on {r.instance}, {r.day_type} {r.hour:02d}h: {r.p99_ms:,.4g} ms "
+                f"with {r.replicas} instance(s) left (SLO {r.slo_ms:g} ms)"
+                for r in missed.itertuples()
+            ),
+            markup=False,
+            highlight=False,
+        )
 
 
 def fleet_json(result, scn: Scenario) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +15,11 @@ from rich.progress import Progress
 
 from deploycost.cli.common import _records, _scenario, _table, err, out
 from deploycost.errors import ScenarioError
+from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES
+from deploycost.simulate.fleet import simulate_fleet
 from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
 
 Dispatch = enum.StrEnum("Dispatch", {name: name for name in POLICIES})
@@ -53,12 +56,20 @@ def simulate_command(
         float | None,
         typer.Option(help="Service-time CV (default: options.service_cv if stated, else 0)"),
     ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(help="CSV of request timestamps (s from the start of a day) to replay"),
+    ] = None,
+    scale_up_lag_min: Annotated[
+        float | None,
+        typer.Option(help="Minutes before an autoscaler's added replicas serve (default 0)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Simulate each model's replicas (Poisson arrivals per hour, dispatch, dynamic
-    batching) and set the simulated p99 beside the analytic one and the SLO. Dispatch,
-    batch delay and service variability default to the scenario's options, the same the
-    analytic model uses."""
+    """Simulate each model's replicas (Poisson arrivals per hour or a replayed trace,
+    dispatch, dynamic batching, LLM slots; a fleet per type, day type and hour) and set the
+    simulated p99 beside the analytic one and the SLO. Dispatch, batch delay and service
+    variability default to the scenario's options, the same the analytic model uses."""
     scn = _scenario(scenario)
     settings = Settings.of(
         scn,
@@ -69,23 +80,35 @@ def simulate_command(
         max_queue_delay_ms=max_queue_delay_ms,
         service=None if service is None else str(service),
         cv=cv,
+        trace=None if trace is None else str(trace),
+        scale_up_lag_min=scale_up_lag_min,
     )
     settings.check()
     if scn.fleet is not None:
-        raise ScenarioError(
-            ["fleet scenarios cannot be simulated yet: remove the fleet section"], "simulate"
-        )
-    if deployment is not None:
-        spec = load_deployment(scn, deployment)
+        if deployment is not None or trace is not None:
+            raise ScenarioError(
+                [
+                    "a fleet is simulated as solved, per day type: --deployment and --trace "
+                    "are for scenarios without a fleet section"
+                ],
+                "simulate",
+            )
+        fleet = solve_fleet(scn).raise_for_status()
+        steps = None
+        run = partial(simulate_fleet, scn, fleet, settings)
     else:
-        spec = solve(scn, runner_ups=False).raise_for_status().deployment
-    steps = len(spec.models) * (25 if settings.hours == "all" else 1)
+        if deployment is not None:
+            spec = load_deployment(scn, deployment)
+        else:
+            spec = solve(scn, runner_ups=False).raise_for_status().deployment
+        steps = None if trace else len(spec.models) * (25 if settings.hours == "all" else 1)
+        run = partial(simulate_deployment, scn, spec, settings)
     if sys.stderr.isatty() and not as_json:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("simulating", total=steps)
-            table = simulate_deployment(scn, spec, settings, lambda: bar.advance(task))
+            table = run(lambda: bar.advance(task))
     else:
-        table = simulate_deployment(scn, spec, settings)
+        table = run()
     if as_json:
         payload = {"scenario": scn.name, "rows": _records(table)}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
@@ -94,11 +117,24 @@ def simulate_command(
 
 
 def _print(table: pd.DataFrame, settings: Settings) -> None:
-    simulated = simulated_rows(table)
+    everything = simulated_rows(table)
+    cut = everything.case == "spot cut" if "case" in everything else everything.met & False
+    simulated = everything[~cut]
+    where = (
+        simulated.instance
+        + ", "
+        + simulated.day_type
+        + " "
+        + simulated.hour.astype(str)
+        + "h"
+        + simulated.case.map({"spot cut": " spot cut"}).fillna("")
+        if "day_type" in simulated
+        else simulated.hour.astype(str)
+    )
     shown = pd.DataFrame(
         {
             "model": simulated.model,
-            "hour": simulated.hour.astype(str),
+            "hour": where,
             "req/s": simulated.arrival_qps.map(lambda v: f"{v:,.1f}"),
             "replicas": simulated.replicas.astype(int),
             "batch": simulated.batch.astype(int),
@@ -133,3 +169,11 @@ def _print(table: pd.DataFrame, settings: Settings) -> None:
         markup=False,
         highlight=False,
     )
+    if cut.any():
+        lost = int((~everything.met & cut).sum())
+        out.print(
+            f"with the spot instances the interruption rule may lose gone (whole instances): "
+            f"{int(cut.sum())} model-hours, the SLO is missed in {lost}",
+            markup=False,
+            highlight=False,
+        )

@@ -232,12 +232,18 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
 
 
 def write_fleet_export(
-    scn: Scenario, result: FleetResult, out_dir: Path, force: bool = False
+    scn: Scenario,
+    result: FleetResult,
+    out_dir: Path,
+    force: bool = False,
+    verification: dict | None = None,
 ) -> list[Path]:
-    """The fleet's recommendation and manifests, written as one set (as ``write_export``)."""
-    return write_set(
-        Path(out_dir), fleet_recommendation(scn, result), fleet_manifests(scn, result), force
-    )
+    """The fleet's recommendation and manifests, written as one set (as ``write_export``);
+    ``verification`` (``Verified.document``) is written under that key when given."""
+    doc = fleet_recommendation(scn, result)
+    if verification is not None:
+        doc["verification"] = verification
+    return write_set(Path(out_dir), doc, fleet_manifests(scn, result), force)
 
 
 def _env(llm: bool, mine) -> list[dict]:

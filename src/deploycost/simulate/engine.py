@@ -1,21 +1,34 @@
 """The discrete-event core: requests dispatched to replicas that serve dynamic batches.
 
-Requests arrive at sorted times ``a``. A *dispatch policy* sends each to a replica queue:
+Requests arrive at sorted times ``a``, each of a *class* (a model) and with a *size* (a
+multiplier of its service time, 1 unless requests differ, e.g. an LLM answer's length).
+Replicas form *groups*: a group has ``per_group`` servers and one FIFO queue per class;
+its servers take batches from its queues. A *dispatch policy* sends each request to a group:
 
-* ``round_robin``: replica ``i mod r`` for the i-th request;
-* ``random``: a uniformly random replica (what a Kubernetes Service does);
-* ``least_request``: the fewer outstanding (queued + in service) of two random replicas
+* ``round_robin``: the groups in turn;
+* ``random``: a uniformly random group (what a Kubernetes Service does);
+* ``least_request``: the fewer outstanding (queued + in service) of two random groups
   (power of two choices, Envoy's LEAST_REQUEST);
-* ``central_queue``: one FIFO queue that every replica pulls from (M/G/c).
+* ``central_queue``: one group holding every server (M/G/c).
 
-A replica serves one *batch* at a time (a dynamic batcher such as Triton's, with a maximum
-batch ``B`` and a maximum queue delay ``tau``): when it is free it starts a batch as soon as
-``B`` requests wait, or when the oldest waiting request has waited ``tau`` (``tau = 0``:
-whatever is waiting, at once; ``tau = inf``: only full batches). A batch of ``k`` takes
-``service[k]`` seconds times a noise factor of mean one: none (deterministic), lognormal
-with a coefficient of variation, or exponential.
+A replica is a group of one server; an LLM instance is a group of ``engines x sequences``
+servers (slots); a central queue is one group of all servers; an instance shared by several
+models is a group with one queue per model.
 
-The state advances lazily: before a request is placed, the replicas it may join are brought
+A server serves one *batch* of one class at a time (a dynamic batcher such as Triton's, with
+a maximum batch ``B_c`` and a maximum queue delay ``tau_c``): when it is free it starts a
+batch as soon as ``B_c`` requests wait, or when the oldest waiting request has waited
+``tau_c`` (``tau = 0``: whatever is waiting, at once; ``tau = inf``: only full batches);
+among its classes it takes the batch that is ready first (of two ready at once, the one
+whose oldest request came first: FIFO across classes). A batch of ``k`` takes
+``service[c, k]`` seconds times the largest size in it times a noise factor of mean one:
+none (deterministic), lognormal with a coefficient of variation, or exponential.
+
+A server is there from its ``ready`` time on (a replica still starting: an autoscaler's
+lag); dispatch chooses among the groups whose first server is ready (groups in order of
+readiness).
+
+The state advances lazily: before a request is placed, the groups it may join are brought
 up to its arrival time (every batch that must have started by then is started; arrivals
 are known in order, so no later request can join those). That makes one kernel exact for
 all four policies. It is compiled with numba: it is a loop over requests with a little work
@@ -44,53 +57,62 @@ def _noise(rng, kind: int, sigma: float) -> float:
 
 
 @njit(cache=True)
-def _pick(rng, replicas: int) -> int:
-    """A uniformly random replica (numba's Generator has no ``integers``)."""
-    return min(int(rng.random() * replicas), replicas - 1)
+def _pick(rng, groups: int) -> int:
+    """A uniformly random group (numba's Generator has no ``integers``)."""
+    return min(int(rng.random() * groups), groups - 1)
 
 
 @njit(cache=True)
 def _start_time(oldest: float, full_at: float, free: float, tau: float) -> float:
-    """When a replica free at ``free`` starts its next batch: at ``full_at`` (the arrival
+    """When a server free at ``free`` starts its next batch: at ``full_at`` (the arrival
     that fills it) or at ``oldest + tau``, whichever comes first, but not before it is free
     or before the oldest request is there."""
     return max(free, oldest, min(full_at, oldest + tau))
 
 
 @njit(cache=True)
-def _advance(rng, q: int, until: float, a, state, model) -> None:
-    """Start every batch of queue ``q`` that starts before ``until``. For a central queue
-    (``servers`` > 1) the batch goes to the earliest free server. ``state`` and ``model``
-    are the tuples ``simulate`` builds (queues and servers; batching and service)."""
+def _advance(rng, g: int, until: float, a, state, model) -> None:
+    """Start every batch of group ``g`` that starts before ``until``, each on the group's
+    earliest free server. ``state`` and ``model`` are the tuples ``simulate_groups`` builds
+    (queues and servers; classes, batching and service)."""
     nxt, head, tail, count, free, busy, in_service, service_end, latency, wait, server_of = state
-    max_batch, tau, service, kind, sigma, servers = model
-    while count[q] > 0:
-        s = 0
-        if servers > 1:
-            for j in range(1, servers):
-                if free[j] < free[s]:
-                    s = j
-        else:
-            s = q
-        first = head[q]
-        oldest = a[first]
-        full_at = math.inf
-        if count[q] >= max_batch:
-            j = first
-            for _ in range(max_batch - 1):
-                j = nxt[j]
-            full_at = a[j]
-        start = _start_time(oldest, full_at, free[s], tau)
-        if start > until or start == math.inf:  # a partial batch at the end never fills
+    max_batch, tau, service, kind, sigma, per_group, size = model
+    classes = len(max_batch)
+    while True:
+        s = g * per_group
+        for j in range(s + 1, (g + 1) * per_group):
+            if free[j] < free[s]:
+                s = j
+        q = -1
+        start = math.inf
+        oldest = math.inf
+        for c in range(classes):
+            qc = g * classes + c
+            if count[qc] == 0:
+                continue
+            first = head[qc]
+            full_at = math.inf
+            if count[qc] >= max_batch[c]:
+                j = first
+                for _ in range(max_batch[c] - 1):
+                    j = nxt[j]
+                full_at = a[j]
+            begin = _start_time(a[first], full_at, free[s], tau[c])
+            if begin < start or (begin == start and a[first] < oldest):
+                q, start, oldest = qc, begin, a[first]
+        if q < 0 or start > until or start == math.inf:  # a partial batch never fills
             return
+        c = q - g * classes
         k = 0
-        j = first
-        while k < max_batch and k < count[q] and a[j] <= start:
+        largest = 0.0
+        j = head[q]
+        while k < max_batch[c] and k < count[q] and a[j] <= start:
+            largest = max(largest, size[j])
             k += 1
             j = nxt[j]
-        duration = service[k] * _noise(rng, kind, sigma)
+        duration = service[c, k] * largest * _noise(rng, kind, sigma)
         done = start + duration
-        j = first
+        j = head[q]
         for _ in range(k):
             latency[j] = done - a[j]
             wait[j] = start - a[j]
@@ -107,6 +129,97 @@ def _advance(rng, q: int, until: float, a, state, model) -> None:
 
 
 @njit(cache=True)
+def _outstanding(g: int, t: float, count, in_service, service_end, classes, per_group) -> int:
+    n = 0
+    for q in range(g * classes, (g + 1) * classes):
+        n += count[q]
+    for s in range(g * per_group, (g + 1) * per_group):
+        if service_end[s] > t:
+            n += in_service[s]
+    return n
+
+
+@njit(cache=True)
+def simulate_groups(
+    a,
+    cls,
+    size,
+    ready,
+    per_group: int,
+    policy: int,
+    max_batch,
+    tau,
+    service,
+    kind: int,
+    cv: float,
+    rng,
+):
+    """Latency of every request (s), its wait before its batch started (s), the server
+    that served it, and each server's busy seconds.
+
+    ``a`` sorted arrival times (s), ``cls`` each request's class, ``size`` its service
+    multiplier; ``ready`` (servers,) when each server is there (non-decreasing by group);
+    ``per_group`` servers per group; per class ``max_batch``, ``tau`` (s) and
+    ``service[c, k]`` the seconds of a batch of k (column 0 unused); ``kind`` an index into
+    ``DISTRIBUTIONS``; ``policy`` into ``POLICIES`` (``central_queue`` needs one group);
+    ``rng`` a ``numpy.random.Generator`` (all randomness comes from it). Requests left in a
+    batch that never fills (no maximum queue delay, the arrivals ended) have NaN latency
+    and wait."""
+    n = len(a)
+    servers = len(ready)
+    groups = servers // per_group
+    classes = len(max_batch)
+    sigma = math.sqrt(math.log(1.0 + cv * cv)) if kind == 1 else 0.0
+    queues = groups * classes
+    nxt = np.full(n, -1, np.int64)
+    head = np.full(queues, -1, np.int64)
+    tail = np.full(queues, -1, np.int64)
+    count = np.zeros(queues, np.int64)
+    free = ready.copy()
+    busy = np.zeros(servers)
+    in_service = np.zeros(servers, np.int64)
+    service_end = np.zeros(servers)
+    latency = np.full(n, np.nan)
+    wait = np.full(n, np.nan)
+    server_of = np.full(n, -1, np.int64)
+    state = (nxt, head, tail, count, free, busy, in_service, service_end, latency, wait, server_of)
+    model = (max_batch, tau, service, kind, sigma, per_group, size)
+    active = 0
+    turn = 0
+    for i in range(n):
+        t = a[i]
+        while active < groups and ready[active * per_group] <= t:
+            active += 1
+        live = max(active, 1)
+        if policy == 3:
+            g = 0
+        elif policy == 0:
+            g = turn % live
+            turn += 1
+        elif policy == 1:
+            g = _pick(rng, live)
+        else:
+            g1 = _pick(rng, live)
+            g2 = _pick(rng, live)
+            for g in (g1, g2):
+                _advance(rng, g, t, a, state, model)
+            o1 = _outstanding(g1, t, count, in_service, service_end, classes, per_group)
+            o2 = _outstanding(g2, t, count, in_service, service_end, classes, per_group)
+            g = g1 if o1 <= o2 else g2
+        _advance(rng, g, t, a, state, model)
+        q = g * classes + cls[i]
+        if count[q] == 0:
+            head[q] = i
+        else:
+            nxt[tail[q]] = i
+        tail[q] = i
+        count[q] += 1
+    for g in range(groups):
+        _advance(rng, g, math.inf, a, state, model)
+    return latency, wait, server_of, busy
+
+
+@njit(cache=True)
 def simulate(
     a,
     replicas: int,
@@ -118,53 +231,21 @@ def simulate(
     cv: float,
     rng,
 ):
-    """Latency of every request (s), its wait before its batch started (s), the replica
-    that served it, and each replica's busy seconds. ``a`` sorted arrival times (s);
-    ``service[k]`` the seconds of a batch of k (index 0 unused); ``kind`` an index into
-    ``DISTRIBUTIONS``; ``policy`` into ``POLICIES``; ``rng`` a ``numpy.random.Generator``
-    (all randomness comes from it). Requests left in a batch that never fills (no maximum
-    queue delay, the arrivals ended) have NaN latency and wait."""
+    """One class on ``replicas`` single-server replicas, all there from the start: the
+    common case of ``simulate_groups`` (``service[k]`` the seconds of a batch of k)."""
     n = len(a)
-    sigma = math.sqrt(math.log(1.0 + cv * cv)) if kind == 1 else 0.0
-    central = policy == 3
-    queues = 1 if central else replicas
-    servers = replicas if central else 1
-    nxt = np.full(n, -1, np.int64)
-    head = np.full(queues, -1, np.int64)
-    tail = np.full(queues, -1, np.int64)
-    count = np.zeros(queues, np.int64)
-    free = np.zeros(replicas)
-    busy = np.zeros(replicas)
-    in_service = np.zeros(replicas, np.int64)
-    service_end = np.zeros(replicas)
-    latency = np.full(n, np.nan)
-    wait = np.full(n, np.nan)
-    server_of = np.full(n, -1, np.int64)
-    state = (nxt, head, tail, count, free, busy, in_service, service_end, latency, wait, server_of)
-    model = (max_batch, tau, service, kind, sigma, servers)
-    for i in range(n):
-        t = a[i]
-        if central:
-            q = 0
-        elif policy == 0:
-            q = i % replicas
-        elif policy == 1:
-            q = _pick(rng, replicas)
-        else:
-            q1 = _pick(rng, replicas)
-            q2 = _pick(rng, replicas)
-            for q in (q1, q2):
-                _advance(rng, q, t, a, state, model)
-            o1 = count[q1] + (in_service[q1] if service_end[q1] > t else 0)
-            o2 = count[q2] + (in_service[q2] if service_end[q2] > t else 0)
-            q = q1 if o1 <= o2 else q2
-        _advance(rng, q, t, a, state, model)
-        if count[q] == 0:
-            head[q] = i
-        else:
-            nxt[tail[q]] = i
-        tail[q] = i
-        count[q] += 1
-    for q in range(queues):
-        _advance(rng, q, math.inf, a, state, model)
-    return latency, wait, server_of, busy
+    per_group = replicas if policy == 3 else 1
+    return simulate_groups(
+        a,
+        np.zeros(n, np.int64),
+        np.ones(n),
+        np.zeros(replicas),
+        per_group,
+        policy,
+        np.array([max_batch]),
+        np.array([tau]),
+        service.reshape(1, -1),
+        kind,
+        cv,
+        rng,
+    )

@@ -11,7 +11,26 @@ profile whose latency exceeds that occupancy (a pipelined engine) adds the diffe
 each request as a fixed delay. The analytic p99 is computed for the same hour, replicas,
 dispatch policy, service variability and batcher delay (``options.performance.Queueing``).
 
-LLM models (continuous batching) and fleets are not simulated yet: their rows say so.
+* **LLMs** (continuous batching): an instance is a group of ``engines x sequences`` slots;
+  a request holds a slot for ``TTFT + (n - 1) TPOT`` (unloaded TTFT, TPOT at the configured
+  concurrency, held there: fewer sequences in flight would decode faster, so this errs
+  long), ``n`` its output tokens drawn from a lognormal with the scenario's mean and the
+  highest percentile it gives (``output_tokens``; the mean alone: every answer that long).
+  Its TTFT is the wait for a slot plus the unloaded TTFT.
+* **Fleets** (``simulate_fleet``): every (pool, instance type), day type and hour is a group
+  of the instances the fleet runs then (committed + on-demand + spot), each its own server
+  with one queue per model placed there; a model's requests reach a type in proportion to
+  its share. Where the hour runs spot instances, a second case keeps only the whole
+  instances the interruption rule leaves (``floor((1 - f) x spot)``).
+* **Traces**: given a CSV of request timestamps (seconds from the start of a day), each
+  hour of the trace is simulated with the replicas running at that hour of the day.
+* **Scale-up lag** (``scale_up_lag_min``, default 0: a scheduled scaler whose instances
+  are ready when the hour starts): a reactive autoscaler's added replicas become ready
+  that many minutes into the hour; the hour is then simulated in real time over the lag
+  and the usual sample after it, so its p99 weighs the lag window more than the hour does
+  (errs long).
+
+Every hour starts empty and is simulated on its own.
 """
 
 from __future__ import annotations
@@ -19,20 +38,24 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 from deploycost.cost.model import CostModel, running_replicas
 from deploycost.errors import DeployCostError
 from deploycost.memory import check_fits
 from deploycost.options.grid import Units
 from deploycost.options.performance import Configs, Queueing, performance
-from deploycost.scenario.schema import DeploymentSpec, Scenario
-from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate
+from deploycost.scenario.schema import DeploymentSpec, Scenario, TokenCount
+from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate_groups
 from deploycost.simulate.stats import estimate
 
-BYTES_PER_REQUEST = 56.0  # arrival, latency, wait, replica, queue link, and a sort copy
+BYTES_PER_REQUEST = 72.0  # arrival, class, size, latency, wait, server, queue link, a copy
+MIN_REQUESTS_FOR_P99 = 1000
+SECONDS_PER_HOUR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,8 @@ class Settings:
     service: str = "deterministic"
     cv: float = 0.0
     seed: int = 0
+    scale_up_lag_min: float = 0.0  # 0: added replicas are ready when their hour starts
+    trace: str | None = None  # a CSV of request timestamps (s): arrivals instead of Poisson
 
     @classmethod
     def of(cls, scn: Scenario, **given) -> Settings:
@@ -85,6 +110,10 @@ class Settings:
             problems.append(f"cv must be a finite number >= 0, got {self.cv}")
         if not self.max_queue_delay_ms >= 0:
             problems.append(f"max_queue_delay_ms must be >= 0, got {self.max_queue_delay_ms}")
+        if not (0 <= self.scale_up_lag_min <= 60):
+            problems.append(
+                f"scale_up_lag_min must be between 0 and 60 minutes, got {self.scale_up_lag_min}"
+            )
         if self.hours not in ("all", "peak"):
             problems.append(f"hours must be all or peak, got {self.hours!r}")
         if self.requests < 1000:
@@ -99,22 +128,247 @@ class Settings:
         )
 
 
+def load_trace(path: str | Path) -> np.ndarray:
+    """Request timestamps (s from the start of a day) from a CSV: the column
+    ``timestamp_s``, or the only column. They must be finite, >= 0 and sorted."""
+    where = f"trace {path}"
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DeployCostError(f"{where}: cannot read it as CSV ({exc})") from None
+    if "timestamp_s" in frame.columns:
+        column = frame["timestamp_s"]
+    elif len(frame.columns) == 1:
+        column = frame.iloc[:, 0]
+    else:
+        raise DeployCostError(
+            f"{where}: needs a column timestamp_s (or a single column), got "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    t = pd.to_numeric(column, errors="coerce").to_numpy(float)
+    bad = np.nonzero(~np.isfinite(t))[0]
+    if len(bad):
+        raise DeployCostError(
+            f"{where}: row {bad[0] + 2} is not a finite number of seconds: {column.iat[bad[0]]!r}"
+        )
+    if len(t) == 0:
+        raise DeployCostError(f"{where}: has no timestamps")
+    if (t < 0).any():
+        k = int(np.argmax(t < 0))
+        raise DeployCostError(f"{where}: timestamps must be >= 0, row {k + 2} is {t[k]:g}")
+    if (np.diff(t) < 0).any():
+        k = int(np.argmax(np.diff(t) < 0)) + 1
+        raise DeployCostError(
+            f"{where}: timestamps must be sorted, row {k + 2} ({t[k]:g}) comes before "
+            f"row {k + 1} ({t[k - 1]:g})"
+        )
+    check_fits("the trace", {"requests": len(t)}, BYTES_PER_REQUEST, hint="use a shorter trace")
+    return t
+
+
+def output_token_sampler(tokens: TokenCount):
+    """Output lengths: a lognormal with the mean and the highest percentile given (p99,
+    else p90, else p50), at least one token; the mean alone: always the mean."""
+    known = [(q, v) for q, v in ((0.99, tokens.p99), (0.9, tokens.p90), (0.5, tokens.p50)) if v]
+    sigma = 0.0
+    if known:
+        q, value = known[0]
+        z, ratio = float(scipy_stats.norm.ppf(q)), math.log(value / tokens.mean)
+        if z == 0.0:
+            sigma = math.sqrt(max(0.0, -2.0 * ratio))
+        else:  # ln v = mu + z s and ln mean = mu + s^2 / 2; the smaller root, within reach
+            sigma = max(0.0, z - math.sqrt(max(0.0, z * z - 2.0 * ratio)))
+    mu = math.log(tokens.mean) - sigma * sigma / 2.0
+
+    def draw(rng, n: int) -> np.ndarray:
+        if sigma == 0.0:
+            return np.full(n, max(1.0, round(tokens.mean)))
+        return np.maximum(1.0, np.round(rng.lognormal(mu, sigma, n)))
+
+    return draw
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One model's requests into a group of servers."""
+
+    model: str
+    rate: float  # requests/s
+    batch: int
+    service: np.ndarray  # (batch + 1,) seconds a batch of k occupies a server; 0 unused
+    fixed_s: float = 0.0  # added to every latency (a pipelined engine's measured excess)
+    ttft_s: float = math.nan  # LLM: unloaded time to first token
+    tpot_s: float = math.nan  # LLM: time per output token
+    tokens: TokenCount | None = None  # LLM: output tokens per request
+
+    @property
+    def llm(self) -> bool:
+        return self.tokens is not None
+
+
+def _poisson(rate: float, n: int, rng, start: float = 0.0) -> np.ndarray:
+    return start + np.cumsum(rng.exponential(1.0 / rate, n))
+
+
+def run_group(
+    streams: list[Stream],
+    servers: int,
+    per_server: int,
+    settings: Settings,
+    rng,
+    ready_now: int | None = None,
+    arrivals: np.ndarray | None = None,
+) -> list[dict]:
+    """Simulate ``servers`` instances (each ``per_server`` slots) serving ``streams``; per
+    stream its figures (``estimate`` with 95 % intervals). ``ready_now`` instances are there
+    at once, the rest after the scale-up lag. ``arrivals`` (one stream only) replaces the
+    Poisson arrivals."""
+    total = sum(s.rate for s in streams)
+    lag_s = settings.scale_up_lag_min * 60.0
+    late = 0 if ready_now is None or lag_s == 0 else max(0, servers - ready_now)
+    if arrivals is not None:
+        a, cls = arrivals, np.zeros(len(arrivals), np.int64)
+    else:
+        n = settings.requests * len(streams)
+        if late:  # the lag window in real time, then the usual sample
+            n += int(math.ceil(total * lag_s))
+            check_fits("the scale-up window", {"requests": n}, BYTES_PER_REQUEST)
+        a = _poisson(total, n, rng)
+        if len(streams) == 1:
+            cls = np.zeros(n, np.int64)
+        else:
+            cut = np.cumsum([s.rate for s in streams]) / total
+            cls = np.minimum(np.searchsorted(cut, rng.random(n), side="right"), len(streams) - 1)
+    size = np.ones(len(a))
+    for c, s in enumerate(streams):
+        if s.llm:
+            mine = cls == c
+            n_out = output_token_sampler(s.tokens)(rng, int(mine.sum()))
+            size[mine] = s.ttft_s + (n_out - 1.0) * s.tpot_s
+    ready = np.zeros(servers)
+    if late:
+        ready[servers - late :] = lag_s
+    ready = np.repeat(ready, per_server)
+    width = max(s.batch for s in streams)
+    service = np.zeros((len(streams), width + 1))
+    for c, s in enumerate(streams):
+        service[c, : s.batch + 1] = s.service
+    policy = POLICIES.index(settings.dispatch)
+    per_group = per_server * servers if policy == POLICIES.index("central_queue") else per_server
+    latency, wait, _, busy = simulate_groups(
+        a,
+        cls,
+        size,
+        ready,
+        per_group,
+        policy,
+        np.array([s.batch for s in streams]),
+        np.full(len(streams), settings.max_queue_delay_ms / 1000.0),
+        service,
+        DISTRIBUTIONS.index(settings.service),
+        settings.cv,
+        rng,
+    )
+    span = float(a[-1] - a[0]) if len(a) > 1 else 0.0
+    utilisation = float(busy.sum() / (len(busy) * span)) if span > 0 else math.nan
+    out = []
+    for c, s in enumerate(streams):
+        mine = cls == c
+        row = {"requests": int(mine.sum()), "utilisation": utilisation}
+        if mine.sum() < MIN_REQUESTS_FOR_P99:
+            out.append({**row, "note": f"too few requests for a p99 ({int(mine.sum())})"})
+            continue
+        latency_ms = (latency[mine] + s.fixed_s) * 1000.0
+        p50, p99 = estimate(latency_ms, "p50"), estimate(latency_ms, "p99")
+        row |= {
+            "p50_ms": p50.value,
+            "p99_ms": p99.value,
+            "p99_low_ms": p99.low,
+            "p99_high_ms": p99.high,
+        }
+        if s.llm:
+            row["ttft_p99_ms"] = estimate((wait[mine] + s.ttft_s) * 1000.0, "p99").value
+        out.append(row)
+    return out
+
+
 def _batch_sizes_performance(cost: CostModel, batch: int):
     """The performance table at batch sizes 1..batch (config k - 1 is batch k)."""
     sizes = np.arange(1, batch + 1)
     return performance(cost, Configs.of(sizes, np.ones(batch), np.zeros(batch, bool)))
 
 
-def _service_table(perf, model: int, h: int, c: int, batch: int):
-    """Occupancy of a batch of k = 1..batch (s, index 0 unused) and the fixed delay a
-    measured capacity profile adds beyond it, from ``_batch_sizes_performance``."""
-    sizes = np.arange(1, batch + 1)
-    throughput = perf.throughput_qps[model, h, c]
-    service_s = perf.service_ms[model, h, c] / 1000.0
-    occupancy = sizes / throughput
-    occupancy = np.where(np.isfinite(occupancy), occupancy, occupancy[-1])
-    fixed = max(0.0, float(service_s[-1] - occupancy[-1]))
-    return np.concatenate([[0.0], occupancy]), fixed
+@dataclass(frozen=True)
+class Served:
+    """One model on one instance type: its stream at a rate, and the analytic p99."""
+
+    cost: CostModel
+    model: int
+    instance: int
+    precision: int
+    batch: int
+    tensor_parallel: int
+    queueing: Queueing
+
+    @property
+    def spec(self):
+        return self.cost.scn.models[self.model]
+
+    @property
+    def perf(self):
+        if self.spec.is_llm:
+            configs = Configs.of([self.batch], [self.tensor_parallel], [True])
+        else:
+            n = self.batch
+            configs = Configs.of(np.arange(1, n + 1), np.ones(n), np.zeros(n, bool))
+        return dataclasses.replace(performance(self.cost, configs), queueing=self.queueing)
+
+    def slots(self, perf) -> int:
+        return int(perf.slots[self.model, self.instance, self.precision, 0])
+
+    def stream(self, perf, rate: float) -> Stream:
+        name = self.cost.space.models[self.model]
+        at = (self.model, self.instance, self.precision)
+        if self.spec.is_llm:
+            return Stream(
+                name,
+                rate,
+                1,
+                np.array([0.0, 1.0]),
+                ttft_s=float(perf.ttft_ms[(*at, 0)]) / 1000.0,
+                tpot_s=float(perf.tpot_ms[(*at, 0)]) / 1000.0,
+                tokens=self.spec.llm.output_tokens,
+            )
+        sizes = np.arange(1, self.batch + 1)
+        occupancy = sizes / perf.throughput_qps[at]
+        occupancy = np.where(np.isfinite(occupancy), occupancy, occupancy[-1])
+        fixed = max(0.0, float(perf.service_ms[at][-1] / 1000.0 - occupancy[-1]))
+        return Stream(name, rate, self.batch, np.concatenate([[0.0], occupancy]), fixed)
+
+    def predicted(self, perf, replicas: float, rate: float) -> tuple[float, float]:
+        """The analytic (p99, TTFT p99) of ``replicas`` instances at ``rate`` req/s."""
+        config = 0 if self.spec.is_llm else self.batch - 1
+        at = tuple(np.array([v]) for v in (self.model, self.instance, self.precision, config))
+        p99, ttft = perf.latency_ms(at, float(replicas), np.array([rate]))
+        if rate >= replicas * float(perf.throughput_qps[at][0]):  # a measured capacity too
+            return math.inf, math.inf if self.spec.is_llm else math.nan
+        return float(p99[0]), float(ttft[0])
+
+    def limits(self) -> dict:
+        spec = self.spec
+        ttft = spec.llm.ttft_p99_ms if spec.is_llm else None
+        return {"slo_ms": spec.latency_limit_ms, "ttft_limit_ms": ttft}
+
+
+def _row(base: dict, figures: dict, predicted: tuple[float, float]) -> dict:
+    row = {**base, "predicted_p99_ms": predicted[0], **figures}
+    if not math.isnan(predicted[1]):
+        row["predicted_ttft_p99_ms"] = predicted[1]
+    if "p99_ms" in figures:
+        ttft_ok = not (figures.get("ttft_p99_ms", 0.0) > (base.get("ttft_limit_ms") or math.inf))
+        row["met"] = bool(figures["p99_ms"] <= base["slo_ms"] and ttft_ok)
+        row["p99_sim_over_predicted"] = figures["p99_ms"] / predicted[0]
+    return row
 
 
 def _replicas_by_hour(cost: CostModel, choice, share: float, min_replicas: float) -> np.ndarray:
@@ -126,88 +380,95 @@ def _replicas_by_hour(cost: CostModel, choice, share: float, min_replicas: float
     )[0]
 
 
+def _trace_hours(trace: np.ndarray, share: float, rng) -> dict[int, np.ndarray]:
+    """The trace's requests for a model of ``share`` requests per query, by hour of the
+    trace (each query gives ``floor(share)`` requests and one more with the remainder's
+    probability)."""
+    whole, extra = divmod(share, 1.0)
+    times = np.repeat(trace, int(whole))
+    if extra > 0:
+        times = np.sort(np.concatenate([times, trace[rng.random(len(trace)) < extra]]))
+    hour = np.floor(times / SECONDS_PER_HOUR).astype(np.int64)
+    return {int(h): times[hour == h] for h in np.unique(hour)}
+
+
 def simulate_deployment(
     scn: Scenario, spec: DeploymentSpec, settings: Settings, progress=None
 ) -> pd.DataFrame:
     """One row per (model, hour): rates, replicas, simulated p50 / p99 with 95 % intervals,
-    utilisation, the analytic p99 and whether the simulated p99 meets the SLO."""
+    utilisation, the analytic p99 and whether the simulated p99 meets the SLO (and, for an
+    LLM, the TTFT p99 its limit)."""
     settings.check()
     cost = CostModel(scn)
     space, units = cost.space, Units.of(cost)
     fusion = space.fusions.index(spec.fusion or space.fusions[0])
     hourly = np.asarray(scn.workload.hourly_mean_qps)
     peak_qps = scn.workload.peak_qps_resolved
+    trace = load_trace(settings.trace) if settings.trace else None
     hours = [*range(24), "peak"] if settings.hours == "all" else ["peak"]
     rng = np.random.default_rng(settings.seed)
-    tau = settings.max_queue_delay_ms / 1000.0
     rows = []
     for u in np.nonzero(units.fusion == fusion)[0]:
         i = int(units.model[u])
         name = space.models[i]
         model, choice = scn.model(name), spec.models[name]
         share = float(units.share[u])
-        if model.is_llm:
-            rows.append({"model": name, "note": "LLM: not simulated yet"})
-            continue
-        h = space.instances.index(choice.instance)
-        c = space.precisions.index(choice.precision or model.checkpoint_precision)
-        perf = _batch_sizes_performance(cost, int(choice.batch))
-        service, fixed = _service_table(perf, i, h, c, int(choice.batch))
+        served = Served(
+            cost,
+            i,
+            space.instances.index(choice.instance),
+            space.precisions.index(choice.precision or model.checkpoint_precision),
+            int(choice.batch),
+            int(choice.tensor_parallel),
+            settings.queueing(),
+        )
+        perf = served.perf
+        slots = served.slots(perf) if model.is_llm else 1
         running = _replicas_by_hour(cost, choice, share, model.min_replicas)
-        grid = dataclasses.replace(perf, queueing=settings.queueing())
-        for hour in hours:
-            rate = share * (peak_qps if hour == "peak" else hourly[hour])
-            replicas = int(max(running)) if hour == "peak" else int(running[hour])
-            at = tuple(np.array([v]) for v in (i, h, c, int(choice.batch) - 1))
-            predicted, _ = grid.latency_ms(at, float(replicas), np.array([rate]))
-            row = {
+        given = _trace_hours(trace, share, rng) if trace is not None else None
+        for hour in given if given is not None else hours:
+            if given is not None:
+                times = given[hour]
+                span = float(times[-1] - times[0])
+                rate = (len(times) - 1) / span if span > 0 else 0.0  # over the part replayed
+                replicas = int(running[hour % 24])
+            else:
+                rate = share * (peak_qps if hour == "peak" else hourly[hour])
+                replicas = int(max(running)) if hour == "peak" else int(running[hour])
+            before = int(running[(hour - 1) % 24]) if isinstance(hour, int) else replicas
+            base = {
                 "model": name,
                 "hour": hour,
                 "arrival_qps": rate,
                 "replicas": replicas,
                 "batch": int(choice.batch),
                 "dispatch": settings.dispatch,
-                "slo_ms": model.latency_limit_ms,
-                "predicted_p99_ms": float(predicted[0]),
+                **served.limits(),
                 "note": "",
             }
+            if settings.scale_up_lag_min > 0 and before < replicas:
+                base["ready_at_start"] = before
+            predicted = served.predicted(perf, replicas, rate)
             if rate <= 0:
-                rows.append({**row, "note": "no traffic"})
+                rows.append({**base, "predicted_p99_ms": predicted[0], "note": "no traffic"})
                 continue
-            arrivals = np.cumsum(rng.exponential(1.0 / rate, settings.requests))
-            latency, _, _, busy = simulate(
-                arrivals,
+            figures = run_group(
+                [served.stream(perf, rate)],
                 replicas,
-                POLICIES.index(settings.dispatch),
-                int(choice.batch),
-                tau,
-                service,
-                DISTRIBUTIONS.index(settings.service),
-                settings.cv,
+                slots,
+                settings,
                 rng,
-            )
-            latency_ms = (latency + fixed) * 1000.0
-            p50, p99 = estimate(latency_ms, "p50"), estimate(latency_ms, "p99")
-            rows.append(
-                {
-                    **row,
-                    "requests": settings.requests,
-                    "p50_ms": p50.value,
-                    "p99_ms": p99.value,
-                    "p99_low_ms": p99.low,
-                    "p99_high_ms": p99.high,
-                    "utilisation": float(busy.sum() / (replicas * arrivals[-1])),
-                    "met": bool(p99.value <= model.latency_limit_ms),
-                    "p99_sim_over_predicted": p99.value / float(predicted[0]),
-                }
-            )
+                ready_now=before,
+                arrivals=None if given is None else given[hour],
+            )[0]
+            rows.append(_row(base, figures, predicted))
             if progress is not None:
                 progress()
     return pd.DataFrame(rows)
 
 
 def simulated_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``simulate_deployment`` that were simulated (not LLM, not idle)."""
+    """The rows of a simulation table that were simulated (not idle, enough requests)."""
     if "p99_ms" not in table.columns:
         return table.iloc[0:0]
     return table[table.p99_ms.notna()]

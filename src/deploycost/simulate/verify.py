@@ -4,11 +4,14 @@ solve again.
 Round k solves the scenario, simulates the optimum hour by hour
 (``simulate.run.simulate_deployment``) and, for every model whose simulated p99 exceeds its
 SLO in some hour, tightens that model's analytic limit by the factor the simulation showed:
-``slo_next = slo_used x min over hours (predicted / simulated)`` (the analytic model was
+``slo_next = slo x solver's p99 / worst simulated p99`` (the analytic model was
 that much optimistic there), so the next optimum leaves the failing option behind. It
 stops when every simulated p99 meets the scenario's own SLO (verified), when the tightened
 scenario has no feasible deployment, or after ``max_rounds`` (not verified; the last
-figures are reported). LLM models are not simulated yet and are left as they are.
+figures are reported). Fleets are verified the same way (``simulate.fleet``): every
+(pool, type), day type and hour with all its instances; the ``spot cut`` case (whole spot
+instances lost) is reported beside the verdict, not in it (the interruption rule counts
+capacity in fractions of an instance, the cut in whole ones).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from deploycost.optimize.fleet_solve import FleetResult, solve_fleet
 from deploycost.optimize.solve import SolveResult, solve
 from deploycost.scenario.schema import Scenario, validate_scenario
+from deploycost.simulate.fleet import simulate_fleet
 from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
 
 MAX_ROUNDS = 5
@@ -31,7 +36,7 @@ class Verified:
     """The last solve that found a deployment, whether its simulation met every SLO, and
     what each round did."""
 
-    result: SolveResult
+    result: SolveResult | FleetResult
     verified: bool
     simulation: pd.DataFrame  # the last round's rows (simulate_deployment)
     rounds: list[str] = field(default_factory=list)  # one line per round, readable
@@ -54,9 +59,16 @@ class Verified:
             "not_simulated": sorted(
                 set(self.simulation.get("model", [])) - set(self.worst.get("model", []))
             ),
+            "spot_cut_misses": [
+                f"{r.model} on {r.instance}, {r.day_type} {r.hour:02d}h: {r.p99_ms:,.4g} ms "
+                f"with {r.replicas} instance(s) left (SLO {r.slo_ms:g} ms)"
+                for r in self.spot_cut.itertuples()
+                if not r.met
+            ],
             "models": {
                 row.model: {
                     "worst_hour": row.hour,
+                    **({"day_type": row.day_type} if "day_type" in self.worst else {}),
                     "simulated_p99_ms": float(row.p99_ms),
                     "p99_interval_ms": [float(row.p99_low_ms), float(row.p99_high_ms)],
                     "predicted_p99_ms": float(row.predicted_p99_ms),
@@ -70,15 +82,32 @@ class Verified:
     @property
     def worst(self) -> pd.DataFrame:
         """Per model, the simulated hour with the highest p99 of the last round."""
-        sim = simulated_rows(self.simulation)
+        sim = _judged(self.simulation)
         if sim.empty:
             return sim
         return sim.loc[sim.groupby("model").p99_ms.idxmax()].reset_index(drop=True)
 
+    @property
+    def spot_cut(self) -> pd.DataFrame:
+        """The fleet's simulated hours with the spot instances the interruption rule
+        may lose gone (empty without spot)."""
+        sim = simulated_rows(self.simulation)
+        if "case" not in sim:
+            return sim.iloc[0:0]
+        return sim[sim.case == "spot cut"]
 
-def _with_scenario_slos(scn: Scenario, result: SolveResult) -> SolveResult:
+
+def _judged(table: pd.DataFrame) -> pd.DataFrame:
+    """The simulated rows the verdict rests on (a fleet's hours with all its instances)."""
+    sim = simulated_rows(table)
+    return sim[sim.case != "spot cut"] if "case" in sim else sim
+
+
+def _with_scenario_slos(scn: Scenario, result):
     """The result as the user sees it: each model's own SLO and headroom against it (the
     tightened limits are the solver's means, reported in the rounds)."""
+    if isinstance(result, FleetResult):
+        return result
     models = result.models.copy()
     models["slo_ms"] = [scn.model(m).latency_limit_ms for m in models.model]
     models["headroom_ms"] = models.slo_ms - models.p99_ms
@@ -93,6 +122,26 @@ def _tightened(scn: Scenario, limits: dict[str, float]) -> Scenario:
     return validate_scenario(raw)
 
 
+def _solve(scn: Scenario, backend: str):
+    if scn.fleet is not None:
+        return solve_fleet(scn, backend)
+    return solve(scn, backend=backend, runner_ups=False)
+
+
+def _simulate(scn: Scenario, result, settings: Settings) -> pd.DataFrame:
+    if isinstance(result, FleetResult):
+        return simulate_fleet(scn, result, settings)
+    return simulate_deployment(scn, result.deployment, settings)
+
+
+def _solver_p99(result, model: str) -> float:
+    """The p99 the solver promised for ``model`` (a fleet: its worst type at capacity)."""
+    if isinstance(result, FleetResult):
+        mine = result.shares[(result.shares.model == model) & (result.shares["mode"] >= 0)]
+        return float(mine.p99_at_cap_ms.max())
+    return float(result.models.set_index("model").p99_ms[model])
+
+
 def solve_verified(
     scn: Scenario,
     settings: Settings,
@@ -101,7 +150,7 @@ def solve_verified(
 ) -> Verified:
     limits: dict[str, float] = {}
     rounds: list[str] = []
-    result = solve(scn, backend=backend, runner_ups=False)
+    result = _solve(scn, backend)
     if not result.ok:
         return Verified(result, False, pd.DataFrame(), ["no deployment to verify"])
     last = (result, pd.DataFrame())
@@ -109,9 +158,9 @@ def solve_verified(
         if not result.ok:
             rounds.append(f"round {k}: no deployment meets the tightened limits")
             return Verified(_with_scenario_slos(scn, last[0]), False, last[1], rounds)
-        table = simulate_deployment(scn, result.deployment, settings)
+        table = _simulate(scn, result, settings)
         last = (result, table)
-        sim = simulated_rows(table)
+        sim = _judged(table)
         missed = sim[~sim.met.astype(bool)] if len(sim) else sim
         if missed.empty:
             skipped = sorted(set(table.model) - set(sim.model))
@@ -121,11 +170,10 @@ def solve_verified(
             )
             return Verified(_with_scenario_slos(scn, result), True, table, rounds)
         notes = []
-        solver_p99 = result.models.set_index("model").p99_ms
         for model, rows in missed.groupby("model"):
             slo = scn.model(model).latency_limit_ms
             used = limits.get(model, slo)
-            factor = float(solver_p99[model] / rows.p99_ms.max())
+            factor = float(_solver_p99(result, model) / rows.p99_ms.max())
             limits[model] = min(used * 0.99, slo * factor)
             notes.append(
                 f"{model} simulated {rows.p99_ms.max():,.4g} ms > SLO "
@@ -135,6 +183,6 @@ def solve_verified(
         rounds.append(
             f"round {k}: {result.objective_per_day:,.2f} {scn.currency}/day; " + "; ".join(notes)
         )
-        result = solve(_tightened(scn, limits), backend=backend, runner_ups=False)
+        result = _solve(_tightened(scn, limits), backend)
     rounds.append(f"stopped after {max_rounds} rounds without a verified deployment")
     return Verified(_with_scenario_slos(scn, last[0]), False, last[1], rounds)

@@ -1,0 +1,152 @@
+"""Simulate a fleet hour by hour, per day type: every (pool, instance type) is a group of
+the instances the fleet runs that hour, serving the models placed there.
+
+A model's requests at hour ``t`` of day type ``d`` (the day table's user queries/s times the
+model's requests per query) reach each of its types in proportion to the type's share (a
+random split of a Poisson stream is Poisson); the instances of a type share its requests by
+the dispatch policy, each instance one server with a queue per model
+(``simulate.run.run_group``). Instances = committed + on-demand + spot of that hour. Where
+spot instances run, a second case ``spot cut`` keeps the whole instances the interruption
+rule leaves, ``committed + on-demand + floor((1 - f) x spot)``. The analytic p99 is the
+fleet's own: one instance at the rate it receives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from deploycost.cost.model import CostModel
+from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.options.grid import Units
+from deploycost.scenario.schema import Scenario
+from deploycost.simulate.run import Served, Settings, _row, run_group
+
+
+def fleet_counts(result: FleetResult, pool: str, instance: str) -> np.ndarray:
+    """(D, 24, 2) instances of one (pool, type) per day type and hour: all, and spot."""
+    days = result.days
+    out = np.zeros((len(days.names), 24, 2))
+    mine = result.counts[(result.counts.pool == pool) & (result.counts.instance == instance)]
+    for r in mine.itertuples():
+        spot = r.plan == "spot"
+        if r.plan == "reserved_1yr":
+            out[:, :, 0] += r.instances
+            continue
+        d = days.names.index(r.day_type)
+        out[d, r.hour, 0] += r.instances
+        out[d, r.hour, 1] += r.instances if spot else 0
+    return out
+
+
+def simulate_fleet(
+    scn: Scenario, result: FleetResult, settings: Settings, progress=None
+) -> pd.DataFrame:
+    """One row per (model, pool, type, day type, hour, case) with the columns of
+    ``simulate_deployment`` plus ``pool``, ``instance``, ``day_type`` and ``case``."""
+    settings.check()
+    cost = CostModel(scn)
+    space, units = cost.space, Units.of(cost)
+    fusion = space.fusions.index(result.fusion)
+    per_query = {
+        space.models[int(units.model[u])]: float(units.share[u])
+        for u in np.nonzero(units.fusion == fusion)[0]
+    }
+    keep = 1.0 - scn.fleet.spot_interruption_fraction
+    days = result.days
+    hours = range(24) if settings.hours == "all" else None
+    rng = np.random.default_rng(settings.seed)
+    loaded = result.shares[result.shares["mode"] >= 0]
+    rows = []
+    for (pool, instance), here in loaded.groupby(["pool", "instance"], sort=False):
+        served = [
+            Served(
+                cost,
+                space.models.index(r.model),
+                space.instances.index(instance),
+                space.precisions.index(r.precision),
+                int(r.batch),
+                int(r.tensor_parallel),
+                settings.queueing(),
+            )
+            for r in here.itertuples()
+        ]
+        perfs = [s.perf for s in served]
+        llm = [s.spec.is_llm for s in served]
+        counts = fleet_counts(result, pool, instance)
+        for d, day in enumerate(days.names):
+            qps = days.qps[d]
+            for t in hours if hours is not None else [int(np.argmax(qps))]:
+                total, spot = counts[d, t]
+                cases = [("all instances", int(total))]
+                if spot > 0 and math.floor(keep * spot) < spot:
+                    cases.append(("spot cut", int(total - spot + math.floor(keep * spot))))
+                rates = [qps[t] * per_query[r.model] * r.share for r in here.itertuples()]
+                for case, n in cases:
+                    rows += _simulate_hour(
+                        served,
+                        perfs,
+                        llm,
+                        rates,
+                        n,
+                        settings,
+                        rng,
+                        {
+                            "pool": pool,
+                            "instance": instance,
+                            "day_type": day,
+                            "hour": t,
+                            "case": case,
+                        },
+                    )
+                    if progress is not None:
+                        progress()
+    return pd.DataFrame(rows)
+
+
+def _simulate_hour(served, perfs, llm, rates, n, settings, rng, where) -> list[dict]:
+    bases = [
+        {
+            "model": s.cost.space.models[s.model],
+            **where,
+            "arrival_qps": rate,
+            "replicas": n,
+            "batch": s.batch,
+            "dispatch": settings.dispatch,
+            **s.limits(),
+            "note": "",
+        }
+        for s, rate in zip(served, rates, strict=True)
+    ]
+    predicted = [
+        s.predicted(p, 1.0, rate / n) if n > 0 else (math.inf, math.nan)
+        for s, p, rate in zip(served, perfs, rates, strict=True)
+    ]
+    active = [k for k, rate in enumerate(rates) if rate > 0]
+    if not active:
+        return [
+            {**b, "predicted_p99_ms": p[0], "note": "no traffic"}
+            for b, p in zip(bases, predicted, strict=True)
+        ]
+    if n == 0:
+        return [
+            {**b, "predicted_p99_ms": math.inf, "note": "no instance runs", "met": False}
+            for b in bases
+        ]
+    if len(active) > 1 and any(llm[k] for k in active):
+        return [
+            {**b, "predicted_p99_ms": p[0], "note": "an LLM sharing instances: not simulated"}
+            for b, p in zip(bases, predicted, strict=True)
+        ]
+    slots = served[active[0]].slots(perfs[active[0]]) if llm[active[0]] else 1
+    streams = [served[k].stream(perfs[k], rates[k]) for k in active]
+    figures = run_group(streams, n, slots, settings, rng)
+    out = []
+    for k, base in enumerate(bases):
+        if k in active:
+            out.append(_row(base, figures[active.index(k)], predicted[k]))
+        else:
+            out.append({**base, "predicted_p99_ms": predicted[k][0], "note": "no traffic"})
+    return out

@@ -1,0 +1,270 @@
+"""The simulator's wider systems: several models on one server, LLM slots, replicas that
+arrive late, replayed traces, and fleets per type, day type and hour."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from deploycost.errors import DeployCostError
+from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate_groups
+from deploycost.simulate.run import Settings, Stream, load_trace, output_token_sampler, run_group
+from deploycost.simulate.stats import estimate
+
+from .conftest import ROOT
+from .test_simulate import _arrivals, _reference_mdc_waits
+
+DETERMINISTIC = DISTRIBUTIONS.index("deterministic")
+
+
+def _groups(a, cls, size, ready, per_group, policy, batches, service, seed=3):
+    return simulate_groups(
+        a,
+        np.asarray(cls, np.int64),
+        np.asarray(size, float),
+        np.asarray(ready, float),
+        per_group,
+        POLICIES.index(policy),
+        np.asarray(batches, np.int64),
+        np.zeros(len(batches)),
+        np.asarray(service, float),
+        DETERMINISTIC,
+        0.0,
+        np.random.default_rng(seed),
+    )
+
+
+def test_two_models_on_one_server_match_pollaczek_khinchine():
+    """Classes 0.3/s of 1 s and 0.2/s of 2 s on one FIFO server: an M/G/1 queue with
+    rho 0.7, E[S^2] = (0.3 x 1 + 0.2 x 4) / 0.5 = 2.2 s^2, mean wait 0.5 x 2.2 / 0.6 s."""
+    a = _arrivals(0.5, n=1_000_000, seed=4)
+    cls = (np.random.default_rng(8).random(len(a)) < 0.4).astype(np.int64)  # 0.2 / 0.5
+    service = [[0.0, 1.0], [0.0, 2.0]]
+    _, wait, _, busy = _groups(a, cls, np.ones(len(a)), [0.0], 1, "random", [1, 1], service)
+    assert estimate(wait, "mean").covers(0.5 * 2.2 / (2 * (1 - 0.7)))
+    assert busy[0] / a[-1] == pytest.approx(0.7, rel=0.01)
+
+
+def test_llm_slots_behind_random_dispatch_are_independent_mdc_queues():
+    """Three instances of four slots each, requests of 1 s spread at random: each instance
+    is an M/D/4 queue at a third of the rate; its mean wait matches a heap-based M/D/4
+    run on a Poisson stream of that rate."""
+    a = _arrivals(9.6, n=900_000, seed=6)
+    _, wait, server, _ = _groups(
+        a, np.zeros(len(a)), np.ones(len(a)), np.zeros(12), 4, "random", [1], [[0.0, 1.0]]
+    )
+    assert set(np.unique(server)) == set(range(12))
+    reference = _reference_mdc_waits(_arrivals(3.2, n=300_000, seed=7), 4, 1.0)[15_000:]
+    got = estimate(wait, "mean")
+    assert got.low * 0.97 <= reference.mean() <= got.high * 1.03
+
+
+def test_replicas_that_are_late_serve_nothing_before_they_are_ready():
+    a = _arrivals(3.0, n=60_000, seed=2)
+    ready = [0.0, 0.0, 600.0, 600.0]
+    for policy, per_group in (("round_robin", 1), ("least_request", 1), ("central_queue", 4)):
+        _, wait, server, _ = _groups(
+            a, np.zeros(len(a)), np.ones(len(a)), ready, per_group, policy, [1], [[0.0, 1.0]]
+        )
+        start = a + wait
+        late = server >= 2
+        assert late.any()
+        assert start[late].min() >= 600.0
+        # two replicas at 3 req/s of 1 s: the queue grows until the others arrive
+        assert np.nanmax(wait[a < 600.0]) > 100.0
+        if per_group == 1:  # dispatch picks only replicas that are there
+            assert a[late].min() >= 600.0
+        if policy == "round_robin":  # a quarter of 3 req/s each: the late ones stay short
+            assert np.nanquantile(wait[late], 0.99) < 10.0
+        elif policy == "central_queue":  # one queue, four servers: ~600 waiting drain in ~600 s
+            assert np.nanquantile(wait[a > 1500.0], 0.99) < 10.0
+
+
+def test_a_scale_up_lag_shows_in_the_hour_that_scales():
+    """1.5 req/s of 1 s on two replicas (one queue), one of them ten minutes late: for ten
+    minutes one replica faces rho 1.5 and ~0.5 x 600 = 300 requests pile up; without the
+    lag the hour is an M/D/2 at rho 0.75 (p99 a few seconds)."""
+    stream = Stream("m", 1.5, 1, np.array([0.0, 1.0]))
+    settings = Settings(requests=2_000, dispatch="central_queue")
+    prompt = run_group([stream], 2, 1, settings, np.random.default_rng(1), ready_now=1)
+    lagged = run_group(
+        [stream],
+        2,
+        1,
+        dataclasses.replace(settings, scale_up_lag_min=10.0),
+        np.random.default_rng(1),
+        ready_now=1,
+    )
+    assert prompt[0]["requests"] == 2_000  # no lag: the usual sample
+    assert lagged[0]["requests"] == 2_000 + math.ceil(1.5 * 600)
+    assert prompt[0]["p99_ms"] < 10_000
+    assert lagged[0]["p99_ms"] > 100_000  # the pile-up of the lag: minutes
+
+
+def test_output_lengths_follow_the_mean_and_p99_given():
+    from deploycost.scenario.schema import TokenCount
+
+    draw = output_token_sampler(TokenCount(mean=200, p99=800))
+    n = draw(np.random.default_rng(0), 1_000_000)
+    assert n.mean() == pytest.approx(200, rel=0.01)
+    assert np.quantile(n, 0.99) == pytest.approx(800, rel=0.02)
+    median = output_token_sampler(TokenCount(mean=200, p50=150))(np.random.default_rng(0), 10**6)
+    assert np.median(median) == pytest.approx(150, rel=0.02)
+    assert median.mean() == pytest.approx(200, rel=0.01)
+    assert (output_token_sampler(TokenCount(mean=64))(np.random.default_rng(0), 5) == 64).all()
+
+
+def test_llm_answers_are_simulated_slot_by_slot():
+    """The gen-AI problem's three LLMs at peak: simulated end-to-end and TTFT p99 beside the
+    analytic ones (wait for one of engines x sequences slots + TTFT + (p99 tokens - 1) TPOT)."""
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import load_scenario
+    from deploycost.simulate.run import simulate_deployment
+
+    scn = load_scenario(ROOT / "problems" / "ecommerce_genai.yaml")
+    spec = solve(scn, runner_ups=False).deployment
+    table = simulate_deployment(scn, spec, Settings.of(scn, hours="peak", requests=50_000))
+    llm = table[[scn.model(m).is_llm for m in table.model]]
+    assert len(llm) == 3
+    assert llm.p99_ms.notna().all()
+    assert llm.ttft_p99_ms.notna().all()
+    assert (llm.ttft_p99_ms < llm.p99_ms).all()
+    assert llm.met.all()
+    ratio = llm.p99_ms / llm.predicted_p99_ms
+    assert ((ratio > 0.8) & (ratio < 1.1)).all(), ratio.tolist()
+
+
+# --- traces --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timestamp_s\n0.5\n0.2\n", "timestamps must be sorted, row 3 (0.2) comes before row 2"),
+        ("timestamp_s\n-1\n0.2\n", "timestamps must be >= 0, row 2 is -1"),
+        ("timestamp_s\n0.1\nsoon\n", "row 3 is not a finite number of seconds: 'soon'"),
+        ("t,u\n1,2\n", "needs a column timestamp_s (or a single column), got t, u"),
+        ("timestamp_s\n", "has no timestamps"),
+    ],
+)
+def test_a_bad_trace_is_refused_with_the_row(tmp_path, text, message):
+    path = tmp_path / "trace.csv"
+    path.write_text(text)
+    with pytest.raises(DeployCostError, match="trace .*") as caught:
+        load_trace(path)
+    assert message in str(caught.value)
+
+
+def test_simulate_replays_a_trace_and_refuses_a_bad_one(tmp_path):
+    """Requests at the e-commerce peak rate (8,000/s) for 30 s: the replayed hour has the
+    same replicas and p99 (within 5 %) as the simulated Poisson peak."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    trace = np.cumsum(np.random.default_rng(3).exponential(1 / 8000.0, 240_000))
+    path = tmp_path / "trace.csv"
+    path.write_text("timestamp_s\n" + "\n".join(f"{t:.6f}" for t in trace) + "\n")
+    runner = CliRunner()
+    scenario = str(ROOT / "problems" / "ecommerce_search_rec.yaml")
+    replay = runner.invoke(app, ["simulate", scenario, "--trace", str(path), "--json"])
+    assert replay.exit_code == 0, replay.output
+    peak = runner.invoke(app, ["simulate", scenario, "--hours", "peak", "--json"])
+    rows = {r["model"]: r for r in json.loads(replay.stdout)["rows"]}
+    poisson = {r["model"]: r for r in json.loads(peak.stdout)["rows"]}
+    recall, expected = rows["recall"], poisson["recall"]
+    assert recall["hour"] == 0
+    assert recall["requests"] == 240_000
+    assert recall["arrival_qps"] == pytest.approx(8000, rel=0.01)
+    assert recall["replicas"] == expected["replicas"]
+    assert recall["p99_ms"] == pytest.approx(expected["p99_ms"], rel=0.05)
+    path.write_text("timestamp_s\n3\n2\n")
+    bad = runner.invoke(app, ["simulate", scenario, "--trace", str(path)])
+    assert bad.exit_code == 1
+    assert "timestamps must be sorted" in bad.output
+    assert "Traceback" not in bad.output
+
+
+# --- fleets --------------------------------------------------------------------------
+
+
+def _fleet():
+    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.scenario.schema import load_scenario
+
+    scn = load_scenario(ROOT / "problems" / "fleet" / "ecommerce_fleet.yaml")
+    return scn, solve_fleet(scn)
+
+
+def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
+    """Every (pool, type, day type, hour) row runs the committed + on-demand + spot count
+    of the fleet's table at the day type's rate times the model's share; the spot cut
+    keeps committed + on-demand + floor(0.7 x spot)."""
+    from deploycost.simulate.fleet import simulate_fleet
+
+    scn, fleet = _fleet()
+    table = simulate_fleet(scn, fleet, Settings.of(scn, requests=5_000))
+    counts = fleet.counts
+    checked = 0
+    for r in table.itertuples():
+        mine = counts[(counts.pool == r.pool) & (counts.instance == r.instance)]
+        reserved = mine[mine.plan == "reserved_1yr"].instances.sum()
+        hour = mine[(mine.day_type == r.day_type) & (mine.hour == r.hour)]
+        on_demand = hour[hour.plan == "on_demand"].instances.sum()
+        spot = hour[hour.plan == "spot"].instances.sum()
+        expected = reserved + on_demand + spot
+        if r.case == "spot cut":
+            expected = reserved + on_demand + math.floor(0.7 * spot)
+        assert r.replicas == expected, r
+        d = fleet.days.names.index(r.day_type)
+        assert r.arrival_qps == pytest.approx(fleet.days.qps[d, r.hour])  # one request/query
+        checked += 1
+    assert checked == 3 * 2 * 24 + int((table.case == "spot cut").sum())
+    assert set(table.case) == {"all instances", "spot cut"}
+
+
+def test_models_sharing_an_instance_share_its_time():
+    """Two models of 30 req/s capacity per box in one pool, 10 req/s each: one instance,
+    busy (10 + 10) / 30 of the time; both rows on the same instance count."""
+    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.scenario.schema import validate_scenario
+    from deploycost.simulate.fleet import simulate_fleet
+
+    from .fleet_cases import box, fleet_scenario, model
+
+    raw = fleet_scenario(
+        [model(n, {"small": 30.0}, size_gb=4.0, pool="shared") for n in ("a", "b")],
+        [box("small", on_demand=1.0)],
+        peak_qps=10.0,
+    )
+    scn = validate_scenario(raw)
+    fleet = solve_fleet(scn)
+    table = simulate_fleet(scn, fleet, Settings.of(scn, hours="peak", requests=50_000))
+    assert list(table.model) == ["a", "b"]
+    assert (table.replicas == 1).all()
+    assert table.utilisation.iloc[0] == pytest.approx(20 / 30, rel=0.02)
+    assert table.requests.sum() == 100_000
+
+
+def test_solve_verify_checks_a_fleet_and_reports_the_spot_cut():
+    from deploycost.simulate.verify import solve_verified
+
+    scn, fleet = _fleet()
+    settings = Settings.of(scn, requests=5_000)
+    checked = solve_verified(scn, settings)
+    assert checked.verified
+    assert checked.rounds == ["round 1: 706.88 USD/day, verified"]
+    doc = checked.document(settings)
+    assert set(doc["models"]) == {"recall", "coarse-ranker", "ranker"}
+    assert {m["day_type"] for m in doc["models"].values()} <= {"normal", "festival"}
+    cut = checked.spot_cut
+    spot = fleet.counts[fleet.counts.plan == "spot"]
+    loaded = fleet.shares[fleet.shares["mode"] >= 0]
+    on_spot = loaded.merge(spot, on=["pool", "instance"]).model
+    assert set(cut.model) == set(on_spot) == {"ranker"}
+    assert len(doc["spot_cut_misses"]) == int((~cut.met.astype(bool)).sum())
