@@ -268,3 +268,64 @@ def test_solve_verify_checks_a_fleet_and_reports_the_spot_cut():
     on_spot = loaded.merge(spot, on=["pool", "instance"]).model
     assert set(cut.model) == set(on_spot) == {"ranker"}
     assert len(doc["spot_cut_misses"]) == int((~cut.met.astype(bool)).sum())
+
+
+def test_the_report_shows_the_verification_and_its_plot(tmp_path):
+    """The report's verification section carries the verdict, the rounds and per model the
+    worst simulated hour with the same figures as the verification itself."""
+    from deploycost.optimize.solve import solve
+    from deploycost.outputs.report import build_report, render_markdown
+    from deploycost.scenario.schema import load_scenario
+    from deploycost.simulate.verify import solve_verified
+
+    scn = load_scenario(ROOT / "problems" / "ecommerce_search_rec.yaml")
+    settings = Settings.of(scn, requests=5_000)
+    checked = solve_verified(scn, settings)
+    report = build_report(scn, checked.result, verified=(checked, settings))
+    assert report.images["simulation"].startswith(b"\x89PNG")
+    text = render_markdown(report, "img")
+    section = text.split("## Verification by simulation")[1].split("\n## ")[0]
+    assert "simulation.png" in section
+    assert "verified." in section
+    assert "round 1: 1,308.61 USD/day, verified" in section
+    for row in checked.worst.itertuples():
+        line = next(x for x in section.splitlines() if x.startswith(f"| {row.model} |"))
+        assert f"| {row.hour} |" in line
+        assert f"{row.p99_ms:,.4g}" in line
+    plain = build_report(scn, solve(scn, runner_ups=False))
+    assert "simulation" not in plain.images
+
+
+def test_llm_slot_wait_follows_the_dispatch_policy():
+    """Four replicas of eight slots, 1 s per request on a slot (throughput 8/s per replica),
+    24 req/s: one queue over 32 slots, or (random) an M/M/8 per replica at 6 req/s;
+    round robin scales that by (1/4 + 1) / 2. Erlang C computed independently."""
+    from deploycost.options.performance import slot_wait_ms
+
+    from .conftest import erlang_c_direct
+
+    def p99_wait_ms(c, lam, mu):
+        return 1000 * math.log(erlang_c_direct(c, lam / mu) / 0.01) / (c * mu - lam)
+
+    args = (np.array(8.0), np.array(4.0), np.array(24.0), np.array(8.0))
+    assert slot_wait_ms(*args, "central_queue") == pytest.approx(p99_wait_ms(32, 24, 1))
+    assert slot_wait_ms(*args, "random") == pytest.approx(p99_wait_ms(8, 6, 1))
+    assert slot_wait_ms(*args, "least_request") == pytest.approx(p99_wait_ms(8, 6, 1))
+    assert slot_wait_ms(*args, "round_robin") == pytest.approx(p99_wait_ms(8, 6, 1) * 0.625)
+
+
+def test_llms_behind_random_dispatch_are_not_optimistic():
+    """Requests spread at random over LLM instances wait longer than for one shared queue;
+    the analytic p99 told the dispatch is not below the simulated one by more than 5 %."""
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import load_scenario
+    from deploycost.simulate.run import simulate_deployment
+
+    for name in ("ecommerce_genai", "customer_service_llm"):
+        scn = load_scenario(ROOT / "problems" / f"{name}.yaml")
+        spec = solve(scn, runner_ups=False).deployment
+        settings = Settings(hours="peak", dispatch="random", requests=50_000)
+        table = simulate_deployment(scn, spec, settings)
+        llm = table[[scn.model(m).is_llm for m in table.model]]
+        assert len(llm)
+        assert (llm.p99_ms <= llm.predicted_p99_ms * 1.05).all(), name

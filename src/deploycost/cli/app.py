@@ -234,8 +234,15 @@ def report_command(
     swing: Annotated[float, typer.Option(help="Tornado: price groups -/+ this fraction")] = 0.2,
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
     backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify", help="Simulate the optimum (and re-solve until it holds)"
+        ),
+    ] = True,
 ) -> None:
-    """Solve, then write an HTML report with plots and its Markdown twin."""
+    """Solve (and verify by simulation), then write an HTML report with plots and its
+    Markdown twin."""
     backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.analysis.sensitivity import pareto, tornado
     from deploycost.outputs.report import build_report, check_report_path, write_report
@@ -266,14 +273,19 @@ def report_command(
                     [f"sweep results column {column!r} must hold numbers, got text"], str(sweep)
                 )
     scn = _scenario(scenario)
-    result = run_solve(scn, backend=backend, runner_ups=False)
+    verified = None
+    if verify:
+        checked, settings = _verified(scn, backend)
+        result, verified = checked.result, (checked, settings)
+    else:
+        result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
         _print_solve(result, scn)
         _exit_unless_found(result)
     with _progress("sensitivity for the report (tornado, cost frontier)"):
         torn = tornado(scn, swing, backend)
         frontier = pareto(scn, "e2e_latency_ms", backend=backend)
-    report = build_report(scn, result, table, torn, frontier, swing)
+    report = build_report(scn, result, table, torn, frontier, swing, verified)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 

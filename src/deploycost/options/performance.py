@@ -17,7 +17,7 @@ The last axis (B) is a *serving configuration*: a batch size, or for an LLM a
 (tensor-parallel degree, concurrent sequences per engine) pair. An LLM's figures come from
 ``deploycost.options.llm`` (prefill and decode in tokens); its latency is
 ``TTFT p99 + (output tokens p99 - 1) TPOT`` with the TTFT queueing over every sequence
-slot of the replicas (M/M/c with ``replicas x engines x sequences`` servers).
+slot of the replicas (M/M/c over the slots, by dispatch policy: ``slot_wait_ms``).
 """
 
 from __future__ import annotations
@@ -130,9 +130,7 @@ class Performance:
         llm = self.configs.llm[b]
         if not np.any(llm):
             return classic, np.full(np.shape(classic), np.nan)
-        slots = self.slots[at]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            wait = wait_quantile_s(replicas * slots, arrival_qps, thr / slots) * 1000.0
+        wait = slot_wait_ms(self.slots[at], replicas, arrival_qps, thr, self.queueing.dispatch)
         ttft = np.where(llm, wait + self.ttft_ms[at], np.nan)
         return np.where(llm, ttft + self.decode_ms[at], classic), ttft
 
@@ -525,6 +523,23 @@ def queue_wait_ms(
             base = wait_quantile_s(1.0, arrival_qps / replicas, throughput)
         ca2 = 1.0 / np.maximum(replicas, 1.0) if q.dispatch == "round_robin" else 1.0
     return base * ((ca2 + cs2) / 2.0) * 1000.0
+
+
+def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch: str) -> np.ndarray:
+    """The 99th-percentile wait of an LLM request for a sequence slot (M/M/c over slots, a
+    request's time ``slots / throughput`` on average), by dispatch policy:
+    ``central_queue`` one queue for every slot of every replica; ``random`` and
+    ``least_request`` (taken as random, as in ``queue_wait_ms``) an M/M/c queue of one
+    replica's slots at ``lambda / n``; ``round_robin`` the same with Erlang-n arrivals
+    (Allen-Cunneen, ``(1/n + 1) / 2``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_slot = throughput / slots
+        if dispatch == "central_queue":
+            return wait_quantile_s(replicas * slots, arrival_qps, per_slot) * 1000.0
+        wait = wait_quantile_s(slots, arrival_qps / replicas, per_slot) * 1000.0
+    if dispatch == "round_robin":
+        wait = wait * (1.0 / np.maximum(replicas, 1.0) + 1.0) / 2.0
+    return wait
 
 
 def p99_latency_ms(

@@ -2,7 +2,8 @@
 
 Sections: the recommendation, cost by model and component, latency and utilisation
 against each limit, the sweep (curve with breakpoints, or the spread of a Monte Carlo run)
-when one is given, a tornado of price groups, the cost frontier against the end-to-end
+when one is given, the verification by simulation (simulated p99 by hour against the
+analytic one and the SLO), a tornado of price groups, the cost frontier against the end-to-end
 latency limit, and the assumptions (every price used, with its source and date).
 """
 
@@ -177,6 +178,65 @@ def _pareto_plot(table: pd.DataFrame, currency: str) -> bytes:
     return _png(fig)
 
 
+def _simulation_plot(table: pd.DataFrame) -> bytes:
+    """Per model, the simulated p99 of every hour (95 % interval shaded) beside the analytic
+    p99 and the SLO."""
+    hourly = table[table.hour.map(lambda h: isinstance(h, int | np.integer))]
+    models = list(dict.fromkeys(hourly.model))
+    cols = 2 if len(models) > 1 else 1
+    rows = -(-len(models) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, models, strict=False):
+        mine = hourly[hourly.model == name].sort_values("hour")
+        hours = mine.hour.astype(int)
+        ax.plot(hours, mine.p99_ms, color="#4c72b0", marker=".", label="simulated p99")
+        ax.fill_between(hours, mine.p99_low_ms, mine.p99_high_ms, color="#4c72b0", alpha=0.2)
+        ax.plot(hours, mine.predicted_p99_ms, color="#dd8452", ls="--", label="analytic p99")
+        ax.axhline(mine.slo_ms.iloc[0], color="#c44e52", lw=1, label="SLO")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("hour of the day")
+        ax.set_ylabel("ms")
+        ax.set_xlim(0, 23)
+        ax.set_ylim(bottom=0)
+    for ax in list(axes.flat)[len(models) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Simulated p99 by hour")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _verification_section(report: Report, checked, settings) -> None:
+    state = "verified" if checked.verified else "NOT verified"
+    lines = [
+        f"The optimum was simulated hour by hour ({settings.requests:,} requests per model-hour, "
+        f"{settings.dispatch} dispatch, {settings.service} service): {state}.",
+        *checked.rounds,
+    ]
+    table = checked.simulation
+    sim = table[table.p99_ms.notna()] if "p99_ms" in table else table.iloc[0:0]
+    worst = checked.worst
+    shown = pd.DataFrame(
+        {
+            "model": worst.model,
+            "worst hour": worst.hour.astype(str),
+            "p99 simulated ms": worst.p99_ms,
+            "95% interval ms": [
+                f"{number(lo)}-{number(hi)}"
+                for lo, hi in zip(worst.p99_low_ms, worst.p99_high_ms, strict=True)
+            ],
+            "p99 analytic ms": worst.predicted_p99_ms,
+            "SLO ms": worst.slo_ms,
+            "met": worst.met.map({True: "yes", False: "NO"}),
+        }
+    )
+    if len(sim):
+        report.images["simulation"] = _simulation_plot(sim)
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines) + _frame_html(shown)
+    md = "\n\n".join(md_text(line) for line in lines) + "\n\n" + _frame_md(shown)
+    report.sections.append(("Verification by simulation", body, md))
+
+
 def build_report(
     scn: Scenario,
     result: SolveResult,
@@ -184,10 +244,12 @@ def build_report(
     tornado: pd.DataFrame | None = None,
     frontier: pd.DataFrame | None = None,
     swing: float = 0.2,
+    verified=None,
 ) -> Report:
     """Render a solve result and, when given, a sweep table, a tornado (``sensitivity.
-    tornado``, at ``swing``) and a cost frontier (``sensitivity.pareto``); nothing here
-    solves or re-costs."""
+    tornado``, at ``swing``), a cost frontier (``sensitivity.pareto``) and a verification
+    by simulation (``(Verified, Settings)`` of ``simulate.verify``); nothing here solves or
+    re-costs."""
     if result.deployment is None:
         raise DeployCostError(
             f"nothing to report: the solve ended {result.status.value}: "
@@ -228,6 +290,8 @@ def build_report(
     )
     report.images["latency"] = _latency_plot(scn, result)
     report.sections.append(("Latency and utilisation against each limit", "", ""))
+    if verified is not None:
+        _verification_section(report, *verified)
     if sweep is not None:
         report.images["sweep"] = _sweep_plot(sweep, cur)
         shares = sweep.how.str.startswith("certified").mean()
@@ -266,6 +330,7 @@ IMAGE_SECTIONS = {
     "Cost by model and component": "cost",
     "Latency and utilisation against each limit": "latency",
     "Price sweep": "sweep",
+    "Verification by simulation": "simulation",
 }
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table.table{border-collapse:collapse;font-size:13px;margin:1em 0}

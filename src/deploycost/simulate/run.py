@@ -393,11 +393,15 @@ def _trace_hours(trace: np.ndarray, share: float, rng) -> dict[int, np.ndarray]:
 
 
 def simulate_deployment(
-    scn: Scenario, spec: DeploymentSpec, settings: Settings, progress=None
+    scn: Scenario,
+    spec: DeploymentSpec,
+    settings: Settings,
+    progress=None,
+    models: set[str] | None = None,
 ) -> pd.DataFrame:
     """One row per (model, hour): rates, replicas, simulated p50 / p99 with 95 % intervals,
     utilisation, the analytic p99 and whether the simulated p99 meets the SLO (and, for an
-    LLM, the TTFT p99 its limit)."""
+    LLM, the TTFT p99 its limit). ``models``: only these (default: every model)."""
     settings.check()
     cost = CostModel(scn)
     space, units = cost.space, Units.of(cost)
@@ -411,6 +415,8 @@ def simulate_deployment(
     for u in np.nonzero(units.fusion == fusion)[0]:
         i = int(units.model[u])
         name = space.models[i]
+        if models is not None and name not in models:
+            continue
         model, choice = scn.model(name), spec.models[name]
         share = float(units.share[u])
         served = Served(
