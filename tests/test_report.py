@@ -26,12 +26,13 @@ HEADINGS = [
     "Recommendation",
     "Cost by model and component",
     "Latency and utilisation against each limit",
+    "Verification by simulation",
     "Price sweep",
     "Tornado: price groups -/+20%",
     "Pareto frontier: cost against end-to-end latency",
     "Assumptions: every price used",
 ]
-PLOTS = ["cost", "latency", "sweep", "tornado", "pareto"]
+PLOTS = ["cost", "latency", "simulation", "sweep", "tornado", "pareto"]
 
 
 @pytest.fixture(scope="module")

@@ -329,3 +329,55 @@ def test_llms_behind_random_dispatch_are_not_optimistic():
         llm = table[[scn.model(m).is_llm for m in table.model]]
         assert len(llm)
         assert (llm.p99_ms <= llm.predicted_p99_ms * 1.05).all(), name
+
+
+def test_an_autoscaler_sizes_replicas_by_latency_every_hour():
+    """E-commerce, autoscaled, requests spread at random (M/D/1 per replica): sized by
+    utilisation alone (capacity = throughput, 417 req/s per recall replica) some hour of the
+    day runs too few recall replicas for its 20 ms SLO; the autoscaler's capacity is lowered
+    until every hour meets it at the count it runs, the cost model bills those counts, and
+    the simulation agrees."""
+    import yaml
+
+    from deploycost.cost.model import CostModel, running_replicas
+    from deploycost.optimize.solve import solve
+    from deploycost.options.grid import Units
+    from deploycost.options.performance import Configs, Queueing, performance
+    from deploycost.scenario.schema import validate_scenario
+    from deploycost.simulate.run import simulate_deployment
+
+    raw = yaml.safe_load((ROOT / "problems" / "ecommerce_search_rec.yaml").read_text())
+    raw["options"] |= {"autoscale": True, "dispatch": "random", "service_cv": 0}
+    scn = validate_scenario(raw)
+    result = solve(scn, runner_ups=False)
+    recall = result.deployment.models["recall"]
+    cost = CostModel(scn)
+    space, units = cost.space, Units.of(cost)
+    at = tuple(
+        np.array([v])
+        for v in (
+            space.models.index("recall"),
+            space.instances.index(recall.instance),
+            space.precisions.index(recall.precision),
+            0,
+        )
+    )
+    perf = performance(cost, Configs.of([1], [1], [False]))
+    perf = dataclasses.replace(perf, queueing=Queueing("random", 0.0, 5.0))
+    throughput = float(perf.throughput_qps[at][0])
+    hourly = np.asarray(scn.workload.hourly_mean_qps)  # recall: one request per query
+
+    def worst_hour_p99(capacity):
+        one = np.ones(1)
+        running = running_replicas(scn, one * recall.replicas, one * capacity, one, one)[0]
+        return max(
+            float(perf.latency_ms(at, float(n), np.array([lam]))[0][0])
+            for n, lam in zip(running, hourly, strict=True)
+        )
+
+    assert worst_hour_p99(throughput) > 20.0  # utilisation alone: an hour too slow
+    assert recall.capacity_qps < throughput
+    assert worst_hour_p99(recall.capacity_qps) <= 20.0
+    assert units.share[units.model == space.models.index("recall")][0] == 1.0
+    table = simulate_deployment(scn, result.deployment, Settings.of(scn, requests=20_000))
+    assert table.met.all()

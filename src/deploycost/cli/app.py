@@ -273,6 +273,14 @@ def report_command(
                     [f"sweep results column {column!r} must hold numbers, got text"], str(sweep)
                 )
     scn = _scenario(scenario)
+    if scn.fleet is not None:
+        raise ScenarioError(
+            [
+                f"scenario {scn.name!r} has a 'fleet' section: the report does not cover "
+                "fleets yet; `deploycost solve --verify` and `deploycost export` do"
+            ],
+            "report",
+        )
     verified = None
     if verify:
         checked, settings = _verified(scn, backend)

@@ -30,7 +30,9 @@ Formulas (i model, d deployment, t tier, h instance type, s data source; units i
   per day: x retrains_per_month / 30.4.
 * compute (seed C_calc): ``replicas x 24`` [instance-hour/day] x ``instance_hour[h]``, or,
   when autoscaled, sum over the 24 hours of the replicas the hourly traffic needs at the
-  utilisation ceiling (between min_replicas and the deployed peak replicas); reserved
+  autoscaler's capacity and the utilisation ceiling (between min_replicas and the deployed
+  peak replicas; the capacity meets the latency limits every hour,
+  ``options.autoscale``); reserved
   instances are paid every hour of the term, so under ``reserved_1yr`` pricing it is always
   ``replicas x 24``. The seed's ``size / speed x time x queries`` is not a cost.
 * people (seed C_hum): maintenance person-days/month per model x automation multiplier /

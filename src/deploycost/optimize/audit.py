@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deploycost.cost.model import Evaluation
+from deploycost.cost.model import Evaluation, running_replicas
 from deploycost.errors import DeployCostError
 from deploycost.optimize.layout import Layout
 from deploycost.optimize.limits import LimitValue, Picks, check
@@ -100,6 +100,19 @@ def audit(
     perf = performance(cost, configs)
     lam = units.arrival_qps[unit]
     thr = perf.throughput_qps[idx, h, c, b]
+    capacity = np.array(
+        [ch.capacity_qps if ch.autoscale and ch.capacity_qps else np.nan for ch in choices]
+    )
+    scaled = ~np.isnan(capacity)
+    hourly = np.repeat(replicas[:, None], 24, axis=1)
+    if scaled.any():  # the hours run what the autoscaler runs, as the cost model bills
+        hourly[scaled] = running_replicas(
+            scn,
+            replicas[scaled],
+            capacity[scaled],
+            units.share[unit][scaled],
+            cost.const.take(idx[scaled]).min_replicas,
+        )
     p99, ttft = option_latency(
         perf,
         scn.workload,
@@ -108,6 +121,7 @@ def audit(
         replicas,
         lam,
         units.share[unit],
+        hourly,
     )
     tpot = perf.tpot_ms[idx, h, c, b]
     utilisation = lam / (replicas * thr)

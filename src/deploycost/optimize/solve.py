@@ -119,7 +119,7 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
             backups=int(r.backups),
             compression=r.compression,
             autoscale=scn.options.autoscale,
-            capacity_qps=float(r.throughput_qps) if scn.options.autoscale else None,
+            capacity_qps=float(r.autoscale_qps) if scn.options.autoscale else None,
             tensor_parallel=int(r.tensor_parallel),
         )
         for r in rows.itertuples()

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_replicas
 from deploycost.memory import check_fits
+from deploycost.options.autoscale import autoscale_capacity
 from deploycost.options.performance import (
     REASONS,
     Configs,
@@ -413,7 +414,11 @@ def enumerate_options(cost: CostModel) -> OptionSet:
     units = Units.of(cost)
     grid = compute_grid(cost, units)
     kept = kept_compute(cost, grid)
-    capacity = kept["throughput"] if cost.scn.options.autoscale else np.full(len(kept["u"]), np.nan)
+    capacity = (
+        autoscale_capacity(cost, grid.perf, units, kept)
+        if cost.scn.options.autoscale
+        else np.full(len(kept["u"]), np.nan)
+    )
     storage = storage_choices(cost, grid, kept, capacity)
     table, by_price = _option_table(cost, grid, kept, capacity, storage)
     numeric = (
@@ -480,6 +485,7 @@ def _option_table(
             "backups": final["backups"],
             "compression": names["compressions"][final["compression"]],
             "throughput_qps": thr,
+            "autoscale_qps": final["capacity_qps"],
             "arrival_qps": units.arrival_qps[u],
             "utilisation": units.arrival_qps[u] / (final["replicas"] * thr),
             "p99_ms": kept["p99_ms"][k],

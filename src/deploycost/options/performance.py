@@ -575,14 +575,16 @@ def option_latency(
     replicas: np.ndarray,
     peak_qps: np.ndarray,
     share: np.ndarray,
+    hourly_replicas: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(p99, TTFT) of options (``share``: requests per query of each) at the peak, or with
-    ``every_hour`` the worst of the peak and every hour (``worst_hour_latency``): what the
-    option grid enforces and the audit recomputes."""
+    ``every_hour`` the worst of the peak and every hour (``worst_hour_latency``, at
+    ``hourly_replicas`` (K, 24) where an autoscaler runs fewer): what the option grid
+    enforces and the audit recomputes."""
     if not every_hour:
         return perf.latency_ms(at, replicas, peak_qps)
     hourly = np.asarray(share)[:, None] * np.asarray(workload.hourly_mean_qps)
-    return worst_hour_latency(perf, at, replicas, peak_qps, hourly)
+    return worst_hour_latency(perf, at, replicas, peak_qps, hourly, hourly_replicas)
 
 
 HOUR_CHUNK = 50_000  # candidate options evaluated at once over the 24 hours
@@ -594,22 +596,25 @@ def worst_hour_latency(
     replicas: np.ndarray,
     peak_qps: np.ndarray,
     hourly_qps: np.ndarray,
+    hourly_replicas: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(p99, TTFT p99) of K options, the worst of the peak and every hour of the day.
 
     ``at`` are flat (model, instance, precision, config) indices, ``replicas`` and
     ``peak_qps`` (K,), ``hourly_qps`` (K, 24). Off-peak a batch fills more slowly
     (formation ``(b - 1) n / lambda_h``, capped by the batcher's delay); an hour without
-    traffic has no latency to meet. Every hour is checked at the deployed replica count
-    (an autoscaled model's hourly count is sized by utilisation, not yet by latency)."""
+    traffic has no latency to meet. Every hour is checked at ``hourly_replicas`` (K, 24),
+    the replicas running then (an autoscaler's count), or the deployed count."""
     p99, ttft = perf.latency_ms(at, replicas, peak_qps)
     p99, ttft = np.array(p99, float), np.array(ttft, float)
+    if hourly_replicas is None:
+        hourly_replicas = np.asarray(replicas, float)[:, None]
     for start in range(0, len(replicas), HOUR_CHUNK):
         k = slice(start, start + HOUR_CHUNK)
         rates = hourly_qps[k]
         where = tuple(a[k, None] for a in at)
         with np.errstate(divide="ignore", invalid="ignore"):
-            hour_p99, hour_ttft = perf.latency_ms(where, replicas[k, None], rates)
+            hour_p99, hour_ttft = perf.latency_ms(where, hourly_replicas[k], rates)
         idle = rates <= 0
         p99[k] = np.maximum(p99[k], np.where(idle, 0.0, hour_p99).max(axis=1))
         worst_ttft = np.where(idle | np.isnan(hour_ttft), -np.inf, hour_ttft).max(axis=1)

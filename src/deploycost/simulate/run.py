@@ -440,7 +440,7 @@ def simulate_deployment(
                 replicas = int(running[hour % 24])
             else:
                 rate = share * (peak_qps if hour == "peak" else hourly[hour])
-                replicas = int(max(running)) if hour == "peak" else int(running[hour])
+                replicas = int(choice.replicas) if hour == "peak" else int(running[hour])
             before = int(running[(hour - 1) % 24]) if isinstance(hour, int) else replicas
             base = {
                 "model": name,
