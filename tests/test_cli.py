@@ -299,3 +299,26 @@ def test_shell_completion_is_offered():
     assert result.exit_code == 0
     assert "--install-completion" in result.output
     assert "--show-completion" in result.output
+
+
+@pytest.mark.parametrize(
+    "path", [*PROBLEMS, ROOT / "problems" / "fleet" / "ecommerce_fleet.yaml"], ids=lambda p: p.name
+)
+def test_solve_fits_100_columns_without_an_ellipsis(path, monkeypatch):
+    """The default output of every shipped problem at 100 columns: no line longer, no cell
+    cut short; ``--wide`` adds the cost lines per model, still without an ellipsis."""
+    from deploycost.cli import common
+
+    monkeypatch.setattr(common.out, "width", 100)
+    monkeypatch.setattr(common.err, "width", 100)
+    result = CliRunner().invoke(app, ["solve", str(path), "--no-runner-ups"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "…" not in result.output
+    wide = CliRunner().invoke(app, ["solve", str(path), "--no-runner-ups", "--wide"])
+    assert wide.exit_code == 0
+    assert "…" not in wide.output
+    if "fleet" not in path.parts:
+        assert "compute USD/d" in wide.output or "compute CNY/d" in wide.output
+        assert "p99 / SLO ms" in result.output

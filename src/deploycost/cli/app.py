@@ -22,6 +22,7 @@ from deploycost.cli.common import (
     _table,
     err,
     out,
+    print_table,
 )
 from deploycost.cli.profile import profile_app
 from deploycost.cli.simulate import simulate_command
@@ -535,6 +536,9 @@ def solve_command(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (the default table fits 100 columns)")
+    ] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
     backend = str(backend)  # the choice as the plain name the solvers take
@@ -556,7 +560,7 @@ def solve_command(
                 payload["verification"] = checked.document(settings)
             sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         else:
-            print_fleet(fleet, scn)
+            print_fleet(fleet, scn, wide)
             if checked is not None:
                 _print_verification(checked)
         _exit_unless_found(fleet)
@@ -573,7 +577,7 @@ def solve_command(
         payload = _solve_json(result, scn) | {"verification": verification}
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
-        _print_solve(result, scn)
+        _print_solve(result, scn, wide)
         if verification is not None:
             _print_verification(checked)
     _exit_unless_found(result)
@@ -679,7 +683,7 @@ def fleet_plan_table(result) -> pd.DataFrame:
     )
 
 
-def print_fleet(result, scn: Scenario) -> None:
+def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
     cur = scn.currency
     if not result.ok:
         err.print(f"{result.status.value}:", style="bold red", end=" ")
@@ -715,7 +719,9 @@ def print_fleet(result, scn: Scenario) -> None:
             "req/s per instance": np.where(standby, "-", shares.cap_qps.map(lambda v: f"{v:,.1f}")),
         }
     )
-    out.print(_table(shown, "load per model"))
+    if not wide and (shares.pool == shares.model).all():  # a pool per model: said once
+        shown = shown.drop(columns=["pool"])
+    print_table(_table(shown, "load per model"), wide)
     out.print(_table(fleet_plan_table(result), "instances per pool, type and plan"))
     out.print(_table(result.costs.rename(columns={"per_day": f"{cur}/day"}), "cost per day"))
     for line in result.commitments:
@@ -762,7 +768,40 @@ def llm_table(llm: pd.DataFrame, cur: str) -> pd.DataFrame:
     )
 
 
-def _print_solve(result, scn: Scenario) -> None:
+def models_table(models: pd.DataFrame, cur: str, wide: bool = False) -> pd.DataFrame:
+    """Per model as printed: a summary (fits 100 columns), or with ``wide`` every choice
+    and cost line."""
+    if wide:
+        parts = ["compute", "model_storage", "compression", "people"]
+        return models[[*CHOICE_COLUMNS, *(f"{p}_per_day" for p in parts)]].rename(
+            columns={
+                "utilisation": "util",
+                "compute_per_day": f"compute {cur}/d",
+                "model_storage_per_day": f"storage {cur}/d",
+                "compression_per_day": f"compress {cur}/d",
+                "people_per_day": f"people {cur}/d",
+            }
+        )
+    per_day = models[
+        ["compute_per_day", "model_storage_per_day", "compression_per_day", "people_per_day"]
+    ].sum(axis=1)
+    return pd.DataFrame(
+        {
+            "model": models.model,
+            "instance": models.instance,
+            "n": models.replicas,
+            "precision": models.precision,
+            "batch": models.batch,
+            "p99 / SLO ms": [
+                f"{p:,.2f} / {s:,.0f}" for p, s in zip(models.p99_ms, models.slo_ms, strict=True)
+            ],
+            "util": models.utilisation.map("{:.2f}".format),
+            f"{cur}/day": per_day,
+        }
+    )
+
+
+def _print_solve(result, scn: Scenario, wide: bool = False) -> None:
     cur = scn.currency
     if result.status == Status.INFEASIBLE:
         err.print("infeasible:", style="bold red", end=" ")
@@ -785,26 +824,7 @@ def _print_solve(result, scn: Scenario) -> None:
     )
     for line in result.explanation:
         out.print(f"warning: {line}", style="yellow", markup=False)
-    models = result.models.copy()
-    shown = models[
-        [
-            *CHOICE_COLUMNS,
-            "compute_per_day",
-            "model_storage_per_day",
-            "compression_per_day",
-            "people_per_day",
-        ]
-    ]
-    shown = shown.rename(
-        columns={
-            "utilisation": "util",
-            "compute_per_day": f"compute {cur}/d",
-            "model_storage_per_day": f"storage {cur}/d",
-            "compression_per_day": f"compress {cur}/d",
-            "people_per_day": f"people {cur}/d",
-        }
-    )
-    out.print(_table(shown, "deployment per model"))
+    print_table(_table(models_table(result.models, cur, wide), "deployment per model"), wide)
     if result.deployment.data_tiers:
         out.print(
             "data tiers: "
@@ -817,7 +837,10 @@ def _print_solve(result, scn: Scenario) -> None:
     )
     out.print(_table(components, "six-component breakdown"))
     if len(result.llm):
-        out.print(_table(llm_table(result.llm, cur), "LLM serving (tokens)"))
+        llm = llm_table(result.llm, cur)
+        if not wide:
+            llm = llm.drop(columns=["M tokens/d in, out", f"{cur} / 1M in", f"{cur} / 1M out"])
+        print_table(_table(llm, "LLM serving (tokens)"), wide)
     for line in result.estimates:
         out.print(f"estimate: {line}", markup=False, highlight=False)
     if result.binding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,9 +20,16 @@ from rich.table import Table
 from deploycost.errors import DeployCostError, printable
 from deploycost.scenario.schema import Scenario, load_scenario
 
-# A pipe or CI log has no width; 200 columns keep the widest table unclipped there.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+WIDTH = 100  # columns the default tables are laid out for (a pipe or log has no width)
+
+
+def _width(stream) -> int | None:
+    """A terminal's own width (or $COLUMNS, which rich reads); else ``WIDTH``."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else WIDTH
+
+
+out = Console(width=_width(sys.stdout))
+err = Console(stderr=True, width=_width(sys.stderr), soft_wrap=True)  # a message a line
 
 DEFAULT_SCENARIO = "ecommerce_search_rec.yaml"
 
@@ -65,13 +73,27 @@ def _money(value: float) -> str:
 
 
 def _table(frame: pd.DataFrame, title: str) -> Table:
+    """A table that wraps (folds) a cell rather than cut it short with an ellipsis."""
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
     return table
+
+
+def print_table(table: Table, wide: bool = False) -> None:
+    """Print ``table``; ``wide``: at its natural width even beyond the console's."""
+    if not wide:
+        out.print(table)
+        return
+    natural = out.measure(table, options=out.options.update(max_width=10_000)).maximum
+    if natural <= out.width:
+        out.print(table)
+        return
+    wider = Console(file=out.file, width=natural, force_terminal=out.is_terminal)
+    wider.print(table, crop=False)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

@@ -107,12 +107,14 @@ def import_command(
                 source=f"{path.name} ({measured.format})",
             )
         )
-    out.print(f"# models[{model}].llm.profiles:", markup=False, highlight=False)
+    # YAML to paste: never wrapped
+    out.print(f"# models[{model}].llm.profiles:", markup=False, highlight=False, soft_wrap=True)
     out.print(
         yaml.safe_dump([r.model_dump(exclude_none=True) for r in rows], sort_keys=False),
         markup=False,
         highlight=False,
         end="",
+        soft_wrap=True,
     )
     _report_fit(scn, model, rows)
 
@@ -162,4 +164,5 @@ def _report_fit(scn, model: str, rows: list[TokenProfile]) -> None:
         f"{fit.residual:.2%} over {fit.points} point(s)",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )

@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 from rich.progress import Progress
 
-from deploycost.cli.common import _records, _scenario, _table, err, out
+from deploycost.cli.common import _records, _scenario, _table, err, out, print_table
 from deploycost.errors import ScenarioError
 from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
@@ -65,6 +65,9 @@ def simulate_command(
         typer.Option(help="Minutes before an autoscaler's added replicas serve (default 0)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (the default table fits 100 columns)")
+    ] = False,
 ) -> None:
     """Simulate each model's replicas (Poisson arrivals per hour or a replayed trace,
     dispatch, dynamic batching, LLM slots; a fleet per type, day type and hour) and set the
@@ -113,10 +116,10 @@ def simulate_command(
         payload = {"scenario": scn.name, "rows": _records(table)}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
-    _print(table, settings)
+    _print(table, settings, wide)
 
 
-def _print(table: pd.DataFrame, settings: Settings) -> None:
+def _print(table: pd.DataFrame, settings: Settings, wide: bool = False) -> None:
     everything = simulated_rows(table)
     cut = everything.case == "spot cut" if "case" in everything else everything.met & False
     simulated = everything[~cut]
@@ -158,7 +161,9 @@ def _print(table: pd.DataFrame, settings: Settings) -> None:
         title = f"simulated p99, worst hour per model ({settings.dispatch} dispatch)"
     else:
         title = f"simulated p99 at peak ({settings.dispatch} dispatch)"
-    out.print(_table(shown, title))
+    if not wide:
+        shown = shown.drop(columns=["req/s", "batch", "util"])
+    print_table(_table(shown, title), wide)
     for note in table.note.dropna().unique():
         if note:
             out.print(f"note: {note}", markup=False, highlight=False)

@@ -274,7 +274,15 @@ def run_group(
     out = []
     for c, s in enumerate(streams):
         mine = cls == c
-        row = {"requests": int(mine.sum()), "utilisation": utilisation}
+        waited = wait[mine]
+        row = {
+            "requests": int(mine.sum()),
+            "utilisation": utilisation,
+            # waited before its batch started (for a server, or for the batch to form)
+            "queued_share": float(np.mean(waited > 0)),
+            # never served: left in a batch that never filled when the arrivals ended
+            "unserved": int(np.isnan(waited).sum()),
+        }
         if mine.sum() < MIN_REQUESTS_FOR_P99:
             out.append({**row, "note": f"too few requests for a p99 ({int(mine.sum())})"})
             continue
