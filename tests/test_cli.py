@@ -100,12 +100,44 @@ def test_evaluate_json_matches_library():
     assert payload["per_year"]["total"] == pytest.approx(expected["total"] * 365, rel=1e-12)
 
 
-def test_evaluate_default_scenario_prints_breakdown():
+def test_evaluate_default_scenario_prints_breakdown_and_the_limits_it_breaks():
+    """The e-commerce file's hand-sized baseline: 2 coarse-ranker replicas for a peak that
+    needs ~17x their capacity at 80 %; priced, then refused with exit 2."""
     result = runner.invoke(app, ["evaluate"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output
     assert "six-component breakdown" in result.output
     for component in ("data", "model_storage", "compression", "compute", "people", "fusion"):
         assert component in result.output
+    assert "violates 3 limit(s) of 16 checked" in result.output
+    assert "utilisation_max[coarse-ranker]: 16.9583 fraction violates <= 0.8" in result.output
+    assert "latency_p99_max[coarse-ranker]: inf ms violates <= 30" in result.output
+
+
+def test_evaluate_an_under_provisioned_deployment_exits_2_naming_the_limit(tmp_path):
+    """The e-commerce optimum with recall cut from 24 to 2 inf2.xlarge: 8,000 req/s on
+    2 x 417 req/s is 9.59x the capacity (utilisation 8000 / 834); the optimum itself meets
+    every limit."""
+    from deploycost.optimize.solve import solve
+
+    path = ROOT / "problems" / "ecommerce_search_rec.yaml"
+    best = solve(load_scenario(path), runner_ups=False).deployment
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(best.model_dump(mode="json")), encoding="utf-8")
+    ok = runner.invoke(app, ["evaluate", str(path), "--deployment", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert "meets every limit (13 checked)" in ok.output
+    under = best.model_dump(mode="json")
+    under["models"]["recall"]["replicas"] = 2
+    bad = tmp_path / "under.yaml"
+    bad.write_text(yaml.safe_dump(under), encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(path), "--deployment", str(bad), "--json"])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert payload["meets_every_limit"] is False
+    assert "utilisation_max[recall]: 9.59233 fraction violates <= 0.8" in payload["violations"]
+    row = next(r for r in payload["limits"] if r["limit"] == "utilisation_max[recall]")
+    assert row["value"] == pytest.approx(8000 / (2 * 417))
+    assert row["met"] is False
 
 
 def test_evaluate_with_deployment_file(tmp_path):

@@ -20,6 +20,11 @@ from .conftest import PROBLEMS, STORAGE_PER_DAY, hand
 runner = CliRunner()
 
 
+def _kind(items: list[dict], kind: str) -> dict:
+    (doc,) = [d for d in items if d["kind"] == kind]
+    return doc
+
+
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
 def test_manifests_validate_against_kubernetes_schemas(path):
     scn = load_scenario(path)
@@ -29,7 +34,7 @@ def test_manifests_validate_against_kubernetes_schemas(path):
     for name, items in docs.items():
         for doc in items:
             kubernetes_validate.validate(doc, "1.30", strict=True)
-        deployment = items[0]
+        deployment = _kind(items, "Deployment")
         assert deployment["spec"]["replicas"] == result.deployment.models[name].replicas
         selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
         instance = result.deployment.models[name].instance
@@ -42,12 +47,18 @@ def test_gpu_limits_and_autoscaler():
     raw = hand(options__autoscale=True)
     scn = validate_scenario(raw)
     result = solve(scn, runner_ups=False)
-    ((deployment, hpa),) = manifests(scn, result).values()
+    (items,) = manifests(scn, result).values()
+    deployment, hpa = _kind(items, "Deployment"), _kind(items, "HorizontalPodAutoscaler")
     limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits["nvidia.com/gpu"] == "1"  # fast is one L4
-    assert hpa["kind"] == "HorizontalPodAutoscaler"
     assert hpa["spec"]["maxReplicas"] == 3
     assert hpa["spec"]["minReplicas"] == 1
+    # it scales on requests per second per pod at the autoscaler's target
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["pods"]["metric"]["name"] == "requests_per_second"
+    choice = result.deployment.models["m"]
+    target = choice.capacity_qps * scn.constraints.utilisation_max
+    assert metric["pods"]["target"]["averageValue"] == f"{round(target * 1000)}m"
     kubernetes_validate.validate(hpa, "1.30", strict=True)
 
 
@@ -122,12 +133,12 @@ def test_export_cli_errors_leave_nothing_half_written(tmp_path):
 
 def test_image_comes_from_the_scenario_or_is_marked_a_placeholder():
     scn = validate_scenario(hand(models__0__image="registry.internal/search/m:1.4"))
-    (deployment,) = manifests(scn, solve(scn, runner_ups=False))["m"]
+    deployment = _kind(manifests(scn, solve(scn, runner_ups=False))["m"], "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.internal/search/m:1.4"
     assert "deploycost.io/image" not in deployment["metadata"]["annotations"]
     plain = validate_scenario(hand())
-    (deployment,) = manifests(plain, solve(plain, runner_ups=False))["m"]
+    deployment = _kind(manifests(plain, solve(plain, runner_ups=False))["m"], "Deployment")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].startswith("REPLACE-ME")
     assert "placeholder" in deployment["metadata"]["annotations"]["deploycost.io/image"]
 
@@ -145,8 +156,10 @@ def _assert_api_server_syntax(docs: dict[str, list[dict]]) -> None:
             name = doc["metadata"]["name"]
             assert re.fullmatch(DNS_LABEL, name), name
             assert len(name) <= 63, name
+            if doc["kind"] != "Namespace":
+                assert re.fullmatch(DNS_LABEL, doc["metadata"]["namespace"])
             labels = {**doc["metadata"]["labels"]}
-            pod = doc["spec"].get("template", {}).get("spec", {})
+            pod = doc.get("spec", {}).get("template", {}).get("spec", {})
             labels |= pod.get("nodeSelector", {})
             for value in labels.values():
                 assert re.fullmatch(LABEL_VALUE, value), value
@@ -159,12 +172,13 @@ def _assert_api_server_syntax(docs: dict[str, list[dict]]) -> None:
 def test_names_are_mapped_to_the_api_server_syntax():
     scn = validate_scenario(hand(name="Search Ranking / prod"))
     docs = manifests(scn, solve(scn, runner_ups=False))
-    (deployment,) = docs["m"]
+    deployment = _kind(docs["m"], "Deployment")
     assert deployment["metadata"]["labels"]["app.kubernetes.io/part-of"] == "search-ranking-prod"
+    assert deployment["metadata"]["namespace"] == "search-ranking-prod"
     _assert_api_server_syntax(docs)
     kubernetes_validate.validate(deployment, "1.30", strict=True)
     odd = validate_scenario(hand(name="!!! ???"))
-    (deployment,) = manifests(odd, solve(odd, runner_ups=False))["m"]
+    deployment = _kind(manifests(odd, solve(odd, runner_ups=False))["m"], "Deployment")
     assert deployment["metadata"]["labels"]["app.kubernetes.io/part-of"] == "deploycost"
 
 
@@ -276,3 +290,65 @@ def test_a_file_size_limit_is_a_clean_error_with_nothing_left(tmp_path):
     assert "the file is larger than allowed (file-size limit)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
+def test_manifests_a_platform_team_can_apply(path):
+    """Namespace, Deployment, Service and PodDisruptionBudget per model, all valid; GPU and
+    Neuron pods tolerate their taints; requests are sized to the model, below the node;
+    probes on the serving port; the budget keeps the replicas the peak needs at
+    utilisation_max, always allowing one drain."""
+    import math
+
+    scn = load_scenario(path)
+    result = solve(scn, runner_ups=False)
+    hardware = scn.resolved_catalog.hardware
+    models = result.models.set_index("model")
+    for name, items in manifests(scn, result).items():
+        kinds = [d["kind"] for d in items]
+        assert kinds[:4] == ["Namespace", "Deployment", "Service", "PodDisruptionBudget"]
+        for doc in items:
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+        choice = result.deployment.models[name]
+        hw = hardware.loc[choice.instance]
+        pod = _kind(items, "Deployment")["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        taint = {"gpu": "nvidia.com/gpu", "accelerator": "aws.amazon.com/neuron"}
+        if hw.compute_class in taint:
+            assert pod["tolerations"][0]["key"] == taint[hw.compute_class]
+            assert container["resources"]["limits"][taint[hw.compute_class]] == str(
+                int(hw.accel_count)
+            )
+        memory_gib = int(container["resources"]["requests"]["memory"].removesuffix("Gi"))
+        assert memory_gib <= 0.9 * float(hw.memory_gib) + 1
+        assert int(container["resources"]["requests"]["cpu"]) < int(hw.vcpus)
+        assert container["readinessProbe"]["httpGet"]["port"] == "http"
+        service = _kind(items, "Service")
+        assert service["spec"]["ports"][0]["targetPort"] == "http"
+        row = models.loc[name]
+        per_replica = row.capacity_qps / choice.replicas
+        needed = math.ceil(row.arrival_qps / (per_replica * scn.constraints.utilisation_max))
+        budget = _kind(items, "PodDisruptionBudget")["spec"]
+        if choice.replicas > 1:
+            assert budget["minAvailable"] == min(max(needed, 1), choice.replicas - 1)
+        else:
+            assert budget["maxUnavailable"] == 1
+
+
+def test_hostile_strings_give_valid_manifests_and_an_escaped_report(tmp_path):
+    """A scenario named with spaces, markup and quotes: the namespace and labels are mapped
+    to Kubernetes names, the manifests validate, the report escapes the name."""
+    hostile = 'Prod <script>alert(1)</script> "team" / 9'
+    scn = validate_scenario(hand(name=hostile))
+    result = solve(scn, runner_ups=False)
+    docs = manifests(scn, result)
+    for items in docs.values():
+        for doc in items:
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+    assert _kind(docs["m"], "Namespace")["metadata"]["name"] == "prod-script-alert-1-script-team-9"
+    from deploycost.outputs.report import build_report, render_html, render_markdown
+
+    report = build_report(scn, result)
+    assert "<script>alert" not in render_html(report)  # the page's own script aside
+    assert "&lt;script&gt;alert(1)" in render_html(report)
+    assert "<script>" not in render_markdown(report, "img")

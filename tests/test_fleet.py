@@ -386,9 +386,18 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
     assert {"on_demand_hour[small]", "reserved_1yr_hour[small]"} <= {
         p["name"] for p in doc["prices"]
     }
-    (deployment,) = yaml.safe_load_all(
-        (tmp_path / "out" / "k8s" / "m-small-on-demand.yaml").read_text(encoding="utf-8")
+    docs = list(
+        yaml.safe_load_all(
+            (tmp_path / "out" / "k8s" / "m-small-on-demand.yaml").read_text(encoding="utf-8")
+        )
     )
+    assert [d["kind"] for d in docs] == [
+        "Namespace",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    ]
+    deployment = docs[1]
     assert deployment["spec"]["replicas"] == 4
     node = deployment["spec"]["template"]["spec"]["nodeSelector"]
     assert node == {

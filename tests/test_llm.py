@@ -378,7 +378,13 @@ def test_export_carries_the_llm_configuration_and_token_costs(tmp_path):
     assert entry["tpot_ms"] == pytest.approx(solved.tpot_ms)
     assert entry["performance_basis"] == "estimate"
     assert any(line.startswith("chat: prefill and decode") for line in doc["estimates"])
-    (deployment,) = yaml.safe_load_all((tmp_path / "out" / "k8s" / "chat.yaml").read_text())
+    (deployment,) = [
+        d
+        for d in yaml.safe_load_all((tmp_path / "out" / "k8s" / "chat.yaml").read_text())
+        if d["kind"] == "Deployment"
+    ]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"  # vLLM's
     env = {
         e["name"]: e["value"]
         for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]

@@ -120,7 +120,11 @@ def evaluate_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Cost of a fixed deployment: the six components per day, month and year."""
+    """Cost of a fixed deployment (the six components per day, month and year) and every
+    limit it is held to; exit 2 when it violates any (peak capacity, latency, memory,
+    quality, cold start, budget, quotas)."""
+    from deploycost.optimize.audit import deployment_limits
+
     scn = _scenario(scenario)
     if deployment is not None:
         spec = load_deployment(scn, deployment)
@@ -132,6 +136,8 @@ def evaluate_command(
         )
     result = evaluate(scn, from_specs(scn, [spec]))
     totals = result.components().iloc[0]
+    ((violations, checked),) = deployment_limits(scn, [spec], result)
+    limits = [] if checked is None else checked.limits
     if as_json:
         payload = {
             "scenario": scn.name,
@@ -140,8 +146,13 @@ def evaluate_command(
             "per_month": {c: float(totals[c] * DAYS_PER_MONTH) for c in (*COMPONENTS, "total")},
             "per_year": {c: float(totals[c] * DAYS_PER_YEAR) for c in (*COMPONENTS, "total")},
             "lines": result.ledger().to_dict(orient="records"),
+            "meets_every_limit": not violations,
+            "violations": violations,
+            "limits": _records(limits_table(limits)),
         }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        if violations:
+            raise typer.Exit(EXIT_INFEASIBLE)
         return
     detail = result.breakdown().astype({"component": str})
     detail.columns = [
@@ -163,6 +174,135 @@ def evaluate_command(
     summary[f"{scn.currency}/year"] = summary[f"{scn.currency}/day"] * DAYS_PER_YEAR
     out.print(_table(summary, f"{scn.name}: six-component breakdown"))
     out.print(f"total: {_in_period(float(totals['total']), scn)}", markup=False, highlight=False)
+    if not violations:
+        out.print(f"meets every limit ({len(limits)} checked)", markup=False, highlight=False)
+        return
+    err.print(
+        f"violates {len(violations)} limit(s) of {len(limits) or 'the'} checked:",
+        style="bold red",
+        markup=False,
+    )
+    for line in violations:
+        err.print(f"  - {line}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def limits_table(limits) -> pd.DataFrame:
+    """Every limit of a deployment: value, bound, slack, met."""
+    return pd.DataFrame(
+        {
+            "limit": [v.name for v in limits],
+            "value": [v.value for v in limits],
+            "sense": [v.sense for v in limits],
+            "bound": [v.limit for v in limits],
+            "unit": [v.unit for v in limits],
+            "met": [v.met for v in limits],
+        }
+    )
+
+
+@app.command(name="diff")
+@_friendly
+def diff_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Deployment YAML (default: the scenario's baseline_deployment)"),
+    ] = None,
+    recommended: Annotated[
+        Path | None, typer.Option(help="Deployment YAML (default: solve the scenario)")
+    ] = None,
+    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Two deployments side by side: cost per component, per owner and per model choice,
+    the change, and the limits each one breaks."""
+    from deploycost.analysis.diff import diff
+
+    scn = _scenario(scenario)
+    if baseline is not None:
+        before = load_deployment(scn, baseline)
+    elif scn.baseline_deployment is not None:
+        before = scn.baseline_deployment
+    else:
+        raise ScenarioError(
+            ["--baseline is required: the scenario has no baseline_deployment"], str(scenario)
+        )
+    if recommended is not None:
+        after = load_deployment(scn, recommended)
+    else:
+        with _progress("solving for the recommended deployment"):
+            result = run_solve(scn, backend=str(backend), runner_ups=False)
+        if not result.ok:
+            _print_solve(result, scn)
+            _exit_unless_found(result)
+        after = result.deployment
+    with _progress("costing and checking both deployments"):
+        change = diff(scn, before, after)
+    if as_json:
+        payload = {
+            "scenario": scn.name,
+            "currency": scn.currency,
+            "change_per_day": change.change_per_day,
+            "components": _records(change.components),
+            "owners": _records(change.owners),
+            "models": _records(change.models),
+            "baseline_violations": change.violations[0],
+            "recommended_violations": change.violations[1],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        return
+    print_diff(change, scn)
+
+
+def _signed(value: float) -> str:
+    return "0.00" if abs(value) < 0.005 else f"{value:+,.2f}"
+
+
+def print_diff(change, scn: Scenario) -> None:
+    cur = scn.currency
+    base = float(change.components.baseline.iloc[-1])
+    total = change.change_per_day
+    share = f" ({total / base:+.1%})" if base else ""
+    out.print(
+        f"{scn.name}: recommended vs baseline {_signed(total)} {cur}/day{share}, "
+        f"{_signed(total * DAYS_PER_MONTH)} {cur}/month",
+        markup=False,
+        highlight=False,
+    )
+    comp = change.components
+    shown = pd.DataFrame(
+        {
+            "component": comp.component,
+            f"baseline {cur}/d": comp.baseline,
+            f"recommended {cur}/d": comp.other,
+            "change": comp.change.map(_signed),
+        }
+    )
+    out.print(_table(shown, "cost per component"))
+    models = change.models
+    shown = pd.DataFrame(
+        {
+            "model": models.model,
+            "what changes": models.change,
+            f"compute {cur}/d before": models.compute_baseline,
+            "after": models.compute_other,
+            "change": models.compute_change.map(_signed),
+        }
+    )
+    out.print(_table(shown, "per model"))
+    for label, broken in zip(("baseline", "recommended"), change.violations, strict=True):
+        if broken:
+            out.print(
+                f"{label} breaks {len(broken)} limit(s): " + "; ".join(broken),
+                style="yellow",
+                markup=False,
+                highlight=False,
+            )
+        else:
+            out.print(f"{label} meets every limit", markup=False, highlight=False)
 
 
 @app.command(name="export")
@@ -294,7 +434,12 @@ def report_command(
     with _progress("sensitivity for the report (tornado, cost frontier)"):
         torn = tornado(scn, swing, backend)
         frontier = pareto(scn, "e2e_latency_ms", backend=backend)
-    report = build_report(scn, result, table, torn, frontier, swing, verified)
+    compared = None
+    if scn.baseline_deployment is not None:
+        from deploycost.analysis.diff import diff
+
+        compared = diff(scn, scn.baseline_deployment, result.deployment)
+    report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 

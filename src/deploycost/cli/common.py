@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -97,5 +98,10 @@ def print_table(table: Table, wide: bool = False) -> None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts with None where a value is missing (strict JSON has no NaN)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    """Rows as dicts with None where a value is missing or infinite (strict JSON has no
+    NaN or Infinity)."""
+    numeric = frame.select_dtypes("number")
+    finite = (
+        frame.notna() & ~frame.isin([np.inf, -np.inf]) if len(numeric.columns) else frame.notna()
+    )
+    return frame.astype(object).where(finite, None).to_dict(orient="records")

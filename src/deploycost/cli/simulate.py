@@ -157,7 +157,7 @@ def _print(table: pd.DataFrame, settings: Settings, wide: bool = False) -> None:
         worst = simulated.groupby("model").p99_ms.idxmax()
         shown = shown.loc[worst.to_numpy()]
         missed = simulated.groupby("model").met.apply(lambda m: int((~m).sum()))
-        shown.insert(2, "hours missed", [missed[m] for m in shown.model])
+        shown.insert(2, "h missed", [missed[m] for m in shown.model])
         title = f"simulated p99, worst hour per model ({settings.dispatch} dispatch)"
     else:
         title = f"simulated p99 at peak ({settings.dispatch} dispatch)"

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deploycost.cost.model import Evaluation, running_replicas
+from deploycost.cost.model import CostModel, Evaluation, running_replicas
 from deploycost.errors import DeployCostError
-from deploycost.optimize.layout import Layout
+from deploycost.optimize.layout import Layout, lay_out
 from deploycost.optimize.limits import LimitValue, Picks, check
+from deploycost.options.grid import enumerate_options
 from deploycost.options.performance import (
     REASONS,
     Configs,
@@ -66,13 +67,33 @@ def audit(
     ``evaluation`` is the full ledger of ``spec`` (``cost.model.evaluate``), built from the
     deployment alone, not from the solver's matrix.
     """
-    cost = layout.cost
-    scn, space = cost.scn, cost.space
-    problems = check_deployment(scn, spec, "solution")
+    problems, report = check_limits(layout, spec, evaluation)
     total = float(evaluation.total_per_day[0])
     if not np.isclose(total, objective, rtol=REL_TOL, atol=1e-9):
         problems.append(f"cost: ledger gives {total:.10g} per day, solver said {objective:.10g}")
-    f = space.fusions.index(spec.fusion)
+    if problems:
+        raise AuditError("solution failed the audit:\n" + "\n".join(f"  - {p}" for p in problems))
+    return report
+
+
+def check_limits(
+    layout: Layout,
+    spec: DeploymentSpec,
+    evaluation: Evaluation,
+    where: str = "solution",
+    row: int = 0,
+) -> tuple[list[str], AuditReport | None]:
+    """Every limit of ``spec`` (row ``row`` of ``evaluation``) recomputed from the scenario
+    (the audit's figures), and the problems: a choice that is no option (unknown or not
+    allowed, out of memory), or a limit violated. ``None`` for the report when the choices
+    cannot be evaluated."""
+    cost = layout.cost
+    scn, space = cost.scn, cost.space
+    problems = check_deployment(scn, spec, where)
+    if problems:
+        return problems, None
+    total = float(evaluation.total_per_day[row])
+    f = space.fusions.index(spec.fusion or space.fusions[0])
     units = layout.options.units
     position = {name: i for i, name in enumerate(space.models)}
     unit_of_model = {int(units.model[u]): int(u) for u in np.nonzero(units.fusion == f)[0]}
@@ -156,8 +177,6 @@ def audit(
                 f"{limit.name}: {limit.value:.6g} {limit.unit} violates "
                 f"{limit.sense} {limit.limit:g}"
             )
-    if problems:
-        raise AuditError("solution failed the audit:\n" + "\n".join(f"  - {p}" for p in problems))
     figures = {
         name: ModelFigures(
             float(p99[j]),
@@ -170,10 +189,23 @@ def audit(
         )
         for j, name in enumerate(names)
     }
-    return AuditReport(figures, limits)
+    return problems, AuditReport(figures, limits)
 
 
 def _indices(axis: tuple[str, ...], names: list[str | None]) -> np.ndarray:
     """Positions of ``names`` on ``axis`` (-1 for a name not on it, e.g. no data tier)."""
     position = {name: i for i, name in enumerate(axis)}
     return np.array([position.get(n, -1) for n in names], np.intp)
+
+
+def deployment_limits(
+    scn, specs: list[DeploymentSpec], evaluation: Evaluation
+) -> list[tuple[list[str], AuditReport | None]]:
+    """``check_limits`` of fixed deployments (row d of ``evaluation`` is ``specs[d]``;
+    ``deploycost evaluate`` and ``diff``): the scenario's option grid gives the units and
+    stages the limits are written over."""
+    cost = CostModel(scn, evaluation.prices)
+    layout = lay_out(cost, enumerate_options(cost))
+    return [
+        check_limits(layout, spec, evaluation, "deployment", row=d) for d, spec in enumerate(specs)
+    ]

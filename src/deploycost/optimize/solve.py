@@ -236,6 +236,9 @@ def _model_table(
             "utilisation": [figures[m].utilisation for m in table.model],
             "arrival_qps": table.arrival_qps,
             "capacity_qps": table.replicas * table.throughput_qps,
+            "host_gb": table.host_gb,
+            "device_gb": table.device_gb,
+            "cold_start_s": table.cold_start_s,
         }
     )
     models = models.join(per_model, on="model").fillna(0.0)

@@ -8,8 +8,9 @@ source and date, and the slack of each limit. Nothing in it depends on when or w
 runs, so the same inputs give byte-identical files.
 
 ``write_export`` writes ``recommended.yaml``, ``recommended.json`` and ``k8s/<model>.yaml``
-(a Deployment per model, plus a HorizontalPodAutoscaler when the scenario autoscales),
-each to a temporary file renamed into place, and refuses to overwrite without ``force``.
+(``outputs.k8s``: namespace, Deployment, Service, PodDisruptionBudget, and an autoscaler
+when the scenario autoscales), each to a temporary file renamed into place, and refuses to
+overwrite without ``force``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,12 +31,12 @@ from deploycost.errors import DeployCostError
 from deploycost.files import atomic_write, exclusive, io_error
 from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.solve import SolveResult
+from deploycost.outputs.k8s import manifests
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import Scenario
 from deploycost.version import __version__
 
 SCHEMA_VERSION = 1
-IMAGE_PLACEHOLDER = "REPLACE-ME.example/{model}:latest"
 
 
 def _clean(value):
@@ -227,48 +227,6 @@ def _limits(result: SolveResult) -> dict:
     return limits
 
 
-_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_IMAGE = re.compile(
-    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?"  # registry host[:port]/
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # repository path, lowercase
-    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # tag
-    r"(?:@sha256:[0-9a-f]{64})?$"  # digest
-)
-
-
-def k8s_name(text: str) -> str:
-    """A DNS-1123 label (lowercase letters, digits and '-', at most 63) made of free text
-    ('Search Ranking / prod' -> 'search-ranking-prod'); empty when nothing is left."""
-    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63].strip("-")
-    return name
-
-
-def _check_images(scn: Scenario, names: list[str]) -> None:
-    """Container images must be image references (the API server takes any string, the
-    kubelet then fails to pull); model names are DNS labels already (the schema's rule)."""
-    problems = [
-        f"models[{name}].image is not a container image reference, got {image!r}"
-        for name in names
-        if (image := scn.model(name).image) is not None
-        and (len(image) > 255 or not _IMAGE.match(image))
-    ]
-    if problems:
-        raise DeployCostError(
-            "cannot write Kubernetes manifests:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
-
-
-def accelerator_limits(hw: pd.Series) -> dict[str, str]:
-    """The extended resources a pod on catalog row ``hw`` asks for: its GPUs or Neuron
-    devices."""
-    if hw.compute_class == "gpu":
-        return {"nvidia.com/gpu": str(int(hw.accel_count))}
-    if hw.compute_class == "accelerator":
-        return {"aws.amazon.com/neuron": str(int(hw.accel_count))}
-    return {}
-
-
 def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
     """An LLM's serving configuration, TTFT/TPOT and what its tokens cost (empty for other
     models, so their entries do not change)."""
@@ -295,149 +253,6 @@ def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
 
 def _or_none(value) -> float | None:
     return None if value is None or value != value else float(value)
-
-
-def node_instance_type(hw: pd.Series, row: str) -> str:
-    """The node label value that selects catalog row ``hw`` (named ``row``); an error when
-    it is not a valid label value."""
-    instance_type = hw.instance_type if isinstance(hw.instance_type, str) else str(hw.name)
-    if len(instance_type) > 63 or not _LABEL_VALUE.match(instance_type):
-        raise DeployCostError(
-            f"cannot write Kubernetes manifests: instance type {instance_type!r} (catalog "
-            f"hardware {row!r}) is not a valid node label value; give the row an "
-            f"instance_type such as {k8s_name(instance_type)!r}"
-        )
-    return instance_type
-
-
-def manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
-    """Per model: a Deployment, and a HorizontalPodAutoscaler when autoscaling. Names and
-    label values follow the API server's syntax: model names are DNS labels (the schema's
-    rule), the scenario name is mapped to one, an instance type that is not a valid label
-    value and an image that is not an image reference are errors."""
-    cat = scn.resolved_catalog
-    out: dict[str, list[dict]] = {}
-    models = result.models.set_index("model")
-    _check_images(scn, sorted(result.deployment.models))
-    part_of = k8s_name(scn.name) or "deploycost"
-    for name, choice in sorted(result.deployment.models.items()):
-        hw = cat.hardware.loc[choice.instance]
-        model = scn.model(name)
-        labels = {
-            "app.kubernetes.io/name": name,
-            "app.kubernetes.io/part-of": part_of,
-            "app.kubernetes.io/managed-by": "deploycost",
-        }
-        cost_day = sum(
-            float(models.at[name, c])
-            for c in (
-                "compute_per_day",
-                "model_storage_per_day",
-                "compression_per_day",
-                "people_per_day",
-            )
-        )
-        annotations = (
-            {}
-            if model.image
-            else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
-        )
-        annotations |= {
-            "deploycost.io/cost-per-day": f"{cost_day:.2f} {scn.currency}",
-            "deploycost.io/compute-per-day": f"{float(models.at[name, 'compute_per_day']):.2f}"
-            f" {scn.currency}",
-            "deploycost.io/precision": str(choice.precision),
-            "deploycost.io/batch": str(choice.batch),
-            "deploycost.io/p99-ms": f"{float(models.at[name, 'p99_ms']):.3f}",
-            "deploycost.io/slo-ms": f"{model.latency_slo_ms:g}",
-            "deploycost.io/artifact-tier": str(choice.tier),
-        }
-        env = [
-            {"name": "MAX_BATCH_SIZE", "value": str(choice.batch)},
-            {"name": "PRECISION", "value": str(choice.precision)},
-        ]
-        if model.is_llm:
-            engines = int(hw.accel_count) // int(choice.tensor_parallel)
-            annotations |= {
-                "deploycost.io/tensor-parallel": str(choice.tensor_parallel),
-                "deploycost.io/sequences-per-engine": str(choice.batch),
-                "deploycost.io/engines-per-pod": str(engines),
-            }
-            env = [
-                {"name": "TENSOR_PARALLEL_SIZE", "value": str(choice.tensor_parallel)},
-                {"name": "MAX_NUM_SEQS", "value": str(choice.batch)},
-                {"name": "ENGINES_PER_POD", "value": str(engines)},
-                {"name": "PRECISION", "value": str(choice.precision)},
-            ]
-        vcpus = int(hw.vcpus)
-        memory_gib = float(hw.memory_gib)
-        limits = accelerator_limits(hw)
-        requests = {
-            "cpu": f"{max(vcpus - 1, 1)}",
-            "memory": f"{int(memory_gib * 0.85)}Gi",
-            **limits,
-        }
-        instance_type = node_instance_type(hw, choice.instance)
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels, "annotations": annotations},
-            "spec": {
-                "replicas": int(choice.replicas),
-                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                "template": {
-                    "metadata": {"labels": dict(labels)},
-                    "spec": {
-                        "nodeSelector": {"node.kubernetes.io/instance-type": instance_type},
-                        "containers": [
-                            {
-                                "name": name,
-                                "image": model.image or IMAGE_PLACEHOLDER.format(model=name),
-                                "resources": {
-                                    "requests": requests,
-                                    "limits": {"memory": requests["memory"], **limits},
-                                },
-                                "env": env,
-                            }
-                        ],
-                    },
-                },
-            },
-        }
-        docs = [deployment]
-        if choice.autoscale:
-            docs.append(
-                {
-                    "apiVersion": "autoscaling/v2",
-                    "kind": "HorizontalPodAutoscaler",
-                    "metadata": {"name": name, "labels": dict(labels)},
-                    "spec": {
-                        "scaleTargetRef": {
-                            "apiVersion": "apps/v1",
-                            "kind": "Deployment",
-                            "name": name,
-                        },
-                        "minReplicas": int(model.min_replicas),
-                        "maxReplicas": int(choice.replicas),
-                        "metrics": [
-                            {
-                                "type": "Resource",
-                                "resource": {
-                                    "name": "cpu",
-                                    "target": {
-                                        "type": "Utilization",
-                                        "averageUtilization": int(
-                                            scn.constraints.utilisation_max * 100
-                                        ),
-                                    },
-                                },
-                            }
-                        ],
-                    },
-                }
-            )
-        out[name] = docs
-    return out
 
 
 MANAGED = "app.kubernetes.io/managed-by: deploycost"

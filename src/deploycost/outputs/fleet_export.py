@@ -22,15 +22,21 @@ import numpy as np
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet_solve import FleetResult
-from deploycost.outputs.export import (
+from deploycost.outputs.export import _clean, document_head, write_set
+from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
-    _check_images,
-    _clean,
+    PORT,
     accelerator_limits,
-    document_head,
+    check_images,
     k8s_name,
+    namespace_doc,
+    namespace_of,
     node_instance_type,
-    write_set,
+    pdb_doc,
+    probes,
+    service_doc,
+    spread,
+    tolerations,
 )
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import Scenario
@@ -159,11 +165,17 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
 
 
 def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]:
+    """Per (pool, type, capacity type): Namespace, Deployment (one container per pooled
+    model, each on its own port from 8000, with the probes, tolerations and zone spread of
+    ``outputs.k8s``; replicas at the class's peak, the hourly schedule as an annotation),
+    Service and a PodDisruptionBudget allowing one pod down at a time."""
     cat = scn.resolved_catalog
     counts, shares = result.counts, result.shares
     names = sorted(set(shares.model))
-    _check_images(scn, names)
-    part_of = k8s_name(scn.name) or "deploycost"
+    check_images(scn, names)
+    namespace = namespace_of(scn)
+    part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
+    cold = result.artifacts.set_index("model").cold_start_s
     day_types = result.days.names
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
@@ -181,28 +193,44 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
         peak = max(max(v) for v in per_hour.values())
         labels = {
             "app.kubernetes.io/name": name,
-            "app.kubernetes.io/part-of": part_of,
-            "app.kubernetes.io/managed-by": "deploycost",
+            **part_of,
             "deploycost.io/pool": k8s_name(pool),
         }
         limits = accelerator_limits(hw)
-        containers = []
-        for model in models:
+        containers, ports = [], []
+        for k, model in enumerate(models):
             mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
+            port = {"name": f"http-{k}" if len(models) > 1 else "http", "containerPort": PORT + k}
+            ports.append(port)
             containers.append(
                 {
                     "name": model,
                     "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
+                    "ports": [port],
                     "env": _env(scn.model(model).is_llm, mine),
+                    **probes(scn.model(model).is_llm, float(cold.get(model, 0.0)), port["name"]),
                 }
             )
         containers[0]["resources"] = {"limits": limits} if limits else {}
+        pod = {
+            "nodeSelector": {
+                "node.kubernetes.io/instance-type": instance_type,
+                "karpenter.sh/capacity-type": capacity,
+            },
+            "tolerations": tolerations(hw),
+            "topologySpreadConstraints": spread(labels),
+            "containers": containers,
+        }
+        if not pod["tolerations"]:
+            del pod["tolerations"]
         out[name] = [
+            namespace_doc(namespace, part_of),
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "metadata": {
                     "name": name,
+                    "namespace": namespace,
                     "labels": labels,
                     "annotations": {
                         "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
@@ -215,18 +243,11 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
                 "spec": {
                     "replicas": int(peak),
                     "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                    "template": {
-                        "metadata": {"labels": dict(labels)},
-                        "spec": {
-                            "nodeSelector": {
-                                "node.kubernetes.io/instance-type": instance_type,
-                                "karpenter.sh/capacity-type": capacity,
-                            },
-                            "containers": containers,
-                        },
-                    },
+                    "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
                 },
-            }
+            },
+            service_doc(name, namespace, labels, ports),
+            pdb_doc(name, namespace, labels, int(peak), 1),
         ]
     return out
 

@@ -69,11 +69,30 @@ def md_text(value) -> str:
     return html.escape(str(value)).translate(_MD_SPECIAL)
 
 
+# columns that hold money: two decimals always (other figures: ``number``)
+MONEY_WORDS = ("per_day", "per_month", "per_year", "/day", "/month", "/year", "change", "cost")
+
+
+def _with_money(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money columns as text with thousands separators and two decimals."""
+    money = [
+        c
+        for c in frame.columns
+        if any(w in str(c) for w in MONEY_WORDS) and pd.api.types.is_float_dtype(frame[c])
+    ]
+    if not money:
+        return frame
+    return frame.assign(**{c: frame[c].map(lambda v: f"{v:,.2f}") for c in money})
+
+
 def _frame_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, classes="table", float_format=number, escape=True)
+    return _with_money(frame).to_html(
+        index=False, border=0, classes="table", float_format=number, escape=True
+    )
 
 
 def _frame_md(frame: pd.DataFrame) -> str:
+    frame = _with_money(frame)
     cols = list(frame.columns)
     lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
@@ -237,6 +256,45 @@ def _verification_section(report: Report, checked, settings) -> None:
     report.sections.append(("Verification by simulation", body, md))
 
 
+def _baseline_section(report: Report, compared) -> None:
+    cur = compared.currency
+    comp = compared.components
+    base = float(comp.baseline.iloc[-1])
+    change = compared.change_per_day
+    lines = [
+        f"Recommended against the baseline deployment: {change:+,.2f} {cur}/day"
+        + (f" ({change / base:+.1%})." if base else "."),
+        *(
+            f"The {label} breaks {len(broken)} limit(s): " + "; ".join(broken)
+            if broken
+            else f"The {label} meets every limit."
+            for label, broken in zip(
+                ("baseline", "recommendation"), compared.violations, strict=True
+            )
+        ),
+    ]
+    table = comp.rename(
+        columns={"baseline": f"baseline {cur}/day", "other": f"recommended {cur}/day"}
+    )
+    models = compared.models.rename(
+        columns={
+            "change": "what changes",
+            "compute_baseline": f"compute baseline {cur}/day",
+            "compute_other": f"compute recommended {cur}/day",
+            "compute_change": "compute change",
+        }
+    )
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    md = "\n\n".join(md_text(line) for line in lines)
+    report.sections.append(
+        (
+            "Baseline vs recommended",
+            body + _frame_html(table) + _frame_html(models),
+            md + "\n\n" + _frame_md(table) + "\n\n" + _frame_md(models),
+        )
+    )
+
+
 def build_report(
     scn: Scenario,
     result: SolveResult,
@@ -245,11 +303,12 @@ def build_report(
     frontier: pd.DataFrame | None = None,
     swing: float = 0.2,
     verified=None,
+    compared=None,
 ) -> Report:
     """Render a solve result and, when given, a sweep table, a tornado (``sensitivity.
     tornado``, at ``swing``), a cost frontier (``sensitivity.pareto``) and a verification
-    by simulation (``(Verified, Settings)`` of ``simulate.verify``); nothing here solves or
-    re-costs."""
+    by simulation (``(Verified, Settings)`` of ``simulate.verify``) and a comparison with the
+    baseline deployment (``analysis.diff.Diff``); nothing here solves or re-costs."""
     if result.deployment is None:
         raise DeployCostError(
             f"nothing to report: the solve ended {result.status.value}: "
@@ -283,6 +342,8 @@ def build_report(
         items = "".join(f"<li>{html.escape(line)}</li>" for line in result.estimates)
         md_items = "\n".join(f"- {md_text(line)}" for line in result.estimates)
         report.sections.append(("Estimates the answer rests on", f"<ul>{items}</ul>", md_items))
+    if compared is not None:
+        _baseline_section(report, compared)
     components = result.components.copy()
     report.images["cost"] = _cost_plot(scn, evaluation)
     report.sections.append(

@@ -1,0 +1,79 @@
+"""``deploycost diff``: two deployments side by side, checked against separate evaluations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from deploycost.analysis.diff import diff
+from deploycost.cli.app import app
+from deploycost.cost.deployments import from_specs
+from deploycost.cost.model import COMPONENTS, evaluate
+from deploycost.optimize.solve import solve
+from deploycost.scenario.schema import load_scenario
+
+from .conftest import ROOT
+
+PATH = ROOT / "problems" / "ecommerce_search_rec.yaml"
+
+
+def test_diff_of_the_baseline_and_the_optimum_matches_two_separate_evaluations():
+    scn = load_scenario(PATH)
+    best = solve(scn, runner_ups=False).deployment
+    change = diff(scn, scn.baseline_deployment, best)
+    before = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).components().iloc[0]
+    after = evaluate(scn, from_specs(scn, [best])).components().iloc[0]
+    table = change.components.set_index("component")
+    for part in (*COMPONENTS, "total"):
+        assert table.at[part, "baseline"] == pytest.approx(before[part], rel=1e-12)
+        assert table.at[part, "other"] == pytest.approx(after[part], rel=1e-12)
+    assert change.change_per_day == pytest.approx(1308.61 - 2095.14, abs=0.01)
+    # the owner lines that changed add up to each component's change
+    by_component = change.owners.groupby("component").change.sum()
+    for part in COMPONENTS:
+        assert by_component.get(part, 0.0) == pytest.approx(table.at[part, "change"], abs=1e-9)
+    models = change.models.set_index("model")
+    assert models.at["reranker", "change"] == "removed"
+    assert "replicas 6 -> 2" in models.at["coarse-ranker", "change"]
+    assert models.at["reranker", "compute_change"] == pytest.approx(-656.7168)
+    baseline_broken, recommended_broken = change.violations
+    assert len(baseline_broken) == 3
+    assert any(v.startswith("utilisation_max[coarse-ranker]") for v in baseline_broken)
+    assert recommended_broken == []
+
+
+def test_diff_cli_prints_and_writes_strict_json(tmp_path):
+    runner = CliRunner()
+    text = runner.invoke(app, ["diff", str(PATH)])
+    assert text.exit_code == 0, text.output
+    assert "recommended vs baseline -786.53 USD/day (-37.5%)" in text.output
+    assert "baseline breaks 3 limit(s)" in text.output
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    result = runner.invoke(app, ["diff", str(PATH), "--json"])
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout, parse_constant=refuse)
+    assert payload["change_per_day"] == pytest.approx(-786.53, abs=0.01)
+    assert payload["recommended_violations"] == []
+    (total,) = [r for r in payload["components"] if r["component"] == "total"]
+    assert total["baseline"] == pytest.approx(2095.14, abs=0.01)
+    bare = tmp_path / "s.yaml"
+    bare.write_text("models:\n  - {name: a, size_gb: 1}\n", encoding="utf-8")
+    missing = runner.invoke(app, ["diff", str(bare)])
+    assert missing.exit_code == 1
+    assert "--baseline is required: the scenario has no baseline_deployment" in missing.output
+
+
+def test_the_report_compares_the_baseline_with_the_recommendation(tmp_path):
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(PATH), "--out", str(out), "--no-verify"])
+    assert result.exit_code == 0, result.output
+    text = out.with_suffix(".md").read_text()
+    section = text.split("## Baseline vs recommended")[1].split("\n## ")[0]
+    assert "-786.53 USD/day" in section
+    assert "| total | 2,095.14 | 1,308.61 | -786.53 |" in section
+    assert "The recommendation meets every limit." in section
