@@ -352,3 +352,36 @@ def test_hostile_strings_give_valid_manifests_and_an_escaped_report(tmp_path):
     assert "<script>alert" not in render_html(report)  # the page's own script aside
     assert "&lt;script&gt;alert(1)" in render_html(report)
     assert "<script>" not in render_markdown(report, "img")
+
+
+def test_a_usd_scenario_without_regions_buys_in_one_region_and_says_so(tmp_path):
+    """The README's ten-line file states no region: USD means us-east-1, so the answer is
+    an us-east-1 instance (before: g4dn.xlarge@cn-northwest-1, AWS China, beside us-east-1
+    storage); the manifests select the region; storage of another provider is refused."""
+    raw = {
+        "currency": "USD",
+        "workload": {"queries_per_day": 2_000_000, "peak_to_mean": 3},
+        "models": [{"name": "ranker", "params_million": 340, "latency_slo_ms": 100}],
+    }
+    scn = validate_scenario(raw)
+    assert scn.regions == ["us-east-1"]
+    result = solve(scn, runner_ups=False)
+    hardware = scn.resolved_catalog.hardware
+    for choice in result.deployment.models.values():
+        assert hardware.at[choice.instance, "region"] == "us-east-1"
+    doc = recommendation(scn, result)
+    assert doc["deployment"]["regions"] == ["us-east-1"]
+    assert doc["deployment"]["models"]["ranker"]["region"] == "us-east-1"
+    deployment = _kind(manifests(scn, result)["ranker"], "Deployment")
+    assert (
+        deployment["spec"]["template"]["spec"]["nodeSelector"]["topology.kubernetes.io/region"]
+        == "us-east-1"
+    )
+    with pytest.raises(DeployCostError, match=r"tier 'oss-standard' is Alibaba Cloud storage"):
+        validate_scenario(raw | {"model_storage_tiers": ["oss-standard"]})
+    # stating the region of those tiers makes the file consistent again
+    china = raw | {
+        "model_storage_tiers": ["oss-standard"],
+        "catalog": {"regions": ["cn-hangzhou"], "calibration_instance": "ecs.gn7i-c8g1.2xlarge"},
+    }
+    assert validate_scenario(china).regions == ["cn-hangzhou"]

@@ -398,3 +398,33 @@ def test_baseline_deployment_checked_with_scenario(hand_raw):
         r"baseline_deployment\.models\[m1\]\.tier must name a known tier in "
         r"model_storage_tiers",
     )
+
+
+def test_problems_name_the_file_line_and_column_of_their_field(tmp_path):
+    """Each problem of a file points at its field: nested list items by name, an unknown
+    key at the key itself, a field the file does not have at its nearest parent."""
+    from deploycost.errors import ScenarioError
+    from deploycost.scenario.schema import load_scenario
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "currency: USD\n"
+        "workload:\n"
+        "  queries_per_day: 1000\n"
+        "  peak_qps: -3\n"
+        "models:\n"
+        "  - name: a\n"
+        "    size_gb: 1\n"
+        "  - name: ranker\n"
+        "    size_gb: -2\n"
+        "    latncy_slo_ms: 5\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    problems = caught.value.problems
+    assert f"{path}:4:3: workload.peak_qps must be > 0, got -3" in problems
+    assert f"{path}:9:5: models[ranker].size_gb must be > 0, got -2" in problems
+    assert any(
+        p.startswith(f"{path}:10:5: models[ranker]: unknown key 'latncy_slo_ms'") for p in problems
+    )

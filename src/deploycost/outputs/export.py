@@ -140,12 +140,14 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
     doc = {
         **document_head(scn, result, catalog_rows),
         "deployment": {
+            "regions": scn.regions,
             "fusion": spec.fusion,
             "automation": spec.automation,
             "data_tiers": dict(sorted(spec.data_tiers.items())),
             "models": {
                 name: {
                     "instance": c.instance,
+                    "region": _or_text(cat.hardware.at[c.instance, "region"]),
                     "replicas": c.replicas,
                     "precision": c.precision,
                     "batch": c.batch,
@@ -249,6 +251,10 @@ def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
         "cost_per_1k_queries": float(row.per_1k_queries),
         "performance_basis": str(row.basis),
     }
+
+
+def _or_text(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _or_none(value) -> float | None:

@@ -31,7 +31,7 @@ from deploycost.outputs.k8s import (
     k8s_name,
     namespace_doc,
     namespace_of,
-    node_instance_type,
+    node_selector,
     pdb_doc,
     probes,
     service_doc,
@@ -181,7 +181,6 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
     for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
         hw = cat.hardware.loc[inst]
-        instance_type = node_instance_type(hw, inst)
         models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
         name = k8s_name(f"{pool}-{inst}-{capacity}")
         committed = int(group[group.plan == "reserved_1yr"].instances.to_numpy().max(initial=0))
@@ -214,7 +213,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
         containers[0]["resources"] = {"limits": limits} if limits else {}
         pod = {
             "nodeSelector": {
-                "node.kubernetes.io/instance-type": instance_type,
+                **node_selector(hw, inst),
                 "karpenter.sh/capacity-type": capacity,
             },
             "tolerations": tolerations(hw),

@@ -3,7 +3,7 @@
 Per model (``manifests``), in one multi-document file, all in the scenario's namespace:
 
 * ``Namespace``: the scenario name as a DNS label;
-* ``Deployment``: the replicas, a node selector on the instance type, tolerations for the
+* ``Deployment``: the replicas, a node selector on the instance type and region, tolerations for the
   GPU / Neuron taints, spread over zones, the container's requests sized to the model
   (``pod_resources``), startup / readiness / liveness probes on the serving port, the
   serving settings as environment variables and the cost figures as annotations;
@@ -106,6 +106,16 @@ def node_instance_type(hw: pd.Series, row: str) -> str:
             f"instance_type such as {k8s_name(instance_type)!r}"
         )
     return instance_type
+
+
+def node_selector(hw: pd.Series, row: str) -> dict[str, str]:
+    """Nodes of the instance type and, where the catalog row has one, its region (the
+    well-known ``topology.kubernetes.io/region`` label)."""
+    selector = {"node.kubernetes.io/instance-type": node_instance_type(hw, row)}
+    region = hw.get("region")
+    if isinstance(region, str) and len(region) <= 63 and _LABEL_VALUE.match(region):
+        selector["topology.kubernetes.io/region"] = region
+    return selector
 
 
 def pod_resources(hw: pd.Series, host_gb: float, device_gb: float) -> dict:
@@ -301,9 +311,7 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
             ]
         ports = [{"name": "http", "containerPort": PORT}]
         pod_spec = {
-            "nodeSelector": {
-                "node.kubernetes.io/instance-type": node_instance_type(hw, choice.instance)
-            },
+            "nodeSelector": node_selector(hw, choice.instance),
             "tolerations": tolerations(hw),
             "topologySpreadConstraints": spread(labels),
             "containers": [

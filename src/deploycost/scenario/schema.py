@@ -35,7 +35,7 @@ from pydantic import (
 from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
 from deploycost.periods import DAYS_PER_YEAR
-from deploycost.scenario.yamlfile import parse_yaml, read_input
+from deploycost.scenario.yamlfile import parse_yaml, read_input, with_locations
 
 BIG = 1e12  # upper bound on counts and amounts: keeps every product finite in float64
 
@@ -424,6 +424,11 @@ class Fleet(Strict):
     scale_up_lag_min: Annotated[float, Field(ge=0, le=1440)] = 0.0
 
 
+# Where a scenario that states no regions buys: one region per currency, so that compute
+# and storage come from one place (USD: the AWS region of the shipped US prices).
+DEFAULT_REGIONS: dict[str, list[str]] = {"USD": ["us-east-1"]}
+
+
 class CatalogOverrides(Strict):
     pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
     regions: Annotated[list[str], Field(min_length=1)] | None = None
@@ -487,6 +492,15 @@ class Scenario(Strict):
     # Filled in by ``validate_scenario``: the catalog with this scenario's overrides.
     _catalog: Catalog | None = PrivateAttr(default=None)
     _models_by_name: dict[str, ModelSpec] | None = PrivateAttr(default=None)
+
+    @property
+    def regions(self) -> list[str] | None:
+        """The provider regions instances come from: ``catalog.regions``, else the default
+        of the currency (``DEFAULT_REGIONS``), else every region (None)."""
+        if self.catalog.regions is not None:
+            return list(self.catalog.regions)
+        default = DEFAULT_REGIONS.get(self.currency)
+        return list(default) if default else None
 
     @property
     def resolved_catalog(self) -> Catalog:
@@ -721,10 +735,40 @@ def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
     scenario adds itself are always usable)."""
     hw = catalog.hardware
     usable = hw[PRICING_COLUMNS[scn.catalog.pricing]].notna()
-    if scn.catalog.regions is not None:
+    if scn.regions is not None:
         added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
-        usable &= hw.region.isin(scn.catalog.regions) | hw.index.isin(sorted(added))
+        usable &= hw.region.isin(scn.regions) | hw.index.isin(sorted(added))
     return [str(n) for n in hw.index[usable]]
+
+
+ANYWHERE = "on-prem"  # a storage provider that is no cloud region's
+
+
+def _check_storage_regions(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    """Storage tiers come from the providers of the scenario's regions (or on premises):
+    an answer must not run compute in one cloud and keep its artifacts in another."""
+    regions = scn.regions
+    if regions is None:
+        return
+    hw, st = catalog.hardware, catalog.storage
+    providers = set(hw.provider[hw.region.isin(regions)].dropna()) | {ANYWHERE}
+    own = {row.tier for row in scn.catalog.storage}
+    where = [("model_storage_tiers", t) for t in scn.model_storage_tiers] + [
+        (f"data_sources[{src.name}].storage_tiers", t)
+        for src in scn.data_sources
+        for t in src.storage_tiers
+    ]
+    for field, tier in where:
+        if tier in own or tier not in st.index:
+            continue
+        provider = st.at[tier, "provider"]
+        if isinstance(provider, str) and provider not in providers:
+            problems.append(
+                f"{field}: tier {tier!r} is {provider} storage ({st.at[tier, 'region']}), "
+                f"outside the scenario's regions ({', '.join(regions)}, providers "
+                f"{', '.join(sorted(providers))}); state catalog.regions or choose a tier "
+                f"of those providers"
+            )
 
 
 def _check_currencies(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
@@ -968,6 +1012,7 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
     known_regions = sorted(set(catalog.hardware.region.dropna()))
     for region in scn.catalog.regions or []:
         _ref(region, known_regions, "catalog.regions", "hardware region", problems)
+    _check_storage_regions(scn, catalog, problems)
     _ref(
         scn.catalog.calibration_instance,
         usable_instances(scn, catalog),
@@ -1191,8 +1236,14 @@ def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, parse and validate a scenario file (bounded: see ``scenario.yamlfile``)."""
-    return validate_scenario(parse_yaml(read_input(path), str(path)), str(path))
+    """Read, parse and validate a scenario file (bounded: see ``scenario.yamlfile``); each
+    problem names the file, line and column of its field."""
+    text = read_input(path)
+    raw = parse_yaml(text, str(path))
+    try:
+        return validate_scenario(raw, str(path))
+    except ScenarioError as exc:
+        raise ScenarioError(with_locations(exc.problems, text, str(path)), exc.source) from None
 
 
 def as_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
@@ -1224,7 +1275,12 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
 
 
 def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
-    return validate_deployment(scn, parse_yaml(read_input(path), str(path)), str(path))
+    text = read_input(path)
+    raw = parse_yaml(text, str(path))
+    try:
+        return validate_deployment(scn, raw, str(path))
+    except ScenarioError as exc:
+        raise ScenarioError(with_locations(exc.problems, text, str(path)), exc.source) from None
 
 
 def scenario_json_schema() -> dict:

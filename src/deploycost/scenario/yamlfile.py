@@ -208,3 +208,63 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ScenarioError([f"not valid YAML{where}: {problem}"], source) from None
     except RecursionError:
         raise ScenarioError([f"nesting deeper than {MAX_DEPTH} levels"], source) from None
+
+
+_PATH = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\]|\.[A-Za-z_]\w*)*")
+_SEGMENT = re.compile(r"\[([^\]]*)\]|\.?([A-Za-z_]\w*)")
+_UNKNOWN_KEY = re.compile(r"unknown key '([^']+)'")
+
+
+def _child(node, key: str, by_name: bool):
+    """The value node under ``key`` of a mapping node, or the item of a sequence node
+    (``by_name``: the mapping whose ``name`` is ``key``; else a position); None if absent."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k, v
+        return None
+    if isinstance(node, yaml.SequenceNode):
+        if not by_name and key.isdigit() and int(key) < len(node.value):
+            item = node.value[int(key)]
+            return item, item
+        for item in node.value:
+            found = _child(item, "name", False)
+            if found is not None and isinstance(found[1], yaml.ScalarNode):
+                if found[1].value == key:
+                    return item, item
+    return None
+
+
+def locate(problem: str, root) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the field a problem line names (``models[a].size_gb
+    must be ...``), or of its deepest part the file has; None when it names nothing."""
+    match = _PATH.match(problem)
+    if root is None or match is None:
+        return None
+    node, found = root, None
+    for bracket, dotted in _SEGMENT.findall(match.group(0)):
+        step = _child(node, bracket or dotted, by_name=bool(bracket))
+        if step is None:
+            break
+        found, node = step[0], step[1]
+    unknown = _UNKNOWN_KEY.search(problem)
+    if unknown and node is not None:
+        step = _child(node, unknown.group(1), False)
+        if step is not None:
+            found = step[0]
+    if found is None:
+        return None
+    return found.start_mark.line + 1, found.start_mark.column + 1
+
+
+def with_locations(problems: list[str], text: str, source: str) -> list[str]:
+    """Each problem prefixed with ``source:line:column`` where the file has the field."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - composes, constructs nothing
+    except yaml.YAMLError:
+        return problems
+    out = []
+    for problem in problems:
+        where = locate(problem, root)
+        out.append(f"{source}:{where[0]}:{where[1]}: {problem}" if where else problem)
+    return out
