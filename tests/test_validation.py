@@ -428,3 +428,24 @@ def test_problems_name_the_file_line_and_column_of_their_field(tmp_path):
     assert any(
         p.startswith(f"{path}:10:5: models[ranker]: unknown key 'latncy_slo_ms'") for p in problems
     )
+
+
+def test_every_field_has_a_description_and_every_number_a_unit():
+    """The JSON Schema (and the reference generated from it) documents every property; a
+    number (or list of numbers) also carries its unit."""
+    from deploycost.scenario.schema import scenario_json_schema
+
+    schema = scenario_json_schema()
+    nodes = [("Scenario", schema), *schema["$defs"].items()]
+    checked = 0
+    for name, node in nodes:
+        for field, prop in node.get("properties", {}).items():
+            assert prop.get("description"), f"{name}.{field} has no description"
+            kinds = {prop.get("type")} | {a.get("type") for a in prop.get("anyOf", [])}
+            items = prop.get("items")
+            if isinstance(items, dict):
+                kinds.add(items.get("type"))
+            if kinds & {"number", "integer"}:
+                assert prop.get("x-unit"), f"{name}.{field} is a number without a unit"
+            checked += 1
+    assert checked == 224

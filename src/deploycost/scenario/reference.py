@@ -60,7 +60,10 @@ def _rules(node: dict) -> str:
 
 
 def _table(model: dict, required: list[str]) -> list[str]:
-    lines = ["| key | type | default | rule |", "|---|---|---|---|"]
+    lines = [
+        "| key | meaning | unit | type | default | rule |",
+        "|---|---|---|---|---|---|",
+    ]
     for key, node in model.get("properties", {}).items():
         value = node.get("default")
         if key in required:
@@ -69,7 +72,10 @@ def _table(model: dict, required: list[str]) -> list[str]:
             default = "see its table"
         else:
             default = "`" + json.dumps(value) + "`" if "default" in node else ""
-        lines.append(f"| `{key}` | {_type(node)} | {default} | {_rules(node)} |")
+        lines.append(
+            f"| `{key}` | {node.get('description', '')} | {node.get('x-unit', '')} | "
+            f"{_type(node)} | {default} | {_rules(node)} |"
+        )
     return lines
 
 

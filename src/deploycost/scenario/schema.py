@@ -1284,5 +1284,8 @@ def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
 
 
 def scenario_json_schema() -> dict:
-    """JSON Schema of scenario files, for editors and generated docs."""
-    return Scenario.model_json_schema()
+    """JSON Schema of scenario files, for editors and generated docs: every property with
+    its description and unit (``scenario.field_docs``)."""
+    from deploycost.scenario.field_docs import annotate
+
+    return annotate(Scenario.model_json_schema())
