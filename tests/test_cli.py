@@ -354,3 +354,29 @@ def test_solve_fits_100_columns_without_an_ellipsis(path, monkeypatch):
     if "fleet" not in path.parts:
         assert "compute USD/d" in wide.output or "compute CNY/d" in wide.output
         assert "p99 / SLO ms" in result.output
+
+
+def test_answers_list_their_estimates_and_defaults_and_strict_refuses_them(tmp_path):
+    """The ten-line file leaves the profile, the region and the retrain rate to defaults and
+    has no measured profile: every output lists them, and --strict refuses the answer."""
+    path = tmp_path / "ten.yaml"
+    path.write_text(
+        "currency: USD\nworkload:\n  queries_per_day: 2000000\n  peak_to_mean: 3\n"
+        "models:\n  - name: ranker\n    params_million: 340\n    latency_slo_ms: 100\n",
+        encoding="utf-8",
+    )
+    text = runner.invoke(app, ["solve", str(path), "--no-runner-ups"])
+    assert text.exit_code == 0
+    assert "default: catalog.regions: us-east-1 (the default for USD)" in text.output
+    assert "default: ranker: retrains_per_month 1 (default)" in text.output
+    assert "estimate: ranker: service time on" in text.output
+    payload = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).stdout)
+    assert "workload.hourly_profile: flat over the 24 hours (default)" in payload["defaults"]
+    assert any("read_mb_s ESTIMATE" in line for line in payload["estimates"])
+    strict = runner.invoke(app, ["solve", str(path), "--strict"])
+    assert strict.exit_code == 1
+    assert "--strict: the answer" in strict.output
+    assert "rests on 5 estimate(s) or default(s)" in strict.output
+    # the e-commerce file states every default; its estimates still refuse --strict
+    shipped = runner.invoke(app, ["solve", str(ROOT / "problems" / "ecommerce_search_rec.yaml")])
+    assert "default:" not in shipped.output

@@ -452,7 +452,7 @@ def test_report_shows_the_llm_table_and_the_estimates():
     report = build_report(scn, result)
     titles = [title for title, _, _ in report.sections]
     assert "LLM serving in tokens" in titles
-    assert "Estimates the answer rests on" in titles
+    assert "Estimates and defaults the answer rests on" in titles
     text = render_markdown(report, "files")
     assert f"{result.llm.per_1m_output_tokens.iloc[0]:,.4g}" in text
-    assert "- chat: prefill and decode times estimated" in text
+    assert "- estimate: chat: prefill and decode times estimated" in text

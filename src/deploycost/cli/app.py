@@ -28,7 +28,7 @@ from deploycost.cli.profile import profile_app
 from deploycost.cli.simulate import simulate_command
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
-from deploycost.errors import ScenarioError
+from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.optimize.solve import CHOICE_COLUMNS
 from deploycost.optimize.solve import solve as run_solve
 from deploycost.optimize.solvers import BACKENDS, SolverOptions, Status
@@ -647,6 +647,7 @@ def _solve_json(result, scn: Scenario) -> dict:
         "runner_ups": _records(result.runner_ups),
         "llm": _records(result.llm),
         "estimates": result.estimates,
+        "defaults": result.defaults,
         "timings_s": result.timings,
         "size": result.size,
     }
@@ -684,6 +685,10 @@ def solve_command(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column (the default table fits 100 columns)")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(help="Refuse an answer that rests on an estimate or an unstated default"),
+    ] = False,
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
     backend = str(backend)  # the choice as the plain name the solvers take
@@ -717,6 +722,14 @@ def solve_command(
     else:
         result = run_solve(
             scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
+        )
+    if strict and result.ok and (result.estimates or result.defaults):
+        lines = [f"estimate: {x}" for x in result.estimates]
+        lines += [f"default: {x}" for x in result.defaults]
+        raise DeployCostError(
+            f"--strict: the answer ({result.objective_per_day:,.2f} {scn.currency}/day) rests "
+            f"on {len(lines)} estimate(s) or default(s); measure or state them:\n"
+            + "\n".join(f"  - {line}" for line in lines)
         )
     if as_json:
         payload = _solve_json(result, scn) | {"verification": verification}
@@ -988,6 +1001,8 @@ def _print_solve(result, scn: Scenario, wide: bool = False) -> None:
         print_table(_table(llm, "LLM serving (tokens)"), wide)
     for line in result.estimates:
         out.print(f"estimate: {line}", markup=False, highlight=False)
+    for line in result.defaults:
+        out.print(f"default: {line}", markup=False, highlight=False)
     if result.binding:
         out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
     if len(result.runner_ups):

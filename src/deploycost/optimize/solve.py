@@ -27,6 +27,7 @@ from deploycost.optimize.limits import LimitValue
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.assumptions import catalog_estimates, stated_defaults
 from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario, as_scenario
 
 RUNNER_UP_MODEL_LIMIT = 20
@@ -72,6 +73,7 @@ class SolveResult:
     solution: np.ndarray | None = None  # the MILP column values (stage budgets tightened)
     llm: pd.DataFrame = field(default_factory=pd.DataFrame)  # LLM models in token terms
     estimates: list[str] = field(default_factory=list)  # what rests on estimates, per model
+    defaults: list[str] = field(default_factory=list)  # inputs left to a default that matter
 
     @property
     def ok(self) -> bool:
@@ -397,7 +399,8 @@ def solve(
         evaluation,
         tighten_latency(form, out.x),
         llm,
-        _estimates(form, chosen),
+        _estimates(form, chosen) + catalog_estimates(scn, spec),
+        stated_defaults(scn),
     )
 
 

@@ -187,6 +187,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
         },
         "limits": _limits(result),
         "estimates": list(result.estimates),
+        "defaults": list(result.defaults),
         "prices": [
             {
                 "name": n,

@@ -338,10 +338,15 @@ def build_report(
     if len(result.llm):
         llm = result.llm.drop(columns=["cost_per_day"])
         report.sections.append(("LLM serving in tokens", _frame_html(llm), _frame_md(llm)))
-    if result.estimates:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in result.estimates)
-        md_items = "\n".join(f"- {md_text(line)}" for line in result.estimates)
-        report.sections.append(("Estimates the answer rests on", f"<ul>{items}</ul>", md_items))
+    rests_on = [f"estimate: {x}" for x in result.estimates] + [
+        f"default: {x}" for x in result.defaults
+    ]
+    if rests_on:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in rests_on)
+        md_items = "\n".join(f"- {md_text(line)}" for line in rests_on)
+        report.sections.append(
+            ("Estimates and defaults the answer rests on", f"<ul>{items}</ul>", md_items)
+        )
     if compared is not None:
         _baseline_section(report, compared)
     components = result.components.copy()

@@ -1,0 +1,56 @@
+"""What an answer rests on besides the scenario's own figures: defaults it did not state,
+and catalog rows marked ESTIMATE. Listed in every output; ``solve --strict`` refuses an
+answer that rests on any (with the estimates of ``optimize.solve``)."""
+
+from __future__ import annotations
+
+from deploycost.scenario.schema import DeploymentSpec, Scenario
+
+
+def stated_defaults(scn: Scenario) -> list[str]:
+    """Inputs the file leaves to a default that move the answer."""
+    out = []
+    if "currency" not in scn.model_fields_set:
+        out.append(f"currency: {scn.currency} (default; state `currency`)")
+    wl = scn.workload
+    given = wl.model_fields_set
+    if "queries_per_day" not in given:
+        out.append(f"workload.queries_per_day: {wl.queries_per_day:,.0f} (default)")
+    if "peak_qps" not in given and "peak_to_mean" not in given and not wl.day_types:
+        out.append(
+            f"workload peak: {wl.peak_to_mean:g} x the mean rate, "
+            f"{wl.peak_qps_resolved:,.1f} queries/s (default peak_to_mean)"
+        )
+    if wl.hourly_profile is None and (scn.options.autoscale or scn.options.latency_every_hour):
+        out.append("workload.hourly_profile: flat over the 24 hours (default)")
+    if scn.catalog.regions is None and scn.regions is not None:
+        out.append(f"catalog.regions: {', '.join(scn.regions)} (the default for {scn.currency})")
+    for model in scn.models:
+        stated = model.model_fields_set
+        llm_limits = model.is_llm and model.llm.ttft_p99_ms and model.llm.tpot_p99_ms
+        if "latency_slo_ms" not in stated and not llm_limits:
+            out.append(f"{model.name}: latency_slo_ms {model.latency_slo_ms:g} ms (default)")
+        if "retrains_per_month" not in stated:
+            out.append(f"{model.name}: retrains_per_month {model.retrains_per_month:g} (default)")
+    return out
+
+
+def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
+    """Catalog rows the deployment uses whose figures are marked ESTIMATE (in the note or
+    the source)."""
+    cat = scn.resolved_catalog
+    used = {
+        "hardware": {c.instance for c in spec.models.values()},
+        "storage": {c.tier for c in spec.models.values()} | set(spec.data_tiers.values()),
+        "precision": {c.precision for c in spec.models.values()},
+        "compression": {c.compression for c in spec.models.values()},
+    }
+    out = []
+    for kind, rows in used.items():
+        table = cat.table(kind).set_index(cat.table(kind).columns[0])
+        for row in sorted(r for r in rows if r is not None and r in table.index):
+            text = " ".join(str(table.at[row, c]) for c in ("note", "source") if c in table.columns)
+            if "ESTIMATE" in text:
+                note = table.at[row, "note"] if "note" in table.columns else text
+                out.append(f"catalog {kind} {row}: {note}")
+    return out
