@@ -77,3 +77,7 @@ def test_the_report_compares_the_baseline_with_the_recommendation(tmp_path):
     assert "-786.53 USD/day" in section
     assert "| total | 2,095.14 | 1,308.61 | -786.53 |" in section
     assert "The recommendation meets every limit." in section
+    # the e2e limit never binds on this file: one sentence, no flat plot
+    pareto = text.split("## Pareto frontier")[1].split("\n## ")[0]
+    assert "does not bind between 50 and 400 ms" in pareto
+    assert "pareto.png" not in text

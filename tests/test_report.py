@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from deploycost.analysis.sweep import load_spec, run_sweep
 from deploycost.cli.app import app
+from deploycost.errors import DeployCostError
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario
 
@@ -155,11 +156,13 @@ def test_report_refuses_bad_inputs(tmp_path):
         ],
     )
     assert bad_sweep.exit_code == 1
-    assert "is it the output of deploycost sweep?" in bad_sweep.output
+    assert "is it the output of deploycost sweep" in bad_sweep.output
     assert not (tmp_path / "r.html").exists()
+    head = "total,deployment,how,scenario_sha256\n"
     for rows, message in (
-        ("total,deployment,how\n", "sweep results have no rows"),
-        ("total,deployment,how\nabc,0,solved\n", "column 'total' must hold numbers"),
+        (head, "sweep results have no rows"),
+        (head + "abc,0,solved,x\n", "column 'total' must hold numbers"),
+        (head + "1.0,0,solved,0123abcd\n", "these are the sweep results of another scenario"),
     ):
         (tmp_path / "bad.csv").write_text(rows, encoding="utf-8")
         args = ["report", str(tmp_path / "s.yaml"), "--sweep", str(tmp_path / "bad.csv")]
@@ -193,3 +196,51 @@ def test_markdown_twin_escapes_scenario_strings(tmp_path):
     assert "](javascript" not in text
     assert "&lt;script&gt;" in text
     assert not re.search(r"\d\.\d+e[+-]\d", text)  # no scientific notation anywhere
+
+
+def test_report_reads_a_parquet_sweep_of_its_scenario_names_its_deployments_and_refuses_another(
+    tmp_path,
+):
+    """A sweep written as Parquet is read back; the sweep section names each deployment by
+    what differs from the most frequent one; the same results under another scenario are
+    refused by their scenario_sha256; a latency limit that never binds is one sentence."""
+    from deploycost.analysis.sweep import load_spec, run_sweep, scenario_digest, write_table
+    from deploycost.outputs.report import build_report, load_sweep_results, render_markdown
+
+    scn = validate_scenario(hand())
+    spec, params = load_spec(
+        {
+            "mode": "line",
+            "points": 7,
+            "parameters": [
+                {
+                    "name": "fast",
+                    "select": "instance_hour[fast]",
+                    "range": {"start": 0.5, "stop": 2.0},
+                }
+            ],
+        },
+        scn,
+    )
+    result = run_sweep(scn, spec, params)
+    path = tmp_path / "sweep.parquet"
+    write_table(result.table, path, spec.chunk_rows)
+    table = load_sweep_results(path, scn)
+    assert set(table.scenario_sha256) == {scenario_digest(scn)}
+    report = build_report(scn, solve(scn, runner_ups=False), table)
+    text = render_markdown(report, "img")
+    section = text.split("## Price sweep")[1].split("\n## ")[0]
+    # fast (3 replicas at 144 USD/day x price) until 4/3 x, then 10 x cheap (240 USD/day)
+    names = table.groupby("deployment").first()["model:m"]
+    assert set(names) == {
+        "3 x fast fp32 batch 1, s3-standard none",
+        "10 x cheap fp32 batch 1, s3-standard none",
+    }
+    assert (
+        "| most frequent: m 10 x cheap fp32 batch 1, s3-standard none; automation manual | 4 |"
+        in section
+    )
+    assert "| m 3 x fast fp32 batch 1, s3-standard none | 3 | 108.00 | 216.00 |" in section
+    other = validate_scenario(hand(name="another"))
+    with pytest.raises(DeployCostError, match="the sweep results of another scenario"):
+        load_sweep_results(path, other)

@@ -359,3 +359,37 @@ def test_bad_sobol_spec_is_refused_before_the_tornado(tmp_path):
         result.output
     )
     assert "tornado" not in result.output
+
+
+def test_a_breakpoint_where_only_the_artifact_tier_changes_says_so():
+    """One model on fast, its 1 GB artifact on S3 Standard or EBS gp3: as the S3 price rises
+    past 0.08 / 0.023 = 3.478x, the artifact moves to gp3; the compute stays. The breakpoint
+    says which tier, and the table shows it."""
+    from .conftest import hand
+
+    raw = hand(model_storage_tiers=["s3-standard", "ebs-gp3"])
+    scn = validate_scenario(raw)
+    spec, params = load_spec(
+        {
+            "mode": "line",
+            "points": 5,
+            "parameters": [
+                {
+                    "name": "s3",
+                    "select": "storage_gb_month[s3-standard]",
+                    "range": {"start": 1.0, "stop": 5.0},
+                }
+            ],
+        },
+        scn,
+    )
+    result = run_sweep(scn, spec, params)
+    (bp,) = result.breakpoints.itertuples()
+    gp3 = scn.resolved_catalog.storage.at["ebs-gp3", "price_per_gb_month"]
+    s3 = scn.resolved_catalog.storage.at["s3-standard", "price_per_gb_month"]
+    assert bp.s3 == pytest.approx(gp3 / s3, rel=1e-6)
+    assert "m keeps 3 x fast fp32; tier s3-standard -> ebs-gp3" in bp.description
+    assert set(result.table["model:m"]) == {
+        "3 x fast fp32 batch 1, s3-standard none",
+        "3 x fast fp32 batch 1, ebs-gp3 none",
+    }

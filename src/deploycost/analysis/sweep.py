@@ -812,12 +812,31 @@ def _describe(spec: DeploymentSpec | FleetChoice, model: str) -> str:
     return f"{c.replicas} x {c.instance} {c.precision}"
 
 
+ARTIFACT = ("batch", "tier", "compression", "backups")
+
+
+def _detail(spec: DeploymentSpec | FleetChoice, model: str) -> str:
+    """``_describe`` with the batch and the artifact's storage (the sweep table's column)."""
+    if model not in spec.models or isinstance(spec.models[model], str):
+        return _describe(spec, model)
+    c = spec.models[model]
+    backups = f" +{c.backups} backup(s)" if c.backups else ""
+    return f"{_describe(spec, model)} batch {c.batch}, {c.tier} {c.compression}{backups}"
+
+
 def _changes(before: DeploymentSpec, after: DeploymentSpec, models: list[str]) -> str:
-    parts = [
-        f"{m} moves from {_describe(before, m)} to {_describe(after, m)}"
-        for m in models
-        if _describe(before, m) != _describe(after, m)
-    ]
+    parts = []
+    for m in models:
+        if _describe(before, m) != _describe(after, m):
+            parts.append(f"{m} moves from {_describe(before, m)} to {_describe(after, m)}")
+        elif _detail(before, m) != _detail(after, m):
+            was, now = before.models[m], after.models[m]
+            moved = ", ".join(
+                f"{name} {getattr(was, name)} -> {getattr(now, name)}"
+                for name in ARTIFACT
+                if getattr(was, name) != getattr(now, name)
+            )
+            parts.append(f"{m} keeps {_describe(after, m)}; {moved}")
     if before.fusion != after.fusion:
         parts.append(f"fusion changes from {before.fusion} to {after.fusion}")
     for name in sorted(set(before.data_tiers) | set(after.data_tiers)):
@@ -859,9 +878,22 @@ def _table(
     models = [m.name for m in oracle.scn.models]
     rows["fusion_config"] = [specs[d].fusion if d >= 0 else "" for d in decision]
     for m in models:
-        rows[f"model:{m}"] = [_describe(specs[d], m) if d >= 0 else "" for d in decision]
+        rows[f"model:{m}"] = [_detail(specs[d], m) if d >= 0 else "" for d in decision]
+    rows["automation"] = [specs[d].automation if d >= 0 else "" for d in decision]
+    for src in oracle.scn.data_sources:
+        rows[f"data:{src.name}"] = [
+            specs[d].data_tiers.get(src.name, "") if d >= 0 else "" for d in decision
+        ]
     rows["how"] = how
+    rows["scenario_sha256"] = scenario_digest(oracle.scn)
     return rows
+
+
+def scenario_digest(scn) -> str:
+    """sha256 of the scenario as validated (canonical JSON): a sweep table carries it, so a
+    report refuses the results of another scenario."""
+    text = json.dumps(scn.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 RESULT_COLUMNS = (
@@ -872,13 +904,19 @@ RESULT_COLUMNS = (
     "deployment",
     "status",
     "fusion_config",
+    "automation",
     "how",
+    "scenario_sha256",
 )
 
 
 def parameter_columns(table: pd.DataFrame) -> list[str]:
     """The swept parameters' columns of a sweep table, by name (not by position)."""
-    return [c for c in table.columns if c not in RESULT_COLUMNS and not c.startswith("model:")]
+    return [
+        c
+        for c in table.columns
+        if c not in RESULT_COLUMNS and not c.startswith(("model:", "data:"))
+    ]
 
 
 def run_sweep(

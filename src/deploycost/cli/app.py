@@ -368,7 +368,9 @@ def report_command(
     scenario: Annotated[
         Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
     ] = None,
-    sweep: Annotated[Path | None, typer.Option(help="Results of deploycost sweep (.csv)")] = None,
+    sweep: Annotated[
+        Path | None, typer.Option(help="Results of deploycost sweep (.csv or .parquet)")
+    ] = None,
     out_path: Annotated[
         Path, typer.Option("--out", help="report.html; the Markdown twin goes beside it")
     ] = Path("report.html"),
@@ -386,33 +388,16 @@ def report_command(
     Markdown twin."""
     backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.analysis.sensitivity import pareto, tornado
-    from deploycost.outputs.report import build_report, check_report_path, write_report
+    from deploycost.outputs.report import (
+        build_report,
+        check_report_path,
+        load_sweep_results,
+        write_report,
+    )
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "report")
     check_report_path(out_path, force)
-    table = None
-    if sweep is not None:
-        try:
-            table = pd.read_csv(sweep)
-        except (OSError, ValueError) as exc:
-            raise ScenarioError([f"cannot read the sweep results: {exc}"], str(sweep)) from None
-        needed = {"total", "deployment", "how"}
-        if not needed <= set(table.columns):
-            raise ScenarioError(
-                [
-                    f"sweep results must have columns {sorted(needed)}; is it "
-                    f"the output of deploycost sweep?"
-                ],
-                str(sweep),
-            )
-        if table.empty:
-            raise ScenarioError(["sweep results have no rows"], str(sweep))
-        for column in ("total", "deployment"):
-            if not pd.api.types.is_numeric_dtype(table[column]):
-                raise ScenarioError(
-                    [f"sweep results column {column!r} must hold numbers, got text"], str(sweep)
-                )
     scn = _scenario(scenario)
     if scn.fleet is not None:
         raise ScenarioError(
@@ -422,6 +407,7 @@ def report_command(
             ],
             "report",
         )
+    table = None if sweep is None else load_sweep_results(sweep, scn)
     verified = None
     if verify:
         checked, settings = _verified(scn, backend)

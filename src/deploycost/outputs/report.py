@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from deploycost.analysis.sweep import parameter_columns  # noqa: E402
+from deploycost.analysis.sweep import parameter_columns, scenario_digest  # noqa: E402
 from deploycost.cost.model import COMPONENTS, Evaluation  # noqa: E402
 from deploycost.errors import DeployCostError  # noqa: E402
 from deploycost.files import atomic_write, exclusive, io_error  # noqa: E402
@@ -144,12 +145,80 @@ def _latency_plot(scn: Scenario, result: SolveResult) -> bytes:
     return _png(fig)
 
 
+def load_sweep_results(path: Path, scn: Scenario) -> pd.DataFrame:
+    """The table ``deploycost sweep`` wrote (CSV or Parquet), refused when it is not one or
+    when it is the sweep of another scenario (its ``scenario_sha256`` column)."""
+    path = Path(path)
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except ImportError:
+        raise DeployCostError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'deploycost[parquet]'"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise DeployCostError(f"{path}: cannot read the sweep results: {exc}") from None
+    needed = {"total", "deployment", "how", "scenario_sha256"}
+    if not needed <= set(table.columns):
+        missing = ", ".join(sorted(needed - set(table.columns)))
+        raise DeployCostError(
+            f"{path}: sweep results must have the columns {', '.join(sorted(needed))} "
+            f"(missing {missing}); is it the output of deploycost sweep (re-run it if older)?"
+        )
+    if table.empty:
+        raise DeployCostError(f"{path}: sweep results have no rows")
+    for column in ("total", "deployment"):
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            raise DeployCostError(f"{path}: sweep results column {column!r} must hold numbers")
+    want = scenario_digest(scn)
+    got = set(table.scenario_sha256.astype(str))
+    if got != {want}:
+        raise DeployCostError(
+            f"{path}: these are the sweep results of another scenario (scenario_sha256 "
+            f"{sorted(got)[0][:12]}..., this scenario {want[:12]}...); sweep this scenario"
+        )
+    return table
+
+
+def _label(column: str) -> str:
+    kind, _, name = column.partition(":")
+    return {"model": name, "data": f"data {name}"}.get(kind, column)
+
+
+def deployment_names(sweep: pd.DataFrame) -> dict[int, str]:
+    """A readable name per deployment of a sweep: the most frequent one is named by its
+    models' choices, the others by what differs from it."""
+    models = [c for c in sweep.columns if c.startswith(("model:", "data:"))]
+    if "automation" in sweep.columns:
+        models.append("automation")
+    found = sweep[sweep.deployment >= 0].drop_duplicates("deployment").set_index("deployment")
+    if not len(found):
+        return {}
+    common = int(sweep.deployment[sweep.deployment >= 0].mode().iloc[0])
+    base = found.loc[common]
+    names = {}
+    for d, row in found.iterrows():
+        if d == common:
+            parts = [f"{_label(c)} {row[c]}" for c in models if row[c] not in ("-", "")]
+            names[int(d)] = "most frequent: " + "; ".join(parts)
+            continue
+        parts = [f"{_label(c)} {row[c]}" for c in models if row[c] != base[c]]
+        if "fusion_config" in found.columns and row.fusion_config != base.fusion_config:
+            parts.insert(0, f"fusion {row.fusion_config}")
+        names[int(d)] = "; ".join(parts) or f"deployment {d}"
+    return names
+
+
 def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
     fig, ax = plt.subplots(figsize=(8, 4))
     if "t" in sweep.columns:
         params = parameter_columns(sweep)[:1]
         x = sweep[params[0]] if params else sweep.t
-        ax.plot(x, sweep.total, color="#4c72b0", marker=".")
+        ax.plot(x, sweep.total, color="#4c72b0", linewidth=1)
+        names = deployment_names(sweep)
+        for deployment, group in sweep.groupby("deployment", sort=False):
+            label = textwrap.shorten(names.get(int(deployment), "infeasible"), 70)
+            ax.scatter(x[group.index], group.total, s=14, zorder=3, label=label)
+        ax.legend(fontsize=7)
         flips = np.nonzero(sweep.deployment.to_numpy()[1:] != sweep.deployment.to_numpy()[:-1])[0]
         for j in flips:
             ax.axvline(
@@ -158,8 +227,10 @@ def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
         ax.set_xlabel(params[0] if params else "t")
         ax.set_title("Sweep: optimal cost along the line (dashed: the answer changes)")
     else:
+        names = deployment_names(sweep)
         for deployment, group in sweep.groupby("deployment"):
-            ax.hist(group.total, bins=40, alpha=0.6, label=f"deployment {deployment}")
+            label = textwrap.shorten(names.get(int(deployment), "infeasible"), 70)
+            ax.hist(group.total, bins=40, alpha=0.6, label=label)
         ax.set_xlabel(f"total ({currency} per day)")
         ax.set_ylabel("scenarios")
         ax.set_title("Sweep: optimal cost across scenarios, by deployment")
@@ -366,13 +437,40 @@ def build_report(
             f"deployments, {shares:.1%} certified; total {sweep.total.min():,.2f} to "
             f"{sweep.total.max():,.2f} {cur}/day."
         )
-        report.sections.append(("Price sweep", f"<p>{html.escape(text)}</p>", text))
+        names = deployment_names(sweep)
+        found = sweep[sweep.deployment >= 0].groupby("deployment").total
+        table = pd.DataFrame(
+            {
+                "deployment": [names[int(d)] for d in found.size().index],
+                "scenarios": found.size().to_numpy(),
+                f"lowest {cur}/day": found.min().to_numpy(),
+                f"highest {cur}/day": found.max().to_numpy(),
+            }
+        ).sort_values("scenarios", ascending=False)
+        report.sections.append(
+            (
+                "Price sweep",
+                f"<p>{html.escape(text)}</p>" + _frame_html(table),
+                text + "\n\n" + _frame_md(table),
+            )
+        )
     if tornado is not None:
         report.images["tornado"] = _tornado_plot(tornado, cur, swing)
         report.sections.append(
             (f"Tornado: price groups -/+{swing:.0%}", _frame_html(tornado), _frame_md(tornado))
         )
-    if frontier is not None:
+    feasible = None if frontier is None else frontier[frontier.status != "infeasible"]
+    if feasible is not None and feasible.total_per_day.round(6).nunique() <= 1 and len(feasible):
+        low, high = feasible.e2e_latency_ms.min(), feasible.e2e_latency_ms.max()
+        text = (
+            f"The end-to-end latency limit does not bind between {low:,.4g} and {high:,.4g} "
+            f"ms: the optimum costs {feasible.total_per_day.iloc[0]:,.2f} {cur}/day at every "
+            f"value tried."
+        )
+        report.sections.append(
+            ("Pareto frontier: cost against end-to-end latency", f"<p>{text}</p>", text)
+        )
+    elif frontier is not None:
         report.images["pareto"] = _pareto_plot(frontier, cur)
         report.sections.append(
             (
