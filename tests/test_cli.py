@@ -376,7 +376,73 @@ def test_answers_list_their_estimates_and_defaults_and_strict_refuses_them(tmp_p
     strict = runner.invoke(app, ["solve", str(path), "--strict"])
     assert strict.exit_code == 1
     assert "--strict: the answer" in strict.output
-    assert "rests on 5 estimate(s) or default(s)" in strict.output
+    assert "rests on 6 estimate(s) or default(s)" in strict.output
+    assert "default: catalog.calibration_instance: g5.xlarge (default" in strict.output
     # the e-commerce file states every default; its estimates still refuse --strict
     shipped = runner.invoke(app, ["solve", str(ROOT / "problems" / "ecommerce_search_rec.yaml")])
     assert "default:" not in shipped.output
+
+
+def test_catalog_filters_rows_and_prints_prices_as_written(monkeypatch):
+    """`catalog hardware` with filters: only the rows asked for, each price exactly as the
+    catalog has it (0.526, not 0.53), within 100 columns; a filter on no column is an error."""
+    from deploycost.catalog import load_catalog
+    from deploycost.cli import common
+
+    monkeypatch.setattr(common.out, "width", 100)
+    result = runner.invoke(app, ["catalog", "hardware", "--where", "name=g4dn.xlarge"])
+    assert result.exit_code == 0
+    assert "catalog: hardware (2 rows)" in result.output  # us-east-1 and AWS China
+    hw = load_catalog().hardware
+    assert str(hw.at["g4dn.xlarge", "price_on_demand_per_hour"]) == "0.526"
+    assert "0.526" in result.output
+    assert "…" not in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 100
+    both = runner.invoke(
+        app, ["catalog", "hardware", "--where", "region=us-east-1", "--where", "accelerator=L4"]
+    )
+    expected = hw[(hw.region == "us-east-1") & (hw.accelerator == "L4")]
+    assert f"catalog: hardware ({len(expected)} rows)" in both.output
+    bad = runner.invoke(app, ["catalog", "hardware", "--where", "colour=red"])
+    assert bad.exit_code == 1
+    assert "--where must be COLUMN=TEXT with a column of hardware" in bad.output
+
+
+def test_the_ecommerce_file_switches_price_plan_without_other_edits(tmp_path):
+    """pricing: reserved_1yr or spot in the shipped file: valid as it is (the baseline's
+    c7i.4xlarge has no reserved price and the calibration g5.xlarge no spot price: both are
+    bought on demand, and said so in the price note); the reserved answer is cheaper."""
+    from deploycost.cost.prices import build_prices
+    from deploycost.optimize.solve import solve
+
+    text = (ROOT / "problems" / "ecommerce_search_rec.yaml").read_text(encoding="utf-8")
+    totals = {}
+    for plan in ("reserved_1yr", "spot"):
+        path = tmp_path / f"{plan}.yaml"
+        path.write_text(text.replace("pricing: on_demand", f"pricing: {plan}"), encoding="utf-8")
+        scn = load_scenario(path)
+        assert scn.catalog.pricing == plan
+        result = solve(scn, runner_ups=False)
+        assert result.ok
+        totals[plan] = result.objective_per_day
+        prices = build_prices(scn).table.set_index("name")
+        hw = scn.resolved_catalog.hardware
+        missing = [
+            h
+            for h in ("c7i.4xlarge", "g5.xlarge")
+            if f"instance_hour[{h}]" in prices.index and hw[f"price_{plan}_per_hour"].isna()[h]
+        ]
+        assert missing  # the fallback is exercised under both plans
+        if plan == "reserved_1yr":  # bought on demand: paid per hour run, not for a term
+            from deploycost.cost.model import CostModel
+
+            cost = CostModel(scn)
+            committed = dict(zip(cost.space.instances, cost.committed, strict=True))
+            assert not committed["c7i.4xlarge"]
+            assert committed["inf2.xlarge"]
+        for h in missing:
+            assert prices.at[f"instance_hour[{h}]", "value"] == pytest.approx(
+                hw.at[h, "price_on_demand_per_hour"]
+            )
+            assert f"on_demand (no {plan} price)" in prices.at[f"instance_hour[{h}]", "note"]
+    assert totals["reserved_1yr"] < 1308.61

@@ -229,7 +229,10 @@ def test_catalog_row_unknown_accelerator(hand_raw):
 
 
 def test_calibration_instance_needs_price(hand_raw):
+    """A named calibration instance must be one the scenario can buy: in its regions."""
     hand_raw["catalog"]["pricing"] = "reserved_1yr"
+    hand_raw["catalog"]["regions"] = ["us-east-1"]
+    hand_raw["catalog"]["calibration_instance"] = "ecs.gn7i-c8g1.2xlarge"  # cn-hangzhou
     _reject(
         hand_raw,
         r"catalog\.calibration_instance must name a known instance priced "
@@ -344,8 +347,11 @@ def test_deployment_unknown_fusion(hand_raw):
 
 
 def test_deployment_instance_without_price(hand_raw):
-    dep = {"fusion": "f2", "models": {"m2": {"instance": "p5.4xlarge", "replicas": 1}}}
+    """An instance the scenario cannot buy: outside its regions (an instance without the
+    plan's price but with an on-demand one is bought on demand, and is fine)."""
+    dep = {"fusion": "f2", "models": {"m2": {"instance": "ecs.gn7i-c8g1.2xlarge", "replicas": 1}}}
     hand_raw["catalog"]["pricing"] = "reserved_1yr"
+    hand_raw["catalog"]["regions"] = ["us-east-1"]
     hand_raw["catalog"]["calibration_instance"] = "g5.xlarge"
     del hand_raw["fusion"][0]["instance"]
     hand_raw["fusion"][0]["replicas"] = 0
@@ -355,7 +361,7 @@ def test_deployment_instance_without_price(hand_raw):
         hand_raw,
         dep,
         r"deployment\.models\[m2\]\.instance must name a known "
-        r"instance priced reserved_1yr in the selected regions.*got 'p5\.4xlarge'",
+        r"instance priced reserved_1yr in the selected regions.*got 'ecs\.gn7i-c8g1\.2xlarge'",
     )
 
 
@@ -449,3 +455,26 @@ def test_every_field_has_a_description_and_every_number_a_unit():
                 assert prop.get("x-unit"), f"{name}.{field} is a number without a unit"
             checked += 1
     assert checked == 224
+
+
+def test_calibration_instance_defaults_to_one_the_scenario_can_buy():
+    """A scenario in cn-hangzhou (no g5.xlarge there) that does not name a calibration
+    instance is valid: calibration is priced on the cheapest GPU it can buy, and the
+    answer lists that default."""
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import validate_scenario
+
+    raw = {
+        "currency": "CNY",
+        "workload": {"queries_per_day": 1_000_000, "peak_to_mean": 3},
+        "models": [{"name": "m", "params_million": 110, "latency_slo_ms": 50}],
+        "model_storage_tiers": ["oss-standard"],
+        "catalog": {"regions": ["cn-hangzhou"]},
+    }
+    scn = validate_scenario(raw)
+    hw = scn.resolved_catalog.hardware
+    gpus = hw[(hw.region == "cn-hangzhou") & (hw.compute_class == "gpu")]
+    assert scn.calibration_instance == gpus.price_on_demand_per_hour.idxmin()
+    result = solve(scn, runner_ups=False)
+    assert result.ok
+    assert any(line.startswith("catalog.calibration_instance: ") for line in result.defaults)

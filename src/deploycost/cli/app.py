@@ -89,23 +89,67 @@ def schema(
         output.write_text(text, encoding="utf-8")
 
 
+SHORT_HEADERS = {  # catalog columns as the default (100-column) view heads them
+    "compute_class": "class",
+    "accelerator": "device",
+    "accel_count": "n",
+    "accel_mem_gb": "GB/dev",
+    "memory_gib": "RAM GiB",
+    "currency": "cur",
+    "price_on_demand_per_hour": "on-demand/h",
+    "price_reserved_1yr_per_hour": "1-yr/h",
+    "price_spot_per_hour": "spot/h",
+    "price_per_gb_month": "GB-month",
+    "retrieval_per_gb": "retrieval/GB",
+    "min_storage_days": "min days",
+    "first_byte_s": "1st byte s",
+}
+
+
 @app.command()
 @_friendly
 def catalog(
     table: Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}")] = "hardware",
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table")] = False,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="Keep rows whose COLUMN contains TEXT (COLUMN=TEXT, case-insensitive; repeat)",
+        ),
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, sources and notes included")
+    ] = False,
 ) -> None:
-    """Print a shipped catalog table with its sources."""
+    """Print a shipped catalog table: figures as written in the catalog (never rounded),
+    sources with --wide or --csv."""
     aliases = {"precisions": "precision", "tiers": "storage", "instances": "hardware"}
     name = aliases.get(table, table)
     if name not in KEYS:
         raise ScenarioError([f"table must be one of {', '.join(KEYS)}, got {table!r}"], "catalog")
     frame = load_catalog().table(name).reset_index(drop=True)
+    for rule in where or []:
+        column, sep, text = rule.partition("=")
+        if not sep or column not in frame.columns:
+            raise ScenarioError(
+                [
+                    f"--where must be COLUMN=TEXT with a column of {name} "
+                    f"({', '.join(frame.columns)}), got {rule!r}"
+                ],
+                "catalog",
+            )
+        keep = frame[column].astype(str).str.contains(text, case=False, regex=False)
+        frame = frame[keep.to_numpy()]
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
         return
-    shown = frame.drop(columns=[c for c in ("note",) if c in frame.columns])
-    out.print(_table(shown.astype(object).where(shown.notna(), ""), f"catalog: {name}"))
+    brief = ("source", "note", "as_of", "instance_type", "provider", "compute_class", "kind")
+    shown = frame if wide else frame.drop(columns=[c for c in brief if c in frame.columns])
+    if not wide:
+        shown = shown.rename(columns=SHORT_HEADERS)
+    text = shown.astype(object).where(shown.notna(), "").astype(str)  # as written, not rounded
+    print_table(_table(text, f"catalog: {name} ({len(frame)} rows)"), wide)
 
 
 @app.command(name="evaluate")

@@ -22,6 +22,7 @@ from deploycost.errors import DeployCostError, printable
 from deploycost.scenario.schema import Scenario, load_scenario
 
 WIDTH = 100  # columns the default tables are laid out for (a pipe or log has no width)
+WIDE_MAX = 240  # --wide: a table's natural width, up to this (long sources fold)
 
 
 def _width(stream) -> int | None:
@@ -73,14 +74,37 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _table(frame: pd.DataFrame, title: str) -> Table:
-    """A table that wraps (folds) a cell rather than cut it short with an ellipsis."""
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "").lstrip("+"))
+    except ValueError:
+        return False
+    return True
+
+
+def _table(frame: pd.DataFrame, title: str, keep_numbers: bool = True) -> Table:
+    """A table that wraps (folds) a text cell rather than cut it short with an ellipsis;
+    a column of numbers keeps each number on one line where the console has the room (the
+    text columns give way), else it folds too."""
+    cells = [
+        [_money(v) if isinstance(v, float) else escape(str(v)) for v in frame[column]]
+        for column in frame.columns
+    ]
     table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_money(v) if isinstance(v, float) else escape(str(v)) for v in row])
+    for column, values in zip(frame.columns, cells, strict=True):
+        numbers = [v for v in values if v]
+        whole = keep_numbers and numbers and all(_is_number(v) for v in numbers)
+        table.add_column(
+            str(column),
+            justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left",
+            overflow="fold",
+            min_width=max(len(v) for v in numbers) if whole else None,
+        )
+    for row in zip(*cells, strict=True) if cells else ():
+        table.add_row(*row)
+    wide_open = out.options.update(max_width=10_000)
+    if keep_numbers and out.measure(table, options=wide_open).minimum > out.width:
+        return _table(frame, title, keep_numbers=False)
     return table
 
 
@@ -93,7 +117,7 @@ def print_table(table: Table, wide: bool = False) -> None:
     if natural <= out.width:
         out.print(table)
         return
-    wider = Console(file=out.file, width=natural, force_terminal=out.is_terminal)
+    wider = Console(file=out.file, width=min(natural, WIDE_MAX), force_terminal=out.is_terminal)
     wider.print(table, crop=False)
 
 

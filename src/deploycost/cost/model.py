@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from deploycost.catalog import PRICING_COLUMNS
 from deploycost.cost.deployments import Deployments, Space
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError
@@ -352,6 +353,15 @@ class CostModel:
         self.scn = scn
         self.prices = prices or build_prices(scn)
         self.space = space = Space.of(scn)
+        plan = PRICING_COLUMNS[scn.catalog.pricing]
+        hardware = scn.resolved_catalog.hardware
+        self.committed = np.array(  # (H,) paid every hour of a term under the pricing plan
+            [
+                scn.catalog.pricing in COMMITTED_PRICING and pd.notna(hardware.at[h, plan])
+                for h in space.instances
+            ],
+            bool,
+        )
         self.const = ModelConstants.of(scn, space)
         self.member, self.fraction = fusion_matrices(scn, space)
         cat = scn.resolved_catalog
@@ -441,7 +451,7 @@ class CostModel:
         self, dep: Deployments, active: np.ndarray, const: ModelConstants, owners: list[str]
     ) -> list[_Block]:
         retrains = const.retrains_per_day * ((dep.precision != const.checkpoint_precision) & active)
-        calibration = f"instance_hour[{self.scn.catalog.calibration_instance}]"
+        calibration = f"instance_hour[{self.scn.calibration_instance}]"
         return [
             _choice_block(
                 "compression",
@@ -605,10 +615,12 @@ class CostModel:
         hours, starts = daily_replicas(
             self.scn, dep.replicas, dep.capacity_qps, share, const.min_replicas
         )
-        if self.scn.catalog.pricing in COMMITTED_PRICING:
+        if self.committed.any():
             # a reserved instance is paid for every hour of its term, running or not: the
-            # fleet is bought at its peak, whatever autoscaling does within it
-            hours = np.broadcast_to(np.asarray(dep.replicas, float) * HOURS_PER_DAY, hours.shape)
+            # fleet is bought at its peak, whatever autoscaling does within it (an instance
+            # without a reserved price is bought on demand and paid per hour run)
+            peak = np.asarray(dep.replicas, float) * HOURS_PER_DAY
+            hours = np.where(self.committed[dep.instance], peak, hours)
         return [
             *self._model_storage(dep, active, starts * active, const, owners),
             *self._compression(dep, active, const, owners),

@@ -101,17 +101,23 @@ def build_prices(scn: Scenario) -> PriceVector:
     column = PRICING_COLUMNS[scn.catalog.pricing]
     for name in instance_names(scn):
         r = cat.hardware.loc[name]
+        plan = scn.catalog.pricing if pd.notna(r[column]) else "on_demand"
         rows.append(
             _row(
                 f"instance_hour[{name}]",
                 "compute",
                 "instance-hour",
-                r[column],
+                r[PRICING_COLUMNS[plan]],
                 r.currency,
                 scn,
                 r.as_of,
                 r.source,
-                f"{scn.catalog.pricing}; {r.note}",
+                (
+                    plan
+                    if plan == scn.catalog.pricing
+                    else f"on_demand (no {scn.catalog.pricing} price)"
+                )
+                + f"; {r.note}",
             )
         )
     for plan in dict.fromkeys(scn.fleet.plans if scn.fleet else []):

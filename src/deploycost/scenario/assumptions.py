@@ -25,6 +25,13 @@ def stated_defaults(scn: Scenario) -> list[str]:
         out.append("workload.hourly_profile: flat over the 24 hours (default)")
     if scn.catalog.regions is None and scn.regions is not None:
         out.append(f"catalog.regions: {', '.join(scn.regions)} (the default for {scn.currency})")
+    if scn.catalog.calibration_instance is None and any(
+        m.compression_effort.calibration_gpu_hours_per_retrain > 0 for m in scn.models
+    ):
+        out.append(
+            f"catalog.calibration_instance: {scn.calibration_instance} (default; prices the "
+            f"calibration GPU-hours of quantisation)"
+        )
     for model in scn.models:
         stated = model.model_fields_set
         llm_limits = model.is_llm and model.llm.ttft_p99_ms and model.llm.tpot_p99_ms

@@ -427,12 +427,13 @@ class Fleet(Strict):
 # Where a scenario that states no regions buys: one region per currency, so that compute
 # and storage come from one place (USD: the AWS region of the shipped US prices).
 DEFAULT_REGIONS: dict[str, list[str]] = {"USD": ["us-east-1"]}
+DEFAULT_CALIBRATION = "g5.xlarge"  # one A10G: a common quantisation-calibration box
 
 
 class CatalogOverrides(Strict):
     pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
     regions: Annotated[list[str], Field(min_length=1)] | None = None
-    calibration_instance: str = "g5.xlarge"
+    calibration_instance: str | None = None  # default: ``Scenario.calibration_instance``
     hardware: list[HardwareRow] = []
     storage: list[StorageRow] = []
     precision: list[PrecisionRow] = []
@@ -501,6 +502,20 @@ class Scenario(Strict):
             return list(self.catalog.regions)
         default = DEFAULT_REGIONS.get(self.currency)
         return list(default) if default else None
+
+    @property
+    def calibration_instance(self) -> str:
+        """The instance that prices calibration GPU-hours: ``catalog.calibration_instance``,
+        else ``DEFAULT_CALIBRATION`` where usable, else the usable GPU instance with the
+        lowest on-demand price, else the first usable instance."""
+        if self.catalog.calibration_instance is not None:
+            return self.catalog.calibration_instance
+        usable = usable_instances(self, self.resolved_catalog)
+        if DEFAULT_CALIBRATION in usable:
+            return DEFAULT_CALIBRATION
+        hw = self.resolved_catalog.hardware.loc[usable]
+        gpus = hw[hw.compute_class == "gpu"].price_on_demand_per_hour.dropna()
+        return str(gpus.idxmin()) if len(gpus) else usable[0]
 
     @property
     def resolved_catalog(self) -> Catalog:
@@ -731,10 +746,13 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
 
 
 def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
-    """Instance types priced under the scenario's pricing model, in its regions (rows the
-    scenario adds itself are always usable)."""
+    """Instance types priced under the scenario's pricing model, or on demand where that
+    plan has no price (an instance without a reserved or spot offer is bought on demand),
+    in its regions (rows the scenario adds itself are always usable)."""
     hw = catalog.hardware
-    usable = hw[PRICING_COLUMNS[scn.catalog.pricing]].notna()
+    usable = (
+        hw[PRICING_COLUMNS[scn.catalog.pricing]].notna() | hw[PRICING_COLUMNS["on_demand"]].notna()
+    )
     if scn.regions is not None:
         added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
         usable &= hw.region.isin(scn.regions) | hw.index.isin(sorted(added))
@@ -1013,13 +1031,17 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
     for region in scn.catalog.regions or []:
         _ref(region, known_regions, "catalog.regions", "hardware region", problems)
     _check_storage_regions(scn, catalog, problems)
-    _ref(
-        scn.catalog.calibration_instance,
-        usable_instances(scn, catalog),
-        "catalog.calibration_instance",
-        f"instance priced {scn.catalog.pricing} in the selected regions",
-        problems,
-    )
+    usable = usable_instances(scn, catalog)
+    if scn.catalog.calibration_instance is not None:
+        _ref(
+            scn.catalog.calibration_instance,
+            usable,
+            "catalog.calibration_instance",
+            f"instance priced {scn.catalog.pricing} in the selected regions",
+            problems,
+        )
+    elif not usable:
+        problems.append("catalog: no instance is priced in the selected regions")
     for name in scn.options.file_compressions:
         _ref(
             name,
