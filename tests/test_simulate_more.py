@@ -381,3 +381,36 @@ def test_an_autoscaler_sizes_replicas_by_latency_every_hour():
     assert units.share[units.model == space.models.index("recall")][0] == 1.0
     table = simulate_deployment(scn, result.deployment, Settings.of(scn, requests=20_000))
     assert table.met.all()
+
+
+def test_a_model_can_have_its_own_dispatch_policy():
+    """recall behind a Kubernetes Service (random), the rest behind one queue: recall is
+    sized for random dispatch with near-deterministic service (28 replicas, as when the
+    whole scenario says random), the rankers as before; the simulation spreads recall at
+    random and the others through a central queue, and every SLO holds."""
+    import yaml
+
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import validate_scenario
+    from deploycost.simulate.run import simulate_deployment
+
+    raw = yaml.safe_load((ROOT / "problems" / "ecommerce_search_rec.yaml").read_text())
+    raw["options"]["service_cv"] = 0
+    shared = solve(validate_scenario(raw), runner_ups=False).deployment
+    everyone = dict(raw, options={**raw["options"], "dispatch": "random"})
+    all_random = solve(validate_scenario(everyone), runner_ups=False).deployment
+    for model in raw["models"]:
+        if model["name"] == "recall":
+            model["dispatch"] = "random"
+    scn = validate_scenario(raw)
+    own = solve(scn, runner_ups=False).deployment
+    assert own.models["recall"].replicas == all_random.models["recall"].replicas == 28
+    assert shared.models["recall"].replicas == 24
+    for name in ("coarse-ranker", "ranker"):
+        assert own.models[name] == shared.models[name]
+    settings = Settings.of(scn, hours="peak", requests=100_000)
+    assert settings.by_model == (("recall", "random"),)
+    table = simulate_deployment(scn, own, settings).set_index("model")
+    assert table.at["recall", "dispatch"] == "random"
+    assert table.at["ranker", "dispatch"] == "central_queue"
+    assert table.met.all()

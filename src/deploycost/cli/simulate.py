@@ -119,6 +119,11 @@ def simulate_command(
     _print(table, settings, wide)
 
 
+def _policies(settings: Settings) -> str:
+    own = "".join(f"; {model}: {d}" for model, d in settings.by_model)
+    return f"{settings.dispatch} dispatch{own}"
+
+
 def _print(table: pd.DataFrame, settings: Settings, wide: bool = False) -> None:
     everything = simulated_rows(table)
     cut = everything.case == "spot cut" if "case" in everything else everything.met & False
@@ -158,9 +163,9 @@ def _print(table: pd.DataFrame, settings: Settings, wide: bool = False) -> None:
         shown = shown.loc[worst.to_numpy()]
         missed = simulated.groupby("model").met.apply(lambda m: int((~m).sum()))
         shown.insert(2, "h missed", [missed[m] for m in shown.model])
-        title = f"simulated p99, worst hour per model ({settings.dispatch} dispatch)"
+        title = f"simulated p99, worst hour per model ({_policies(settings)})"
     else:
-        title = f"simulated p99 at peak ({settings.dispatch} dispatch)"
+        title = f"simulated p99 at peak ({_policies(settings)})"
     if not wide:
         shown = shown.drop(columns=["req/s", "batch", "util"])
     print_table(_table(shown, title), wide)

@@ -126,11 +126,13 @@ class Performance:
             self.configs.batch[b].astype(float),
             self.slo_ms[model],
             self.queueing,
+            self.queueing.of_models(model),
         )
         llm = self.configs.llm[b]
         if not np.any(llm):
             return classic, np.full(np.shape(classic), np.nan)
-        wait = slot_wait_ms(self.slots[at], replicas, arrival_qps, thr, self.queueing.dispatch)
+        dispatch = self.queueing.of_models(model)
+        wait = slot_wait_ms(self.slots[at], replicas, arrival_qps, thr, dispatch)
         ttft = np.where(llm, wait + self.ttft_ms[at], np.nan)
         return np.where(llm, ttft + self.decode_ms[at], classic), ttft
 
@@ -305,7 +307,7 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
         llm["prefill_share"],
         profiled,
         llm["calibration"],
-        Queueing.of(opts),
+        Queueing.of(cost.scn),
     )
 
 
@@ -486,20 +488,36 @@ def _llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
 
 @dataclass(frozen=True)
 class Queueing:
-    """How requests reach replicas and how service times vary (``options``)."""
+    """How requests reach replicas and how service times vary (``options``; a model's own
+    ``dispatch`` overrides the scenario's: ``by_model[i]`` for model index i)."""
 
     dispatch: str = "central_queue"
     service_cv: float = 1.0
     max_queue_delay_ms: float = np.inf
+    by_model: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, opts) -> Queueing:
+    def of(cls, scn) -> Queueing:
+        opts = scn.options
         delay = opts.max_queue_delay_ms
-        return cls(opts.dispatch, opts.service_cv, np.inf if delay is None else delay)
+        own = tuple(m.dispatch or opts.dispatch for m in scn.models)
+        by_model = own if any(d != opts.dispatch for d in own) else ()
+        return cls(opts.dispatch, opts.service_cv, np.inf if delay is None else delay, by_model)
+
+    def of_models(self, model) -> str | np.ndarray:
+        """The dispatch policy of each model index in ``model`` (one name when all share
+        the scenario's)."""
+        if not self.by_model:
+            return self.dispatch
+        return np.asarray(self.by_model, object)[np.asarray(model)]
 
 
 def queue_wait_ms(
-    replicas: np.ndarray, arrival_qps: np.ndarray, throughput: np.ndarray, q: Queueing
+    replicas: np.ndarray,
+    arrival_qps: np.ndarray,
+    throughput: np.ndarray,
+    q: Queueing,
+    dispatch: str | np.ndarray | None = None,
 ) -> np.ndarray:
     """The 99th-percentile wait for a replica, by dispatch policy, with a service-time
     variability correction (Allen-Cunneen: the M/M wait times ``(ca^2 + cs^2) / 2``):
@@ -513,33 +531,42 @@ def queue_wait_ms(
       high load: this side errs long, never short).
 
     ``cs^2`` is ``service_cv^2``: 1 (exponential) reproduces plain M/M/c and M/M/1.
+    ``dispatch`` (a name, or one per point) defaults to ``q.dispatch``.
     """
     cs2 = q.service_cv**2
-    if q.dispatch == "central_queue":
-        base = wait_quantile_s(replicas, arrival_qps, throughput)
-        ca2 = 1.0
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
+    policy = np.asarray(q.dispatch if dispatch is None else dispatch, object)
+    pooled = policy == "central_queue"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.all(pooled):
+            base = wait_quantile_s(replicas, arrival_qps, throughput)
+        elif not np.any(pooled):
             base = wait_quantile_s(1.0, arrival_qps / replicas, throughput)
-        ca2 = 1.0 / np.maximum(replicas, 1.0) if q.dispatch == "round_robin" else 1.0
+        else:
+            base = np.where(
+                pooled,
+                wait_quantile_s(replicas, arrival_qps, throughput),
+                wait_quantile_s(1.0, arrival_qps / replicas, throughput),
+            )
+    ca2 = np.where(policy == "round_robin", 1.0 / np.maximum(replicas, 1.0), 1.0)
     return base * ((ca2 + cs2) / 2.0) * 1000.0
 
 
-def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch: str) -> np.ndarray:
+def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch) -> np.ndarray:
     """The 99th-percentile wait of an LLM request for a sequence slot (M/M/c over slots, a
     request's time ``slots / throughput`` on average), by dispatch policy:
     ``central_queue`` one queue for every slot of every replica; ``random`` and
     ``least_request`` (taken as random, as in ``queue_wait_ms``) an M/M/c queue of one
     replica's slots at ``lambda / n``; ``round_robin`` the same with Erlang-n arrivals
     (Allen-Cunneen, ``(1/n + 1) / 2``)."""
+    policy = np.asarray(dispatch, object)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_slot = throughput / slots
-        if dispatch == "central_queue":
-            return wait_quantile_s(replicas * slots, arrival_qps, per_slot) * 1000.0
-        wait = wait_quantile_s(slots, arrival_qps / replicas, per_slot) * 1000.0
-    if dispatch == "round_robin":
-        wait = wait * (1.0 / np.maximum(replicas, 1.0) + 1.0) / 2.0
-    return wait
+        pooled = wait_quantile_s(replicas * slots, arrival_qps, per_slot) * 1000.0
+        split = wait_quantile_s(slots, arrival_qps / replicas, per_slot) * 1000.0
+    split = np.where(
+        policy == "round_robin", split * (1.0 / np.maximum(replicas, 1.0) + 1.0) / 2.0, split
+    )
+    return np.where(policy == "central_queue", pooled, split)
 
 
 def p99_latency_ms(
@@ -551,6 +578,7 @@ def p99_latency_ms(
     batch: np.ndarray,
     slo_ms: np.ndarray,
     q: Queueing = Queueing(),
+    dispatch: str | np.ndarray | None = None,
 ) -> np.ndarray:
     """p99 latency of ``replicas`` servers at ``arrival_qps`` (all arrays broadcast).
 
@@ -562,7 +590,7 @@ def p99_latency_ms(
     with np.errstate(divide="ignore", invalid="ignore"):
         batch_ms = np.where(batch > 1, (batch - 1) * replicas / arrival_qps * 1000.0, 0.0)
     batch_ms = np.minimum(batch_ms, q.max_queue_delay_ms)
-    wait_ms = queue_wait_ms(replicas, arrival_qps, throughput, q)
+    wait_ms = queue_wait_ms(replicas, arrival_qps, throughput, q, dispatch)
     measured_capacity = ~np.isnan(bound_ms) & (slo_ms >= bound_ms)
     return np.where(measured_capacity, service_ms, batch_ms + service_ms + wait_ms)
 

@@ -101,6 +101,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "allowed_precisions": ("Precisions it may run at (default: all its kind allows)", None),
         "image": ("Container image for the manifests (default: a marked placeholder)", None),
         "pool": ("Fleet pool: models naming one pool share instances", None),
+        "dispatch": ("How requests reach its replicas (default: options.dispatch)", None),
     },
     "Profile": {
         "instance": ("Instance type measured", None),

@@ -220,6 +220,7 @@ class ModelSpec(Strict):
     allowed_precisions: list[str] | None = None
     image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     pool: Name | None = None
+    dispatch: Literal["central_queue", "round_robin", "random", "least_request"] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -69,7 +69,7 @@ def simulate_fleet(
                 space.precisions.index(r.precision),
                 int(r.batch),
                 int(r.tensor_parallel),
-                settings.queueing(),
+                settings.queueing(space.models),
             )
             for r in here.itertuples()
         ]
@@ -114,7 +114,7 @@ def _simulate_hour(served, perfs, llm, rates, n, settings, rng, where) -> list[d
             "arrival_qps": rate,
             "replicas": n,
             "batch": s.batch,
-            "dispatch": settings.dispatch,
+            "dispatch": settings.dispatch_of(s.cost.space.models[s.model]),
             **s.limits(),
             "note": "",
         }
@@ -142,7 +142,8 @@ def _simulate_hour(served, perfs, llm, rates, n, settings, rng, where) -> list[d
         ]
     slots = served[active[0]].slots(perfs[active[0]]) if llm[active[0]] else 1
     streams = [served[k].stream(perfs[k], rates[k]) for k in active]
-    figures = run_group(streams, n, slots, settings, rng)
+    first = served[active[0]].cost.space.models[served[active[0]].model]
+    figures = run_group(streams, n, slots, settings, rng, dispatch=settings.dispatch_of(first))
     out = []
     for k, base in enumerate(bases):
         if k in active:

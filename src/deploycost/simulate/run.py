@@ -71,6 +71,7 @@ class Settings:
     seed: int = 0
     scale_up_lag_min: float = 0.0  # 0: added replicas are ready when their hour starts
     trace: str | None = None  # a CSV of request timestamps (s): arrivals instead of Poisson
+    by_model: tuple[tuple[str, str], ...] = ()  # (model, dispatch) where a model has its own
 
     @classmethod
     def of(cls, scn: Scenario, **given) -> Settings:
@@ -85,7 +86,13 @@ class Settings:
         cv = given.pop("cv", opts.service_cv if stated else 0.0)
         service = given.pop("service", "deterministic" if cv == 0.0 else "lognormal")
         delay = given.pop("max_queue_delay_ms", opts.max_queue_delay_ms)
+        own = (
+            ()
+            if "dispatch" in given
+            else tuple((m.name, m.dispatch) for m in scn.models if m.dispatch is not None)
+        )  # a dispatch given here applies to every model
         return cls(
+            by_model=own,
             dispatch=given.pop("dispatch", opts.dispatch),
             max_queue_delay_ms=math.inf if delay is None else delay,
             service=service,
@@ -93,15 +100,21 @@ class Settings:
             **given,
         )
 
-    def queueing(self) -> Queueing:
-        """The analytic model's view of the same settings (for the predicted p99)."""
+    def dispatch_of(self, model: str) -> str:
+        return dict(self.by_model).get(model, self.dispatch)
+
+    def queueing(self, models: tuple[str, ...] = ()) -> Queueing:
+        """The analytic model's view of the same settings (for the predicted p99); with the
+        scenario's ``models`` (in order), each model's own dispatch."""
         cv = {"deterministic": 0.0, "exponential": 1.0}.get(self.service, self.cv)
-        return Queueing(self.dispatch, cv, self.max_queue_delay_ms)
+        own = tuple(self.dispatch_of(m) for m in models) if self.by_model else ()
+        return Queueing(self.dispatch, cv, self.max_queue_delay_ms, own)
 
     def check(self) -> None:
         problems = []
-        if self.dispatch not in POLICIES:
-            problems.append(f"dispatch must be one of {', '.join(POLICIES)}, got {self.dispatch!r}")
+        for dispatch in {self.dispatch, *dict(self.by_model).values()}:
+            if dispatch not in POLICIES:
+                problems.append(f"dispatch must be one of {', '.join(POLICIES)}, got {dispatch!r}")
         if self.service not in DISTRIBUTIONS:
             problems.append(
                 f"service must be one of {', '.join(DISTRIBUTIONS)}, got {self.service!r}"
@@ -218,11 +231,12 @@ def run_group(
     rng,
     ready_now: int | None = None,
     arrivals: np.ndarray | None = None,
+    dispatch: str | None = None,
 ) -> list[dict]:
     """Simulate ``servers`` instances (each ``per_server`` slots) serving ``streams``; per
     stream its figures (``estimate`` with 95 % intervals). ``ready_now`` instances are there
     at once, the rest after the scale-up lag. ``arrivals`` (one stream only) replaces the
-    Poisson arrivals."""
+    Poisson arrivals; ``dispatch`` overrides the settings' policy."""
     total = sum(s.rate for s in streams)
     lag_s = settings.scale_up_lag_min * 60.0
     late = 0 if ready_now is None or lag_s == 0 else max(0, servers - ready_now)
@@ -253,7 +267,7 @@ def run_group(
     service = np.zeros((len(streams), width + 1))
     for c, s in enumerate(streams):
         service[c, : s.batch + 1] = s.service
-    policy = POLICIES.index(settings.dispatch)
+    policy = POLICIES.index(dispatch or settings.dispatch)
     per_group = per_server * servers if policy == POLICIES.index("central_queue") else per_server
     latency, wait, _, busy = simulate_groups(
         a,
@@ -434,7 +448,7 @@ def simulate_deployment(
             space.precisions.index(choice.precision or model.checkpoint_precision),
             int(choice.batch),
             int(choice.tensor_parallel),
-            settings.queueing(),
+            settings.queueing(space.models),
         )
         perf = served.perf
         slots = served.slots(perf) if model.is_llm else 1
@@ -456,7 +470,7 @@ def simulate_deployment(
                 "arrival_qps": rate,
                 "replicas": replicas,
                 "batch": int(choice.batch),
-                "dispatch": settings.dispatch,
+                "dispatch": settings.dispatch_of(name),
                 **served.limits(),
                 "note": "",
             }
@@ -474,6 +488,7 @@ def simulate_deployment(
                 rng,
                 ready_now=before,
                 arrivals=None if given is None else given[hour],
+                dispatch=settings.dispatch_of(name),
             )[0]
             rows.append(_row(base, figures, predicted))
             if progress is not None:

@@ -50,6 +50,7 @@ class Verified:
                 "requests_per_model_hour": settings.requests,
                 "hours": settings.hours,
                 "dispatch": settings.dispatch,
+                **({"dispatch_by_model": dict(settings.by_model)} if settings.by_model else {}),
                 "max_queue_delay_ms": None if math.isinf(delay) else delay,
                 "service": settings.service,
                 "service_cv": settings.cv,
