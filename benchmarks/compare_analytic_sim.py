@@ -26,28 +26,15 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.model import CostModel
-from deploycost.optimize.solve import solve
+from deploycost.optimize.solve import choice_of, solve
 from deploycost.options.grid import enumerate_options
 from deploycost.options.performance import Queueing
-from deploycost.scenario.schema import ModelChoice, load_scenario
+from deploycost.scenario.schema import load_scenario
 from deploycost.simulate import run as simrun
 from deploycost.simulate.engine import POLICIES
 from deploycost.simulate.run import Settings, simulate_deployment
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _choice(row) -> ModelChoice:
-    return ModelChoice(
-        instance=row.instance,
-        replicas=int(row.replicas),
-        precision=row.precision,
-        batch=int(row.batch),
-        tier=row.tier,
-        backups=int(row.backups),
-        compression=row.compression,
-        tensor_parallel=int(row.tensor_parallel),
-    )
 
 
 def deployments(scn, spec, n_random: int, rng) -> list[tuple[str, str, object]]:
@@ -64,7 +51,7 @@ def deployments(scn, spec, n_random: int, rng) -> list[tuple[str, str, object]]:
             drawn = rng.choice(len(mine), size=min(n_random, len(mine)), replace=False)
             picks += [("random", mine.iloc[int(k)]) for k in drawn]
         for kind, row in picks:
-            models = {**spec.models, name: _choice(row)}
+            models = {**spec.models, name: choice_of(row)}
             out.append((name, kind, spec.model_copy(update={"models": models})))
     return out
 

@@ -111,21 +111,7 @@ def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarra
     zj = int(np.argmax(x[form.z]))
     f, a = form.z_pairs[zj]
     y_cols = np.nonzero(x[form.y] > 0.5)[0]
-    models = {
-        r.model: ModelChoice(
-            instance=r.instance,
-            replicas=int(r.replicas),
-            precision=r.precision,
-            batch=int(r.batch),
-            tier=r.tier,
-            backups=int(r.backups),
-            compression=r.compression,
-            autoscale=scn.options.autoscale,
-            capacity_qps=float(r.autoscale_qps) if scn.options.autoscale else None,
-            tensor_parallel=int(r.tensor_parallel),
-        )
-        for r in rows.itertuples()
-    }
+    models = {r.model: choice_of(r, scn.options.autoscale) for r in rows.itertuples()}
     spec = DeploymentSpec(
         models=models,
         fusion=space.fusions[f],
@@ -181,6 +167,22 @@ def _basis(row) -> str:
     if not row.profile_points:
         return "estimate"
     return f"measured ({row.profile_points} points, fit residual {row.profile_residual:.1%})"
+
+
+def choice_of(row, autoscale: bool = False) -> ModelChoice:
+    """The deployment of one model from a row of the option table."""
+    return ModelChoice(
+        instance=row.instance,
+        replicas=int(row.replicas),
+        precision=row.precision,
+        batch=int(row.batch),
+        tier=row.tier,
+        backups=int(row.backups),
+        compression=row.compression,
+        autoscale=autoscale,
+        capacity_qps=float(row.autoscale_qps) if autoscale else None,
+        tensor_parallel=int(row.tensor_parallel),
+    )
 
 
 def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:

@@ -28,6 +28,7 @@ from deploycost.outputs.k8s import (
     PORT,
     accelerator_limits,
     check_images,
+    deployment_doc,
     k8s_name,
     namespace_doc,
     namespace_of,
@@ -220,31 +221,16 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
             "topologySpreadConstraints": spread(labels),
             "containers": containers,
         }
-        if not pod["tolerations"]:
-            del pod["tolerations"]
+        annotations = {
+            "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
+            "deploycost.io/reserved-1yr": str(committed),
+            "deploycost.io/hourly-replicas": "; ".join(
+                f"{day}: {' '.join(map(str, v))}" for day, v in per_hour.items()
+            ),
+        }
         out[name] = [
             namespace_doc(namespace, part_of),
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "labels": labels,
-                    "annotations": {
-                        "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
-                        "deploycost.io/reserved-1yr": str(committed),
-                        "deploycost.io/hourly-replicas": "; ".join(
-                            f"{day}: {' '.join(map(str, v))}" for day, v in per_hour.items()
-                        ),
-                    },
-                },
-                "spec": {
-                    "replicas": int(peak),
-                    "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                    "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
-                },
-            },
+            deployment_doc(name, namespace, labels, annotations, int(peak), pod),
             service_doc(name, namespace, labels, ports),
             pdb_doc(name, namespace, labels, int(peak), 1),
         ]

@@ -176,6 +176,28 @@ def spread(labels: dict) -> list[dict]:
     ]
 
 
+def deployment_doc(
+    name: str, namespace: str, labels: dict, annotations: dict, replicas: int, pod: dict
+) -> dict:
+    """A Deployment of ``replicas`` pods ``pod`` (an empty tolerations list left out)."""
+    pod = {key: value for key, value in pod.items() if value != []}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": {
+            "replicas": int(replicas),
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        },
+    }
+
+
 def namespace_doc(namespace: str, part_of: dict) -> dict:
     return {
         "apiVersion": "v1",
@@ -325,23 +347,9 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
                 }
             ],
         }
-        if not pod_spec["tolerations"]:
-            del pod_spec["tolerations"]
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": labels,
-                "annotations": annotations,
-            },
-            "spec": {
-                "replicas": int(choice.replicas),
-                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
-            },
-        }
+        deployment = deployment_doc(
+            name, namespace, labels, annotations, int(choice.replicas), pod_spec
+        )
         per_replica = float(row.capacity_qps) / int(choice.replicas)
         keep = min_available(float(row.arrival_qps), per_replica, scn.constraints.utilisation_max)
         docs = [
