@@ -107,3 +107,22 @@ def test_scenario_overrides_and_adds_rows():
 def test_default_exchange_rate_comes_from_the_catalog():
     scn = validate_scenario({"currency": "USD", "models": [{"name": "a", "size_gb": 1}]})
     assert scn.rate_to_scenario("CNY") == pytest.approx(1 / 7.2464)
+
+
+def test_spot_prices_rise_with_size_or_say_why():
+    """Within an instance family, a larger size whose spot price is below a smaller one's
+    (a snapshot artefact: spot prices move by AZ and hour) must carry ESTIMATE and the reason
+    in its note, so that every answer using it lists it."""
+    hw = load_catalog().hardware
+    spot = hw[hw.price_spot_per_hour.notna()].copy()
+    # c7i.2xlarge -> c7i; ecs.gn7i-c8g1.2xlarge -> gn7i
+    spot["family"] = [n.removeprefix("ecs.").split(".")[0].split("-")[0] for n in spot.index]
+    flagged = []
+    for _, rows in spot.groupby(["family", "region"]):
+        for _, row in rows.iterrows():
+            larger = rows[rows.vcpus > row.vcpus]
+            if len(larger) and larger.price_spot_per_hour.min() < row.price_spot_per_hour:
+                culprit = larger.price_spot_per_hour.idxmin()
+                flagged.append(culprit)
+                assert "ESTIMATE" in str(hw.at[culprit, "note"]), culprit
+    assert {"c7i.16xlarge", "c7i.48xlarge"} <= set(flagged)

@@ -34,9 +34,10 @@ CASES = {
     ),
     "cold_start": (
         hand(constraints__max_cold_start_s=0.01),
-        # S3 Standard: 0.05 s to first byte + 1,000 MB at 100 MB/s
-        r"cold start <= 0\.01 s is out of reach; the fastest artifact load takes "
-        r"10\.05 s",
+        # image pull 45 s + runtime start 45 s (defaults) + S3 Standard: 0.05 s to first
+        # byte + 1,000 MB at 100 MB/s
+        r"cold start <= 0\.01 s is out of reach; the fastest takes 100\.05 s: image pull "
+        r"45 s \+ runtime start 45 s \(options\) \+ artifact load 10\.05 s",
     ),
     "over_capacity": (
         hand(options__max_replicas=1),

@@ -108,3 +108,22 @@ def test_fusion_layer_replicas_count_toward_the_quota_everywhere(hand_raw):
         "slack": 60 - on_box - 1,
     }
     assert _compare(scn)["quota_max"] == 1
+
+
+def test_cold_start_is_image_pull_runtime_start_and_artifact_load():
+    """A new replica of the hand model (1 GB on S3 Standard, no compression) is up after
+    the image pull and runtime start the scenario states plus 0.05 s to the first byte and
+    1,000 MB at 100 MB/s."""
+    from deploycost.optimize.solve import solve
+    from deploycost.scenario.schema import validate_scenario
+
+    from .conftest import hand
+
+    scn = validate_scenario(hand(options__image_pull_s=12.0, options__runtime_init_s=30.0))
+    result = solve(scn, runner_ups=False)
+    assert result.models.cold_start_s.iloc[0] == pytest.approx(12.0 + 30.0 + 0.05 + 10.0)
+    tight = validate_scenario(
+        hand(options__image_pull_s=12.0, options__runtime_init_s=30.0)
+        | {"constraints": {"utilisation_max": 0.8, "max_cold_start_s": 50.0}}
+    )
+    assert not solve(tight, runner_ups=False).ok  # 52.05 s > 50 s

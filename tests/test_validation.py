@@ -454,7 +454,7 @@ def test_every_field_has_a_description_and_every_number_a_unit():
             if kinds & {"number", "integer"}:
                 assert prop.get("x-unit"), f"{name}.{field} is a number without a unit"
             checked += 1
-    assert checked == 225
+    assert checked == 227
 
 
 def test_calibration_instance_defaults_to_one_the_scenario_can_buy():
@@ -478,3 +478,10 @@ def test_calibration_instance_defaults_to_one_the_scenario_can_buy():
     result = solve(scn, runner_ups=False)
     assert result.ok
     assert any(line.startswith("catalog.calibration_instance: ") for line in result.defaults)
+
+
+def test_instance_storage_is_not_a_durable_tier(hand_raw):
+    """Local NVMe is instance storage (lost when the instance stops): refused as a tier for
+    artifacts and for data."""
+    hand_raw["model_storage_tiers"] = ["s3-standard", "local-nvme"]
+    _reject(hand_raw, r"model_storage_tiers: tier 'local-nvme' is instance-store storage, lost")

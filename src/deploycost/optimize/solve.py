@@ -207,6 +207,15 @@ def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:
                 f"{r.model}: service time on {r.instance} {r.precision} estimated from the "
                 f"roofline (efficiency {opts.roofline_efficiency:g}); no measured profile"
             )
+        else:
+            out += [
+                f"{r.model}: profile on {r.instance} {r.precision} batch {p.batch}: "
+                + p.source[p.source.index("ESTIMATE") :]
+                for p in spec.profiles
+                if p.instance == r.instance
+                and p.precision == r.precision
+                and "ESTIMATE" in p.source
+            ]
     return out
 
 

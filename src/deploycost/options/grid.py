@@ -157,9 +157,12 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
         )
     if "cold_start" in best:
         seconds = best["cold_start"]
+        fixed = scn.options.image_pull_s + scn.options.runtime_init_s
         return (
             f"{where}: cold start <= {scn.constraints.max_cold_start_s:g} s is out of reach; "
-            f"the fastest artifact load takes {seconds:.4g} s"
+            f"the fastest takes {seconds:,.2f} s: image pull {scn.options.image_pull_s:g} s + "
+            f"runtime start {scn.options.runtime_init_s:g} s (options) + artifact load "
+            f"{seconds - fixed:,.2f} s"
         )
     if "over_capacity" in best:
         return (

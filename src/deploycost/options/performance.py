@@ -11,7 +11,8 @@ cold start of a deployed option.
   split, the part that does not fit living in host RAM. CPU instances hold all in RAM.
 * p99 = batch-formation delay ``(b - 1) n / lambda`` + service time + the M/M/c 99th
   percentile wait (``deploycost.options.queueing``).
-* cold start: first byte + artifact GB / tier read MB/s + decompression.
+* cold start: image pull + runtime start + first byte + artifact GB / tier read MB/s +
+  decompression.
 
 The last axis (B) is a *serving configuration*: a batch size, or for an LLM a
 (tensor-parallel degree, concurrent sequences per engine) pair. An LLM's figures come from
@@ -657,15 +658,19 @@ def cold_start_seconds(
     tier: np.ndarray,
     compression: np.ndarray,
 ) -> np.ndarray:
-    """Seconds to bring an artifact up: first byte + transfer at the tier's read rate +
+    """Seconds to bring a new replica up: image pull + runtime start (``options``, ESTIMATE
+    defaults) + the artifact's first byte + transfer at the tier's read rate +
     decompression (indices into the model, precision, tier and compression axes)."""
     cat = cost.scn.resolved_catalog
     storage = cat.storage.loc[list(cost.space.tiers)]
     comp = cat.compression.loc[list(cost.space.compressions)]
     decompress = np.nan_to_num(comp.decompress_mb_s.to_numpy(float), nan=np.inf)
     gb = cost.const.gb_per_param_byte[model] * cost.bytes_per[precision]
+    opts = cost.scn.options
     return (
-        storage.first_byte_s.fillna(0).to_numpy(float)[tier]
+        opts.image_pull_s
+        + opts.runtime_init_s
+        + storage.first_byte_s.fillna(0).to_numpy(float)[tier]
         + gb * cost.size_factor[compression] * MB_PER_GB / storage.read_mb_s.to_numpy(float)[tier]
         + gb * MB_PER_GB / decompress[compression]
     )

@@ -323,6 +323,14 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
             "Check latency at every hour of the profile, not only the peak",
             None,
         ),
+        "image_pull_s": (
+            "Container image pull of a new replica (default ESTIMATE: ~5-10 GB at ~150-250 MB/s)",
+            "s",
+        ),
+        "runtime_init_s": (
+            "Server and device runtime start, weights onto the devices (default ESTIMATE)",
+            "s",
+        ),
     },
     "Fleet": {
         "plans": ("Purchase plans allowed per instance type", None),

@@ -409,6 +409,10 @@ class OptionSettings(Strict):
     service_cv: Annotated[float, Field(ge=0, le=10)] = 1.0
     max_queue_delay_ms: NonNeg | None = None
     latency_every_hour: bool = True
+    # ESTIMATE: a serving image of ~5-10 GB (Triton, vLLM) pulled at ~150-250 MB/s
+    image_pull_s: Annotated[float, Field(ge=0, le=86_400)] = 45.0
+    # ESTIMATE: server start, CUDA / Neuron runtime and loading weights onto the devices
+    runtime_init_s: Annotated[float, Field(ge=0, le=86_400)] = 45.0
 
 
 Plan = Literal["on_demand", "reserved_1yr", "spot"]
@@ -761,6 +765,25 @@ def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
 
 
 ANYWHERE = "on-prem"  # a storage provider that is no cloud region's
+EPHEMERAL = ("instance-store",)  # storage kinds lost when the instance stops
+
+
+def _check_durable_tiers(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    """Artifacts and data outlive instances: an instance-store tier (local NVMe, lost when
+    the instance stops or is replaced) cannot keep them."""
+    st = catalog.storage
+    where = [("model_storage_tiers", t) for t in scn.model_storage_tiers] + [
+        (f"data_sources[{src.name}].storage_tiers", t)
+        for src in scn.data_sources
+        for t in src.storage_tiers
+    ]
+    for field, tier in where:
+        if tier in st.index and st.at[tier, "kind"] in EPHEMERAL:
+            problems.append(
+                f"{field}: tier {tier!r} is {st.at[tier, 'kind']} storage, lost when the "
+                f"instance stops; keep artifacts and data on a durable tier (object or block "
+                f"storage)"
+            )
 
 
 def _check_storage_regions(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
@@ -1032,6 +1055,7 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
     for region in scn.catalog.regions or []:
         _ref(region, known_regions, "catalog.regions", "hardware region", problems)
     _check_storage_regions(scn, catalog, problems)
+    _check_durable_tiers(scn, catalog, problems)
     usable = usable_instances(scn, catalog)
     if scn.catalog.calibration_instance is not None:
         _ref(
