@@ -407,3 +407,24 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
     first = {p.name: p.read_bytes() for p in paths}
     again = write_fleet_export(scn, solve_fleet(scn), tmp_path / "out", force=True)
     assert {p.name: p.read_bytes() for p in again} == first
+
+
+def test_tornado_covers_a_fleet():
+    """One model, one 1 USD/h box carrying its 10 req/s: 24 USD/day, all of it compute;
+    instance prices -/+20 % give 19.20 and 28.80 with the same fleet; the other groups
+    (prices this fleet does not pay) swing nothing."""
+    from deploycost.analysis.sensitivity import tornado
+    from deploycost.scenario.schema import validate_scenario
+
+    scn = validate_scenario(
+        fleet_scenario([model("m", {"small": 30.0})], [box("small", on_demand=1.0)], 10.0)
+    )
+    table = tornado(scn, 0.2).set_index("parameter")
+    assert table.index[0] == "compute"
+    assert (table.drop(index="compute").swing_per_day == 0).all()
+    row = table.loc["compute"]
+    assert row.base_per_day == pytest.approx(24.0)
+    assert row.low_per_day == pytest.approx(19.2)
+    assert row.high_per_day == pytest.approx(28.8)
+    assert not row.low_changes_deployment
+    assert not row.high_changes_deployment

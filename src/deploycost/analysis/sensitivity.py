@@ -7,6 +7,7 @@ import pandas as pd
 
 from deploycost.analysis.sweep import (
     GROUPS,
+    FleetChoice,
     Parameter,
     SweepResult,
     SweepSpec,
@@ -15,6 +16,7 @@ from deploycost.analysis.sweep import (
 )
 from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
+from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import Scenario, validate_scenario
 
@@ -29,27 +31,36 @@ def _summary(result) -> str:
     return f"{result.deployment.fusion} ({models})"
 
 
+def _optimum(scn: Scenario, backend: str, prices=None):
+    """(cost per day, the decision) of the optimum at ``prices``: a deployment, or for a
+    scenario with a fleet section the fleet's choices (``analysis.sweep.FleetChoice``)."""
+    if scn.fleet is not None:
+        fleet = solve_fleet(scn, backend, prices=prices).raise_for_status()
+        return fleet.objective_per_day, FleetChoice.of(fleet)
+    result = solve(scn, backend=backend, runner_ups=False, prices=prices).raise_for_status()
+    return result.objective_per_day, result.deployment
+
+
 def tornado(scn: Scenario, fraction: float = 0.2, backend: str = "scipy-highs") -> pd.DataFrame:
-    """Each price group -fraction and +fraction: cost change and whether the answer changes.
+    """Each price group -fraction and +fraction: cost change and whether the answer changes
+    (a fleet: whether its shares, pools or counts change).
 
     Rows are sorted by swing (largest first), as a tornado chart draws them.
     """
     prices = build_prices(scn)
-    base = solve(scn, backend=backend, runner_ups=False).raise_for_status()
+    base_cost, base = _optimum(scn, backend)
     rows = []
     for group in GROUPS:
         mask = (prices.table.kind == group).to_numpy() & (prices.values > 0)
         if not mask.any():
             continue
-        row = {"parameter": group, "base_per_day": base.objective_per_day}
+        row = {"parameter": group, "base_per_day": base_cost}
         for side, factor in (("low", 1 - fraction), ("high", 1 + fraction)):
             values = prices.values.copy()
             values[mask] *= factor
-            result = solve(
-                scn, backend=backend, runner_ups=False, prices=prices.with_values(values)
-            ).raise_for_status()
-            row[f"{side}_per_day"] = result.objective_per_day
-            row[f"{side}_changes_deployment"] = result.deployment != base.deployment
+            cost, decision = _optimum(scn, backend, prices.with_values(values))
+            row[f"{side}_per_day"] = cost
+            row[f"{side}_changes_deployment"] = decision != base
         rows.append(row)
     table = pd.DataFrame(rows)
     table["swing_per_day"] = table.high_per_day - table.low_per_day
