@@ -244,3 +244,13 @@ def cli_under_file_limit(args: list[str], limit_bytes: int):
         """
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+def line_sweep(name: str, select: str, start: float, stop: float, points: int) -> dict:
+    """A sweep spec mapping: one parameter ``name`` scaling the prices ``select`` along a
+    line from ``start`` to ``stop`` times today's, at ``points`` points."""
+    return {
+        "mode": "line",
+        "points": points,
+        "parameters": [{"name": name, "select": select, "range": {"start": start, "stop": stop}}],
+    }

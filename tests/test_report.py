@@ -20,7 +20,7 @@ from deploycost.errors import DeployCostError
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario
 
-from .conftest import hand
+from .conftest import hand, line_sweep
 
 runner = CliRunner()
 HEADINGS = [
@@ -42,17 +42,7 @@ def report_files(tmp_path_factory):
     raw = hand(models__0__latency_slo_ms=20)
     scn = validate_scenario(raw)
     spec, params = load_spec(
-        {
-            "mode": "line",
-            "points": 11,
-            "parameters": [
-                {
-                    "name": "fast",
-                    "select": "instance_hour[fast]",
-                    "range": {"start": 0.5, "stop": 2.0},
-                }
-            ],
-        },
+        line_sweep("fast", "instance_hour[fast]", 0.5, 2.0, 11),
         scn,
     )
     run_sweep(scn, spec, params).table.to_csv(tmp / "sweep.csv", index=False)
@@ -208,20 +198,7 @@ def test_report_reads_a_parquet_sweep_of_its_scenario_names_its_deployments_and_
     from deploycost.outputs.report import build_report, load_sweep_results, render_markdown
 
     scn = validate_scenario(hand())
-    spec, params = load_spec(
-        {
-            "mode": "line",
-            "points": 7,
-            "parameters": [
-                {
-                    "name": "fast",
-                    "select": "instance_hour[fast]",
-                    "range": {"start": 0.5, "stop": 2.0},
-                }
-            ],
-        },
-        scn,
-    )
+    spec, params = load_spec(line_sweep("fast", "instance_hour[fast]", 0.5, 2.0, 7), scn)
     result = run_sweep(scn, spec, params)
     path = tmp_path / "sweep.parquet"
     write_table(result.table, path, spec.chunk_rows)

@@ -365,24 +365,11 @@ def test_a_breakpoint_where_only_the_artifact_tier_changes_says_so():
     """One model on fast, its 1 GB artifact on S3 Standard or EBS gp3: as the S3 price rises
     past 0.08 / 0.023 = 3.478x, the artifact moves to gp3; the compute stays. The breakpoint
     says which tier, and the table shows it."""
-    from .conftest import hand
+    from .conftest import hand, line_sweep
 
     raw = hand(model_storage_tiers=["s3-standard", "ebs-gp3"])
     scn = validate_scenario(raw)
-    spec, params = load_spec(
-        {
-            "mode": "line",
-            "points": 5,
-            "parameters": [
-                {
-                    "name": "s3",
-                    "select": "storage_gb_month[s3-standard]",
-                    "range": {"start": 1.0, "stop": 5.0},
-                }
-            ],
-        },
-        scn,
-    )
+    spec, params = load_spec(line_sweep("s3", "storage_gb_month[s3-standard]", 1.0, 5.0, 5), scn)
     result = run_sweep(scn, spec, params)
     (bp,) = result.breakpoints.itertuples()
     gp3 = scn.resolved_catalog.storage.at["ebs-gp3", "price_per_gb_month"]

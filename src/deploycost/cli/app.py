@@ -373,36 +373,30 @@ def export_command(
     from deploycost.outputs.export import write_export
 
     scn = _scenario(scenario)
-    if scn.fleet is not None:
-        from deploycost.optimize.fleet_solve import solve_fleet
-        from deploycost.outputs.fleet_export import write_fleet_export
-
-        verification = None
-        if verify:
-            checked, settings = _verified(scn, backend)
-            fleet, verification = checked.result, checked.document(settings)
-            for line in checked.rounds:
-                err.print(f"verify: {line}", markup=False, highlight=False)
-        else:
-            with _progress("solving the fleet"):
-                fleet = solve_fleet(scn, backend)
-        if not fleet.ok:
-            print_fleet(fleet, scn)
-            _exit_unless_found(fleet)
-        for path in write_fleet_export(scn, fleet, out_dir, force, verification):
-            out.print(str(path), markup=False, highlight=False)
-        return
+    fleet = scn.fleet is not None
+    verification = None
     if verify:
         checked, settings = _verified(scn, backend)
         result, verification = checked.result, checked.document(settings)
         for line in checked.rounds:
             err.print(f"verify: {line}", markup=False, highlight=False)
+    elif fleet:
+        from deploycost.optimize.fleet_solve import solve_fleet
+
+        with _progress("solving the fleet"):
+            result = solve_fleet(scn, backend)
     else:
-        result, verification = run_solve(scn, backend=backend, runner_ups=False), None
+        result = run_solve(scn, backend=backend, runner_ups=False)
     if not result.ok:
-        _print_solve(result, scn)
+        (print_fleet if fleet else _print_solve)(result, scn)
         _exit_unless_found(result)
-    for path in write_export(scn, result, out_dir, force, verification):
+    if fleet:
+        from deploycost.outputs.fleet_export import write_fleet_export
+
+        written = write_fleet_export(scn, result, out_dir, force, verification)
+    else:
+        written = write_export(scn, result, out_dir, force, verification)
+    for path in written:
         out.print(str(path), markup=False, highlight=False)
 
 

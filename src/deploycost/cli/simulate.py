@@ -18,9 +18,7 @@ from deploycost.errors import ScenarioError
 from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
-from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES
-from deploycost.simulate.fleet import simulate_fleet
-from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
+from deploycost.simulate import DISTRIBUTIONS, POLICIES
 
 Dispatch = enum.StrEnum("Dispatch", {name: name for name in POLICIES})
 Service = enum.StrEnum("Service", {name: name for name in DISTRIBUTIONS})
@@ -73,6 +71,10 @@ def simulate_command(
     dispatch, dynamic batching, LLM slots; a fleet per type, day type and hour) and set the
     simulated p99 beside the analytic one and the SLO. Dispatch, batch delay and service
     variability default to the scenario's options, the same the analytic model uses."""
+    # the simulator (and numba) load only when a simulation runs
+    from deploycost.simulate.fleet import simulate_fleet
+    from deploycost.simulate.run import Settings, simulate_deployment
+
     scn = _scenario(scenario)
     settings = Settings.of(
         scn,
@@ -119,12 +121,14 @@ def simulate_command(
     _print(table, settings, wide)
 
 
-def _policies(settings: Settings) -> str:
+def _policies(settings) -> str:
     own = "".join(f"; {model}: {d}" for model, d in settings.by_model)
     return f"{settings.dispatch} dispatch{own}"
 
 
-def _print(table: pd.DataFrame, settings: Settings, wide: bool = False) -> None:
+def _print(table: pd.DataFrame, settings, wide: bool = False) -> None:
+    from deploycost.simulate.run import simulated_rows
+
     everything = simulated_rows(table)
     cut = everything.case == "spot cut" if "case" in everything else everything.met & False
     simulated = everything[~cut]

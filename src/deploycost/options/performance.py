@@ -534,22 +534,8 @@ def queue_wait_ms(
     ``cs^2`` is ``service_cv^2``: 1 (exponential) reproduces plain M/M/c and M/M/1.
     ``dispatch`` (a name, or one per point) defaults to ``q.dispatch``.
     """
-    cs2 = q.service_cv**2
-    policy = np.asarray(q.dispatch if dispatch is None else dispatch, object)
-    pooled = policy == "central_queue"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if np.all(pooled):
-            base = wait_quantile_s(replicas, arrival_qps, throughput)
-        elif not np.any(pooled):
-            base = wait_quantile_s(1.0, arrival_qps / replicas, throughput)
-        else:
-            base = np.where(
-                pooled,
-                wait_quantile_s(replicas, arrival_qps, throughput),
-                wait_quantile_s(1.0, arrival_qps / replicas, throughput),
-            )
-    ca2 = np.where(policy == "round_robin", 1.0 / np.maximum(replicas, 1.0), 1.0)
-    return base * ((ca2 + cs2) / 2.0) * 1000.0
+    policy = q.dispatch if dispatch is None else dispatch
+    return _policy_wait_ms(replicas, arrival_qps, throughput, policy, q.service_cv**2)
 
 
 def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch) -> np.ndarray:
@@ -559,15 +545,32 @@ def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch) -> np.ndarr
     ``least_request`` (taken as random, as in ``queue_wait_ms``) an M/M/c queue of one
     replica's slots at ``lambda / n``; ``round_robin`` the same with Erlang-n arrivals
     (Allen-Cunneen, ``(1/n + 1) / 2``)."""
-    policy = np.asarray(dispatch, object)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_slot = throughput / slots
-        pooled = wait_quantile_s(replicas * slots, arrival_qps, per_slot) * 1000.0
-        split = wait_quantile_s(slots, arrival_qps / replicas, per_slot) * 1000.0
-    split = np.where(
-        policy == "round_robin", split * (1.0 / np.maximum(replicas, 1.0) + 1.0) / 2.0, split
-    )
-    return np.where(policy == "central_queue", pooled, split)
+    return _policy_wait_ms(replicas, arrival_qps, per_slot, dispatch, 1.0, slots)
+
+
+def _policy_wait_ms(replicas, arrival_qps, server_qps, dispatch, cs2, per_replica=1.0):
+    """The p99 wait (ms) for one of ``per_replica`` servers of rate ``server_qps`` in each
+    of ``replicas`` replicas: one M/M/c queue over all of them (``central_queue``), else
+    an M/M/c queue per replica at ``lambda / n``; times ``(ca^2 + cs^2) / 2`` with
+    ``ca^2 = 1/n`` for round robin, else 1. Only the queue models a policy needs are
+    computed."""
+    policy = np.asarray(dispatch, object)
+    pooled = policy == "central_queue"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.all(pooled):
+            base = wait_quantile_s(replicas * per_replica, arrival_qps, server_qps)
+        elif not np.any(pooled):
+            base = wait_quantile_s(per_replica, arrival_qps / replicas, server_qps)
+        else:
+            base = np.where(
+                pooled,
+                wait_quantile_s(replicas * per_replica, arrival_qps, server_qps),
+                wait_quantile_s(per_replica, arrival_qps / replicas, server_qps),
+            )
+    ca2 = np.where(policy == "round_robin", 1.0 / np.maximum(replicas, 1.0), 1.0)
+    return base * ((ca2 + cs2) / 2.0) * 1000.0
 
 
 def p99_latency_ms(

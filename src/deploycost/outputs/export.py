@@ -33,6 +33,7 @@ from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.solve import SolveResult
 from deploycost.outputs.k8s import manifests
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
+from deploycost.scenario.assumptions import used_catalog_rows
 from deploycost.scenario.schema import Scenario
 from deploycost.version import __version__
 
@@ -99,19 +100,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
     ledger = evaluation.ledger()
     prices = evaluation.prices.table.set_index("name")
     cat = scn.resolved_catalog
-    used_instances = sorted(
-        {c.instance for c in spec.models.values()}
-        | {f.instance for f in scn.fusion_configs if f.name == spec.fusion and f.instance}
-    )
-    used_tiers = sorted({c.tier for c in spec.models.values()} | set(spec.data_tiers.values()))
-    used_precisions = sorted({c.precision for c in spec.models.values()})
-    used_compressions = sorted({c.compression for c in spec.models.values()})
-    catalog_rows = {
-        "hardware": used_instances,
-        "storage": used_tiers,
-        "precision": used_precisions,
-        "compression": used_compressions,
-    }
+    catalog_rows = used_catalog_rows(scn, spec)
 
     by_price = ledger.groupby("price", sort=True).quantity_per_day.sum()
     bom: dict[str, dict] = {

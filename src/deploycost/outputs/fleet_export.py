@@ -232,7 +232,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
             namespace_doc(namespace, part_of),
             deployment_doc(name, namespace, labels, annotations, int(peak), pod),
             service_doc(name, namespace, labels, ports),
-            pdb_doc(name, namespace, labels, int(peak), 1),
+            pdb_doc(name, namespace, labels),
         ]
     return out
 

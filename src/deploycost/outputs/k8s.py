@@ -221,10 +221,13 @@ def service_doc(name: str, namespace: str, labels: dict, ports: list[dict]) -> d
     }
 
 
-def pdb_doc(name: str, namespace: str, labels: dict, keep: int, replicas: int) -> dict:
-    """Voluntary disruptions (drains, upgrades) keep ``keep`` pods, but always allow one
-    when there are two or more (a budget that allows none blocks every node drain)."""
-    if replicas > 1:
+def pdb_doc(
+    name: str, namespace: str, labels: dict, keep: int | None = None, replicas: int = 1
+) -> dict:
+    """Voluntary disruptions (drains, upgrades) keep ``keep`` of ``replicas`` pods, but
+    always allow one when there are two or more (a budget that allows none blocks every
+    node drain); without ``keep`` (a count that changes by the hour), one pod at a time."""
+    if keep is not None and replicas > 1:
         budget = {"minAvailable": int(min(keep, replicas - 1))}
     else:
         budget = {"maxUnavailable": 1}

@@ -30,6 +30,7 @@ from deploycost.files import atomic_write, exclusive, io_error  # noqa: E402
 from deploycost.optimize.solve import CHOICE_COLUMNS, SolveResult  # noqa: E402
 from deploycost.periods import DAYS_PER_MONTH  # noqa: E402
 from deploycost.scenario.schema import Scenario  # noqa: E402
+from deploycost.simulate.run import simulated_rows  # noqa: E402
 
 COLORS = dict(
     zip(COMPONENTS, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"), strict=True)
@@ -303,8 +304,7 @@ def _verification_section(report: Report, checked, settings) -> None:
         f"{settings.dispatch} dispatch, {settings.service} service): {state}.",
         *checked.rounds,
     ]
-    table = checked.simulation
-    sim = table[table.p99_ms.notna()] if "p99_ms" in table else table.iloc[0:0]
+    sim = simulated_rows(checked.simulation)
     worst = checked.worst
     shown = pd.DataFrame(
         {

@@ -42,20 +42,28 @@ def stated_defaults(scn: Scenario) -> list[str]:
     return out
 
 
+def used_catalog_rows(scn: Scenario, spec: DeploymentSpec) -> dict[str, list[str]]:
+    """Per catalog table, the rows a deployment uses (its instances, the fusion layer's
+    included; artifact and data tiers; precisions; file compressions), sorted."""
+    models = spec.models.values()
+    fusion = {f.instance for f in scn.fusion_configs if f.name == spec.fusion and f.instance}
+    used = {
+        "hardware": {c.instance for c in models} | fusion,
+        "storage": {c.tier for c in models} | set(spec.data_tiers.values()),
+        "precision": {c.precision for c in models},
+        "compression": {c.compression for c in models},
+    }
+    return {kind: sorted(r for r in rows if r is not None) for kind, rows in used.items()}
+
+
 def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
     """Catalog rows the deployment uses whose figures are marked ESTIMATE (in the note or
     the source)."""
     cat = scn.resolved_catalog
-    used = {
-        "hardware": {c.instance for c in spec.models.values()},
-        "storage": {c.tier for c in spec.models.values()} | set(spec.data_tiers.values()),
-        "precision": {c.precision for c in spec.models.values()},
-        "compression": {c.compression for c in spec.models.values()},
-    }
     out = []
-    for kind, rows in used.items():
+    for kind, rows in used_catalog_rows(scn, spec).items():
         table = cat.table(kind).set_index(cat.table(kind).columns[0])
-        for row in sorted(r for r in rows if r is not None and r in table.index):
+        for row in (r for r in rows if r in table.index):
             text = " ".join(str(table.at[row, c]) for c in ("note", "source") if c in table.columns)
             if "ESTIMATE" in text:
                 note = table.at[row, "note"] if "note" in table.columns else text

@@ -768,16 +768,20 @@ ANYWHERE = "on-prem"  # a storage provider that is no cloud region's
 EPHEMERAL = ("instance-store",)  # storage kinds lost when the instance stops
 
 
-def _check_durable_tiers(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
-    """Artifacts and data outlive instances: an instance-store tier (local NVMe, lost when
-    the instance stops or is replaced) cannot keep them."""
-    st = catalog.storage
-    where = [("model_storage_tiers", t) for t in scn.model_storage_tiers] + [
+def _tiers_named(scn: Scenario) -> list[tuple[str, str]]:
+    """(field, tier) for every storage tier the scenario lets artifacts or data use."""
+    return [("model_storage_tiers", t) for t in scn.model_storage_tiers] + [
         (f"data_sources[{src.name}].storage_tiers", t)
         for src in scn.data_sources
         for t in src.storage_tiers
     ]
-    for field, tier in where:
+
+
+def _check_durable_tiers(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    """Artifacts and data outlive instances: an instance-store tier (local NVMe, lost when
+    the instance stops or is replaced) cannot keep them."""
+    st = catalog.storage
+    for field, tier in _tiers_named(scn):
         if tier in st.index and st.at[tier, "kind"] in EPHEMERAL:
             problems.append(
                 f"{field}: tier {tier!r} is {st.at[tier, 'kind']} storage, lost when the "
@@ -795,12 +799,7 @@ def _check_storage_regions(scn: Scenario, catalog: Catalog, problems: list[str])
     hw, st = catalog.hardware, catalog.storage
     providers = set(hw.provider[hw.region.isin(regions)].dropna()) | {ANYWHERE}
     own = {row.tier for row in scn.catalog.storage}
-    where = [("model_storage_tiers", t) for t in scn.model_storage_tiers] + [
-        (f"data_sources[{src.name}].storage_tiers", t)
-        for src in scn.data_sources
-        for t in src.storage_tiers
-    ]
-    for field, tier in where:
+    for field, tier in _tiers_named(scn):
         if tier in own or tier not in st.index:
             continue
         provider = st.at[tier, "provider"]

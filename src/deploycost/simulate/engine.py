@@ -43,8 +43,9 @@ import math
 import numpy as np
 from numba import njit
 
-POLICIES = ("round_robin", "random", "least_request", "central_queue")
-DISTRIBUTIONS = ("deterministic", "lognormal", "exponential")
+from deploycost.simulate import DISTRIBUTIONS, POLICIES
+
+__all__ = ["DISTRIBUTIONS", "POLICIES", "simulate", "simulate_groups"]
 
 
 @njit(cache=True)

@@ -73,7 +73,6 @@ def simulate_fleet(
             )
             for r in here.itertuples()
         ]
-        perfs = [s.perf for s in served]
         llm = [s.spec.is_llm for s in served]
         counts = fleet_counts(result, pool, instance)
         for d, day in enumerate(days.names):
@@ -87,7 +86,6 @@ def simulate_fleet(
                 for case, n in cases:
                     rows += _simulate_hour(
                         served,
-                        perfs,
                         llm,
                         rates,
                         n,
@@ -106,23 +104,11 @@ def simulate_fleet(
     return pd.DataFrame(rows)
 
 
-def _simulate_hour(served, perfs, llm, rates, n, settings, rng, where) -> list[dict]:
-    bases = [
-        {
-            "model": s.cost.space.models[s.model],
-            **where,
-            "arrival_qps": rate,
-            "replicas": n,
-            "batch": s.batch,
-            "dispatch": settings.dispatch_of(s.cost.space.models[s.model]),
-            **s.limits(),
-            "note": "",
-        }
-        for s, rate in zip(served, rates, strict=True)
-    ]
+def _simulate_hour(served, llm, rates, n, settings, rng, where) -> list[dict]:
+    bases = [s.base_row(settings, rate, n, **where) for s, rate in zip(served, rates, strict=True)]
     predicted = [
-        s.predicted(p, 1.0, rate / n) if n > 0 else (math.inf, math.nan)
-        for s, p, rate in zip(served, perfs, rates, strict=True)
+        s.predicted(1.0, rate / n) if n > 0 else (math.inf, math.nan)
+        for s, rate in zip(served, rates, strict=True)
     ]
     active = [k for k, rate in enumerate(rates) if rate > 0]
     if not active:
@@ -140,10 +126,11 @@ def _simulate_hour(served, perfs, llm, rates, n, settings, rng, where) -> list[d
             {**b, "predicted_p99_ms": p[0], "note": "an LLM sharing instances: not simulated"}
             for b, p in zip(bases, predicted, strict=True)
         ]
-    slots = served[active[0]].slots(perfs[active[0]]) if llm[active[0]] else 1
-    streams = [served[k].stream(perfs[k], rates[k]) for k in active]
-    first = served[active[0]].cost.space.models[served[active[0]].model]
-    figures = run_group(streams, n, slots, settings, rng, dispatch=settings.dispatch_of(first))
+    first = served[active[0]]
+    streams = [served[k].stream(rates[k]) for k in active]
+    figures = run_group(
+        streams, n, first.slots, settings, rng, dispatch=settings.dispatch_of(first.name)
+    )
     out = []
     for k, base in enumerate(bases):
         if k in active:

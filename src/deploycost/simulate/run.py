@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -219,8 +220,8 @@ class Stream:
         return self.tokens is not None
 
 
-def _poisson(rate: float, n: int, rng, start: float = 0.0) -> np.ndarray:
-    return start + np.cumsum(rng.exponential(1.0 / rate, n))
+def _poisson(rate: float, n: int, rng) -> np.ndarray:
+    return np.cumsum(rng.exponential(1.0 / rate, n))
 
 
 def run_group(
@@ -314,12 +315,6 @@ def run_group(
     return out
 
 
-def _batch_sizes_performance(cost: CostModel, batch: int):
-    """The performance table at batch sizes 1..batch (config k - 1 is batch k)."""
-    sizes = np.arange(1, batch + 1)
-    return performance(cost, Configs.of(sizes, np.ones(batch), np.zeros(batch, bool)))
-
-
 @dataclass(frozen=True)
 class Served:
     """One model on one instance type: its stream at a rate, and the analytic p99."""
@@ -337,7 +332,13 @@ class Served:
         return self.cost.scn.models[self.model]
 
     @property
+    def name(self) -> str:
+        return self.cost.space.models[self.model]
+
+    @cached_property
     def perf(self):
+        """The performance table of this model's configuration (an LLM's), or of batch
+        sizes 1..batch (config k - 1 is batch k), under the simulated queueing."""
         if self.spec.is_llm:
             configs = Configs.of([self.batch], [self.tensor_parallel], [True])
         else:
@@ -345,11 +346,26 @@ class Served:
             configs = Configs.of(np.arange(1, n + 1), np.ones(n), np.zeros(n, bool))
         return dataclasses.replace(performance(self.cost, configs), queueing=self.queueing)
 
-    def slots(self, perf) -> int:
-        return int(perf.slots[self.model, self.instance, self.precision, 0])
+    @property
+    def slots(self) -> int:
+        """Servers per instance: an LLM's sequence slots, else one."""
+        return int(self.perf.slots[self.model, self.instance, self.precision, 0])
 
-    def stream(self, perf, rate: float) -> Stream:
-        name = self.cost.space.models[self.model]
+    def base_row(self, settings: Settings, rate: float, replicas: int, **where) -> dict:
+        """The columns of a simulated row that come before the simulation's figures."""
+        return {
+            "model": self.name,
+            **where,
+            "arrival_qps": rate,
+            "replicas": replicas,
+            "batch": self.batch,
+            "dispatch": settings.dispatch_of(self.name),
+            **self.limits(),
+            "note": "",
+        }
+
+    def stream(self, rate: float) -> Stream:
+        perf, name = self.perf, self.name
         at = (self.model, self.instance, self.precision)
         if self.spec.is_llm:
             return Stream(
@@ -367,13 +383,13 @@ class Served:
         fixed = max(0.0, float(perf.service_ms[at][-1] / 1000.0 - occupancy[-1]))
         return Stream(name, rate, self.batch, np.concatenate([[0.0], occupancy]), fixed)
 
-    def predicted(self, perf, replicas: float, rate: float) -> tuple[float, float]:
+    def predicted(self, replicas: float, rate: float) -> tuple[float, float]:
         """The analytic (p99, TTFT p99) of ``replicas`` instances at ``rate`` req/s."""
         config = 0 if self.spec.is_llm else self.batch - 1
         at = tuple(np.array([v]) for v in (self.model, self.instance, self.precision, config))
-        p99, ttft = perf.latency_ms(at, float(replicas), np.array([rate]))
-        if rate >= replicas * float(perf.throughput_qps[at][0]):  # a measured capacity too
+        if rate >= replicas * float(self.perf.throughput_qps[at][0]):  # a measured capacity too
             return math.inf, math.inf if self.spec.is_llm else math.nan
+        p99, ttft = self.perf.latency_ms(at, float(replicas), np.array([rate]))
         return float(p99[0]), float(ttft[0])
 
     def limits(self) -> dict:
@@ -450,8 +466,6 @@ def simulate_deployment(
             int(choice.tensor_parallel),
             settings.queueing(space.models),
         )
-        perf = served.perf
-        slots = served.slots(perf) if model.is_llm else 1
         running = _replicas_by_hour(cost, choice, share, model.min_replicas)
         given = _trace_hours(trace, share, rng) if trace is not None else None
         for hour in given if given is not None else hours:
@@ -464,26 +478,17 @@ def simulate_deployment(
                 rate = share * (peak_qps if hour == "peak" else hourly[hour])
                 replicas = int(choice.replicas) if hour == "peak" else int(running[hour])
             before = int(running[(hour - 1) % 24]) if isinstance(hour, int) else replicas
-            base = {
-                "model": name,
-                "hour": hour,
-                "arrival_qps": rate,
-                "replicas": replicas,
-                "batch": int(choice.batch),
-                "dispatch": settings.dispatch_of(name),
-                **served.limits(),
-                "note": "",
-            }
+            base = served.base_row(settings, rate, replicas, hour=hour)
             if settings.scale_up_lag_min > 0 and before < replicas:
                 base["ready_at_start"] = before
-            predicted = served.predicted(perf, replicas, rate)
+            predicted = served.predicted(replicas, rate)
             if rate <= 0:
                 rows.append({**base, "predicted_p99_ms": predicted[0], "note": "no traffic"})
                 continue
             figures = run_group(
-                [served.stream(perf, rate)],
+                [served.stream(rate)],
                 replicas,
-                slots,
+                served.slots,
                 settings,
                 rng,
                 ready_now=before,
