@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from deploycost.catalog import KEYS, load_catalog
+from deploycost.catalog import KEYS, WIDTHS, load_catalog
+from deploycost.cost.model import CostModel
 from deploycost.cost.prices import build_prices
-from deploycost.scenario.schema import validate_scenario
+from deploycost.scenario.schema import ScenarioError, validate_scenario
 
 
 @pytest.mark.parametrize("kind", [k for k in KEYS if k != "compression"])
@@ -69,8 +71,65 @@ def test_precisions_and_compressions():
     cat = load_catalog()
     assert {"fp32", "fp16", "bf16", "int8", "int4"} <= set(cat.precision.index)
     assert cat.precision.at["int8", "bytes_per_param"] == 1
-    assert {"gzip", "lz4", "zstd"} <= set(cat.compression.index)
-    assert (cat.compression.size_factor <= 1).all()
+    assert {"gzip", "lz4", "zstd", "zipnn"} <= set(cat.compression.index)
+    widths = cat.compression[[f"size_factor_{w}" for w in WIDTHS]]
+    assert ((widths > 0) & (widths <= 1)).all().all()
+    # float weights: no codec beats the ~1.5x (bf16) / ~1.2x (fp32) entropy bound of the
+    # sources; quantized weights compress least of all
+    assert (widths.size_factor_16bit >= 1 / 1.52).all()
+    assert (widths.size_factor_32bit >= 1 / 1.21).all()
+    assert (widths.size_factor_8bit >= widths.size_factor_16bit).all()
+    assert (widths.size_factor_4bit >= widths.size_factor_16bit).all()
+
+
+def _one_model(**catalog) -> CostModel:
+    return CostModel(
+        validate_scenario(
+            {
+                "currency": "USD",
+                "models": [
+                    {"name": "a", "size_gb": 2.0, "checkpoint_precision": "bf16"}
+                ],  # 1e9 params
+                "catalog": catalog,
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("precision", "compression", "expected_gb"),
+    [
+        ("bf16", "zstd", 2.0 * 0.783),  # ZipNN README: zstd leaves bf16 weights at 78.3 %
+        ("fp32", "zstd", 4.0 * 0.943),  # plain zstd on fp32 tensors: ~1.06x
+        ("int8", "zstd", 1.0 * 0.96),  # quantized weights: ~1.04x
+        ("int4", "zipnn", 0.5 * 0.951),
+        ("bf16", "lz4", 2.0),  # lz4 does not shrink float weights
+        ("bf16", "zipnn", 2.0 * 0.663),
+    ],
+)
+def test_artifact_size_follows_the_weight_width(precision, compression, expected_gb):
+    cost = _one_model()
+    space = cost.space
+    gb = cost.artifact_gb(
+        cost.const,
+        np.array([space.precisions.index(precision)]),
+        np.array([space.compressions.index(compression)]),
+    )
+    assert gb[0] == pytest.approx(expected_gb, rel=1e-12)
+
+
+def test_a_scenario_size_factor_sets_every_width_and_is_no_longer_an_estimate():
+    cat = _one_model(compression=[{"compression": "zstd", "size_factor": 0.5}])
+    comp = cat.scn.resolved_catalog.compression
+    assert [comp.at["zstd", f"size_factor_{w}"] for w in WIDTHS] == [0.5] * 4
+    assert not cat.scn.resolved_catalog.compression_estimated("int8", "zstd")
+    one = _one_model(compression=[{"compression": "zstd", "size_factor_16bit": 0.7}])
+    comp = one.scn.resolved_catalog.compression
+    assert comp.at["zstd", "size_factor_16bit"] == 0.7
+    assert comp.at["zstd", "size_factor_32bit"] == 0.943  # the catalog's, untouched
+    assert one.scn.resolved_catalog.compression_estimated("int8", "zstd")
+    assert load_catalog().compression_estimated("int8", "zstd")
+    assert not load_catalog().compression_estimated("bf16", "zstd")
 
 
 def test_scenario_overrides_and_adds_rows():
@@ -126,3 +185,21 @@ def test_spot_prices_rise_with_size_or_say_why():
                 flagged.append(culprit)
                 assert "ESTIMATE" in str(hw.at[culprit, "note"]), culprit
     assert {"c7i.16xlarge", "c7i.48xlarge"} <= set(flagged)
+
+
+def test_spot_prices_are_below_on_demand_and_gpu_rows_have_them():
+    hw = load_catalog().hardware
+    spot = hw[hw.price_spot_per_hour.notna()]
+    assert (spot.price_spot_per_hour < spot.price_on_demand_per_hour).all()
+    aws_gpu = hw[(hw.provider == "AWS") & (hw.compute_class != "cpu")]
+    priced = aws_gpu.price_spot_per_hour.notna()
+    assert priced.sum() >= 15, list(aws_gpu.index[~priced])
+    assert all("Spot Instance Advisor" in s for s in aws_gpu.source[priced])
+
+
+def test_a_new_compression_row_needs_its_size():
+    with pytest.raises(ScenarioError, match=r"catalog.compression\[brotli\].size_factor"):
+        _one_model(compression=[{"compression": "brotli", "size_factor_16bit": 0.8}])
+    whole = {f"size_factor_{w}": 0.9 for w in WIDTHS}
+    cost = _one_model(compression=[{"compression": "brotli", **whole}])
+    assert cost.scn.resolved_catalog.compression.at["brotli", "size_factor_4bit"] == 0.9

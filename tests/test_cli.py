@@ -445,4 +445,4 @@ def test_the_ecommerce_file_switches_price_plan_without_other_edits(tmp_path):
                 hw.at[h, "price_on_demand_per_hour"]
             )
             assert f"on_demand (no {plan} price)" in prices.at[f"instance_hour[{h}]", "note"]
-    assert totals["reserved_1yr"] < 1308.61
+    assert totals["reserved_1yr"] < 1308.64

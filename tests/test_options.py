@@ -43,6 +43,29 @@ def test_roofline_by_hand():
     assert perf.throughput_qps[0, h, c, b] == pytest.approx(8 / service_s, rel=1e-12)
 
 
+def test_measured_speedups_cap_the_roofline_of_quantized_precisions():
+    """One L4 (121 TFLOPS fp16, 242.5 TOPS int8 and int4, 300 GB/s), batch 8: the roofline
+    promises ~1.8x (int8) and ~2x (int4) over fp16's 15.0 ms; the catalog's measurements
+    (1.629x int8, BERT-Large on L4; 2.28x int4, AWQ decode on A100) bound int8 at 9.2 ms,
+    while int4's own roofline (7.6 ms, int4 runs at the int8 peak) is already slower than
+    its bound (6.6 ms). fp32 has no measurement: its roofline stands."""
+    scn = _scenario(gflops_per_query=100, allowed_precisions=["fp32", "fp16", "int8", "int4"])
+    cost = CostModel(scn)
+    perf = performance(cost, Configs.of([8], [1], [False]))
+    h = cost.space.instances.index("g6.xlarge")
+    at = {p: cost.space.precisions.index(p) for p in ("fp32", "fp16", "int8", "int4")}
+    fp16_s = max(8 * 100e9 / (121e12 * 0.5), (1000e6 * 2 + 8 * 10e6) / (300e9 * 0.5)) + 1e-3
+    assert perf.service_ms[0, h, at["fp16"], 0] == pytest.approx(fp16_s * 1e3, rel=1e-12)
+    assert perf.service_ms[0, h, at["int8"], 0] == pytest.approx(fp16_s / 1.629 * 1e3, rel=1e-12)
+    int4_s = max(8 * 100e9 / (242.5e12 * 0.5), (1000e6 * 0.5 + 8 * 10e6) / (300e9 * 0.5)) + 1e-3
+    assert int4_s > fp16_s / 2.28
+    assert perf.service_ms[0, h, at["int4"], 0] == pytest.approx(int4_s * 1e3, rel=1e-12)
+    int8_roofline_s = max(8 * 100e9 / (242.5e12 * 0.5), (1000e6 + 8 * 10e6) / (300e9 * 0.5)) + 1e-3
+    assert int8_roofline_s < fp16_s / 1.629  # the measurement binds
+    fp32_s = max(8 * 100e9 / (30.3e12 * 0.5), (1000e6 * 4 + 8 * 10e6) / (300e9 * 0.5)) + 1e-3
+    assert perf.service_ms[0, h, at["fp32"], 0] == pytest.approx(fp32_s * 1e3, rel=1e-12)
+
+
 def test_cpu_peak_scales_with_vcpus():
     scn = _scenario(gflops_per_query=50)
     cost = CostModel(scn)

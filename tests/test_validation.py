@@ -454,7 +454,7 @@ def test_every_field_has_a_description_and_every_number_a_unit():
             if kinds & {"number", "integer"}:
                 assert prop.get("x-unit"), f"{name}.{field} is a number without a unit"
             checked += 1
-    assert checked == 227
+    assert checked == 232
 
 
 def test_calibration_instance_defaults_to_one_the_scenario_can_buy():
@@ -485,3 +485,21 @@ def test_instance_storage_is_not_a_durable_tier(hand_raw):
     artifacts and for data."""
     hand_raw["model_storage_tiers"] = ["s3-standard", "local-nvme"]
     _reject(hand_raw, r"model_storage_tiers: tier 'local-nvme' is instance-store storage, lost")
+
+
+def test_quality_deltas_name_known_precisions_and_undeclared_ones_are_listed(hand_raw):
+    from deploycost.scenario.assumptions import catalog_estimates
+    from deploycost.scenario.schema import DeploymentSpec
+
+    hand_raw["models"][0]["quality_deltas"] = {"int9": -0.01}
+    with pytest.raises(ScenarioError, match=r"models\[m1\]\.quality_deltas must name a known "):
+        validate_scenario(hand_raw)
+    hand_raw["models"][0] |= {"quality_deltas": {}, "quality": 0.9}
+    spec = DeploymentSpec.model_validate(
+        {"models": {"m1": {"instance": "g5.xlarge", "replicas": 1, "precision": "int8"}}}
+    )
+    listed = catalog_estimates(validate_scenario(hand_raw), spec)
+    assert [e for e in listed if e.startswith("m1: quality change at int8 -1.00% from the catalog")]
+    hand_raw["models"][0]["quality_deltas"] = {"int8": -0.002}
+    listed = catalog_estimates(validate_scenario(hand_raw), spec)
+    assert not [e for e in listed if "quality change" in e]

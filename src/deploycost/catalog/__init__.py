@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 KEYS: dict[str, str] = {
@@ -28,6 +29,17 @@ PRICING_COLUMNS: dict[str, str] = {
     "reserved_1yr": "price_reserved_1yr_per_hour",
     "spot": "price_spot_per_hour",
 }
+
+
+# File compression shrinks weights by how many bits each value has: measured factors per
+# width class (``compression.csv`` columns ``size_factor_<width>``).
+WIDTHS: tuple[str, ...] = ("32bit", "16bit", "8bit", "4bit")
+
+
+def width_class(bytes_per_param: float) -> str:
+    """The width class of weights stored at ``bytes_per_param`` (nearest at or below)."""
+    bits = 8 * bytes_per_param
+    return next((w for w in WIDTHS if bits >= int(w[:-3]) * 0.75), WIDTHS[-1])
 
 
 def _read(kind: str) -> pd.DataFrame:
@@ -50,6 +62,23 @@ class Catalog:
     labor: pd.DataFrame
     exchange_rates: pd.DataFrame
     llm_architectures: pd.DataFrame
+
+    def size_factors(self, precisions: list[str], compressions: list[str]):
+        """(C, Z) compressed over original size of weights at each precision under each
+        file compression (by the precision's width class)."""
+        comp = self.compression.loc[compressions]
+        return np.array(
+            [
+                comp[f"size_factor_{width_class(b)}"].to_numpy(float)
+                for b in self.precision.bytes_per_param.loc[precisions]
+            ]
+        ).reshape(len(precisions), len(compressions))
+
+    def compression_estimated(self, precision: str, compression: str) -> bool:
+        """The size factor of ``compression`` at ``precision``'s width is an estimate."""
+        width = width_class(float(self.precision.at[precision, "bytes_per_param"]))
+        marked = self.compression.at[compression, "estimated_widths"]
+        return isinstance(marked, str) and width in marked.split()
 
     def table(self, kind: str) -> pd.DataFrame:
         if kind not in KEYS:

@@ -18,7 +18,8 @@ Formulas (i model, d deployment, t tier, h instance type, s data source; units i
   ``day_rate``. The seed multiplied *model size x response time x queries*, which is not a
   data volume; we count gigabytes acquired, cleaned, stored and read.
 * model storage (seed C_store): artifact GB = params x bytes/param(precision) x
-  size_factor(file compression); stored GB = artifact x versions_kept x (1 + backups);
+  size_factor(file compression, width class of the precision); stored GB = artifact x
+  versions_kept x (1 + backups);
   ``stored * billed(t) / 30.4`` [GB-month/day] x ``storage_gb_month[t]`` + loads/day x
   artifact GB x ``retrieval_gb[t]``, where loads/day = replicas x retrains/30.4 (each new
   version is pulled by every replica) + replica starts/day when autoscaling. The seed paid
@@ -371,9 +372,17 @@ class CostModel:
         self.bytes_per = cat.precision.bytes_per_param.reindex(list(space.precisions)).to_numpy(
             float
         )
-        self.size_factor = cat.compression.size_factor.reindex(list(space.compressions)).to_numpy(
-            float
-        )
+        # (C, Z) by the precision's width: weights at fewer bits compress less
+        self.size_factor = cat.size_factors(list(space.precisions), list(space.compressions))
+        # (M, C) relative quality change: the model's own measurement, else the catalog's
+        catalog_delta = cat.precision.quality_delta_rel.reindex(list(space.precisions))
+        self.quality_delta = np.array(
+            [
+                [m.quality_deltas.get(p, catalog_delta[p]) for p in space.precisions]
+                for m in scn.models
+            ],
+            float,
+        ).reshape(len(scn.models), len(space.precisions))
         self.multiplier = np.array([a.person_day_multiplier for a in scn.people.automation_levels])
         # the artifact tiers and file compressions options may use, as axis indices
         self.artifact_tiers = np.array([space.tiers.index(t) for t in scn.model_storage_tiers])
@@ -394,8 +403,13 @@ class CostModel:
     def artifact_gb(
         self, const: ModelConstants, precision: np.ndarray, compression: np.ndarray
     ) -> np.ndarray:
-        """GB of one stored model artifact: params x bytes/param x file-compression factor."""
-        return const.gb_per_param_byte * self.bytes_per[precision] * self.size_factor[compression]
+        """GB of one stored model artifact: params x bytes/param x file-compression factor
+        (of the precision's width class)."""
+        return (
+            const.gb_per_param_byte
+            * self.bytes_per[precision]
+            * self.size_factor[precision, compression]
+        )
 
     def _compute(self, dep: Deployments, hours: np.ndarray, owners: list[str]) -> list[_Block]:
         return [

@@ -153,7 +153,6 @@ def check_limits(
     const = cost.const.take(idx)
     backups = np.array([ch.backups for ch in choices])
     stored = cost.artifact_gb(const, c, zips) * const.versions_kept * (1 + backups)
-    deltas = scn.resolved_catalog.precision.quality_delta_rel
     picks = Picks(
         fusion=f,
         units=unit,
@@ -164,7 +163,7 @@ def check_limits(
         tpot_ms=tpot[None],
         utilisation=utilisation[None],
         cold_start_s=cold[None],
-        quality_delta=np.array([float(deltas[space.precisions[k]]) for k in c])[None],
+        quality_delta=cost.quality_delta[idx, c][None],
         tier=tier[None],
         stored_gb=stored[None],
         data_tier=_indices(space.tiers, [spec.data_tiers.get(s) for s in space.sources])[None],

@@ -50,7 +50,6 @@ from deploycost.options.performance import (
     Performance,
     Reason,
     config_grid,
-    hardware_axes,
     performance,
 )
 
@@ -185,7 +184,7 @@ def _artifacts(
             "cold_start_s": cold[chosen],
             "artifact_gb": artifact_gb,
             "stored_gb": artifact_gb * const.versions_kept[k] * (1 + ck[chosen]),
-            "quality_delta": hardware_axes(cost)["quality_delta"][c[k]],
+            "quality_delta": cost.quality_delta[i[k], c[k]],
             "cost_per_day": daily[chosen],
         }
     )

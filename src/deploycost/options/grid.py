@@ -497,7 +497,7 @@ def _option_table(
             "prefill_share": grid.perf.prefill_share[at],
             "measured": grid.perf.profiled[at],
             "slo_ms": const.slo_ms[i],
-            "quality_delta": hardware_axes(cost)["quality_delta"][final["precision"]],
+            "quality_delta": cost.quality_delta[i, final["precision"]],
             "artifact_gb": artifact,
             "stored_gb": artifact * const.versions_kept[i] * (1 + final["backups"]),
             "cold_start_s": cold_start_seconds(

@@ -4,6 +4,7 @@ answer that rests on any (with the estimates of ``optimize.solve``)."""
 
 from __future__ import annotations
 
+from deploycost.catalog import width_class
 from deploycost.scenario.schema import DeploymentSpec, Scenario
 
 
@@ -58,14 +59,51 @@ def used_catalog_rows(scn: Scenario, spec: DeploymentSpec) -> dict[str, list[str
 
 def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
     """Catalog rows the deployment uses whose figures are marked ESTIMATE (in the note or
-    the source)."""
+    the source); for a file compression, when the width class of the weights it
+    compresses is listed in ``estimated_widths``."""
     cat = scn.resolved_catalog
     out = []
     for kind, rows in used_catalog_rows(scn, spec).items():
+        if kind == "compression":
+            continue  # its estimates depend on the weight width: below
         table = cat.table(kind).set_index(cat.table(kind).columns[0])
         for row in (r for r in rows if r in table.index):
             text = " ".join(str(table.at[row, c]) for c in ("note", "source") if c in table.columns)
             if "ESTIMATE" in text:
                 note = table.at[row, "note"] if "note" in table.columns else text
                 out.append(f"catalog {kind} {row}: {note}")
+    out += _catalog_quality_deltas(scn, spec)
+    pairs = {(c.precision, c.compression) for c in spec.models.values() if c.precision}
+    for precision, compression in sorted(pairs):
+        if compression in cat.compression.index and cat.compression_estimated(
+            precision, compression
+        ):
+            out.append(
+                f"catalog compression {compression} at {precision}: size of "
+                f"{width_class(float(cat.precision.at[precision, 'bytes_per_param']))} weights "
+                f"not measured ({cat.compression.at[compression, 'note']})"
+            )
+    return out
+
+
+def _catalog_quality_deltas(scn: Scenario, spec: DeploymentSpec) -> list[str]:
+    """Models with a quality figure requantised to a precision whose quality change comes
+    from the catalog (measured on other models) rather than from
+    ``models[].quality_deltas``."""
+    precision = scn.resolved_catalog.precision
+    out = []
+    for model in scn.models:
+        choice = spec.models.get(model.name)
+        if choice is None or not model.quality:
+            continue
+        served = choice.precision or model.checkpoint_precision
+        delta = float(precision.at[served, "quality_delta_rel"])
+        published = float(precision.at[model.checkpoint_precision, "quality_delta_rel"])
+        if served in model.quality_deltas or delta == published:
+            continue  # measured on this model, or no change from the published checkpoint
+        out.append(
+            f"{model.name}: quality change at {served} {delta:+.2%} from the catalog "
+            f"({precision.at[served, 'source']}), not measured on this model; state "
+            f"models[{model.name}].quality_deltas"
+        )
     return out

@@ -102,6 +102,10 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "image": ("Container image for the manifests (default: a marked placeholder)", None),
         "pool": ("Fleet pool: models naming one pool share instances", None),
         "dispatch": ("How requests reach its replicas (default: options.dispatch)", None),
+        "quality_deltas": (
+            "Quality change per precision measured on this model (default: the catalog's)",
+            "fraction",
+        ),
     },
     "Profile": {
         "instance": ("Instance type measured", None),
@@ -267,7 +271,11 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
     },
     "CompressionRow": {
         "compression": ("File compression name (catalog key)", None),
-        "size_factor": ("Compressed size over original size", "ratio"),
+        "size_factor": ("Compressed over original size, every weight width", "ratio"),
+        "size_factor_32bit": ("Compressed over original size of 32-bit weights", "ratio"),
+        "size_factor_16bit": ("Compressed over original size of 16-bit weights", "ratio"),
+        "size_factor_8bit": ("Compressed over original size of 8-bit weights", "ratio"),
+        "size_factor_4bit": ("Compressed over original size of 4-bit weights", "ratio"),
         "decompress_mb_s": ("Decompression speed", "MB/s"),
         "as_of": ("Date of the figure", None),
         "source": ("Where the row comes from", None),

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from deploycost.catalog import KEYS, PRICING_COLUMNS, Catalog, load_catalog
+from deploycost.catalog import KEYS, PRICING_COLUMNS, WIDTHS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
 from deploycost.periods import DAYS_PER_YEAR
 from deploycost.scenario.yamlfile import parse_yaml, read_input, with_locations
@@ -221,6 +221,8 @@ class ModelSpec(Strict):
     image: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     pool: Name | None = None
     dispatch: Literal["central_queue", "round_robin", "random", "least_request"] | None = None
+    # relative quality change per precision measured on this model (wins over the catalog)
+    quality_deltas: dict[str, Annotated[float, Field(ge=-1, le=1)]] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -361,9 +363,19 @@ class PrecisionRow(Strict):
     note: str | None = None
 
 
+SizeFactor = Annotated[float, Field(gt=0, le=1)]
+
+
 class CompressionRow(Strict):
+    """A file compression; ``size_factor`` sets every width class at once, the
+    ``size_factor_<width>`` fields one each (they win over ``size_factor``)."""
+
     compression: RowKey
-    size_factor: Annotated[float, Field(gt=0, le=1)] | None = None
+    size_factor: SizeFactor | None = None
+    size_factor_32bit: SizeFactor | None = None
+    size_factor_16bit: SizeFactor | None = None
+    size_factor_8bit: SizeFactor | None = None
+    size_factor_4bit: SizeFactor | None = None
     decompress_mb_s: Pos | None = None
     as_of: str | None = None
     source: str | None = None
@@ -744,10 +756,38 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
             if name in existing:
                 continue
             for column in REQUIRED_FOR_NEW_ROW[kind]:
-                if getattr(row, column) is None:
+                if getattr(row, column) is None and not _all_widths_given(row, column):
                     problems.append(f"catalog.{kind}[{name}].{column} is required for a new row")
-        catalog = catalog.with_rows(kind, [row.model_dump() for row in rows])
+        catalog = catalog.with_rows(kind, [_catalog_row(row, catalog) for row in rows])
     return catalog
+
+
+def _all_widths_given(row: Strict, column: str) -> bool:
+    return column == "size_factor" and all(
+        getattr(row, f"size_factor_{w}") is not None for w in WIDTHS
+    )
+
+
+def _catalog_row(row: Strict, catalog: Catalog) -> dict:
+    """The catalog columns a scenario row sets: a compression's ``size_factor`` fills the
+    width classes it does not name, and the widths it sets are its own figures, no longer
+    estimates."""
+    values = row.model_dump()
+    if isinstance(row, CompressionRow):
+        shared = values.pop("size_factor")
+        for width in WIDTHS:
+            if values[f"size_factor_{width}"] is None:
+                values[f"size_factor_{width}"] = shared
+        comp = catalog.compression
+        marked = (
+            comp.at[row.compression, "estimated_widths"] if row.compression in comp.index else ""
+        )
+        values["estimated_widths"] = " ".join(
+            w
+            for w in (marked.split() if isinstance(marked, str) else [])
+            if values[f"size_factor_{w}"] is None
+        )
+    return values
 
 
 def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
@@ -859,6 +899,8 @@ def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
             _ref(name, instances, f"{path}.allowed_instances", "instance", problems)
         for name in m.allowed_precisions or []:
             _ref(name, precisions, f"{path}.allowed_precisions", "precision", problems)
+        for name in m.quality_deltas:
+            _ref(name, precisions, f"{path}.quality_deltas", "precision", problems)
         _check_llm(scn, m, catalog, problems)
 
 
