@@ -7,7 +7,9 @@
   three purchase plans, 24 h x two day types with autoscaling, a cap of two types per
   model) at each ``--models``, in a fresh process: seconds for the capacity search and
   artifacts (grid), the MILP build, the HiGHS solve, end to end, the build's share of the
-  solve, the gap, and the process's peak resident memory;
+  solve, the gap, how it was solved (``blocks``: pool by pool, ``whole``: the coupling
+  rows bind, one MILP) and the process's peak resident memory; each size twice, with the
+  generated quality floor (which ties the pools together) and without it;
 * Mélange-style peer: N x N request-size buckets (input x output tokens) sharing one pool
   of four GPU types, each bucket a model with a capacity per GPU (requests/s at the SLO),
   solved (a) as a deploycost scenario by our formulation and HiGHS, and (b) as Mélange
@@ -170,8 +172,9 @@ def ours(scenario: dict) -> tuple[float, float, float, str]:
     return seconds, inner, compute, result.status.value
 
 
-def scale_child(models: int, time_limit: float) -> dict:
-    """One scale run, in this (fresh) process."""
+def scale_child(models: int, time_limit: float, floor: bool) -> dict:
+    """One scale run, in this (fresh) process; without ``floor`` the generated quality
+    floor is dropped (the pools are then independent and solved apart)."""
     from deploycost.cost.model import CostModel
     from deploycost.optimize.fleet import build_fleet
     from deploycost.optimize.fleet_solve import solve_fleet
@@ -181,7 +184,10 @@ def scale_child(models: int, time_limit: float) -> dict:
     from deploycost.scenario.synthetic import random_fleet_scenario
 
     start = time.perf_counter()
-    scn = validate_scenario(random_fleet_scenario(1, models=models))
+    raw = random_fleet_scenario(1, models=models)
+    if not floor:
+        raw["constraints"].pop("quality_floor", None)
+    scn = validate_scenario(raw)
     cost = CostModel(scn)
     t0 = time.perf_counter()
     fleet = fleet_options(cost)
@@ -201,6 +207,7 @@ def scale_child(models: int, time_limit: float) -> dict:
         "columns": result.size["columns"],
         "integer": result.size["integer_columns"],
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "how": "blocks" if result.size.get("solved_in_blocks") else "whole",
     }
 
 
@@ -211,9 +218,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(scale_child(args.child, args.time_limit)))
+        print(json.dumps(scale_child(args.child, args.time_limit, not args.no_floor)))
         return
 
     print("Mélange-style peer (best of repeats; ratio = PuLP per variable + CBC / ours):")
@@ -238,33 +246,30 @@ def main() -> None:
 
     print("\nScale (fresh process per run, best of repeats by end to end):")
     print(
-        f"{'models':>6} {'grid s':>7} {'build s':>7} {'solve s':>8} {'e2e s':>7} "
-        f"{'build/solve':>11} {'status':>9} {'gap':>8} {'columns':>8} {'RSS MB':>7}"
+        f"{'models':>6} {'floor':>5} {'grid s':>7} {'build s':>7} {'solve s':>8} {'e2e s':>7} "
+        f"{'build/solve':>11} {'status':>9} {'gap':>8} {'how':>6} {'columns':>8} {'RSS MB':>7}"
     )
     for models in args.models:
-        runs = []
-        for _ in range(args.repeats):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    str(models),
-                    "--time-limit",
-                    str(args.time_limit),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
+        for floor in (True, False):
+            runs = []
+            for _ in range(args.repeats):
+                command = [sys.executable, __file__, "--child", str(models)]
+                command += ["--time-limit", str(args.time_limit)]
+                out = subprocess.run(
+                    command + ([] if floor else ["--no-floor"]),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            r = min(runs, key=lambda run: run["e2e_s"])
+            gap = "-" if r["gap"] is None else f"{r['gap']:.2%}"
+            print(
+                f"{models:6d} {'yes' if floor else 'no':>5} {r['grid_s']:7.2f} "
+                f"{r['build_s']:7.2f} {r['solve_s']:8.2f} {r['e2e_s']:7.2f} "
+                f"{r['build_s'] / r['solve_s']:11.1%} {r['status']:>9} {gap:>8} {r['how']:>6} "
+                f"{r['columns']:8d} {r['rss_mb']:7.0f}"
             )
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        r = min(runs, key=lambda run: run["e2e_s"])
-        gap = "-" if r["gap"] is None else f"{r['gap']:.2%}"
-        print(
-            f"{models:6d} {r['grid_s']:7.2f} {r['build_s']:7.2f} {r['solve_s']:8.2f} "
-            f"{r['e2e_s']:7.2f} {r['build_s'] / r['solve_s']:11.1%} {r['status']:>9} {gap:>8} "
-            f"{r['columns']:8d} {r['rss_mb']:7.0f}"
-        )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,13 @@ def test_proven_optimum_is_optimal():
     assert bound == 1308.6129262
 
 
+def test_a_model_that_costs_nothing_is_optimal_though_cbc_prints_no_gap():
+    log = OPTIMAL_LOG.replace("1308.6129262", "0").replace("1308.61", "0")
+    log = log.replace("Gap:                            0", "Gap:                            -")
+    status, bound, gap = classify(pulp.LpStatusOptimal, pulp.LpSolutionOptimal, log, 0.0)
+    assert (status, bound, gap) == (Status.OPTIMAL, 0.0, 0.0)
+
+
 def test_stop_within_a_positive_gap_is_feasible():
     log = OPTIMAL_LOG.replace(
         "Gap:                            0", "Gap:                            0.02"

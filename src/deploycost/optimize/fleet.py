@@ -678,34 +678,57 @@ def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, z0) -> None:
             )
 
 
-def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, scale, rows, use0):
-    """``idle[p, h, d, g]``: ``(K + N + S)[p, h, d, g] - M_ph sum_{u in p} use[u, h] <= 0``:
-    a pool runs instances of type h only if one of its models uses h (no spare of a type
-    that could not take over the load). ``M_ph`` bounds the count: the instances all of
-    p's models would need on h at the peak, spot-discounted, plus min_replicas."""
+def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, peak, rows, use0):
+    """A pool runs instances of type h only if one of its models uses h (no spare of a
+    type that could not take over the load), each count bounded by what its models could
+    need then, so that the relaxation stays tight:
+
+    * ``idle[p, h, d, g]``: ``(N + S)[p, h, d, g] - sum_{u in p} M_uhdg use[u, h] <= 0``
+      with ``M_uhdg`` = the instances u would need on h for all its load at slot g's rate,
+      spot-discounted, plus the pool's largest min_replicas (more is never cheaper);
+    * ``idle_committed[p, h]``: ``K[p, h] - sum_u M_uh use[u, h] <= 0``, M at the year's
+      peak (a commitment serves every hour)."""
     keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
     unit_of_mode = fleet.modes.unit.to_numpy()
     inst_of_mode = fleet.modes.instance_idx.to_numpy()
     min_rep = cost.const.min_replicas[fleet.units.model]
+    peak_qps = float(days.need_qps.max())
     for p, h in pool_types:
         members = np.nonzero(pool_of_unit == p)[0]
-        users = use0 + np.nonzero(np.isin(use_pairs[:, 0], members) & (use_pairs[:, 1] == h))[0]
-        on = np.isin(unit_of_mode, members) & (inst_of_mode == h)
-        big_m = (
-            np.ceil(sum(scale[on & (unit_of_mode == u)].max(initial=0.0) for u in members) / keep)
-            + float(min_rep[members].max())
-            + 1.0
+        found = np.nonzero(np.isin(use_pairs[:, 0], members) & (use_pairs[:, 1] == h))[0]
+        users = use0 + found
+        on_h = inst_of_mode == h
+        at_peak = np.array(  # (users,) instances each user needs on h at the peak
+            [peak[on_h & (unit_of_mode == u)].max(initial=0.0) for u in use_pairs[found, 0]]
         )
+        floor = float(min_rep[members].max())
+
+        def bound(fraction: float, at_peak=at_peak, floor=floor) -> np.ndarray:
+            return -(np.ceil(at_peak * fraction / keep - 1e-9) + floor)
+
+        reserved = [
+            c for c, plan in zip(*count_of(p, h, 0, 0), strict=True) if plan == "reserved_1yr"
+        ]
+        name = cost.space.instances[h]
         for d, day in enumerate(days.names):
-            for g in range(len(days.slots[d])):
-                cols, _ = count_of(p, h, d, g)
-                rows.add(
-                    f"idle[{p},{cost.space.instances[h]},{day},{g}]",
-                    np.concatenate([cols, users]),
-                    np.concatenate([np.ones(len(cols)), np.full(len(users), -big_m)]),
-                    -np.inf,
-                    0.0,
-                )
+            for g, (rate, _) in enumerate(days.slots[d]):
+                cols = [c for c in count_of(p, h, d, g)[0] if c not in reserved]
+                if cols:
+                    rows.add(
+                        f"idle[{p},{name},{day},{g}]",
+                        np.concatenate([cols, users]),
+                        np.concatenate([np.ones(len(cols)), bound(rate / peak_qps)]),
+                        -np.inf,
+                        0.0,
+                    )
+        if reserved:
+            rows.add(
+                f"idle_committed[{p},{name}]",
+                np.concatenate([reserved, users]),
+                np.concatenate([np.ones(len(reserved)), bound(1.0)]),
+                -np.inf,
+                0.0,
+            )
 
 
 def _place_rows(place_modes, rows, w0, place0, scale) -> None:

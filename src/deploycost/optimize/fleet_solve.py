@@ -20,8 +20,9 @@ import pandas as pd
 from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, plan_price_name
 from deploycost.errors import DeployCostError
+from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import DayTable, FleetFormulation, build_fleet, fit_together
-from deploycost.optimize.solvers import SolverOptions, Status, get_backend
+from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, get_backend
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.schema import as_scenario
 
@@ -120,9 +121,10 @@ def solve_fleet(
             timings={"build_s": t1 - t0},
             size=size,
         )
-    out = solver(form, options)
+    out = _solve(form, solver, options)
     t2 = time.perf_counter()
     timings = {"build_s": t1 - t0, "solve_s": t2 - t1}
+    size["solved_in_blocks"] = int(out.message == IN_BLOCKS)
     if out.x is None:
         why = (
             explain_infeasible_fleet(form, solver, options)
@@ -149,6 +151,34 @@ def solve_fleet(
             "size": size,
         }
     )
+
+
+# rows that tie pools together: set aside while the pools are solved one by one, then checked
+COUPLING = (
+    "quality_min",
+    "quota_max",
+    "budget_max",
+    "storage_capacity_max",
+    "latency_e2e_max",
+)
+
+
+def _solve(form: FleetFormulation, solver, options: SolverOptions):
+    """The fleet MILP, pool by pool when the coupling rows do not bind (exact; see
+    ``optimize.blocks``), else whole, in the time left."""
+    start = time.perf_counter()
+    choice = np.arange(form.z.start, form.z.stop)
+    out = solve_in_blocks(form, solver, options, choice, COUPLING)
+    if out is not None:
+        return out
+    if options.time_limit_s is None:
+        return solver(form, options)
+    left = options.time_limit_s - (time.perf_counter() - start)
+    if left <= 0:
+        return SolverOutput(
+            Status.NOT_SOLVED, None, None, None, None, 0.0, "time limit reached in blocks"
+        )
+    return solver(form, replace(options, time_limit_s=left))
 
 
 # limit families an infeasible fleet is explained by, in the order they are tried: the rows

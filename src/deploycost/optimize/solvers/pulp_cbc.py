@@ -107,7 +107,8 @@ def classify(
         return Status.INFEASIBLE, None, None
     if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         return Status.NOT_SOLVED, None, None
-    reported = re.search(r"^Gap:\s+(-?[\d.eE+-]+)", log, re.MULTILINE)
+    # CBC prints "Gap: -" when objective and bound are both 0 (a model that costs nothing)
+    reported = re.search(r"^Gap:\s+(-?\d[\d.eE+-]*)", log, re.MULTILINE)
     gap = float(reported.group(1)) if reported else None
     finished = "Result - Optimal solution found" in log and "Stopped on" not in log
     if sol_status == pulp.LpSolutionOptimal and finished and (gap is None or gap <= 1e-9):
