@@ -329,10 +329,9 @@ def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tm
     text = runner.invoke(app, ["solve", str(path)])
     assert text.exit_code == 0
     assert "instances per pool, type and plan" in text.stdout
-    refused = runner.invoke(app, ["report", str(path), "--out", str(tmp_path / "r.html")])
-    assert refused.exit_code == 1
-    assert "has a 'fleet' section" in refused.output
-    assert not (tmp_path / "r.html").exists()
+    frontier = runner.invoke(app, ["sensitivity", str(path), "--pareto", "e2e_latency_ms"])
+    assert frontier.exit_code == 0, frontier.output
+    assert "96.00" in frontier.output  # the limit never binds: the hand optimum at every point
     raw["constraints"]["quotas"] = {"big": 0, "small": 4}  # 4 x 30 < 130 requests/s
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     infeasible = runner.invoke(app, ["solve", str(path)])
@@ -428,3 +427,42 @@ def test_tornado_covers_a_fleet():
     assert row.high_per_day == pytest.approx(28.8)
     assert not row.low_changes_deployment
     assert not row.high_changes_deployment
+
+
+def test_the_report_shows_the_fleet_per_type_plan_and_hour(tmp_path):
+    """The stepped case (commit 2, on-demand for the rest: 48.8 USD/day) as a report: the
+    commitment sentence, the committed and on-demand rows of the plan table with their
+    instance-hours (2 x 24 = 48; on demand 8 x 1 + 6 x 2 = 20), the compute split by plan
+    (28.8 reserved, 20 on demand), the plot; then the CLI writes it with exit 0."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+    from deploycost.outputs.fleet_report import build_fleet_report
+    from deploycost.outputs.report import render_markdown
+
+    raw = stepped_case()
+    scn = validate_scenario(raw)
+    report = build_fleet_report(scn, solve_fleet(scn))
+    headings = [h for h, _, _ in report.sections]
+    assert headings[:3] == [
+        "Recommendation",
+        "Instances per pool, type and plan",
+        "Cost per day, compute by purchase plan",
+    ]
+    assert report.images["fleet"].startswith(b"\x89PNG")
+    md = render_markdown(report, "img")
+    assert "cost **48.80 USD/day**" in md
+    assert "commit 2 x small for a year" in md
+    assert "| m | small | reserved\\_1yr | every day | 2 | 48 |" in md
+    assert "| m | small | on\\_demand | day | 0-2 | 20 |" in md
+    assert "|   reserved\\_1yr | 28.80 |" in md
+    assert "|   on\\_demand | 20.00 |" in md
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(path), "--out", str(out), "--no-verify"])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    assert (tmp_path / "r.md").exists()
+    assert "Tornado" in (tmp_path / "r.md").read_text()

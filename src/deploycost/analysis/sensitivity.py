@@ -16,12 +16,20 @@ from deploycost.analysis.sweep import (
 )
 from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
-from deploycost.optimize.fleet_solve import solve_fleet
+from deploycost.optimize.fleet_solve import FleetResult, solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import Scenario, validate_scenario
 
 
 def _summary(result) -> str:
+    if isinstance(result, FleetResult):
+        if not result.ok:
+            return ""
+        serving = result.shares[result.shares["mode"] >= 0]
+        models = ", ".join(
+            f"{r.model}: {r.share:.0%} {r.instance} {r.precision}" for r in serving.itertuples()
+        )
+        return f"{result.fusion} ({models})"
     if result.deployment is None:
         return ""
     models = ", ".join(
@@ -70,8 +78,9 @@ def tornado(scn: Scenario, fraction: float = 0.2, backend: str = "scipy-highs") 
 def pareto(
     scn: Scenario, limit: str, values: list[float] | None = None, backend: str = "scipy-highs"
 ) -> pd.DataFrame:
-    """Optimal cost as ``limit`` ("e2e_latency_ms" or "quality_floor") takes ``values``;
-    the ``frontier`` column marks the points no other point beats on both cost and limit."""
+    """Optimal cost (of the deployment, or of the fleet with a fleet section) as ``limit``
+    ("e2e_latency_ms" or "quality_floor") takes ``values``; the ``frontier`` column marks
+    the points no other point beats on both cost and limit."""
     raw = scn.model_dump(mode="json", exclude_unset=True)
     current = getattr(scn.constraints, limit)
     if values is None:
@@ -87,7 +96,12 @@ def pareto(
     rows = []
     for value in values:
         raw.setdefault("constraints", {})[limit] = float(value)
-        result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
+        at = validate_scenario(raw)
+        result = (
+            solve_fleet(at, backend)
+            if at.fleet is not None
+            else solve(at, backend=backend, runner_ups=False)
+        )
         rows.append(
             {
                 limit: float(value),

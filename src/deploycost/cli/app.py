@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 
@@ -32,6 +31,7 @@ from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.optimize.solve import CHOICE_COLUMNS
 from deploycost.optimize.solve import solve as run_solve
 from deploycost.optimize.solvers import BACKENDS, SolverOptions, Status
+from deploycost.outputs.fleet_tables import fleet_load_table, fleet_plan_table
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import (
     Scenario,
@@ -437,15 +437,10 @@ def report_command(
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "report")
     check_report_path(out_path, force)
     scn = _scenario(scenario)
-    if scn.fleet is not None:
-        raise ScenarioError(
-            [
-                f"scenario {scn.name!r} has a 'fleet' section: the report does not cover "
-                "fleets yet; `deploycost solve --verify` and `deploycost export` do"
-            ],
-            "report",
-        )
     table = None if sweep is None else load_sweep_results(sweep, scn)
+    if scn.fleet is not None:
+        _fleet_report(scn, table, swing, backend, verify, out_path, force)
+        return
     verified = None
     if verify:
         checked, settings = _verified(scn, backend)
@@ -464,6 +459,31 @@ def report_command(
 
         compared = diff(scn, scn.baseline_deployment, result.deployment)
     report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
+    for path in write_report(report, out_path, force):
+        out.print(str(path), markup=False, highlight=False)
+
+
+def _fleet_report(scn, table, swing, backend, verify, out_path, force) -> None:
+    """``report`` for a scenario with a fleet section (no cost frontier: ``--pareto`` does
+    not cover fleets)."""
+    from deploycost.analysis.sensitivity import tornado
+    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.outputs.fleet_report import build_fleet_report
+    from deploycost.outputs.report import write_report
+
+    verified = None
+    if verify:
+        checked, settings = _verified(scn, backend)
+        result, verified = checked.result, (checked, settings)
+    else:
+        with _progress("solving the fleet"):
+            result = solve_fleet(scn, backend)
+    if not result.ok:
+        print_fleet(result, scn)
+        _exit_unless_found(result)
+    with _progress("sensitivity for the report (tornado)"):
+        torn = tornado(scn, swing, backend)
+    report = build_fleet_report(scn, result, table, torn, swing, verified)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 
@@ -728,6 +748,8 @@ def solve_command(
         else:
             with _progress("solving the fleet"):
                 fleet = solve_fleet(scn, backend, options)
+        if strict:
+            _refuse_estimates(fleet, scn)
         if as_json:
             payload = fleet_json(fleet, scn)
             if checked is not None:
@@ -747,14 +769,8 @@ def solve_command(
         result = run_solve(
             scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
         )
-    if strict and result.ok and (result.estimates or result.defaults):
-        lines = [f"estimate: {x}" for x in result.estimates]
-        lines += [f"default: {x}" for x in result.defaults]
-        raise DeployCostError(
-            f"--strict: the answer ({result.objective_per_day:,.2f} {scn.currency}/day) rests "
-            f"on {len(lines)} estimate(s) or default(s); measure or state them:\n"
-            + "\n".join(f"  - {line}" for line in lines)
-        )
+    if strict:
+        _refuse_estimates(result, scn)
     if as_json:
         payload = _solve_json(result, scn) | {"verification": verification}
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
@@ -838,31 +854,12 @@ def fleet_json(result, scn: Scenario) -> dict:
         "costs": _records(result.costs),
         "commitments": list(result.commitments),
         "warnings": list(result.audit.warnings) if result.audit else [],
+        "estimates": list(result.estimates),
+        "defaults": list(result.defaults),
         "audit_checks": result.audit.checks if result.audit else 0,
         "timings_s": result.timings,
         "size": result.size,
     }
-
-
-def fleet_plan_table(result) -> pd.DataFrame:
-    """Instances per pool, type and plan: the range over the hours of each day type and
-    the instance-hours per day (committed instances count every hour)."""
-    rows = []
-    counts = result.counts
-    for (pool, inst, plan), group in counts.groupby(["pool", "instance", "plan"], sort=False):
-        if plan == "reserved_1yr":
-            n = int(group.instances.max())
-            rows.append((pool, inst, plan, "every day", f"{n}", f"{24 * n:g}"))
-            continue
-        for day, by_day in group.groupby("day_type", sort=False):
-            hi = int(by_day.instances.max())
-            lo = int(by_day.instances.min()) if len(by_day) == 24 else 0
-            hours = float(by_day.instances.sum())
-            span = f"{lo}-{hi}" if lo != hi else f"{hi}"
-            rows.append((pool, inst, plan, day, span, f"{hours:g}"))
-    return pd.DataFrame(
-        rows, columns=["pool", "instance", "plan", "day type", "instances", "instance-h/day"]
-    )
 
 
 def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
@@ -882,25 +879,7 @@ def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
         highlight=False,
     )
     shares = result.shares
-    standby = shares["mode"] < 0
-    shown = pd.DataFrame(
-        {
-            "model": shares.model,
-            "pool": shares.pool,
-            "instance": shares.instance,
-            "precision": shares.precision,
-            "batch": np.where(
-                standby,
-                "-",
-                [
-                    f"{t} x {b}" if t > 1 else str(b)
-                    for t, b in zip(shares.tensor_parallel, shares.batch, strict=True)
-                ],
-            ),
-            "share %": np.where(standby, "standby", (shares.share * 100).map("{:.1f}".format)),
-            "req/s per instance": np.where(standby, "-", shares.cap_qps.map(lambda v: f"{v:,.1f}")),
-        }
-    )
+    shown = fleet_load_table(result)
     if not wide and (shares.pool == shares.model).all():  # a pool per model: said once
         shown = shown.drop(columns=["pool"])
     print_table(_table(shown, "load per model"), wide)
@@ -910,6 +889,28 @@ def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
         out.print(line, markup=False, highlight=False)
     for line in result.audit.warnings if result.audit else ():
         out.print(f"warning: {line}", style="yellow", markup=False)
+    _print_rests_on(result)
+
+
+def _refuse_estimates(result, scn: Scenario) -> None:
+    """``--strict``: an answer that rests on an estimate or an unstated default is refused."""
+    if not (result.ok and (result.estimates or result.defaults)):
+        return
+    lines = [f"estimate: {x}" for x in result.estimates]
+    lines += [f"default: {x}" for x in result.defaults]
+    raise DeployCostError(
+        f"--strict: the answer ({result.objective_per_day:,.2f} {scn.currency}/day) rests "
+        f"on {len(lines)} estimate(s) or default(s); measure or state them:\n"
+        + "\n".join(f"  - {line}" for line in lines)
+    )
+
+
+def _print_rests_on(result) -> None:
+    """The estimates and defaults an answer rests on, one line each."""
+    for line in result.estimates:
+        out.print(f"estimate: {line}", markup=False, highlight=False)
+    for line in result.defaults:
+        out.print(f"default: {line}", markup=False, highlight=False)
 
 
 def _exit_unless_found(result) -> None:
@@ -1023,10 +1024,7 @@ def _print_solve(result, scn: Scenario, wide: bool = False) -> None:
         if not wide:
             llm = llm.drop(columns=["M tokens/d in, out", f"{cur} / 1M in", f"{cur} / 1M out"])
         print_table(_table(llm, "LLM serving (tokens)"), wide)
-    for line in result.estimates:
-        out.print(f"estimate: {line}", markup=False, highlight=False)
-    for line in result.defaults:
-        out.print(f"default: {line}", markup=False, highlight=False)
+    _print_rests_on(result)
     if result.binding:
         out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
     if len(result.runner_ups):

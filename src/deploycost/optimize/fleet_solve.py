@@ -24,6 +24,7 @@ from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import DayTable, FleetFormulation, build_fleet, fit_together
 from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, get_backend
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
+from deploycost.scenario.assumptions import rows_estimates, service_estimates, stated_defaults
 from deploycost.scenario.schema import as_scenario
 
 SHARE_TOL = 1e-6
@@ -64,6 +65,8 @@ class FleetResult:
     explanation: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
+    estimates: tuple[str, ...] = ()  # what the fleet rests on that is not a measurement
+    defaults: tuple[str, ...] = ()  # inputs left to a default that move the answer
     solution: np.ndarray | None = None
     # (6, P) quantities per day of the fleet, per cost component: cost = q @ prices
     component_quantities: np.ndarray | None = None
@@ -149,8 +152,38 @@ def solve_fleet(
             "audit": audit_report,
             "timings": timings,
             "size": size,
+            "estimates": tuple(fleet_estimates(scn, result)),
+            "defaults": tuple(stated_defaults(scn)),
         }
     )
+
+
+def fleet_estimates(scn, result: FleetResult) -> list[str]:
+    """The estimates a fleet rests on: service times of the types that carry load, then
+    the catalog rows it uses (see ``scenario.assumptions``)."""
+    serving = result.shares[result.shares["mode"] >= 0]
+    choices = [
+        (
+            model,
+            instance,
+            precision,
+            scn.model(model).is_llm
+            and any(p.instance == instance for p in scn.model(model).llm.profiles),
+        )
+        for model, instance, precision in dict.fromkeys(
+            zip(serving.model, serving.instance, serving.precision, strict=True)
+        )
+    ]
+    art = result.artifacts
+    used = {
+        "hardware": sorted(set(result.counts.instance)),
+        "storage": sorted(set(art.tier) | set(result.data_tiers.values())),
+        "precision": sorted(set(art.precision)),
+        "compression": sorted(set(art.compression)),
+    }
+    served = dict(zip(art.model, art.precision, strict=True))
+    stored = set(zip(art.precision, art.compression, strict=True))
+    return service_estimates(scn, choices) + rows_estimates(scn, used, served, stored)
 
 
 # rows that tie pools together: set aside while the pools are solved one by one, then checked

@@ -27,7 +27,11 @@ from deploycost.optimize.limits import LimitValue
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
-from deploycost.scenario.assumptions import catalog_estimates, stated_defaults
+from deploycost.scenario.assumptions import (
+    catalog_estimates,
+    service_estimates,
+    stated_defaults,
+)
 from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario, as_scenario
 
 RUNNER_UP_MODEL_LIMIT = 20
@@ -187,36 +191,11 @@ def choice_of(row, autoscale: bool = False) -> ModelChoice:
 
 def _estimates(form: Formulation, chosen: np.ndarray) -> list[str]:
     """What the answer rests on that is an estimate rather than a measurement, per model."""
-    scn, opts = form.cost.scn, form.cost.scn.options
-    out = []
-    for r in form.options.table.iloc[chosen].itertuples():
-        spec = scn.model(r.model)
-        if spec.is_llm and r.profile_points:
-            continue
-        if spec.is_llm:
-            shape = spec.llm.architecture or "its inline shape"
-            out.append(
-                f"{r.model}: prefill and decode times estimated from {shape} and the "
-                f"{r.instance} roofline (compute efficiency {opts.llm_compute_efficiency:g}, "
-                f"memory efficiency {opts.llm_memory_efficiency:g}); no measured token profile"
-            )
-        elif not any(
-            p.instance == r.instance and p.precision == r.precision for p in spec.profiles
-        ):
-            out.append(
-                f"{r.model}: service time on {r.instance} {r.precision} estimated from the "
-                f"roofline (efficiency {opts.roofline_efficiency:g}); no measured profile"
-            )
-        else:
-            out += [
-                f"{r.model}: profile on {r.instance} {r.precision} batch {p.batch}: "
-                + p.source[p.source.index("ESTIMATE") :]
-                for p in spec.profiles
-                if p.instance == r.instance
-                and p.precision == r.precision
-                and "ESTIMATE" in p.source
-            ]
-    return out
+    rows = form.options.table.iloc[chosen]
+    return service_estimates(
+        form.cost.scn,
+        zip(rows.model, rows.instance, rows.precision, rows.profile_points > 0, strict=True),
+    )
 
 
 def _model_table(

@@ -141,6 +141,8 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             "pools": pools,
             "commitments": list(result.commitments),
             "warnings": list(result.audit.warnings) if result.audit else [],
+            "estimates": list(result.estimates),
+            "defaults": list(result.defaults),
             "costs": {k: costs[k] for k in (*COMPONENTS, "reserved_1yr", "on_demand", "spot")}
             | {"total": costs["total"]},
             "prices": price_rows,

@@ -306,9 +306,14 @@ def _verification_section(report: Report, checked, settings) -> None:
     ]
     sim = simulated_rows(checked.simulation)
     worst = checked.worst
+    fleet = "day_type" in sim.columns
+    if fleet:  # per model and hour, the slowest of its types and day types, all running
+        sim = sim[sim.case == sim.case.iloc[0]] if len(sim) else sim
+        sim = sim.loc[sim.groupby(["model", "hour"]).p99_ms.idxmax()] if len(sim) else sim
     shown = pd.DataFrame(
         {
             "model": worst.model,
+            **({"instance": worst.instance, "day type": worst.day_type} if fleet else {}),
             "worst hour": worst.hour.astype(str),
             "p99 simulated ms": worst.p99_ms,
             "95% interval ms": [
@@ -409,15 +414,7 @@ def build_report(
     if len(result.llm):
         llm = result.llm.drop(columns=["cost_per_day"])
         report.sections.append(("LLM serving in tokens", _frame_html(llm), _frame_md(llm)))
-    rests_on = [f"estimate: {x}" for x in result.estimates] + [
-        f"default: {x}" for x in result.defaults
-    ]
-    if rests_on:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in rests_on)
-        md_items = "\n".join(f"- {md_text(line)}" for line in rests_on)
-        report.sections.append(
-            ("Estimates and defaults the answer rests on", f"<ul>{items}</ul>", md_items)
-        )
+    rests_on_section(report, result)
     if compared is not None:
         _baseline_section(report, compared)
     components = result.components.copy()
@@ -430,35 +427,9 @@ def build_report(
     if verified is not None:
         _verification_section(report, *verified)
     if sweep is not None:
-        report.images["sweep"] = _sweep_plot(sweep, cur)
-        shares = sweep.how.str.startswith("certified").mean()
-        text = (
-            f"{len(sweep):,} scenarios, {sweep.deployment.nunique()} distinct "
-            f"deployments, {shares:.1%} certified; total {sweep.total.min():,.2f} to "
-            f"{sweep.total.max():,.2f} {cur}/day."
-        )
-        names = deployment_names(sweep)
-        found = sweep[sweep.deployment >= 0].groupby("deployment").total
-        table = pd.DataFrame(
-            {
-                "deployment": [names[int(d)] for d in found.size().index],
-                "scenarios": found.size().to_numpy(),
-                f"lowest {cur}/day": found.min().to_numpy(),
-                f"highest {cur}/day": found.max().to_numpy(),
-            }
-        ).sort_values("scenarios", ascending=False)
-        report.sections.append(
-            (
-                "Price sweep",
-                f"<p>{html.escape(text)}</p>" + _frame_html(table),
-                text + "\n\n" + _frame_md(table),
-            )
-        )
+        sweep_section(report, sweep, cur)
     if tornado is not None:
-        report.images["tornado"] = _tornado_plot(tornado, cur, swing)
-        report.sections.append(
-            (f"Tornado: price groups -/+{swing:.0%}", _frame_html(tornado), _frame_md(tornado))
-        )
+        tornado_section(report, tornado, cur, swing)
     feasible = None if frontier is None else frontier[frontier.status != "infeasible"]
     if feasible is not None and feasible.total_per_day.round(6).nunique() <= 1 and len(feasible):
         low, high = feasible.e2e_latency_ms.min(), feasible.e2e_latency_ms.max()
@@ -479,15 +450,65 @@ def build_report(
                 _frame_md(frontier),
             )
         )
-    used = set(evaluation.ledger().price)
-    prices = evaluation.prices.table
-    assumptions = prices[prices.name.isin(used)][
+    prices_section(report, evaluation.prices, set(evaluation.ledger().price))
+    return report
+
+
+def rests_on_section(report: Report, result) -> None:
+    """The estimates and unstated defaults an answer rests on, when there are any."""
+    rests_on = [f"estimate: {x}" for x in result.estimates] + [
+        f"default: {x}" for x in result.defaults
+    ]
+    if rests_on:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in rests_on)
+        md_items = "\n".join(f"- {md_text(line)}" for line in rests_on)
+        report.sections.append(
+            ("Estimates and defaults the answer rests on", f"<ul>{items}</ul>", md_items)
+        )
+
+
+def sweep_section(report: Report, sweep: pd.DataFrame, cur: str) -> None:
+    """A sweep's spread of totals and its deployments, named, with a plot."""
+    report.images["sweep"] = _sweep_plot(sweep, cur)
+    shares = sweep.how.str.startswith("certified").mean()
+    text = (
+        f"{len(sweep):,} scenarios, {sweep.deployment.nunique()} distinct "
+        f"deployments, {shares:.1%} certified; total {sweep.total.min():,.2f} to "
+        f"{sweep.total.max():,.2f} {cur}/day."
+    )
+    names = deployment_names(sweep)
+    found = sweep[sweep.deployment >= 0].groupby("deployment").total
+    table = pd.DataFrame(
+        {
+            "deployment": [names[int(d)] for d in found.size().index],
+            "scenarios": found.size().to_numpy(),
+            f"lowest {cur}/day": found.min().to_numpy(),
+            f"highest {cur}/day": found.max().to_numpy(),
+        }
+    ).sort_values("scenarios", ascending=False)
+    report.sections.append(
+        (
+            "Price sweep",
+            f"<p>{html.escape(text)}</p>" + _frame_html(table),
+            text + "\n\n" + _frame_md(table),
+        )
+    )
+
+
+def tornado_section(report: Report, tornado: pd.DataFrame, cur: str, swing: float) -> None:
+    report.images["tornado"] = _tornado_plot(tornado, cur, swing)
+    report.sections.append(
+        (f"Tornado: price groups -/+{swing:.0%}", _frame_html(tornado), _frame_md(tornado))
+    )
+
+
+def prices_section(report: Report, prices, used: set[str]) -> None:
+    """Every price the answer pays, with its source and date."""
+    table = prices.table
+    shown = table[table.name.isin(used)][
         ["name", "value", "unit", "native_value", "native_currency", "as_of", "source"]
     ]
-    report.sections.append(
-        ("Assumptions: every price used", _frame_html(assumptions), _frame_md(assumptions))
-    )
-    return report
+    report.sections.append(("Assumptions: every price used", _frame_html(shown), _frame_md(shown)))
 
 
 IMAGE_SECTIONS = {
@@ -495,6 +516,7 @@ IMAGE_SECTIONS = {
     "Latency and utilisation against each limit": "latency",
     "Price sweep": "sweep",
     "Verification by simulation": "simulation",
+    "Instances per pool, type and plan": "fleet",
 }
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table.table{border-collapse:collapse;font-size:13px;margin:1em 0}

@@ -58,12 +58,26 @@ def used_catalog_rows(scn: Scenario, spec: DeploymentSpec) -> dict[str, list[str
 
 
 def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
-    """Catalog rows the deployment uses whose figures are marked ESTIMATE (in the note or
-    the source); for a file compression, when the width class of the weights it
-    compresses is listed in ``estimated_widths``."""
+    """Catalog rows a deployment uses whose figures are estimates (``rows_estimates``)."""
+    models = spec.models
+    served = {name: c.precision for name, c in models.items() if c.precision}
+    stored = {(c.precision, c.compression) for c in models.values() if c.precision}
+    return rows_estimates(scn, used_catalog_rows(scn, spec), served, stored)
+
+
+def rows_estimates(
+    scn: Scenario,
+    used: dict[str, list[str]],
+    served: dict[str, str],
+    stored: set[tuple[str, str]],
+) -> list[str]:
+    """Of the catalog rows ``used`` (per table), those marked ESTIMATE (in the note or the
+    source); the file compressions whose factor at the width of the weights they store
+    (``stored``: (precision, compression) pairs) is listed in ``estimated_widths``; and the
+    models ``served`` (model -> precision) at a catalog quality change."""
     cat = scn.resolved_catalog
     out = []
-    for kind, rows in used_catalog_rows(scn, spec).items():
+    for kind, rows in used.items():
         if kind == "compression":
             continue  # its estimates depend on the weight width: below
         table = cat.table(kind).set_index(cat.table(kind).columns[0])
@@ -72,9 +86,8 @@ def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
             if "ESTIMATE" in text:
                 note = table.at[row, "note"] if "note" in table.columns else text
                 out.append(f"catalog {kind} {row}: {note}")
-    out += _catalog_quality_deltas(scn, spec)
-    pairs = {(c.precision, c.compression) for c in spec.models.values() if c.precision}
-    for precision, compression in sorted(pairs):
+    out += _catalog_quality_deltas(scn, served)
+    for precision, compression in sorted(stored):
         if compression in cat.compression.index and cat.compression_estimated(
             precision, compression
         ):
@@ -86,24 +99,54 @@ def catalog_estimates(scn: Scenario, spec: DeploymentSpec) -> list[str]:
     return out
 
 
-def _catalog_quality_deltas(scn: Scenario, spec: DeploymentSpec) -> list[str]:
+def _catalog_quality_deltas(scn: Scenario, served: dict[str, str]) -> list[str]:
     """Models with a quality figure requantised to a precision whose quality change comes
     from the catalog (measured on other models) rather than from
     ``models[].quality_deltas``."""
     precision = scn.resolved_catalog.precision
     out = []
     for model in scn.models:
-        choice = spec.models.get(model.name)
-        if choice is None or not model.quality:
+        if model.name not in served or not model.quality:
             continue
-        served = choice.precision or model.checkpoint_precision
-        delta = float(precision.at[served, "quality_delta_rel"])
+        at = served[model.name]
+        delta = float(precision.at[at, "quality_delta_rel"])
         published = float(precision.at[model.checkpoint_precision, "quality_delta_rel"])
-        if served in model.quality_deltas or delta == published:
+        if at in model.quality_deltas or delta == published:
             continue  # measured on this model, or no change from the published checkpoint
         out.append(
-            f"{model.name}: quality change at {served} {delta:+.2%} from the catalog "
-            f"({precision.at[served, 'source']}), not measured on this model; state "
+            f"{model.name}: quality change at {at} {delta:+.2%} from the catalog "
+            f"({precision.at[at, 'source']}), not measured on this model; state "
             f"models[{model.name}].quality_deltas"
         )
+    return out
+
+
+def service_estimates(scn: Scenario, choices) -> list[str]:
+    """What the service times of ``choices`` ((model, instance, precision, measured LLM
+    token profile) tuples) rest on when it is not a measurement, per model."""
+    opts = scn.options
+    out = []
+    for model, instance, precision, llm_measured in choices:
+        spec = scn.model(model)
+        if spec.is_llm and llm_measured:
+            continue
+        if spec.is_llm:
+            shape = spec.llm.architecture or "its inline shape"
+            out.append(
+                f"{model}: prefill and decode times estimated from {shape} and the "
+                f"{instance} roofline (compute efficiency {opts.llm_compute_efficiency:g}, "
+                f"memory efficiency {opts.llm_memory_efficiency:g}); no measured token profile"
+            )
+        elif not any(p.instance == instance and p.precision == precision for p in spec.profiles):
+            out.append(
+                f"{model}: service time on {instance} {precision} estimated from the "
+                f"roofline (efficiency {opts.roofline_efficiency:g}); no measured profile"
+            )
+        else:
+            out += [
+                f"{model}: profile on {instance} {precision} batch {p.batch}: "
+                + p.source[p.source.index("ESTIMATE") :]
+                for p in spec.profiles
+                if p.instance == instance and p.precision == precision and "ESTIMATE" in p.source
+            ]
     return out
