@@ -203,3 +203,28 @@ def test_a_new_compression_row_needs_its_size():
     whole = {f"size_factor_{w}": 0.9 for w in WIDTHS}
     cost = _one_model(compression=[{"compression": "brotli", **whole}])
     assert cost.scn.resolved_catalog.compression.at["brotli", "size_factor_4bit"] == 0.9
+
+
+def test_a_roofline_on_estimated_accelerator_figures_says_so():
+    """The A10G row borrows the A10 datasheet (ESTIMATE): an answer whose service time is a
+    roofline on a g5 lists it; on a g4dn (T4, vendor datasheet) it does not."""
+    from deploycost.optimize.solve import solve
+
+    def estimates(instance: str) -> list[str]:
+        raw = {
+            "currency": "USD",
+            "models": [
+                {
+                    "name": "m",
+                    "params_million": 300,
+                    "latency_slo_ms": 50,
+                    "allowed_instances": [instance],
+                }
+            ],
+        }
+        return solve(validate_scenario(raw), runner_ups=False).raise_for_status().estimates
+
+    on_g5 = [e for e in estimates("g5.xlarge") if e.startswith("m: service time on g5.xlarge")]
+    assert len(on_g5) == 1
+    assert "its A10G peak and bandwidth figures are an ESTIMATE" in on_g5[0]
+    assert not [e for e in estimates("g4dn.xlarge") if "figures are an ESTIMATE" in e]

@@ -19,12 +19,10 @@ from deploycost.outputs.report import (
     _frame_html,
     _frame_md,
     _png,
-    _verification_section,
+    checks_sections,
     md_text,
     prices_section,
     rests_on_section,
-    sweep_section,
-    tornado_section,
 )
 from deploycost.periods import DAYS_PER_MONTH
 from deploycost.scenario.schema import Scenario
@@ -141,12 +139,7 @@ def build_fleet_report(
             ("Warnings", f"<ul>{items}</ul>", "\n".join(f"- {md_text(w)}" for w in warnings))
         )
     rests_on_section(report, result)
-    if verified is not None:
-        _verification_section(report, *verified)
-    if sweep is not None:
-        sweep_section(report, sweep, cur)
-    if tornado is not None:
-        tornado_section(report, tornado, cur, swing)
+    checks_sections(report, verified, sweep, tornado, cur, swing)
     paid = np.nonzero(result.component_quantities.sum(axis=0))[0]
     prices_section(report, result.prices, {result.prices.names[r] for r in paid})
     return report

@@ -424,12 +424,7 @@ def build_report(
     )
     report.images["latency"] = _latency_plot(scn, result)
     report.sections.append(("Latency and utilisation against each limit", "", ""))
-    if verified is not None:
-        _verification_section(report, *verified)
-    if sweep is not None:
-        sweep_section(report, sweep, cur)
-    if tornado is not None:
-        tornado_section(report, tornado, cur, swing)
+    checks_sections(report, verified, sweep, tornado, cur, swing)
     feasible = None if frontier is None else frontier[frontier.status != "infeasible"]
     if feasible is not None and feasible.total_per_day.round(6).nunique() <= 1 and len(feasible):
         low, high = feasible.e2e_latency_ms.min(), feasible.e2e_latency_ms.max()
@@ -465,6 +460,16 @@ def rests_on_section(report: Report, result) -> None:
         report.sections.append(
             ("Estimates and defaults the answer rests on", f"<ul>{items}</ul>", md_items)
         )
+
+
+def checks_sections(report: Report, verified, sweep, tornado, cur: str, swing: float) -> None:
+    """The verification by simulation, the price sweep and the tornado, where given."""
+    if verified is not None:
+        _verification_section(report, *verified)
+    if sweep is not None:
+        sweep_section(report, sweep, cur)
+    if tornado is not None:
+        tornado_section(report, tornado, cur, swing)
 
 
 def sweep_section(report: Report, sweep: pd.DataFrame, cur: str) -> None:

@@ -136,11 +136,13 @@ def service_estimates(scn: Scenario, choices) -> list[str]:
                 f"{model}: prefill and decode times estimated from {shape} and the "
                 f"{instance} roofline (compute efficiency {opts.llm_compute_efficiency:g}, "
                 f"memory efficiency {opts.llm_memory_efficiency:g}); no measured token profile"
+                + _accelerator_estimate(scn, instance)
             )
         elif not any(p.instance == instance and p.precision == precision for p in spec.profiles):
             out.append(
                 f"{model}: service time on {instance} {precision} estimated from the "
                 f"roofline (efficiency {opts.roofline_efficiency:g}); no measured profile"
+                + _accelerator_estimate(scn, instance)
             )
         else:
             out += [
@@ -150,3 +152,18 @@ def service_estimates(scn: Scenario, choices) -> list[str]:
                 if p.instance == instance and p.precision == precision and "ESTIMATE" in p.source
             ]
     return out
+
+
+def _accelerator_estimate(scn: Scenario, instance: str) -> str:
+    """The accelerator figures a roofline on ``instance`` uses, when they are an estimate
+    (e.g. the A10G's, taken from the A10 datasheet)."""
+    cat = scn.resolved_catalog
+    if instance not in cat.hardware.index:
+        return ""
+    acc = cat.hardware.at[instance, "accelerator"]
+    if acc not in cat.accelerators.index:
+        return ""
+    row = cat.accelerators.loc[acc]
+    if "ESTIMATE" not in f"{row.get('note', '')} {row.get('source', '')}":
+        return ""
+    return f"; its {acc} peak and bandwidth figures are an ESTIMATE ({row['note']})"
