@@ -105,9 +105,9 @@ def _solve_fixed(form, solver, options, fixed_cols, fixed_values, kept):
     live = ~empty
     A, row_lb, row_ub = A[live], row_lb[live], row_ub[live]
     names = np.array(m.row_names, dtype=object)[kept][live]
-    n_rows, n_cols = A.shape
-    graph = sp.bmat([[None, A], [A.T, None]]).tocsr()
-    n_blocks, label = connected_components(graph, directed=False)
+    n_rows = A.shape[0]
+    graph = sp.bmat([[None, A], [A.T, None]]).tocsr()  # rows and columns as one graph
+    _, label = connected_components(graph, directed=False)
     row_block, col_block = label[:n_rows], label[n_rows:]
     in_row = np.diff(A.tocsc().indptr) > 0
     lone = ~in_row

@@ -704,7 +704,7 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs,
         floor = float(min_rep[members].max())
 
         def bound(fraction: float, at_peak=at_peak, floor=floor) -> np.ndarray:
-            return -(np.ceil(at_peak * fraction / keep - 1e-9) + floor)
+            return -(np.ceil(at_peak * fraction / keep + 1e-9) + floor)  # never below need
 
         reserved = [
             c for c, plan in zip(*count_of(p, h, 0, 0), strict=True) if plan == "reserved_1yr"
