@@ -373,24 +373,15 @@ def export_command(
     from deploycost.outputs.export import write_export
 
     scn = _scenario(scenario)
-    fleet = scn.fleet is not None
+    result, verified = _optimum(scn, backend, verify)
     verification = None
-    if verify:
-        checked, settings = _verified(scn, backend)
-        result, verification = checked.result, checked.document(settings)
+    if verified is not None:
+        checked, settings = verified
+        verification = checked.document(settings)
         for line in checked.rounds:
             err.print(f"verify: {line}", markup=False, highlight=False)
-    elif fleet:
-        from deploycost.optimize.fleet_solve import solve_fleet
-
-        with _progress("solving the fleet"):
-            result = solve_fleet(scn, backend)
-    else:
-        result = run_solve(scn, backend=backend, runner_ups=False)
-    if not result.ok:
-        (print_fleet if fleet else _print_solve)(result, scn)
-        _exit_unless_found(result)
-    if fleet:
+    _stop_unless_found(result, scn)
+    if scn.fleet is not None:
         from deploycost.outputs.fleet_export import write_fleet_export
 
         written = write_fleet_export(scn, result, out_dir, force, verification)
@@ -438,52 +429,24 @@ def report_command(
     check_report_path(out_path, force)
     scn = _scenario(scenario)
     table = None if sweep is None else load_sweep_results(sweep, scn)
-    if scn.fleet is not None:
-        _fleet_report(scn, table, swing, backend, verify, out_path, force)
-        return
-    verified = None
-    if verify:
-        checked, settings = _verified(scn, backend)
-        result, verified = checked.result, (checked, settings)
+    result, verified = _optimum(scn, backend, verify)
+    _stop_unless_found(result, scn)
+    if scn.fleet is not None:  # no cost frontier: a fleet solve per point takes a minute
+        from deploycost.outputs.fleet_report import build_fleet_report
+
+        with _progress("sensitivity for the report (tornado)"):
+            torn = tornado(scn, swing, backend)
+        report = build_fleet_report(scn, result, table, torn, swing, verified)
     else:
-        result = run_solve(scn, backend=backend, runner_ups=False)
-    if not result.ok:
-        _print_solve(result, scn)
-        _exit_unless_found(result)
-    with _progress("sensitivity for the report (tornado, cost frontier)"):
-        torn = tornado(scn, swing, backend)
-        frontier = pareto(scn, "e2e_latency_ms", backend=backend)
-    compared = None
-    if scn.baseline_deployment is not None:
-        from deploycost.analysis.diff import diff
+        with _progress("sensitivity for the report (tornado, cost frontier)"):
+            torn = tornado(scn, swing, backend)
+            frontier = pareto(scn, "e2e_latency_ms", backend=backend)
+        compared = None
+        if scn.baseline_deployment is not None:
+            from deploycost.analysis.diff import diff
 
-        compared = diff(scn, scn.baseline_deployment, result.deployment)
-    report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
-    for path in write_report(report, out_path, force):
-        out.print(str(path), markup=False, highlight=False)
-
-
-def _fleet_report(scn, table, swing, backend, verify, out_path, force) -> None:
-    """``report`` for a scenario with a fleet section (no cost frontier: ``--pareto`` does
-    not cover fleets)."""
-    from deploycost.analysis.sensitivity import tornado
-    from deploycost.optimize.fleet_solve import solve_fleet
-    from deploycost.outputs.fleet_report import build_fleet_report
-    from deploycost.outputs.report import write_report
-
-    verified = None
-    if verify:
-        checked, settings = _verified(scn, backend)
-        result, verified = checked.result, (checked, settings)
-    else:
-        with _progress("solving the fleet"):
-            result = solve_fleet(scn, backend)
-    if not result.ok:
-        print_fleet(result, scn)
-        _exit_unless_found(result)
-    with _progress("sensitivity for the report (tornado)"):
-        torn = tornado(scn, swing, backend)
-    report = build_fleet_report(scn, result, table, torn, swing, verified)
+            compared = diff(scn, scn.baseline_deployment, result.deployment)
+        report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 
@@ -782,6 +745,27 @@ def solve_command(
 
 
 VERIFY_REQUESTS = 50_000  # simulated requests per model-hour when verifying
+
+
+def _optimum(scn: Scenario, backend: str, verify: bool):
+    """(the optimum, ``(checked, settings)`` when verified by simulation, else None): a
+    fleet's with a fleet section."""
+    if verify:
+        checked, settings = _verified(scn, backend)
+        return checked.result, (checked, settings)
+    if scn.fleet is not None:
+        from deploycost.optimize.fleet_solve import solve_fleet
+
+        with _progress("solving the fleet"):
+            return solve_fleet(scn, backend), None
+    return run_solve(scn, backend=backend, runner_ups=False), None
+
+
+def _stop_unless_found(result, scn: Scenario) -> None:
+    """Print why there is no optimum and exit 2 (infeasible) or 3 (stopped) when so."""
+    if not result.ok:
+        (print_fleet if scn.fleet is not None else _print_solve)(result, scn)
+        _exit_unless_found(result)
 
 
 def _verified(scn: Scenario, backend: str):

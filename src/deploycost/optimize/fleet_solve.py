@@ -77,6 +77,21 @@ class FleetResult:
     def ok(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
 
+    def catalog_rows(self) -> dict[str, list[str]]:
+        """Per catalog table, the rows the fleet uses (its instance types, artifact and
+        data tiers, precisions, file compressions), sorted."""
+        art = self.artifacts
+        return {
+            "hardware": sorted(set(self.counts.instance)),
+            "storage": sorted(set(art.tier) | set(self.data_tiers.values())),
+            "precision": sorted(set(art.precision)),
+            "compression": sorted(set(art.compression)),
+        }
+
+    def paid_prices(self) -> np.ndarray:
+        """Indices into ``prices`` of the prices the fleet pays (a quantity above zero)."""
+        return np.nonzero(self.component_quantities.sum(axis=0))[0]
+
     def raise_for_status(self) -> FleetResult:
         if not self.ok:
             raise DeployCostError(
@@ -175,14 +190,9 @@ def fleet_estimates(scn, result: FleetResult) -> list[str]:
         )
     ]
     art = result.artifacts
-    used = {
-        "hardware": sorted(set(result.counts.instance)),
-        "storage": sorted(set(art.tier) | set(result.data_tiers.values())),
-        "precision": sorted(set(art.precision)),
-        "compression": sorted(set(art.compression)),
-    }
     served = dict(zip(art.model, art.precision, strict=True))
     stored = set(zip(art.precision, art.compression, strict=True))
+    used = result.catalog_rows()
     return service_estimates(scn, choices) + rows_estimates(scn, used, served, stored)
 
 

@@ -182,7 +182,19 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     }
 
 
-def _measured_speedup_cap(service_s, cost, ax, bsz, flops, read_bytes) -> np.ndarray:
+def _roofline_s(cost: CostModel, bsz, weight_bytes, peak_flops, ax) -> np.ndarray:
+    """``max(b F / (peak eff), (W + b X) / (bw eff)) + overhead`` over (M, H, C, B), with
+    the weight bytes W and the peak given broadcastable to those axes."""
+    const, opts = cost.const, cost.scn.options
+    eff = opts.roofline_efficiency
+    flops = const.flops_per_request[:, None, None, None]
+    read_bytes = const.bytes_read_per_request[:, None, None, None]
+    t_compute = bsz * flops / (peak_flops * eff)
+    t_memory = (weight_bytes + bsz * read_bytes) / (ax["bandwidth"][None, :, None, None] * eff)
+    return np.maximum(t_compute, t_memory) + opts.overhead_ms / 1000.0
+
+
+def _measured_speedup_cap(service_s, cost, ax, bsz) -> np.ndarray:
     """A precision with a measured speed-up over fp16 ``s`` (``precision.csv``) is no faster
     than the fp16 roofline divided by ``s``: ``t(c) >= t(fp16) / s(c)``. The roofline ratio
     of peak rates and bytes (2x for int8, 4x for int4) is what hardware promises; the
@@ -191,16 +203,8 @@ def _measured_speedup_cap(service_s, cost, ax, bsz, flops, read_bytes) -> np.nda
     speedup = ax["measured_speedup"]
     if not np.any(np.isfinite(speedup)):
         return service_s
-    eff = cost.scn.options.roofline_efficiency
     fp16_bytes = 2.0 * cost.const.gb_per_param_byte[:, None, None, None] * 1e9
-    t16 = (
-        np.maximum(
-            bsz * flops[:, None, None, None] / (ax["peak_flops_fp16"][None, :, None, None] * eff),
-            (fp16_bytes + bsz * read_bytes[:, None, None, None])
-            / (ax["bandwidth"][None, :, None, None] * eff),
-        )
-        + cost.scn.options.overhead_ms / 1000.0
-    )  # (M, H, 1, B)
+    t16 = _roofline_s(cost, bsz, fp16_bytes, ax["peak_flops_fp16"][None, :, None, None], ax)
     floor = t16 / np.where(np.isfinite(speedup), speedup, np.inf)[None, None, :, None]
     return np.maximum(service_s, floor)
 
@@ -229,15 +233,11 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     bsz = batches[None, None, None, :].astype(float)
 
     weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
-    flops = const.flops_per_request
     read_bytes = const.bytes_read_per_request
-    eff = opts.roofline_efficiency
-    t_compute = bsz * flops[:, None, None, None] / (ax["peak_flops"][None, :, :, None] * eff)
-    t_memory = (weights_gb[:, None, :, None] * 1e9 + bsz * read_bytes[:, None, None, None]) / (
-        ax["bandwidth"][None, :, None, None] * eff
+    service_s = _roofline_s(
+        cost, bsz, weights_gb[:, None, :, None] * 1e9, ax["peak_flops"][None, :, :, None], ax
     )
-    service_s = np.maximum(t_compute, t_memory) + opts.overhead_ms / 1000.0
-    service_s = _measured_speedup_cap(service_s, cost, ax, bsz, flops, read_bytes)
+    service_s = _measured_speedup_cap(service_s, cost, ax, bsz)
     throughput = bsz / service_s
     bound = np.full(shape, np.nan)
     profiled = np.zeros(shape, bool)

@@ -110,7 +110,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             "per_year": per_day * DAYS_PER_YEAR,
         }
     prices = result.prices
-    paid = np.nonzero(result.component_quantities.sum(axis=0))[0]
+    paid = result.paid_prices()
     table = prices.table.set_index("name")
     price_rows = [
         {
@@ -122,12 +122,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         }
         for r in paid
     ]
-    catalog_rows = {
-        "hardware": sorted(set(counts.instance)),
-        "storage": sorted(set(result.artifacts.tier) | set(result.data_tiers.values())),
-        "precision": sorted(set(result.artifacts.precision)),
-        "compression": sorted(set(result.artifacts.compression)),
-    }
+    catalog_rows = result.catalog_rows()
     fleet = scn.fleet
     head = document_head(scn, result, catalog_rows)
     head["solver"]["audit_checks"] = result.audit.checks if result.audit else 0

@@ -140,6 +140,6 @@ def build_fleet_report(
         )
     rests_on_section(report, result)
     checks_sections(report, verified, sweep, tornado, cur, swing)
-    paid = np.nonzero(result.component_quantities.sum(axis=0))[0]
-    prices_section(report, result.prices, {result.prices.names[r] for r in paid})
+    paid = {result.prices.names[r] for r in result.paid_prices()}
+    prices_section(report, result.prices, paid)
     return report

@@ -209,16 +209,20 @@ def deployment_names(sweep: pd.DataFrame) -> dict[int, str]:
     return names
 
 
-def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
+def _sweep_plot(sweep: pd.DataFrame, currency: str, names: dict[int, str]) -> bytes:
+    """Totals along a line (points by deployment, dashes where it changes) or their spread
+    by deployment; ``names`` as ``deployment_names`` gives them."""
+
+    def label(deployment) -> str:
+        return textwrap.shorten(names.get(int(deployment), "infeasible"), 70)
+
     fig, ax = plt.subplots(figsize=(8, 4))
     if "t" in sweep.columns:
         params = parameter_columns(sweep)[:1]
         x = sweep[params[0]] if params else sweep.t
         ax.plot(x, sweep.total, color="#4c72b0", linewidth=1)
-        names = deployment_names(sweep)
         for deployment, group in sweep.groupby("deployment", sort=False):
-            label = textwrap.shorten(names.get(int(deployment), "infeasible"), 70)
-            ax.scatter(x[group.index], group.total, s=14, zorder=3, label=label)
+            ax.scatter(x[group.index], group.total, s=14, zorder=3, label=label(deployment))
         ax.legend(fontsize=7)
         flips = np.nonzero(sweep.deployment.to_numpy()[1:] != sweep.deployment.to_numpy()[:-1])[0]
         for j in flips:
@@ -228,10 +232,8 @@ def _sweep_plot(sweep: pd.DataFrame, currency: str) -> bytes:
         ax.set_xlabel(params[0] if params else "t")
         ax.set_title("Sweep: optimal cost along the line (dashed: the answer changes)")
     else:
-        names = deployment_names(sweep)
         for deployment, group in sweep.groupby("deployment"):
-            label = textwrap.shorten(names.get(int(deployment), "infeasible"), 70)
-            ax.hist(group.total, bins=40, alpha=0.6, label=label)
+            ax.hist(group.total, bins=40, alpha=0.6, label=label(deployment))
         ax.set_xlabel(f"total ({currency} per day)")
         ax.set_ylabel("scenarios")
         ax.set_title("Sweep: optimal cost across scenarios, by deployment")
@@ -474,14 +476,14 @@ def checks_sections(report: Report, verified, sweep, tornado, cur: str, swing: f
 
 def sweep_section(report: Report, sweep: pd.DataFrame, cur: str) -> None:
     """A sweep's spread of totals and its deployments, named, with a plot."""
-    report.images["sweep"] = _sweep_plot(sweep, cur)
+    names = deployment_names(sweep)
+    report.images["sweep"] = _sweep_plot(sweep, cur, names)
     shares = sweep.how.str.startswith("certified").mean()
     text = (
         f"{len(sweep):,} scenarios, {sweep.deployment.nunique()} distinct "
         f"deployments, {shares:.1%} certified; total {sweep.total.min():,.2f} to "
         f"{sweep.total.max():,.2f} {cur}/day."
     )
-    names = deployment_names(sweep)
     found = sweep[sweep.deployment >= 0].groupby("deployment").total
     table = pd.DataFrame(
         {

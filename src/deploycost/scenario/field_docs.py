@@ -6,6 +6,16 @@ from __future__ import annotations
 
 CUR = "currency"  # money in the scenario currency (a catalog row: its own)
 
+
+def provenance(dated: str) -> dict[str, tuple[str, None]]:
+    """The fields every catalog row ends with: its date, source and caveats."""
+    return {
+        "as_of": (f"Date of the {dated}", None),
+        "source": ("Where the row comes from", None),
+        "note": ("Caveats", None),
+    }
+
+
 # model name -> field -> (description, unit or None)
 FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
     "Scenario": {
@@ -240,9 +250,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
             "currency/instance-hour",
         ),
         "price_spot_per_hour": ("Spot price", "currency/instance-hour"),
-        "as_of": ("Date of the price", None),
-        "source": ("Where the row comes from", None),
-        "note": ("Caveats", None),
+        **provenance("price"),
     },
     "StorageRow": {
         "tier": ("Tier name (catalog key)", None),
@@ -255,9 +263,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "min_storage_days": ("Minimum storage duration billed", "days"),
         "read_mb_s": ("Read throughput of one client stream", "MB/s"),
         "first_byte_s": ("Latency to the first byte", "s"),
-        "as_of": ("Date of the price", None),
-        "source": ("Where the row comes from", None),
-        "note": ("Caveats", None),
+        **provenance("price"),
     },
     "PrecisionRow": {
         "precision": ("Precision name (catalog key)", None),
@@ -265,9 +271,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "compute_dtype": ("Accelerator datatype the math runs in", None),
         "quality_delta_rel": ("Relative quality change against the checkpoint", "fraction"),
         "measured_speedup_vs_fp16": ("Measured speed-up over fp16", "ratio"),
-        "as_of": ("Date of the figure", None),
-        "source": ("Where the row comes from", None),
-        "note": ("Caveats", None),
+        **provenance("figure"),
     },
     "CompressionRow": {
         "compression": ("File compression name (catalog key)", None),
@@ -277,9 +281,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "size_factor_8bit": ("Compressed over original size of 8-bit weights", "ratio"),
         "size_factor_4bit": ("Compressed over original size of 4-bit weights", "ratio"),
         "decompress_mb_s": ("Decompression speed", "MB/s"),
-        "as_of": ("Date of the figure", None),
-        "source": ("Where the row comes from", None),
-        "note": ("Caveats", None),
+        **provenance("figure"),
     },
     "CatalogOverrides": {
         "pricing": ("Price plan of every instance (a fleet: fleet.plans per type)", None),
