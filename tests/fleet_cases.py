@@ -16,7 +16,9 @@ FREE_TIER = {
 }
 
 
-def box(name: str, on_demand=None, reserved=None, spot=None, memory_gib: float = 64) -> dict:
+def box(
+    name: str, on_demand=None, reserved=None, spot=None, memory_gib: float = 64, reserved_3yr=None
+) -> dict:
     row = {
         "name": name,
         "compute_class": "cpu",
@@ -27,6 +29,7 @@ def box(name: str, on_demand=None, reserved=None, spot=None, memory_gib: float =
         "currency": "USD",
         "price_on_demand_per_hour": on_demand,
         "price_reserved_1yr_per_hour": reserved,
+        "price_reserved_3yr_per_hour": reserved_3yr,
         "price_spot_per_hour": spot,
     }
     return {k: v for k, v in row.items() if v is not None}

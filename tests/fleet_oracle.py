@@ -26,7 +26,7 @@ import numpy as np
 
 from tests.fleet_cases import box, fleet_scenario, model
 
-PLANS = ("on_demand", "reserved_1yr", "spot")
+PLANS = ("on_demand", "reserved_1yr", "spot", "reserved_3yr")
 TOL = 1e-9
 GIB = 1.073741824
 
@@ -44,6 +44,7 @@ def random_fleet(seed: int) -> dict:
                 on_demand=od,
                 reserved=float(np.round(od * rng.uniform(0.4, 0.8), 3)),
                 spot=float(np.round(od * rng.uniform(0.2, 0.7), 3)),
+                reserved_3yr=float(np.round(od * rng.uniform(0.25, 0.6), 3)),
                 memory_gib=float(rng.choice([12, 24, 48])),
             )
         )
@@ -114,13 +115,17 @@ def _prices(raw: dict, name: str) -> dict[str, float | None]:
     return {
         "on_demand": row.get("price_on_demand_per_hour") if "on_demand" in plans else None,
         "reserved_1yr": row.get("price_reserved_1yr_per_hour") if "reserved_1yr" in plans else None,
+        "reserved_3yr": row.get("price_reserved_3yr_per_hour") if "reserved_3yr" in plans else None,
         "spot": row.get("price_spot_per_hour") if "spot" in plans else None,
     }
 
 
 def covering_cost(x: np.ndarray, prices: dict, days, need, groups, keep) -> np.ndarray:
     """C(x): cheapest instances per day covering ``x need[d, t]`` at every hour, for each x."""
-    od, res, spot = prices["on_demand"], prices["reserved_1yr"], prices["spot"]
+    od, spot = prices["on_demand"], prices["spot"]
+    # both terms are paid every hour of the year: only the cheaper one is ever worth it
+    terms = [p for p in (prices["reserved_1yr"], prices["reserved_3yr"]) if p is not None]
+    res = min(terms) if terms else None
     needs = need if groups == 24 else need[:, :1]  # (D, G)
     weights = days[:, None] / 365.0 * (1 if groups == 24 else 24)
     load = x[:, None, None] * needs[None]  # (X, D, G)

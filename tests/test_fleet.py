@@ -50,6 +50,44 @@ def test_two_types_beat_either_alone(backend):
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_fleet_runner_ups_re_solve_without_each_type_and_precision(backend, tmp_path):
+    """The two-type case above (96 USD/day): without ``big`` the model runs on 5 small
+    (120/day, +24), without ``small`` on 2 big (144/day, +48), in order of share (big
+    carries 100/130); its one precision has no replacement ('none', n/a). The CLI prints
+    and writes them with ``--runner-ups``."""
+    from deploycost.optimize.fleet_alternatives import fleet_runner_ups
+
+    boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
+    raw = fleet_scenario([model("m", {"big": 100.0, "small": 30.0})], boxes, 130.0)
+    scn = validate_scenario(raw)
+    ups = fleet_runner_ups(scn, solve_fleet(scn, backend), backend)
+    assert ups.change.tolist() == ["without big", "without small", "without fp32"]
+    assert ups.alternative.tolist()[:2] == ["small fp32 100 %", "big fp32 100 %"]
+    assert ups.extra_per_day.tolist()[:2] == pytest.approx([24.0, 48.0], abs=1e-6)
+    assert ups.alternative.iat[2] == "none"
+    assert np.isnan(ups.extra_per_day.iat[2])
+    if backend != "scipy-highs":
+        return
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = CliRunner().invoke(app, ["solve", str(path), "--runner-ups", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["runner_ups"]
+    assert [r["extra_per_day"] for r in rows][:2] == pytest.approx([24.0, 48.0], abs=1e-6)
+    assert rows[2]["extra_per_day"] is None
+    text = CliRunner().invoke(app, ["solve", str(path), "--runner-ups"])
+    assert "without small" in text.stdout
+    assert "+48.00" in text.stdout
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
 def test_two_models_share_one_instance(backend):
     """Models a and b, 10 requests/s each; ``small`` (1 USD/h, 16 GiB) carries 30/s of
     either, ``big`` (1.5 USD/h, 64 GiB) too. Dedicated: 1 small each = 2 USD/h = 48/day.
@@ -108,6 +146,33 @@ def test_reserved_base_follows_break_even_hours(backend):
     lagged = stepped_case(plans=["on_demand"], scale_up_lag_min=30)
     # hours 7 (1 -> 3) and 15 (3 -> 4) and 23 (2 -> 1 next day: no rise) change
     assert solve_fleet(lagged, backend).objective_per_day == pytest.approx(60.0 + 2 + 1)
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_a_three_year_term_commits_down_to_its_own_break_even(backend):
+    """The stepped case with a three-year price of 0.4 USD/h beside the one-year 0.6: a
+    three-year instance pays off above 24 x 0.4 = 9.6 h a day, so the 3rd instance (14 h)
+    is committed too, all three for three years (the one-year term costs more for the same
+    hours): 3 x 24 x 0.4 = 28.8 + on-demand 6 h x 1 = 34.8 USD/day (48.8 with the one-year
+    term only); the three work min(STEPS, 3) = 54 instance-hours a day, 18.0 h each. A type
+    without a three-year price cannot be bought on that plan: an error naming the field."""
+    raw = stepped_case(plans=["on_demand", "reserved_1yr", "reserved_3yr"])
+    raw["catalog"]["hardware"][0]["price_reserved_3yr_per_hour"] = 0.4
+    result = solve_fleet(raw, backend)
+    assert result.objective_per_day == pytest.approx(34.8, abs=1e-6)
+    committed = result.counts[result.counts.plan.isin(["reserved_1yr", "reserved_3yr"])]
+    assert committed[["plan", "instances"]].values.tolist() == [["reserved_3yr", 3]]
+    (advice,) = result.commitments
+    assert "commit 3 x small for three years" in advice
+    assert "18.0 h a day" in advice
+    assert "break-even against on-demand is 9.6 h" in advice
+    costs = result.costs.set_index("line").per_day
+    assert costs["  reserved_3yr"] == pytest.approx(28.8)
+    assert costs["  reserved_1yr"] == pytest.approx(0.0)
+    with pytest.raises(
+        ScenarioError, match=r"fleet.plans: plan 'reserved_3yr' needs price_reserved_3yr_per_hour"
+    ):
+        validate_scenario(stepped_case(plans=["on_demand", "reserved_3yr"]))
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
@@ -395,6 +460,7 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
         "Deployment",
         "Service",
         "PodDisruptionBudget",
+        "ScaledObject",  # the count changes over the day
     ]
     deployment = docs[1]
     assert deployment["spec"]["replicas"] == 4
@@ -406,6 +472,70 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
     first = {p.name: p.read_bytes() for p in paths}
     again = write_fleet_export(scn, solve_fleet(scn), tmp_path / "out", force=True)
     assert {p.name: p.read_bytes() for p in again} == first
+
+
+def _keda_replicas(scaled: dict, hour: int) -> int:
+    """What KEDA holds the Deployment at in ``hour`` (UTC, on the hour + 30 min): the
+    largest desiredReplicas of the cron triggers active then, at least minReplicaCount."""
+    active = [scaled["spec"]["minReplicaCount"]]
+    for trigger in scaled["spec"]["triggers"]:
+        meta = trigger["metadata"]
+        start = int(meta["start"].split()[1]) * 60 + int(meta["start"].split()[0])
+        end = int(meta["end"].split()[1]) * 60 + int(meta["end"].split()[0])
+        now = hour * 60 + 30
+        inside = start <= now < end if start < end else now >= start or now < end
+        if inside:
+            active.append(int(meta["desiredReplicas"]))
+    return max(active)
+
+
+def test_a_scheduled_scaler_follows_the_hourly_counts_of_each_day_type(tmp_path):
+    """The stepped case over 300 ordinary days and 65 flat festival days at the peak (4
+    instances all day). The Deployment's file carries a KEDA ScaledObject whose cron
+    triggers, as KEDA applies them (largest active, at least minReplicaCount), give the
+    committed plus on-demand count of every hour of the ordinary day; the festival day's
+    schedule is in k8s/schedules/festival/ under the same object name, 4 all day (3 are
+    committed: see the comment below); the triggers run in the scenario's time zone; a
+    zone that does not exist is refused."""
+    import yaml
+
+    from deploycost.outputs.fleet_export import write_fleet_export
+
+    raw = stepped_case(timezone="Asia/Shanghai")
+    raw["workload"]["day_types"] = [
+        {"name": "day", "days": 300, "peak_qps": 4 * 29.4, "hourly_profile": STEPS},
+        {"name": "festival", "days": 65, "peak_qps": 4 * 29.4},
+    ]
+    scn = validate_scenario(raw)
+    result = solve_fleet(scn)
+    write_fleet_export(scn, result, tmp_path / "out")
+    counts = result.counts
+    committed = int(counts[counts.plan == "reserved_1yr"].instances.sum())
+    # the k-th instance works, averaged over the year, (300 x ordinary hours + 65 x 24) /
+    # 365 h a day: 24, 17.4, 15.8 and 9.2 h against the break-even 14.4: commit 3
+    assert committed == 3
+    expected = {"day": [max(n, 3) for n in STEPS], "festival": [4] * 24}
+    for day, file in (
+        ("day", tmp_path / "out" / "k8s" / "m-small-on-demand.yaml"),
+        (
+            "festival",
+            tmp_path / "out" / "k8s" / "schedules" / "festival" / "m-small-on-demand.yaml",
+        ),
+    ):
+        docs = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        (scaled,) = [d for d in docs if d["kind"] == "ScaledObject"]
+        assert scaled["metadata"]["name"] == "m-small-on-demand"
+        assert scaled["spec"]["scaleTargetRef"]["name"] == "m-small-on-demand"
+        assert scaled["metadata"]["annotations"]["deploycost.io/day-type"] == day
+        assert {t["metadata"]["timezone"] for t in scaled["spec"]["triggers"]} == {"Asia/Shanghai"}
+        hourly = np.full(24, committed)
+        mine = counts[(counts.plan == "on_demand") & (counts.day_type == day)]
+        np.add.at(hourly, mine.hour.to_numpy(), mine.instances.to_numpy())
+        assert [_keda_replicas(scaled, t) for t in range(24)] == hourly.tolist()
+        assert hourly.tolist() == expected[day]
+    raw["fleet"]["timezone"] = "Mars/Olympus_Mons"
+    with pytest.raises(ScenarioError, match=r"fleet.timezone must be an IANA time zone.*Mars"):
+        validate_scenario(raw)
 
 
 def test_tornado_covers_a_fleet():
@@ -466,3 +596,76 @@ def test_the_report_shows_the_fleet_per_type_plan_and_hour(tmp_path):
     assert out.exists()
     assert (tmp_path / "r.md").exists()
     assert "Tornado" in (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.parametrize("backend", HAND_BACKENDS)
+def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
+    """One H100 box (p5.4xlarge, priced 7 USD/h here) carries 200 requests/s whole, or
+    7 x 30 = 210 split into seven 1g.10gb slices (the catalog's partition row, bought by
+    the node). 205 requests/s: two whole GPUs (14 USD/h = 336 USD/day) or one split node
+    (7 USD/h = 168 USD/day). The fleet pays the parent's price name; simulated with 7
+    servers per node; exported as 7 pods asking for one MIG slice each on nodes the MIG
+    manager split all-1g.10gb. A quota of 0 on p5.4xlarge covers its split nodes too; a
+    scenario without a fleet section is not offered slices."""
+    from deploycost.cost.prices import instance_names
+    from deploycost.outputs.fleet_export import fleet_manifests
+    from deploycost.simulate.fleet import simulate_fleet
+    from deploycost.simulate.run import Settings
+
+    slice_row = "p5.4xlarge:mig-1g.10gb"
+    raw = fleet_scenario(
+        [model("m", {"p5.4xlarge": 200.0, slice_row: 30.0})],
+        [{"name": "p5.4xlarge", "price_on_demand_per_hour": 7.0}],
+        205.0,
+    )
+    scn = validate_scenario(raw)
+    result = solve_fleet(scn, backend)
+    assert result.objective_per_day == pytest.approx(168.0, abs=1e-6)
+    assert per_type(result) == {f"{slice_row}/on_demand": 1}
+    assert result.shares.set_index("instance").cap_qps[slice_row] == pytest.approx(210.0)
+    paid = [result.prices.names[i] for i in result.paid_prices()]
+    assert [name for name in paid if "_hour[" in name] == ["on_demand_hour[p5.4xlarge]"]
+    table = simulate_fleet(scn, result, Settings.of(scn, hours="peak", requests=20_000))
+    assert table.replicas.tolist() == [7]
+    assert table.utilisation.iloc[0] == pytest.approx(205 / 210, rel=0.02)
+    (docs,) = [d for k, d in fleet_manifests(scn, result).items() if "mig" in k]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 7
+    assert pod["containers"][0]["resources"] == {"limits": {"nvidia.com/mig-1g.10gb": "1"}}
+    assert pod["nodeSelector"]["node.kubernetes.io/instance-type"] == "p5.4xlarge"
+    assert pod["nodeSelector"]["nvidia.com/mig.config"] == "all-1g.10gb"
+    if backend != "scipy-highs":
+        return
+    raw["constraints"]["quotas"] = {"p5.4xlarge": 0}
+    assert solve_fleet(raw, backend).status == "infeasible"
+    single = dict(raw)
+    single.pop("fleet")
+    assert slice_row not in instance_names(validate_scenario(single))
+
+
+def test_a_mig_slice_has_its_share_of_the_gpu_as_measured():
+    """A 1g.10gb slice of an A100-80GB (p4de.24xlarge) gets 14 of the GPU's 108 SMs =
+    0.130 of its compute and 1/8 of its memory bandwidth, one 10 GB device, and 1/56 of the
+    node's RAM; MLPerf v2.1 measured one such slice at 0.124-0.139 of the whole GPU (bert
+    0.139, resnet50 0.133, rnnt 0.134, retinanet 0.124). A partition row cannot be changed
+    by a scenario (its parent can)."""
+    from deploycost.catalog import load_catalog
+
+    hw = load_catalog().hardware
+    part, parent = hw.loc["p4de.24xlarge:mig-1g.10gb"], hw.loc["p4de.24xlarge"]
+    assert part.slices_per_node == 56  # 7 per GPU x 8 GPUs
+    assert part.compute_fraction == pytest.approx(14 / 108)
+    assert 0.124 <= part.compute_fraction <= 0.139
+    assert part.bandwidth_fraction == 0.125
+    assert part.accel_count == 1
+    assert part.accel_mem_gb == 10.0
+    assert part.memory_gib == pytest.approx(parent.memory_gib / 56, abs=1e-4)
+    assert part.price_on_demand_per_hour == parent.price_on_demand_per_hour
+    boxes = [box("small", on_demand=1.0)]
+    raw = fleet_scenario([model("m", {"small": 30.0})], boxes, 10.0)
+    raw["catalog"]["hardware"].append(
+        {"name": "p4de.24xlarge:mig-1g.10gb", "price_on_demand_per_hour": 1.0}
+    )
+    with pytest.raises(ScenarioError, match=r"is a partition of p4de.24xlarge, derived from it"):
+        validate_scenario(raw)

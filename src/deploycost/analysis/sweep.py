@@ -42,6 +42,7 @@ from scipy.optimize import linprog
 from scipy.spatial import HalfspaceIntersection
 from scipy.stats import qmc
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, build_prices
@@ -433,7 +434,7 @@ class FleetChoice:
         pools: dict[str, list[str]] = {}
         for (pool, inst, plan), g in result.counts.groupby(["pool", "instance", "plan"]):
             lo, hi = int(g.instances.min()), int(g.instances.max())
-            span = f"{hi}" if lo == hi or plan == "reserved_1yr" else f"<={hi}"
+            span = f"{hi}" if lo == hi or plan in COMMITTED_PLANS else f"<={hi}"
             pools.setdefault(pool, []).append(f"{span} x {inst} {plan}")
         return cls(
             str(result.fusion),

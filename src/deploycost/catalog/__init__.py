@@ -22,13 +22,17 @@ KEYS: dict[str, str] = {
     "labor": "role",
     "exchange_rates": "from_currency",
     "llm_architectures": "model",
+    "partitions": "name",
 }
 
 PRICING_COLUMNS: dict[str, str] = {
     "on_demand": "price_on_demand_per_hour",
     "reserved_1yr": "price_reserved_1yr_per_hour",
+    "reserved_3yr": "price_reserved_3yr_per_hour",
     "spot": "price_spot_per_hour",
 }
+# plans paid every hour of their term, used or not (a commitment per instance)
+COMMITTED_PLANS: tuple[str, ...] = ("reserved_1yr", "reserved_3yr")
 
 
 # File compression shrinks weights by how many bits each value has: measured factors per
@@ -62,6 +66,7 @@ class Catalog:
     labor: pd.DataFrame
     exchange_rates: pd.DataFrame
     llm_architectures: pd.DataFrame
+    partitions: pd.DataFrame
 
     def size_factors(self, precisions: list[str], compressions: list[str]):
         """(C, Z) compressed over original size of weights at each precision under each
@@ -115,10 +120,59 @@ class Catalog:
         frame = frame.infer_objects()
         return replace(self, **{kind: frame})
 
+    def with_partitions(self) -> Catalog:
+        """The hardware table with a row per accelerator partition (``partitions.csv``) of
+        a parent row it holds, derived from that parent (replacing earlier derived rows).
+
+        A partition row stands for one node of its parent instance type split into
+        ``slices_per_node`` equal slices (one MIG profile on every GPU), each serving as an
+        instance of its own: per slice one device of ``memory_gb``, ``compute_fraction``
+        (its SMs over the whole GPU's) of the peak, ``bandwidth_fraction`` of the memory
+        bandwidth, the node's vCPUs and RAM divided among the slices. It is bought by the
+        node, at the parent's prices (the fleet optimiser prices it under the parent's
+        price names; the capacity of one node is that of its slices together)."""
+        hw = self.hardware
+        if "partition_of" in hw.columns:
+            hw = hw[hw.partition_of.isna()]
+        parts = self.partitions[self.partitions.parent.isin(hw.index)]
+        rows = []
+        for r in parts.itertuples(index=False):
+            parent = hw.loc[r.parent]
+            slices = int(r.slices_per_gpu) * int(parent.accel_count)
+            rows.append(
+                {
+                    **parent.to_dict(),
+                    "name": r.name,
+                    "accel_count": 1,
+                    "accel_mem_gb": float(r.memory_gb),
+                    "vcpus": max(1, int(parent.vcpus) // slices),
+                    "memory_gib": round(float(parent.memory_gib) / slices, 4),
+                    "source": f"{r.source} | node ({r.parent}): {parent.source}",
+                    "note": f"MIG {r.profile} on every GPU: {slices} slices per node; "
+                    f"prices per node; {r.note}",
+                    "partition_of": r.parent,
+                    "partition_profile": r.profile,
+                    "slices_per_node": slices,
+                    "compute_fraction": float(r.sm_count) / float(r.gpu_sm_count),
+                    "bandwidth_fraction": float(r.bandwidth_fraction),
+                }
+            )
+        hw = hw.assign(
+            partition_of=None,
+            partition_profile=None,
+            slices_per_node=np.nan,
+            compute_fraction=np.nan,
+            bandwidth_fraction=np.nan,
+        )
+        if rows:
+            added = pd.DataFrame(rows).set_index("name", drop=False)
+            hw = pd.concat([hw.astype(object), added.astype(object)]).infer_objects()
+        return replace(self, hardware=hw)
+
 
 @cache
 def _shipped() -> Catalog:
-    return Catalog(**{kind: _read(kind) for kind in KEYS})
+    return Catalog(**{kind: _read(kind) for kind in KEYS}).with_partitions()
 
 
 def load_catalog() -> Catalog:

@@ -98,11 +98,18 @@ SHORT_HEADERS = {  # catalog columns as the default (100-column) view heads them
     "currency": "cur",
     "price_on_demand_per_hour": "on-demand/h",
     "price_reserved_1yr_per_hour": "1-yr/h",
+    "price_reserved_3yr_per_hour": "3-yr/h",
     "price_spot_per_hour": "spot/h",
     "price_per_gb_month": "GB-month",
     "retrieval_per_gb": "retrieval/GB",
     "min_storage_days": "min days",
     "first_byte_s": "1st byte s",
+    "slices_per_node": "slices",
+    "slices_per_gpu": "per GPU",
+    "memory_gb": "GB",
+    "sm_count": "SMs",
+    "gpu_sm_count": "GPU SMs",
+    "bandwidth_fraction": "bw share",
 }
 
 
@@ -144,10 +151,13 @@ def catalog(
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
         return
-    brief = ("source", "note", "as_of", "instance_type", "provider", "compute_class", "kind")
+    brief = (
+        *("source", "note", "as_of", "instance_type", "provider", "compute_class", "kind"),
+        *("partition_of", "partition_profile", "compute_fraction", "bandwidth_fraction"),
+    )
     shown = frame if wide else frame.drop(columns=[c for c in brief if c in frame.columns])
-    if not wide:
-        shown = shown.rename(columns=SHORT_HEADERS)
+    if not wide:  # columns no listed row fills say nothing (--wide keeps them)
+        shown = shown.loc[:, shown.notna().any()].rename(columns=SHORT_HEADERS)
     text = shown.astype(object).where(shown.notna(), "").astype(str)  # as written, not rounded
     print_table(_table(text, f"catalog: {name} ({len(frame)} rows)"), wide)
 
@@ -679,7 +689,8 @@ def solve_command(
         bool | None,
         typer.Option(
             "--runner-ups/--no-runner-ups",
-            help="Re-solve per model for the best alternative (default: on up to 20 models)",
+            help="Re-solve per model for the best alternative (default: on up to 20 models; "
+            "for a fleet off: a fleet solve per model and type)",
         ),
     ] = None,
     verify: Annotated[
@@ -711,6 +722,8 @@ def solve_command(
         else:
             with _progress("solving the fleet"):
                 fleet = solve_fleet(scn, backend, options)
+        if runner_ups and fleet.ok:
+            fleet = _with_fleet_runner_ups(scn, fleet, backend, options)
         if strict:
             _refuse_estimates(fleet, scn)
         if as_json:
@@ -742,6 +755,24 @@ def solve_command(
         if verification is not None:
             _print_verification(checked)
     _exit_unless_found(result)
+
+
+def _with_fleet_runner_ups(scn, fleet, backend, options):
+    """The fleet with its runner-ups, a progress bar on stderr (on a terminal) per solve."""
+    from dataclasses import replace
+
+    from rich.progress import Progress
+
+    from deploycost.optimize.fleet_alternatives import changes_of, fleet_runner_ups
+
+    with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("runner-ups", total=len(changes_of(fleet)))
+
+        def step(text: str) -> None:
+            bar.update(task, description=f"runner-up: {text}")
+            bar.advance(task)
+
+        return replace(fleet, runner_ups=fleet_runner_ups(scn, fleet, backend, options, step))
 
 
 VERIFY_REQUESTS = 50_000  # simulated requests per model-hour when verifying
@@ -843,6 +874,7 @@ def fleet_json(result, scn: Scenario) -> dict:
         "audit_checks": result.audit.checks if result.audit else 0,
         "timings_s": result.timings,
         "size": result.size,
+        "runner_ups": _records(result.runner_ups),
     }
 
 
@@ -873,6 +905,7 @@ def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
         out.print(line, markup=False, highlight=False)
     for line in result.audit.warnings if result.audit else ():
         out.print(f"warning: {line}", style="yellow", markup=False)
+    _print_runner_ups(result.runner_ups, cur, "runner-ups (the whole fleet re-solved)")
     _print_rests_on(result)
 
 
@@ -1011,10 +1044,16 @@ def _print_solve(result, scn: Scenario, wide: bool = False) -> None:
     _print_rests_on(result)
     if result.binding:
         out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
-    if len(result.runner_ups):
-        ups = result.runner_ups.copy()
-        ups["extra_per_day"] = ups.extra_per_day.map(lambda v: "n/a" if v != v else f"+{v:,.2f}")
-        out.print(_table(ups.rename(columns={"extra_per_day": f"extra {cur}/day"}), "runner-ups"))
+    _print_runner_ups(result.runner_ups, cur, "runner-ups")
+
+
+def _print_runner_ups(ups: pd.DataFrame, cur: str, title: str) -> None:
+    """The runner-ups with their extra cost per day ('n/a' where none was found)."""
+    if not len(ups):
+        return
+    ups = ups.copy()
+    ups["extra_per_day"] = ups.extra_per_day.map(lambda v: "n/a" if v != v else f"+{v:,.2f}")
+    out.print(_table(ups.rename(columns={"extra_per_day": f"extra {cur}/day"}), title))
 
 
 app.add_typer(profile_app, name="profile")

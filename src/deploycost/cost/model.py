@@ -34,7 +34,7 @@ Formulas (i model, d deployment, t tier, h instance type, s data source; units i
   autoscaler's capacity and the utilisation ceiling (between min_replicas and the deployed
   peak replicas; the capacity meets the latency limits every hour,
   ``options.autoscale``); reserved
-  instances are paid every hour of the term, so under ``reserved_1yr`` pricing it is always
+  instances are paid every hour of the term, so under ``reserved_*`` pricing it is always
   ``replicas x 24``. The seed's ``size / speed x time x queries`` is not a cost.
 * people (seed C_hum): maintenance person-days/month per model x automation multiplier /
   30.4 x ``day_rate[role]`` + training person-days/month / 30.4 x ``day_rate`` + the
@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deploycost.catalog import PRICING_COLUMNS
+from deploycost.catalog import COMMITTED_PLANS, PRICING_COLUMNS
 from deploycost.cost.deployments import Deployments, Space
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError
@@ -66,7 +66,7 @@ from deploycost.scenario.architecture import architecture_of
 from deploycost.scenario.schema import Scenario
 
 COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
-COMMITTED_PRICING = ("reserved_1yr",)  # price plans paid per hour of the term, used or not
+COMMITTED_PRICING = COMMITTED_PLANS  # price plans paid per hour of the term, used or not
 
 
 @dataclass(frozen=True)

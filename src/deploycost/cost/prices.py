@@ -94,6 +94,13 @@ def plan_price_name(plan: str, instance: str) -> str:
     return f"{plan}_hour[{instance}]"
 
 
+def priced_as(scn: Scenario, instance: str) -> str:
+    """The row whose fleet prices an instance type pays: an accelerator partition's parent
+    (a node is bought whole, at the parent's price), else the type itself."""
+    parent = scn.resolved_catalog.hardware.at[instance, "partition_of"]
+    return parent if isinstance(parent, str) else instance
+
+
 def build_prices(scn: Scenario) -> PriceVector:
     """Assemble the price vector for a validated scenario."""
     cat = scn.resolved_catalog
@@ -123,6 +130,8 @@ def build_prices(scn: Scenario) -> PriceVector:
     for plan in dict.fromkeys(scn.fleet.plans if scn.fleet else []):
         for name in instance_names(scn):
             r = cat.hardware.loc[name]
+            if priced_as(scn, name) != name:
+                continue  # a partition pays its parent's node prices
             if pd.notna(r[PRICING_COLUMNS[plan]]):
                 rows.append(
                     _row(

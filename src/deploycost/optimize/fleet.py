@@ -15,7 +15,8 @@ the *artifacts* ``a[k]`` in {0, 1}; z, y and the stage budgets L are unchanged):
   fit together on a type, and for every mode under an end-to-end limit): the model is
   loaded on every instance of its pool on h;
 * per pool p and instance type h where some mode of p runs: ``K[p, h]`` committed
-  instances (reserved_1yr, paid 24 h a day all year), and per day type d and hour group g
+  instances per committed plan (reserved_1yr, reserved_3yr: paid 24 h a day all year),
+  and per day type d and hour group g
   ``N[p, h, d, g]`` on-demand and ``S[p, h, d, g]`` spot instances, integer. Slots g
   group the hours of a day type that carry the same rate (the same counts are optimal in
   them); without autoscaling a day type is one slot sized at its peak all day.
@@ -46,7 +47,7 @@ type, t hour, ``lambda[u, d, t]`` the unit's requests/s, raised to the largest r
   quota_h``; ``budget_max``: ``c.v <= budget``; the quality floor and owned storage rows of
   the limit registry apply to the artifacts unchanged.
 
-Cost per day, linear in prices: ``K x 24 x reserved_1yr_hour[h]``; ``N x hours(g) x
+Cost per day, linear in prices: ``K x 24 x reserved_<term>_hour[h]``; ``N x hours(g) x
 days_d / 365 x on_demand_hour[h]``; the same for S at ``spot_hour[h]``; artifacts, fusion,
 people and data as before.
 """
@@ -59,8 +60,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import plan_price_name
+from deploycost.cost.prices import plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.formulation import STRUCTURE, Milp
 from deploycost.optimize.layout import Layout, Rows, lay_out
@@ -70,7 +72,16 @@ from deploycost.options.grid import OptionSet
 from deploycost.options.performance import hardware_axes
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 
-PLANS = ("reserved_1yr", "on_demand", "spot")
+PLANS = (*COMMITTED_PLANS, "on_demand", "spot")
+TERM_YEARS = {"reserved_1yr": 1, "reserved_3yr": 3}
+
+
+def shown_plans(scn) -> tuple[str, ...]:
+    """The plans a fleet's cost lines list: one-year, on-demand and spot always (0 where
+    unused), the three-year term where the scenario allows it."""
+    return tuple(p for p in PLANS if p != "reserved_3yr" or p in scn.fleet.plans)
+
+
 REGISTRY_LIMITS = (QualityFloor(), StorageCapacity())  # rows on the artifact columns
 
 
@@ -215,37 +226,46 @@ def _artifact_options(fleet: FleetOptions) -> OptionSet:
 
 
 def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shared) -> None:
-    """A shared pool whose models fit together on no instance type is an input error."""
+    """A shared pool whose models fit together on no instance type is an input error: on
+    each type, every model of the pool needs at least its smallest mode there."""
+    if not shared:
+        return
     modes = fleet.modes
+    unit = modes.unit.to_numpy()
+    frame = pd.DataFrame(
+        {
+            "pool": pool_of_unit[unit],
+            "h": modes.instance_idx.to_numpy(),
+            "model": fleet.units.model[unit],
+            "dev": modes.device_gb.to_numpy(),
+            "host": modes.host_gb.to_numpy(),
+        }
+    )
+    frame = frame[frame.pool.isin(sorted(shared))]
+    least = frame.groupby(["pool", "h", "model"])[["dev", "host"]].min()
+    per = least.groupby(level=[0, 1]).agg(
+        dev=("dev", "sum"), host=("host", "sum"), n=("dev", "size")
+    )
+    pool, h = (per.index.get_level_values(k).to_numpy() for k in (0, 1))
+    models_of = {
+        p: sorted({int(fleet.units.model[u]) for u in np.nonzero(pool_of_unit == p)[0]})
+        for p in shared
+    }
+    complete = per.n.to_numpy() == np.array([len(models_of[p]) for p in pool], int)
+    dev, host = per.dev.to_numpy(), per.host.to_numpy()
+    device_ok, host_ok = fit_together(cost, h, dev, host, per.n.to_numpy())
+    fits = complete & device_ok & host_ok
     for p in sorted(shared):
-        members = np.nonzero(pool_of_unit == p)[0]
-        models = sorted({int(fleet.units.model[u]) for u in members})
-        fits_somewhere = False
-        smallest = None
-        for h in range(len(cost.space.instances)):
-            on_h = modes[(modes.instance_idx == h) & modes.unit.isin(members)]
-            need_dev, need_host, ok = 0.0, 0.0, True
-            for i in models:
-                mine = on_h[fleet.units.model[on_h.unit.to_numpy()] == i]
-                if mine.empty:
-                    ok = False
-                    break
-                need_dev += float(mine.device_gb.min())
-                need_host += float(mine.host_gb.min())
-            if not ok:
-                continue
-            device, host = fit_together(cost, h, need_dev, need_host, len(models))
-            if device and host:
-                fits_somewhere = True
-                break
-            smallest = min(smallest or np.inf, need_dev if need_dev > 0 else need_host)
-        if not fits_somewhere:
-            names = ", ".join(cost.space.models[i] for i in models)
-            detail = f" (they need {smallest:.4g} GB together)" if smallest else ""
-            raise DeployCostError(
-                f"models[*].pool {pools[p]!r}: its models ({names}) fit together on no allowed "
-                f"instance type that serves each of them within its SLO{detail}; split the pool"
-            )
+        mine = pool == p
+        if fits[mine].any():
+            continue
+        need = np.where(dev > 0, dev, host)[mine & complete]
+        names = ", ".join(cost.space.models[i] for i in models_of[p])
+        detail = f" (they need {need.min():.4g} GB together)" if len(need) else ""
+        raise DeployCostError(
+            f"models[*].pool {pools[p]!r}: its models ({names}) fit together on no allowed "
+            f"instance type that serves each of them within its SLO{detail}; split the pool"
+        )
 
 
 def plan_prices(cost: CostModel) -> np.ndarray:
@@ -254,7 +274,7 @@ def plan_prices(cost: CostModel) -> np.ndarray:
     out = np.full((len(cost.space.instances), len(PLANS)), np.nan)
     for h, name in enumerate(cost.space.instances):
         for j, plan in enumerate(PLANS):
-            price = plan_price_name(plan, name)
+            price = plan_price_name(plan, priced_as(cost.scn, name))
             if plan in cost.scn.fleet.plans and price in prices:
                 out[h, j] = prices.values[prices.index(price)]
     return out
@@ -283,18 +303,22 @@ def drop_dominated(
     shared_pool_of = np.where(shared_units, pool_of_unit, -1)
     h = modes.instance_idx.to_numpy()
     cap, p99 = modes.cap_qps.to_numpy(), modes.p99_at_cap_ms.to_numpy()
+    unit = modes.unit.to_numpy()
+    group = unit * len(cost.space.precisions) + modes.precision_idx.to_numpy()
+    b, a = matching(group, group)  # every pair of modes of one unit and precision
+    own = ~shared_units[unit[a]]
+    a, b = a[own], b[own]
+
+    def dominates(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+        pa, pb = price[h[a]], price[h[b]]  # (pairs, plans)
+        cheaper = np.all(np.isnan(pa) | (pb <= pa), axis=1)
+        return (cap[b] >= cap[a]) & (p99[b] <= p99[a]) & cheaper & ~quota[h[b]]
+
+    ok, back = dominates(b, a), dominates(a, b)
+    strictly = ok & ~back  # b better than a in some way
+    tie = ok & back & (b < a)  # equal: the first type stays
     keep = np.ones(len(modes), bool)
-    for _, group in modes.groupby(["unit", "precision_idx"], sort=False):
-        idx = group.index.to_numpy()
-        if shared_units[modes.unit.iat[idx[0]]]:
-            continue
-        a, b = idx[:, None], idx[None, :]  # does b dominate a?
-        pa, pb = price[h[a]], price[h[b]]  # (n, n, plans)
-        cheaper = np.all(np.isnan(pa) | (pb <= pa), axis=2)
-        ok = (cap[b] >= cap[a]) & (p99[b] <= p99[a]) & cheaper & ~quota[h[b]]
-        strictly = ok & ~ok.T  # b better than a in some way
-        tie = ok & ok.T & (b < a)  # equal: the first type stays
-        keep[idx[(strictly | tie).any(axis=1)]] = False
+    keep[a[strictly | tie]] = False
     keep &= ~_pool_dominated(cost, modes, price, quota, shared_pool_of, roomy)
     kept = modes[keep].reset_index(drop=True)
     return FleetOptions(
@@ -393,7 +417,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     )
     use0 = w0 + n_m
     e2e = scn.constraints.e2e_latency_ms
-    in_shared = np.isin(mp, sorted(shared - always_fit(cost, fleet, pool_of_unit, shared)))
+    in_shared = np.isin(mp, sorted(shared - roomy))
     # a binary per mode where it matters: shared pools (memory) and stage latencies (e2e)
     place_modes = np.arange(n_m) if e2e is not None else np.nonzero(in_shared)[0]
     place0 = use0 + len(use_pairs)
@@ -520,10 +544,10 @@ def _count_columns(
         for plan in PLANS:
             if plan not in scn.fleet.plans:
                 continue
-            price = plan_price_name(plan, name)
+            price = plan_price_name(plan, priced_as(scn, name))
             if price not in prices:
                 continue  # no price under this plan for this type
-            if plan == "reserved_1yr":
+            if plan in COMMITTED_PLANS:
                 records.append((p, h, plan, -1, -1, HOURS_PER_DAY))
                 price_rows.append(prices.index(price))
                 continue
@@ -544,7 +568,7 @@ def _count_lookup(keys: pd.DataFrame, k0: int):
     for j, (p, h, plan, d, g) in enumerate(
         keys[["pool", "instance_idx", "plan", "day", "group"]].itertuples(index=False)
     ):
-        key = (p, h) if plan == "reserved_1yr" else (p, h, d, g)
+        key = (p, h) if plan in COMMITTED_PLANS else (p, h, d, g)
         columns.setdefault(key, []).append((k0 + j, plan))
 
     def count_of(p: int, h: int, d: int, g: int) -> tuple[list[int], list[str]]:
@@ -558,34 +582,46 @@ def _share_rows(layout, fleet, rows, w0, scale) -> None:
     """``share[u]``: the unit's modes carry all its requests when its configuration runs."""
     units = fleet.units
     a_count = len(layout.cost.space.automation)
-    mu = fleet.modes.unit.to_numpy()
-    for u in range(len(units.model)):
-        mine = np.nonzero(mu == u)[0]
-        z_cols = layout.z.start + units.fusion[u] * a_count + np.arange(a_count)
-        rows.add(
-            f"share[{layout.unit_name(u)}]",
-            np.concatenate([w0 + mine, z_cols]),
-            np.concatenate([1.0 / scale[mine], -np.ones(a_count)]),
-            0.0,
-            0.0,
-        )
+    n_units, n_modes = len(units.model), len(fleet.modes)
+    unit_rows = np.repeat(np.arange(n_units), a_count)
+    z_cols = layout.z.start + (units.fusion[:, None] * a_count + np.arange(a_count)).ravel()
+    rows.add_block(
+        [f"share[{layout.unit_name(u)}]" for u in range(n_units)],
+        np.concatenate([fleet.modes.unit.to_numpy(), unit_rows]),
+        np.concatenate([w0 + np.arange(n_modes), z_cols]),
+        np.concatenate([1.0 / scale, -np.ones(len(z_cols))]),
+        0.0,
+        0.0,
+    )
 
 
 def _artifact_rows(layout, fleet, rows, w0, scale) -> None:
     """``artifact[m]``: a mode needs a stored artifact of its unit at its precision."""
-    art = fleet.artifacts
-    key = art.unit.to_numpy() * 1000 + art.precision_idx.to_numpy()
-    modes = fleet.modes
-    m_key = modes.unit.to_numpy() * 1000 + modes.precision_idx.to_numpy()
-    for m in range(len(modes)):
-        a_cols = np.nonzero(key == m_key[m])[0]
-        rows.add(
-            f"artifact[{layout.unit_name(int(modes.unit.iat[m]))}/{m}]",
-            np.concatenate([[w0 + m], a_cols]),
-            np.concatenate([[1.0 / scale[m]], -np.ones(len(a_cols))]),
-            -np.inf,
-            0.0,
-        )
+    art, modes = fleet.artifacts, fleet.modes
+    width = len(layout.cost.space.precisions)
+    key = art.unit.to_numpy() * width + art.precision_idx.to_numpy()
+    mu = modes.unit.to_numpy()
+    m_key = mu * width + modes.precision_idx.to_numpy()
+    a_cols, mode_of = matching(key, m_key)
+    n = len(modes)
+    rows.add_block(
+        [f"artifact[{layout.unit_name(int(u))}/{m}]" for m, u in enumerate(mu)],
+        np.concatenate([np.arange(n), mode_of]),
+        np.concatenate([w0 + np.arange(n), layout.x.start + a_cols]),
+        np.concatenate([1.0 / scale, -np.ones(len(a_cols))]),
+        -np.inf,
+        0.0,
+    )
+
+
+def matching(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``keys[i] == wanted[j]``, as (i's, j's), j ascending."""
+    order = np.argsort(keys, kind="stable")
+    lo = np.searchsorted(keys[order], wanted, "left")
+    count = np.searchsorted(keys[order], wanted, "right") - lo
+    j = np.repeat(np.arange(len(wanted)), count)
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return order[np.repeat(lo, count) + offset], j
 
 
 def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load):
@@ -642,15 +678,9 @@ def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, z0) -> None:
     f_opts = cost.scn.fleet
     modes = fleet.modes
     mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
-    index = {(int(u), int(h)): j for j, (u, h) in enumerate(use_pairs)}
-    for m in range(len(modes)):
-        rows.add(
-            f"use_link[{m}]",
-            [w0 + m, use0 + index[(int(mu[m]), int(mh[m]))]],
-            [1.0 / scale[m], -1.0],
-            -np.inf,
-            0.0,
-        )
+    width = len(cost.space.instances)
+    pair_of, _ = matching(use_pairs[:, 0] * width + use_pairs[:, 1], mu * width + mh)
+    _links(rows, "use_link", np.arange(len(modes)), w0, use0 + pair_of, scale)
     a_count = len(cost.space.automation)
     for j, (u, h) in enumerate(use_pairs):
         f = fleet.units.fusion[u]
@@ -707,7 +737,7 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs,
             return -(np.ceil(at_peak * fraction / keep + 1e-9) + floor)  # never below need
 
         reserved = [
-            c for c, plan in zip(*count_of(p, h, 0, 0), strict=True) if plan == "reserved_1yr"
+            c for c, plan in zip(*count_of(p, h, 0, 0), strict=True) if plan in COMMITTED_PLANS
         ]
         name = cost.space.instances[h]
         for d, day in enumerate(days.names):
@@ -733,8 +763,20 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs,
 
 def _place_rows(place_modes, rows, w0, place0, scale) -> None:
     """``place_link[m]``: a mode carrying load is placed (``w[m] <= place[m]``)."""
-    for j, m in enumerate(place_modes):
-        rows.add(f"place_link[{m}]", [w0 + m, place0 + j], [1.0 / scale[m], -1.0], -np.inf, 0.0)
+    _links(rows, "place_link", place_modes, w0, place0 + np.arange(len(place_modes)), scale)
+
+
+def _links(rows, family, modes, w0, binary_cols, scale) -> None:
+    """``family[m]``: ``w[m] - binary <= 0`` for each of ``modes`` (w held scaled)."""
+    n = len(modes)
+    rows.add_block(
+        [f"{family}[{m}]" for m in modes],
+        np.concatenate([np.arange(n), np.arange(n)]),
+        np.concatenate([w0 + modes, binary_cols]),
+        np.concatenate([1.0 / scale[modes], -np.ones(n)]),
+        -np.inf,
+        0.0,
+    )
 
 
 def _e2e_rows(layout, fleet, place_modes, rows, place0, e2e) -> None:
@@ -744,14 +786,15 @@ def _e2e_rows(layout, fleet, place_modes, rows, place0, e2e) -> None:
     modes = fleet.modes
     p99 = modes.p99_at_cap_ms.to_numpy()
     unit_of = modes.unit.to_numpy()
-    for j, m in enumerate(place_modes):
-        rows.add(
-            f"stage_latency[{m}]",
-            [place0 + j, layout.stage_col[unit_of[m]]],
-            [p99[m], -1.0],
-            -np.inf,
-            0.0,
-        )
+    n = len(place_modes)
+    rows.add_block(
+        [f"stage_latency[{m}]" for m in place_modes],
+        np.concatenate([np.arange(n), np.arange(n)]),
+        np.concatenate([place0 + np.arange(n), layout.stage_col[unit_of[place_modes]]]),
+        np.concatenate([p99[place_modes], -np.ones(n)]),
+        -np.inf,
+        0.0,
+    )
     col = layout.latency.start
     for f, st in enumerate(layout.stages):
         stage_cols = np.arange(col, col + len(st))
@@ -803,19 +846,19 @@ def _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0
 
 
 def _quota_rows(layout, days, pool_types, count_of, rows) -> None:
-    """``quota_max[h, d, g]``: instances of type h over every pool and plan, plus the
-    fusion layer's replicas on h."""
+    """``quota_max[h, d, g]``: instances of type h over every pool and plan (a partition
+    row's nodes are instances of its parent type), plus the fusion layer's replicas on h."""
     scn, space = layout.cost.scn, layout.cost.space
     for name, quota in scn.constraints.quotas.items():
         if name not in space.instances:
             continue
-        h = space.instances.index(name)
+        types = [h for h, inst in enumerate(space.instances) if priced_as(scn, inst) == name]
         layer = fusion_layer(layout, name)[layout.z_pairs[:, 0]]
         z_on = np.nonzero(layer)[0]
-        pools_on_h = pool_types[pool_types[:, 1] == h, 0]
+        on = pool_types[np.isin(pool_types[:, 1], types)]
         for d, day in enumerate(days.names):
             for g, (_, hours) in enumerate(days.slots[d]):
-                cols = [c for p in pools_on_h for c in count_of(p, h, d, g)[0]]
+                cols = [c for p, h in on for c in count_of(p, h, d, g)[0]]
                 rows.add(
                     limit_name("quota_max", f"{name},{day},{hours[0]:02d}h+{len(hours) - 1}"),
                     np.concatenate([cols, layout.z.start + z_on]),

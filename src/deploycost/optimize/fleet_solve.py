@@ -17,17 +17,26 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import PriceVector, plan_price_name
+from deploycost.cost.prices import PriceVector, plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
-from deploycost.optimize.fleet import DayTable, FleetFormulation, build_fleet, fit_together
+from deploycost.optimize.fleet import (
+    DayTable,
+    FleetFormulation,
+    build_fleet,
+    fit_together,
+    shown_plans,
+)
 from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, get_backend
+from deploycost.options.capacity import slices_per_node
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.assumptions import rows_estimates, service_estimates, stated_defaults
 from deploycost.scenario.schema import as_scenario
 
 SHARE_TOL = 1e-6
+TERM = {"reserved_1yr": "a year", "reserved_3yr": "three years"}
 AUDIT_REL_TOL = 1e-6
 
 
@@ -72,6 +81,8 @@ class FleetResult:
     component_quantities: np.ndarray | None = None
     prices: PriceVector | None = None  # the prices it was solved at
     days: DayTable | None = None  # the day types and hours it was sized for
+    # per model and change, the next best fleet's extra cost (``fleet_alternatives``)
+    runner_ups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def ok(self) -> bool:
@@ -330,7 +341,7 @@ def decode(
     for j in nz:
         k = keys.iloc[j]
         pool, inst = form.pools[k.pool], space.instances[k.instance_idx]
-        if k.plan == "reserved_1yr":
+        if k.plan in COMMITTED_PLANS:
             records.append((pool, inst, k.plan, "all", -1, n[j], j))
             continue
         day = form.days.names[k.day]
@@ -349,7 +360,7 @@ def decode(
     for part, amount in zip(COMPONENTS, per_component.tolist(), strict=True):
         lines.append((part, amount))
         if part == "compute":  # the fleet's instances by purchase plan
-            for plan in ("reserved_1yr", "on_demand", "spot"):
+            for plan in shown_plans(cost.scn):
                 lines.append((f"  {plan}", float(paid[plan_of == plan].sum())))
     costs = pd.DataFrame(lines, columns=["line", "per_day"])
     costs.loc[len(costs)] = ("total", float(per_component.sum()))  # plan lines are in compute
@@ -415,21 +426,24 @@ def commitment_advice(form: FleetFormulation, counts: pd.DataFrame, shares) -> l
     prices, days = form.cost.prices, form.days
     need = required_instances(form, shares)
     out = []
-    committed = counts[counts.plan == "reserved_1yr"]
+    committed = counts[counts.plan.isin(COMMITTED_PLANS)]
+    total = committed.groupby(["pool", "instance"]).instances.sum()
     for r in committed.itertuples():
-        k = r.instances
+        k = int(total[(r.pool, r.instance)])  # every term's commitments of (pool, type)
         load = np.ceil(need.get((r.pool, r.instance), np.zeros((1, 24))) - 1e-9)
         busy = np.minimum(load, k) / k  # share of the committed instances at work
         hours = float((busy.sum(axis=1) * days.days).sum() / DAYS_PER_YEAR)
-        reserved = prices.values[prices.index(plan_price_name("reserved_1yr", r.instance))]
-        od_name = plan_price_name("on_demand", r.instance)
+        node = priced_as(form.cost.scn, r.instance)
+        reserved = prices.values[prices.index(plan_price_name(r.plan, node))]
+        od_name = plan_price_name("on_demand", node)
         if od_name in prices and prices.values[prices.index(od_name)] > 0:
             even = HOURS_PER_DAY * reserved / prices.values[prices.index(od_name)]
             tail = f"; break-even against on-demand is {even:.1f} h"
         else:
             tail = ""
         out.append(
-            f"commit {k} x {r.instance} for a year (pool {r.pool}): they run {hours:.1f} h "
+            f"commit {r.instances} x {r.instance} for {TERM[r.plan]} (pool {r.pool}): "
+            f"{'they run' if k == r.instances else f'the {k} committed run'} {hours:.1f} h "
             f"a day on average{tail}"
         )
     return out
@@ -464,7 +478,7 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
         for d, day in enumerate(days.names):
             for t in range(24):
                 here = mine[
-                    (mine.plan == "reserved_1yr") | ((mine.day_type == day) & (mine.hour == t))
+                    mine.plan.isin(COMMITTED_PLANS) | ((mine.day_type == day) & (mine.hour == t))
                 ]
                 offered = float((here.instances * np.where(here.plan == "spot", keep, 1.0)).sum())
                 checks += 1
@@ -477,6 +491,7 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
                     form, shares, pool, inst, day, t, days.qps[d, t], offered, problems, slow
                 )
     _audit_memory(form, shares, problems)
+    checks += _audit_quotas(form, result, problems)
     checks += _audit_e2e(form, result.fusion, shares, problems)
     cost = _recomputed_cost(form, result)
     checks += 1
@@ -493,17 +508,40 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
     return FleetAudit(tuple(problems), cost, checks, warnings)
 
 
+def _audit_quotas(form: FleetFormulation, result: FleetResult, problems: list[str]) -> int:
+    """Instances of each type with a quota at every hour of every day type, over every pool
+    and plan (a partition row's nodes count as its parent type's), plus the fusion layer's
+    replicas of the chosen configuration on that type."""
+    scn = form.cost.scn
+    counts = result.counts.assign(node=[priced_as(scn, i) for i in result.counts.instance])
+    fusion = next(f for f in scn.fusion_configs if f.name == result.fusion)
+    checks = 0
+    for name, quota in scn.constraints.quotas.items():
+        mine = counts[counts.node == name]
+        layer = fusion.replicas if fusion.instance == name else 0
+        for day in form.days.names:
+            for t in range(24):
+                here = mine.plan.isin(COMMITTED_PLANS) | ((mine.day_type == day) & (mine.hour == t))
+                used = int(mine.instances[here].sum()) + layer
+                checks += 1
+                if used > quota:
+                    problems.append(f"{name}, {day} {t:02d}h: {used} instances, quota {quota}")
+    return checks
+
+
 def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -> None:
-    """One instance's p99 at the rate it receives (pools of a single model). Above the
-    capacity it is a sizing error; below it, a batch that fills slowly at low traffic
-    (recorded in ``slow``: a warning, the peak-sized grid does not model batch timeouts)."""
+    """One server's p99 at the rate it receives (pools of a single model; a partition
+    row's instance holds ``slices`` servers). Above the capacity it is a sizing error;
+    below it, a batch that fills slowly at low traffic (recorded in ``slow``: a warning,
+    the peak-sized grid does not model batch timeouts)."""
     mine = shares[(shares.pool == pool) & (shares.instance == inst)]
     if mine.model.nunique() != 1 or offered <= 0:
         return
     fleet = form.fleet
+    slices = float(slices_per_node(form.cost)[form.cost.space.instances.index(inst)])
     for r in mine.itertuples():
         unit = int(fleet.modes.unit.iat[r.mode])
-        rate = qps * fleet.units.share[unit] * r.share / offered
+        rate = qps * fleet.units.share[unit] * r.share / (offered * slices)
         if rate <= 0:
             continue
         mode = fleet.modes.iloc[r.mode]
@@ -521,7 +559,7 @@ def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -
         p99 = float(p99_at[0])
         if fleet.perf.meets(at[0], p99_at, ttft_at, rel_tol=1e-6)[0]:
             continue
-        if rate > mode.cap_qps * (1 + 1e-9):
+        if rate * slices > mode.cap_qps * (1 + 1e-9):
             problems.append(
                 f"{r.model} on {inst}, {day} {t:02d}h: p99 {p99:.4g} ms > SLO {slo:g} ms"
             )
@@ -570,11 +608,11 @@ def _audit_memory(form, shares, problems) -> None:
 def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
     """Counts x plan prices x hours, from the scenario's day types, plus the artifacts,
     fusion, people and data priced from the price vector."""
-    prices, days = form.cost.prices, form.days
+    prices, days, scn = form.cost.prices, form.days, form.cost.scn
     total = 0.0
     for r in result.counts.itertuples():
-        price = prices.values[prices.index(plan_price_name(r.plan, r.instance))]
-        if r.plan == "reserved_1yr":
+        price = prices.values[prices.index(plan_price_name(r.plan, priced_as(scn, r.instance)))]
+        if r.plan in COMMITTED_PLANS:
             total += r.instances * HOURS_PER_DAY * price
         else:
             d = days.names.index(r.day_type)

@@ -102,6 +102,15 @@ def per_instance_capacity(
     return cap
 
 
+def slices_per_node(cost: CostModel) -> np.ndarray:
+    """(H,) servers one instance of each type holds: a partition row's slices per node
+    (``Catalog.with_partitions``), else 1."""
+    hw = cost.scn.resolved_catalog.hardware.loc[list(cost.space.instances)]
+    if "slices_per_node" not in hw.columns:
+        return np.ones(len(hw))
+    return np.nan_to_num(pd.to_numeric(hw.slices_per_node).to_numpy(float), nan=1.0)
+
+
 def fleet_options(cost: CostModel) -> FleetOptions:
     """Modes with their capacity and memory, and the artifact of every (unit, precision)."""
     scn, space = cost.scn, cost.space
@@ -130,6 +139,7 @@ def fleet_options(cost: CostModel) -> FleetOptions:
     u, h, c, b, cap = u[keep], h[keep], c[keep], b[keep], cap[keep]
     at = (i[u], h, c, b)
     p99_at_cap, ttft_at_cap = perf.latency_ms(at, 1.0, cap)
+    cap = cap * slices_per_node(cost)[h]  # a partition row's instance is a node of slices
     modes = pd.DataFrame(
         {
             "unit": u,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+import pandas as pd
 
 from deploycost.cost.model import CostModel
 from deploycost.options.llm import (
@@ -153,6 +154,9 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     prec = cat.precision.loc[list(cost.space.precisions)]
     cpu = (hw.compute_class == "cpu").to_numpy()
     units = np.where(cpu, hw.vcpus.to_numpy(float), hw.accel_count.to_numpy(float))
+    # an accelerator partition (one slice of a GPU) has a share of its compute and bandwidth
+    compute_share = np.nan_to_num(_column(hw, "compute_fraction"), nan=1.0)
+    bandwidth_share = np.nan_to_num(_column(hw, "bandwidth_fraction"), nan=1.0)
     column = {
         "fp32": "peak_tflops_fp32",
         "fp16": "peak_tflops_fp16",
@@ -164,22 +168,32 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     # LLM weight-only int8/int4 dequantise to 16-bit: their speed comes from bytes read
     llm_dtype = [d if d in ("fp32", "fp8") else "fp16" for d in prec.compute_dtype]
     llm_peak = np.stack([acc[column[d]].to_numpy(float) for d in llm_dtype], axis=1)
+    peak = peak * compute_share[:, None]
+    llm_peak = llm_peak * compute_share[:, None]
+    bandwidth = acc.mem_bw_gb_s.to_numpy(float) * bandwidth_share
     return {
         "llm_device_flops": llm_peak * 1e12,  # (H, C) per accelerator
-        "device_bandwidth": acc.mem_bw_gb_s.to_numpy(float) * 1e9,  # (H,) per accelerator
+        "device_bandwidth": bandwidth * 1e9,  # (H,) per accelerator
         "link_bytes_s": acc.interconnect_gb_s.to_numpy(float) * 1e9,  # (H,) per direction
         "accel_count": np.where(cpu, 0, hw.accel_count.fillna(0).to_numpy(float)),
         "device_mem_gb": hw.accel_mem_gb.fillna(0).to_numpy(float),
         "llm_only": (prec.get("model_kinds", "any") == "llm").to_numpy(bool),
         "cpu": cpu,
         "peak_flops": peak * 1e12 * units[:, None],  # (H, C)
-        "bandwidth": acc.mem_bw_gb_s.to_numpy(float) * 1e9 * units,  # (H,) bytes/s
+        "bandwidth": bandwidth * 1e9 * units,  # (H,) bytes/s
         "device_gb": hw.accel_mem_gb.fillna(0).to_numpy(float) * hw.accel_count.to_numpy(float),
         "host_gb": hw.memory_gib.to_numpy(float) * GIB_IN_GB,
         "quality_delta": prec.quality_delta_rel.to_numpy(float),
-        "peak_flops_fp16": acc.peak_tflops_fp16.to_numpy(float) * 1e12 * units,  # (H,)
+        "peak_flops_fp16": acc.peak_tflops_fp16.to_numpy(float) * 1e12 * units * compute_share,
         "measured_speedup": prec.measured_speedup_vs_fp16.to_numpy(float),  # (C,) NaN: none
     }
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A float column, NaN where the table (e.g. a scenario's own) has none."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
 
 
 def _roofline_s(cost: CostModel, bsz, weight_bytes, peak_flops, ax) -> np.ndarray:

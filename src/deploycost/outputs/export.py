@@ -252,6 +252,7 @@ def _or_none(value) -> float | None:
 
 
 MANAGED = "app.kubernetes.io/managed-by: deploycost"
+WRITTEN_DIRS = {("k8s",), ("k8s", "schedules")}  # and k8s/schedules/<day type>
 
 
 def _foreign_files(out_dir: Path) -> list[str]:
@@ -259,7 +260,7 @@ def _foreign_files(out_dir: Path) -> list[str]:
     foreign = []
     for path in sorted(out_dir.rglob("*")):
         rel = path.relative_to(out_dir)
-        if path.is_symlink() or (path.is_dir() and rel != Path("k8s")):
+        if path.is_symlink() or (path.is_dir() and rel.parts[:2] not in WRITTEN_DIRS):
             foreign.append(str(rel))
         elif path.is_file() and rel.parts[0] == "k8s":
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -344,6 +345,7 @@ def _swap_in(out_dir: Path, files: dict[Path, str]) -> None:
     try:
         (fresh / "k8s").mkdir()
         for rel, text in files.items():
+            (fresh / rel).parent.mkdir(parents=True, exist_ok=True)
             atomic_write(fresh / rel, text)
         os.chmod(fresh, 0o755)  # mkdtemp makes it private; an export is an ordinary folder
         if out_dir.exists():

@@ -9,8 +9,12 @@ with its source, and the assumptions the answer rests on.
 Manifests: per pool, type and capacity class (on-demand capacity serves the committed and
 on-demand instances, spot capacity the spot ones) a Deployment whose pods hold one
 container per model of the pool on that type, on nodes of that instance type and capacity
-type, sized at the class's largest count; the hourly schedule is in an annotation
-(Kubernetes has no per-hour replica count: a scheduled scaler or the autoscaler follows it).
+type, sized at the class's largest count. Where the count changes over the day, a KEDA
+``ScaledObject`` follows the hourly schedule with one ``cron`` trigger per run of equal
+counts above the day's lowest (``minReplicaCount``), in ``fleet.timezone``; KEDA takes
+the largest active trigger. The Deployment's file holds the schedule of the day type with
+the most days; every other day type's schedule (same object name: applying it replaces
+the first) is in ``k8s/schedules/<day type>/<name>.yaml``, to apply on those days.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
+from deploycost.optimize.fleet import shown_plans
 from deploycost.optimize.fleet_solve import FleetResult
 from deploycost.outputs.export import _clean, document_head, write_set
 from deploycost.outputs.k8s import (
@@ -42,7 +48,12 @@ from deploycost.outputs.k8s import (
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.schema import Scenario
 
-CAPACITY_TYPE = {"reserved_1yr": "on-demand", "on_demand": "on-demand", "spot": "spot"}
+CAPACITY_TYPE = {
+    "reserved_1yr": "on-demand",
+    "reserved_3yr": "on-demand",
+    "on_demand": "on-demand",
+    "spot": "spot",
+}
 
 
 def _schedule(counts, day_types: list[str]) -> dict[str, list[int]]:
@@ -90,13 +101,14 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         }
     pools = []
     for (pool, inst), group in counts.groupby(["pool", "instance"], sort=True):
-        committed = group[group.plan == "reserved_1yr"].instances
         entry = {
             "pool": pool,
             "instance": inst,
             "models": sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model)),
-            "reserved_1yr": int(committed.max()) if len(committed) else 0,
         }
+        for plan in COMMITTED_PLANS:
+            if plan == "reserved_1yr" or plan in scn.fleet.plans:
+                entry[plan] = int(group[group.plan == plan].instances.sum())
         for plan in ("on_demand", "spot"):
             mine = group[group.plan == plan]
             if len(mine):
@@ -138,7 +150,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             "warnings": list(result.audit.warnings) if result.audit else [],
             "estimates": list(result.estimates),
             "defaults": list(result.defaults),
-            "costs": {k: costs[k] for k in (*COMPONENTS, "reserved_1yr", "on_demand", "spot")}
+            "costs": {k: costs[k] for k in (*COMPONENTS, *shown_plans(scn))}
             | {"total": costs["total"]},
             "prices": price_rows,
             "assumptions": {
@@ -166,7 +178,8 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     """Per (pool, type, capacity type): Namespace, Deployment (one container per pooled
     model, each on its own port from 8000, with the probes, tolerations and zone spread of
     ``outputs.k8s``; replicas at the class's peak, the hourly schedule as an annotation),
-    Service and a PodDisruptionBudget allowing one pod down at a time."""
+    Service, a PodDisruptionBudget allowing one pod down at a time and, where the count
+    changes over the day, the ``ScaledObject`` of each day type (see the module docstring)."""
     cat = scn.resolved_catalog
     counts, shares = result.counts, result.shares
     names = sorted(set(shares.model))
@@ -177,14 +190,16 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     day_types = result.days.names
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
+    main = day_types[int(np.argmax(result.days.days))]  # the day type with the most days
     for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
         hw = cat.hardware.loc[inst]
         models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
         name = k8s_name(f"{pool}-{inst}-{capacity}")
-        committed = int(group[group.plan == "reserved_1yr"].instances.to_numpy().max(initial=0))
-        hourly = group[group.plan != "reserved_1yr"]
+        committed = int(group[group.plan.isin(COMMITTED_PLANS)].instances.sum())
+        hourly = group[~group.plan.isin(COMMITTED_PLANS)]
+        pods = int(np.nan_to_num(float(hw.get("slices_per_node", 1)), nan=1.0))  # per node
         per_hour = {
-            day: (np.array(v) + committed).tolist()
+            day: ((np.array(v) + committed) * pods).tolist()
             for day, v in _schedule(hourly, day_types).items()
         }
         peak = max(max(v) for v in per_hour.values())
@@ -220,7 +235,8 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
         }
         annotations = {
             "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
-            "deploycost.io/reserved-1yr": str(committed),
+            "deploycost.io/committed": str(committed),
+            **({"deploycost.io/slices-per-node": str(pods)} if pods > 1 else {}),
             "deploycost.io/hourly-replicas": "; ".join(
                 f"{day}: {' '.join(map(str, v))}" for day, v in per_hour.items()
             ),
@@ -231,6 +247,74 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
             service_doc(name, namespace, labels, ports),
             pdb_doc(name, namespace, labels),
         ]
+        if len({n for v in per_hour.values() for n in v}) > 1:  # the count changes
+            tz = scn.fleet.timezone
+            out[name].append(scaled_object(name, namespace, labels, main, per_hour[main], tz))
+            for day, hours in per_hour.items():
+                if day != main:
+                    out[f"schedules/{k8s_name(day)}/{name}"] = [
+                        scaled_object(name, namespace, labels, day, hours, tz)
+                    ]
+    return out
+
+
+def scaled_object(
+    name: str, namespace: str, labels: dict, day: str, hours: list[int], timezone: str
+) -> dict:
+    """A KEDA ``ScaledObject`` holding Deployment ``name`` at ``hours[t]`` replicas in hour
+    t of day type ``day``: ``minReplicaCount`` the day's lowest count, one ``cron`` trigger
+    (start and end on the hour, in ``timezone``) per run of equal higher counts."""
+    low = min(hours)
+    triggers = [
+        {
+            "type": "cron",
+            "metadata": {
+                "timezone": timezone,
+                "start": f"0 {start} * * *",
+                "end": f"0 {end % 24} * * *",
+                "desiredReplicas": str(count),
+            },
+        }
+        for start, end, count in runs(hours)
+        if count > low
+    ]
+    if not triggers:  # one count all day (KEDA wants a trigger): the whole day
+        triggers = [
+            {
+                "type": "cron",
+                "metadata": {
+                    "timezone": timezone,
+                    "start": "0 0 * * *",
+                    "end": "59 23 * * *",
+                    "desiredReplicas": str(low),
+                },
+            }
+        ]
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {"deploycost.io/day-type": day},
+        },
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "minReplicaCount": int(low),
+            "maxReplicaCount": int(max(max(hours), 1)),
+            "triggers": triggers,
+        },
+    }
+
+
+def runs(hours: list[int]) -> list[tuple[int, int, int]]:
+    """(first hour, end hour, count) of each run of equal consecutive counts in the day."""
+    out, start = [], 0
+    for t in range(1, 25):
+        if t == 24 or hours[t] != hours[start]:
+            out.append((start, t, int(hours[start])))
+            start = t
     return out
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet_solve import FleetResult
 from deploycost.outputs.fleet_tables import fleet_load_table, fleet_plan_table
@@ -27,7 +28,12 @@ from deploycost.outputs.report import (
 from deploycost.periods import DAYS_PER_MONTH
 from deploycost.scenario.schema import Scenario
 
-PLAN_COLORS = {"reserved_1yr": "#4c72b0", "on_demand": "#dd8452", "spot": "#55a868"}
+PLAN_COLORS = {
+    "reserved_3yr": "#8172b3",
+    "reserved_1yr": "#4c72b0",
+    "on_demand": "#dd8452",
+    "spot": "#55a868",
+}
 
 
 def _fleet_plot(result: FleetResult) -> bytes:
@@ -46,12 +52,12 @@ def _fleet_plot(result: FleetResult) -> bytes:
             bottom = np.zeros(24)
             for plan, color in PLAN_COLORS.items():
                 part = mine[mine.plan == plan]
-                if plan != "reserved_1yr":
+                if plan not in COMMITTED_PLANS:
                     part = part[part.day_type == day]
                 if not len(part):
                     continue
                 per_hour = np.zeros(24)
-                if plan == "reserved_1yr":
+                if plan in COMMITTED_PLANS:
                     per_hour[:] = part.instances.max()
                 else:
                     per_hour[part.hour.to_numpy(int)] = part.instances.to_numpy(float)
@@ -76,10 +82,10 @@ def _fleet_plot(result: FleetResult) -> bytes:
 def _commitment_text(scn: Scenario, result: FleetResult) -> str:
     if result.commitments:
         return " ".join(result.commitments)
-    if "reserved_1yr" not in scn.fleet.plans:
+    if not set(COMMITTED_PLANS) & set(scn.fleet.plans):
         return "Reserved instances are not among the scenario's plans: nothing is committed."
     return (
-        "The optimum commits nothing for a year: no reserved instance, paid 24 hours a day, "
+        "The optimum commits nothing: no reserved instance, paid 24 hours a day, "
         "costs less than the on-demand and spot hours it would replace."
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from deploycost.catalog import COMMITTED_PLANS
+
 
 def fleet_load_table(result) -> pd.DataFrame:
     """Per model and instance type it runs on: its share of the load and the requests/s
@@ -38,7 +40,7 @@ def fleet_plan_table(result) -> pd.DataFrame:
     rows = []
     counts = result.counts
     for (pool, inst, plan), group in counts.groupby(["pool", "instance", "plan"], sort=False):
-        if plan == "reserved_1yr":
+        if plan in COMMITTED_PLANS:
             n = int(group.instances.max())
             rows.append((pool, inst, plan, "every day", f"{n}", f"{24 * n:g}"))
             continue

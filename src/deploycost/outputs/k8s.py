@@ -82,7 +82,11 @@ def check_images(scn: Scenario, names: list[str]) -> None:
 
 def accelerator_limits(hw: pd.Series) -> dict[str, str]:
     """The extended resources a pod on catalog row ``hw`` asks for: its GPUs or Neuron
-    devices."""
+    devices, or one MIG slice of an accelerator partition row (the NVIDIA device plugin's
+    mixed-strategy resource name)."""
+    profile = hw.get("partition_profile")
+    if isinstance(profile, str):
+        return {f"nvidia.com/mig-{profile}": "1"}
     if hw.compute_class in TAINTS and int(hw.accel_count) > 0:
         return {TAINTS[hw.compute_class]: str(int(hw.accel_count))}
     return {}
@@ -109,9 +113,13 @@ def node_instance_type(hw: pd.Series, row: str) -> str:
 
 
 def node_selector(hw: pd.Series, row: str) -> dict[str, str]:
-    """Nodes of the instance type and, where the catalog row has one, its region (the
-    well-known ``topology.kubernetes.io/region`` label)."""
+    """Nodes of the instance type, with the MIG layout of a partition row, and, where the
+    catalog row has one, its region (the well-known ``topology.kubernetes.io/region``
+    label)."""
     selector = {"node.kubernetes.io/instance-type": node_instance_type(hw, row)}
+    profile = hw.get("partition_profile")
+    if isinstance(profile, str):  # nodes the GPU operator's MIG manager split this way
+        selector["nvidia.com/mig.config"] = f"all-{profile}"
     region = hw.get("region")
     if isinstance(region, str) and len(region) <= 63 and _LABEL_VALUE.match(region):
         selector["topology.kubernetes.io/region"] = region

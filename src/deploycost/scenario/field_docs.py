@@ -249,6 +249,10 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
             "One-year reserved price, per hour of the term",
             "currency/instance-hour",
         ),
+        "price_reserved_3yr_per_hour": (
+            "Three-year reserved price, per hour of the term (the shipped catalog has none)",
+            "currency/instance-hour",
+        ),
         "price_spot_per_hour": ("Spot price", "currency/instance-hour"),
         **provenance("price"),
     },
@@ -351,6 +355,10 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
             "fraction",
         ),
         "scale_up_lag_min": ("Time an added instance needs before it serves", "min"),
+        "timezone": (
+            "IANA time zone of the hourly profiles: the clock of the exported schedules",
+            None,
+        ),
     },
     "DeploymentSpec": {
         "models": ("The deployment of each model of the fusion configuration", None),

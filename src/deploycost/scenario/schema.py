@@ -18,6 +18,7 @@ import math
 import reprlib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -330,6 +331,7 @@ class HardwareRow(Strict):
     currency: Currency | None = None
     price_on_demand_per_hour: NonNeg | None = None
     price_reserved_1yr_per_hour: NonNeg | None = None
+    price_reserved_3yr_per_hour: NonNeg | None = None
     price_spot_per_hour: NonNeg | None = None
     as_of: str | None = None
     source: str | None = None
@@ -427,7 +429,7 @@ class OptionSettings(Strict):
     runtime_init_s: Annotated[float, Field(ge=0, le=86_400)] = 45.0
 
 
-Plan = Literal["on_demand", "reserved_1yr", "spot"]
+Plan = Literal["on_demand", "reserved_1yr", "reserved_3yr", "spot"]
 
 
 class Fleet(Strict):
@@ -439,6 +441,7 @@ class Fleet(Strict):
     min_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     spot_interruption_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     scale_up_lag_min: Annotated[float, Field(ge=0, le=1440)] = 0.0
+    timezone: str = "UTC"
 
 
 # Where a scenario that states no regions buys: one region per currency, so that compute
@@ -448,7 +451,7 @@ DEFAULT_CALIBRATION = "g5.xlarge"  # one A10G: a common quantisation-calibration
 
 
 class CatalogOverrides(Strict):
-    pricing: Literal["on_demand", "reserved_1yr", "spot"] = "on_demand"
+    pricing: Plan = "on_demand"
     regions: Annotated[list[str], Field(min_length=1)] | None = None
     calibration_instance: str | None = None  # default: ``Scenario.calibration_instance``
     hardware: list[HardwareRow] = []
@@ -753,13 +756,19 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
         existing = set(catalog.table(kind).index)
         for row in rows:
             name = getattr(row, key)
+            if kind == "hardware" and name in set(catalog.partitions.name):
+                parent = catalog.partitions.at[name, "parent"]
+                problems.append(
+                    f"catalog.hardware[{name}] is a partition of {parent}, derived from it: "
+                    f"change the row {parent!r} instead"
+                )
             if name in existing:
                 continue
             for column in REQUIRED_FOR_NEW_ROW[kind]:
                 if getattr(row, column) is None and not _all_widths_given(row, column):
                     problems.append(f"catalog.{kind}[{name}].{column} is required for a new row")
         catalog = catalog.with_rows(kind, [_catalog_row(row, catalog) for row in rows])
-    return catalog
+    return catalog.with_partitions() if scn.catalog.hardware else catalog
 
 
 def _all_widths_given(row: Strict, column: str) -> bool:
@@ -793,11 +802,14 @@ def _catalog_row(row: Strict, catalog: Catalog) -> dict:
 def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
     """Instance types priced under the scenario's pricing model, or on demand where that
     plan has no price (an instance without a reserved or spot offer is bought on demand),
-    in its regions (rows the scenario adds itself are always usable)."""
+    in its regions (rows the scenario adds itself are always usable); accelerator
+    partitions with a fleet section only."""
     hw = catalog.hardware
     usable = (
         hw[PRICING_COLUMNS[scn.catalog.pricing]].notna() | hw[PRICING_COLUMNS["on_demand"]].notna()
     )
+    if scn.fleet is None:  # a partition is bought by the node: only fleets count slices
+        usable &= hw.partition_of.isna()
     if scn.regions is not None:
         added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
         usable &= hw.region.isin(scn.regions) | hw.index.isin(sorted(added))
@@ -1147,6 +1159,12 @@ def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
                 f"'fleet' section, got pool {scn.model(pooled[0]).pool!r} without one"
             )
         return
+    zones = zoneinfo.available_timezones()
+    if zones and scn.fleet.timezone not in zones | {"UTC"}:
+        problems.append(
+            f"fleet.timezone must be an IANA time zone such as 'Asia/Shanghai', "
+            f"got {scn.fleet.timezone!r}"
+        )
     total = sum(d.days for d in days)
     if days and abs(total - DAYS_PER_YEAR) > 1e-6:
         problems.append(

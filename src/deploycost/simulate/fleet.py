@@ -18,8 +18,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import CostModel
 from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.options.capacity import slices_per_node
 from deploycost.options.grid import Units
 from deploycost.scenario.schema import Scenario
 from deploycost.simulate.run import Served, Settings, _row, run_group
@@ -32,7 +34,7 @@ def fleet_counts(result: FleetResult, pool: str, instance: str) -> np.ndarray:
     mine = result.counts[(result.counts.pool == pool) & (result.counts.instance == instance)]
     for r in mine.itertuples():
         spot = r.plan == "spot"
-        if r.plan == "reserved_1yr":
+        if r.plan in COMMITTED_PLANS:
             out[:, :, 0] += r.instances
             continue
         d = days.names.index(r.day_type)
@@ -55,6 +57,7 @@ def simulate_fleet(
         for u in np.nonzero(units.fusion == fusion)[0]
     }
     keep = 1.0 - scn.fleet.spot_interruption_fraction
+    slices = slices_per_node(cost)  # a partition row's node: its slices are the servers
     days = result.days
     hours = range(24) if settings.hours == "all" else None
     rng = np.random.default_rng(settings.seed)
@@ -75,13 +78,15 @@ def simulate_fleet(
         ]
         llm = [s.spec.is_llm for s in served]
         counts = fleet_counts(result, pool, instance)
+        servers = int(slices[space.instances.index(instance)])  # per instance (node)
         for d, day in enumerate(days.names):
             qps = days.qps[d]
             for t in hours if hours is not None else [int(np.argmax(qps))]:
                 total, spot = counts[d, t]
-                cases = [("all instances", int(total))]
+                cases = [("all instances", int(total) * servers)]
                 if spot > 0 and math.floor(keep * spot) < spot:
-                    cases.append(("spot cut", int(total - spot + math.floor(keep * spot))))
+                    left = int(total - spot + math.floor(keep * spot))
+                    cases.append(("spot cut", left * servers))
                 rates = [qps[t] * per_query[r.model] * r.share for r in here.itertuples()]
                 for case, n in cases:
                     rows += _simulate_hour(
