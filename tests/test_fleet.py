@@ -605,8 +605,9 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     the node). 205 requests/s: two whole GPUs (14 USD/h = 336 USD/day) or one split node
     (7 USD/h = 168 USD/day). The fleet pays the parent's price name; simulated with 7
     servers per node; exported as 7 pods asking for one MIG slice each on nodes the MIG
-    manager split all-1g.10gb. A quota of 0 on p5.4xlarge covers its split nodes too; a
-    scenario without a fleet section is not offered slices."""
+    manager split all-1g.10gb. A quota of 0 on p5.4xlarge covers its split nodes too;
+    slices are offered only with fleet.partitions (a model naming one without it: an
+    error naming the field)."""
     from deploycost.cost.prices import instance_names
     from deploycost.outputs.fleet_export import fleet_manifests
     from deploycost.simulate.fleet import simulate_fleet
@@ -617,6 +618,7 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
         [model("m", {"p5.4xlarge": 200.0, slice_row: 30.0})],
         [{"name": "p5.4xlarge", "price_on_demand_per_hour": 7.0}],
         205.0,
+        fleet={"plans": ["on_demand"], "partitions": True},
     )
     scn = validate_scenario(raw)
     result = solve_fleet(scn, backend)
@@ -639,9 +641,20 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
         return
     raw["constraints"]["quotas"] = {"p5.4xlarge": 0}
     assert solve_fleet(raw, backend).status == "infeasible"
+    raw["constraints"].pop("quotas")
+    raw["models"][0]["profiles"].pop()  # the slice's profile
+    unasked = raw | {"fleet": {"plans": ["on_demand"]}}
+    assert slice_row not in instance_names(validate_scenario(unasked))
     single = dict(raw)
     single.pop("fleet")
     assert slice_row not in instance_names(validate_scenario(single))
+    raw["models"][0]["allowed_instances"] = ["p5.4xlarge", slice_row]
+    with pytest.raises(
+        ScenarioError,
+        match=r"allowed_instances 'p5.4xlarge:mig-1g.10gb' is an "
+        r"accelerator partition .*fleet.partitions: true",
+    ):
+        validate_scenario(single)
 
 
 def test_a_mig_slice_has_its_share_of_the_gpu_as_measured():

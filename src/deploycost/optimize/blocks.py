@@ -137,7 +137,8 @@ def _solve_fixed(form, solver, options, fixed_cols, fixed_values, kept):
         if out.status == Status.FEASIBLE and out.bound is None:
             return None  # no bound to answer for the block's gap
         x[cols[k]] = out.x
-        lower += (out.bound if out.bound is not None else out.objective) - out.objective
+        if out.status != Status.OPTIMAL:  # a proven block adds nothing (its solver's rule)
+            lower += (out.bound if out.bound is not None else out.objective) - out.objective
     ints = m.integrality > 0
     x[ints] = np.round(x[ints])  # as exact as a whole-MILP answer after rounding
     objective = float(m.c @ x)

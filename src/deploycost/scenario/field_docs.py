@@ -355,6 +355,11 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
             "fraction",
         ),
         "scale_up_lag_min": ("Time an added instance needs before it serves", "min"),
+        "partitions": (
+            "Offer the catalog's accelerator partitions (MIG slices; the nodes need the GPU "
+            "operator's MIG manager)",
+            None,
+        ),
         "timezone": (
             "IANA time zone of the hourly profiles: the clock of the exported schedules",
             None,

@@ -442,6 +442,7 @@ class Fleet(Strict):
     spot_interruption_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     scale_up_lag_min: Annotated[float, Field(ge=0, le=1440)] = 0.0
     timezone: str = "UTC"
+    partitions: bool = False
 
 
 # Where a scenario that states no regions buys: one region per currency, so that compute
@@ -803,12 +804,12 @@ def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
     """Instance types priced under the scenario's pricing model, or on demand where that
     plan has no price (an instance without a reserved or spot offer is bought on demand),
     in its regions (rows the scenario adds itself are always usable); accelerator
-    partitions with a fleet section only."""
+    partitions with ``fleet.partitions`` only."""
     hw = catalog.hardware
     usable = (
         hw[PRICING_COLUMNS[scn.catalog.pricing]].notna() | hw[PRICING_COLUMNS["on_demand"]].notna()
     )
-    if scn.fleet is None:  # a partition is bought by the node: only fleets count slices
+    if scn.fleet is None or not scn.fleet.partitions:  # bought by the node: fleets only
         usable &= hw.partition_of.isna()
     if scn.regions is not None:
         added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
@@ -882,6 +883,16 @@ def _check_currencies(scn: Scenario, catalog: Catalog, problems: list[str]) -> N
             )
 
 
+def _offered_partition(scn, catalog: Catalog, name: str, path: str, problems: list[str]) -> None:
+    """An accelerator partition row is bought by the node: offered to fleets that ask."""
+    if name in catalog.partitions.index and not (scn.fleet is not None and scn.fleet.partitions):
+        problems.append(
+            f"{path} {name!r} is an accelerator partition (MIG slices of "
+            f"{catalog.partitions.at[name, 'parent']}): offered with a fleet section and "
+            f"fleet.partitions: true"
+        )
+
+
 def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     instances = list(catalog.hardware.index)
     precisions = list(catalog.precision.index)
@@ -907,8 +918,10 @@ def _check_models(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
         for i, p in enumerate(m.profiles):
             _ref(p.instance, instances, f"{path}.profiles[{i}].instance", "instance", problems)
             _ref(p.precision, precisions, f"{path}.profiles[{i}].precision", "precision", problems)
+            _offered_partition(scn, catalog, p.instance, f"{path}.profiles[{i}].instance", problems)
         for name in m.allowed_instances or []:
             _ref(name, instances, f"{path}.allowed_instances", "instance", problems)
+            _offered_partition(scn, catalog, name, f"{path}.allowed_instances", problems)
         for name in m.allowed_precisions or []:
             _ref(name, precisions, f"{path}.allowed_precisions", "precision", problems)
         for name in m.quality_deltas:
