@@ -609,7 +609,7 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     slices are offered only with fleet.partitions (a model naming one without it: an
     error naming the field)."""
     from deploycost.cost.prices import instance_names
-    from deploycost.outputs.fleet_export import fleet_manifests
+    from deploycost.outputs.fleet_export import fleet_manifests, fleet_recommendation
     from deploycost.simulate.fleet import simulate_fleet
     from deploycost.simulate.run import Settings
 
@@ -630,6 +630,12 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     table = simulate_fleet(scn, result, Settings.of(scn, hours="peak", requests=20_000))
     assert table.replicas.tolist() == [7]
     assert table.utilisation.iloc[0] == pytest.approx(205 / 210, rel=0.02)
+    (pool,) = fleet_recommendation(scn, result)["pools"]
+    assert (pool["partition_of"], pool["slices_per_node"], pool["on_demand"]) == (
+        "p5.4xlarge",
+        7,
+        {"every_day": [1] * 24},
+    )
     (docs,) = [d for k, d in fleet_manifests(scn, result).items() if "mig" in k]
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]

@@ -19,7 +19,7 @@ import pandas as pd
 from deploycost.cost.model import CostModel
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import build_fleet
-from deploycost.optimize.fleet_solve import FleetResult, _solve, decode
+from deploycost.optimize.fleet_solve import FleetResult, decode, solve_formulation
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.capacity import fleet_options
 
@@ -64,7 +64,7 @@ def fleet_runner_ups(
         if len(alt.modes):  # else nothing runs anywhere: no fleet
             try:
                 form = build_fleet(cost, alt)
-                out = _solve(form, solver, options)
+                out = solve_formulation(form, solver, options)
             except DeployCostError:  # e.g. a shared pool that no longer fits anywhere
                 out = None
         if out is not None and out.x is not None:

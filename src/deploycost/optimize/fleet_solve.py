@@ -150,7 +150,7 @@ def solve_fleet(
             timings={"build_s": t1 - t0},
             size=size,
         )
-    out = _solve(form, solver, options)
+    out = solve_formulation(form, solver, options)
     t2 = time.perf_counter()
     timings = {"build_s": t1 - t0, "solve_s": t2 - t1}
     size["solved_in_blocks"] = int(out.message == IN_BLOCKS)
@@ -217,7 +217,7 @@ COUPLING = (
 )
 
 
-def _solve(form: FleetFormulation, solver, options: SolverOptions):
+def solve_formulation(form: FleetFormulation, solver, options: SolverOptions):
     """The fleet MILP, pool by pool when the coupling rows do not bind (exact; see
     ``optimize.blocks``), else whole, in the time left."""
     start = time.perf_counter()

@@ -75,6 +75,7 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         )
     day_types = result.days.names
     counts, shares = result.counts, result.shares
+    cat = scn.resolved_catalog
     models = {}
     for art in result.artifacts.itertuples():
         mine = shares[shares.model == art.model]
@@ -106,6 +107,10 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
             "instance": inst,
             "models": sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model)),
         }
+        parent = cat.hardware.at[inst, "partition_of"]
+        if isinstance(parent, str):  # instances are nodes of the parent, split in slices
+            entry["partition_of"] = parent
+            entry["slices_per_node"] = int(cat.hardware.at[inst, "slices_per_node"])
         for plan in COMMITTED_PLANS:
             if plan == "reserved_1yr" or plan in scn.fleet.plans:
                 entry[plan] = int(group[group.plan == plan].instances.sum())
