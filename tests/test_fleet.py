@@ -688,3 +688,26 @@ def test_a_mig_slice_has_its_share_of_the_gpu_as_measured():
     )
     with pytest.raises(ScenarioError, match=r"is a partition of p4de.24xlarge, derived from it"):
         validate_scenario(raw)
+
+
+def test_a_fleet_no_instance_can_serve_is_infeasible_not_a_traceback(tmp_path):
+    """A model whose only profile (p99 10 ms) cannot meet its 5 ms SLO leaves no mode at
+    all: the fleet solve answers infeasible with the reason (before: a traceback from
+    building a MILP without columns; export's verification rounds, which tighten SLOs,
+    hit it too), and the CLI exits 2 naming the model and the limit."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+
+    m = model("m", {"small": 30.0})
+    m["latency_slo_ms"] = 5
+    raw = fleet_scenario([m], [box("small", on_demand=1.0)], 10.0)
+    result = solve_fleet(raw)
+    assert result.status == "infeasible"
+    assert "meets p99 <= 5 ms" in result.explanation[0]
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = CliRunner().invoke(app, ["solve", str(path)])
+    assert out.exit_code == 2
+    assert "m (in all): no allowed instance type" in out.output

@@ -30,7 +30,7 @@ from deploycost.optimize.fleet import (
     shown_plans,
 )
 from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, get_backend
-from deploycost.options.capacity import slices_per_node
+from deploycost.options.capacity import fleet_options, slices_per_node
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.assumptions import rows_estimates, service_estimates, stated_defaults
 from deploycost.scenario.schema import as_scenario
@@ -131,7 +131,17 @@ def solve_fleet(
     options = options or SolverOptions()
     t0 = time.perf_counter()
     cost = CostModel(scn, prices)
-    form = build_fleet(cost)
+    fleet = fleet_options(cost)
+    if fleet.missing:  # a model no instance serves within its limits: nothing to build
+        return FleetResult(
+            Status.INFEASIBLE,
+            backend,
+            scn.currency,
+            explanation=tuple(fleet.missing.values()),
+            timings={"build_s": time.perf_counter() - t0},
+            size={"modes": len(fleet.modes), "artifacts": len(fleet.artifacts)},
+        )
+    form = build_fleet(cost, fleet)
     t1 = time.perf_counter()
     size = {
         "modes": len(form.fleet.modes),
@@ -140,16 +150,6 @@ def solve_fleet(
         "rows": len(form.milp.row_names),
         "integer_columns": int(form.milp.integrality.sum()),
     }
-    missing = form.fleet.missing
-    if missing:
-        return FleetResult(
-            Status.INFEASIBLE,
-            backend,
-            scn.currency,
-            explanation=tuple(missing.values()),
-            timings={"build_s": t1 - t0},
-            size=size,
-        )
     out = solve_formulation(form, solver, options)
     t2 = time.perf_counter()
     timings = {"build_s": t1 - t0, "solve_s": t2 - t1}
