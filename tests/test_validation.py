@@ -503,3 +503,23 @@ def test_quality_deltas_name_known_precisions_and_undeclared_ones_are_listed(han
     hand_raw["models"][0]["quality_deltas"] = {"int8": -0.002}
     listed = catalog_estimates(validate_scenario(hand_raw), spec)
     assert not [e for e in listed if "quality change" in e]
+
+
+def test_a_pricing_plan_priced_nowhere_is_an_error_not_a_silent_on_demand():
+    """The shipped catalog has no three-year price: ``catalog.pricing: reserved_3yr`` would
+    buy every instance on demand. It is refused naming the field; given a price on a row,
+    that row is bought under the plan (the others on demand, as for reserved_1yr)."""
+    from deploycost.cost.prices import build_prices
+
+    raw = {
+        "currency": "USD",
+        "workload": {"queries_per_day": 2_000_000, "peak_to_mean": 3},
+        "models": [{"name": "ranker", "params_million": 340, "latency_slo_ms": 100}],
+        "catalog": {"pricing": "reserved_3yr"},
+    }
+    with pytest.raises(ScenarioError, match=r"catalog.pricing 'reserved_3yr' needs "):
+        validate_scenario(raw)
+    raw["catalog"]["hardware"] = [{"name": "g4dn.xlarge", "price_reserved_3yr_per_hour": 0.22}]
+    prices = build_prices(validate_scenario(raw))
+    assert prices.values[prices.index("instance_hour[g4dn.xlarge]")] == 0.22
+    assert prices.values[prices.index("instance_hour[g6.xlarge]")] == 0.8048

@@ -73,6 +73,8 @@ def fleet_runner_ups(
             extra = float(found.objective_per_day - result.objective_per_day)
             if found.status != Status.OPTIMAL:
                 status = f" (not proven optimal, gap {found.gap})"
+        elif out is not None and out.status != Status.INFEASIBLE:
+            text = f"not found: the solver stopped ({out.message})"
         rows.append(
             {
                 "model": model,

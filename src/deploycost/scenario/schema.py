@@ -1156,6 +1156,19 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
         problems.append("workload.hourly_profile must have a positive sum, got all zeros")
 
 
+def _check_pricing(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
+    """``catalog.pricing`` buys each instance under that plan where it has a price, else on
+    demand; a plan priced on no usable instance would be on demand throughout: an error."""
+    plan = scn.catalog.pricing
+    column = PRICING_COLUMNS[plan]
+    usable = usable_instances(scn, catalog)
+    if plan != "on_demand" and usable and not catalog.hardware.loc[usable, column].notna().any():
+        problems.append(
+            f"catalog.pricing {plan!r} needs {column} on some usable instance type (give it on "
+            f"catalog.hardware rows), got none priced"
+        )
+
+
 def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     days = scn.workload.day_types
     _unique(days, "workload.day_types", problems)
@@ -1346,6 +1359,7 @@ def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
     _check_people(scn, catalog, problems)
     _check_storage_and_limits(scn, catalog, problems)
     _check_fleet(scn, catalog, problems)
+    _check_pricing(scn, catalog, problems)
     if scn.baseline_deployment is not None and not problems:
         problems += check_deployment(scn, scn.baseline_deployment, "baseline_deployment")
     if problems:
