@@ -711,3 +711,29 @@ def test_a_fleet_no_instance_can_serve_is_infeasible_not_a_traceback(tmp_path):
     out = CliRunner().invoke(app, ["solve", str(path)])
     assert out.exit_code == 2
     assert "m (in all): no allowed instance type" in out.output
+
+
+def test_day_types_whose_names_fold_together_keep_their_own_schedule_folders():
+    """'Peak' and 'peak' are two day types but one DNS label: each schedule keeps its own
+    folder (before, the second overwrote the first)."""
+    from deploycost.outputs.fleet_export import fleet_manifests
+
+    raw = stepped_case()
+    raw["workload"]["day_types"] = [
+        {"name": "day", "days": 300, "peak_qps": 4 * 29.4, "hourly_profile": STEPS},
+        {"name": "Peak", "days": 30, "peak_qps": 4 * 29.4},
+        {"name": "peak", "days": 35, "peak_qps": 3 * 29.4},
+    ]
+    scn = validate_scenario(raw)
+    docs = fleet_manifests(scn, solve_fleet(scn))
+    days = {
+        d["metadata"]["annotations"]["deploycost.io/day-type"]: key
+        for key, group in docs.items()
+        for d in group
+        if d["kind"] == "ScaledObject"
+    }
+    assert days == {
+        "day": "m-small-on-demand",
+        "Peak": "schedules/peak/m-small-on-demand",
+        "peak": "schedules/peak-3/m-small-on-demand",
+    }

@@ -196,6 +196,10 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
     main = day_types[int(np.argmax(result.days.days))]  # the day type with the most days
+    folder: dict[str, str] = {}  # a folder per day type, unique once made a DNS label
+    for day in day_types:
+        base = k8s_name(day) or "day"
+        folder[day] = base if base not in folder.values() else f"{base}-{len(folder) + 1}"
     for (pool, inst, capacity), group in counts.groupby(["pool", "instance", "capacity"]):
         hw = cat.hardware.loc[inst]
         models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
@@ -257,7 +261,7 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
             out[name].append(scaled_object(name, namespace, labels, main, per_hour[main], tz))
             for day, hours in per_hour.items():
                 if day != main:
-                    out[f"schedules/{k8s_name(day)}/{name}"] = [
+                    out[f"schedules/{folder[day]}/{name}"] = [
                         scaled_object(name, namespace, labels, day, hours, tz)
                     ]
     return out
