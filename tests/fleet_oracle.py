@@ -1,7 +1,9 @@
 """A brute-force oracle for small fleet scenarios, written from the scenario alone.
 
-Scope: one or two models, one or two instance types, measured capacities (an instance of
-type h carries ``cap[u, h] = utilisation_max x throughput`` requests/s of model u), free
+Scope: one or two models, one or two instance types (in a quarter of the cases the last
+one is the catalog's MIG row: a node of 7 H100 slices at the parent's prices), measured
+capacities (an instance of type h carries ``cap[u, h] = utilisation_max x throughput``
+requests/s of model u, a split node its slices' together), free
 artifacts, no data or people costs, no quotas or budget; either every model has its own
 pool or all share one; any plans, spot interruption fraction, type cap, minimum share,
 day types, autoscaling and scale-up lag.
@@ -29,6 +31,10 @@ from tests.fleet_cases import box, fleet_scenario, model
 PLANS = ("on_demand", "reserved_1yr", "spot", "reserved_3yr")
 TOL = 1e-9
 GIB = 1.073741824
+# an accelerator partition row of the shipped catalog: one H100 node (p5.4xlarge) split
+# into 7 MIG 1g.10gb slices (NVIDIA MIG user guide, Table 7), bought at the parent's
+# prices; a slice's measured throughput makes 7 x that per node
+MIG_PARENT, MIG_ROW, MIG_SLICES = "p5.4xlarge", "p5.4xlarge:mig-1g.10gb", 7
 
 
 def random_fleet(seed: int) -> dict:
@@ -81,6 +87,17 @@ def random_fleet(seed: int) -> dict:
                 "hourly_profile": profile,
             }
         )
+    # a quarter of the cases run their last type as MIG slices of one H100 node instead (a
+    # separate stream: the other draws of a seed stay as they were)
+    if np.random.default_rng(seed + 1_000_003).random() < 0.25:
+        last = boxes[-1]
+        boxes[-1] = {"name": MIG_PARENT, **{k: v for k, v in last.items() if "price" in k}}
+        for m in models:
+            m["size_gb"] = 1.0  # fits a 10 GB slice, several models too
+            for p in m["profiles"]:
+                if p["instance"] == last["name"]:
+                    p["instance"] = MIG_ROW
+        fleet["partitions"] = True
     raw = fleet_scenario(
         models,
         boxes,
@@ -110,7 +127,8 @@ def day_need(raw: dict) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _prices(raw: dict, name: str) -> dict[str, float | None]:
-    row = next(b for b in raw["catalog"]["hardware"] if b["name"] == name)
+    bought = MIG_PARENT if name == MIG_ROW else name  # a split node at its parent's prices
+    row = next(b for b in raw["catalog"]["hardware"] if b["name"] == bought)
     plans = raw["fleet"]["plans"]
     return {
         "on_demand": row.get("price_on_demand_per_hour") if "on_demand" in plans else None,
@@ -192,11 +210,18 @@ def oracle(raw: dict) -> float:
     days, need, groups = day_need(raw)
     keep = 1.0 - raw["fleet"].get("spot_interruption_fraction", 0.0)
     rho = raw["constraints"]["utilisation_max"]
-    types = [b["name"] for b in raw["catalog"]["hardware"]]
     models = raw["models"]
+    types = [b["name"] for b in raw["catalog"]["hardware"]]
+    if any(MIG_ROW in _caps(m) for m in models):
+        types.append(MIG_ROW)
     max_types = raw["fleet"].get("max_types_per_model")
     min_share = raw["fleet"].get("min_share", 0.0)
-    memory = {b["name"]: b["memory_gib"] * GIB * 0.9 for b in raw["catalog"]["hardware"]}
+    memory = {
+        b["name"]: b["memory_gib"] * GIB * 0.9
+        for b in raw["catalog"]["hardware"]
+        if "memory_gib" in b
+    }
+    memory[MIG_ROW] = math.inf  # 1 GB models on 10 GB slices with 36 GiB of host RAM each
     reserve = 2.0
     shared = any(m.get("pool") for m in models)
     groups_of_units = [list(range(len(models)))] if shared else [[u] for u in range(len(models))]
@@ -266,4 +291,8 @@ def oracle(raw: dict) -> float:
 
 
 def _caps(m: dict) -> dict[str, float]:
-    return {p["instance"]: p["throughput_qps"] for p in m["profiles"]}
+    """Requests/s one instance carries at full use: a split node, its slices together."""
+    return {
+        p["instance"]: p["throughput_qps"] * (MIG_SLICES if p["instance"] == MIG_ROW else 1)
+        for p in m["profiles"]
+    }
