@@ -73,7 +73,6 @@ from deploycost.options.performance import hardware_axes
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 
 PLANS = (*COMMITTED_PLANS, "on_demand", "spot")
-TERM_YEARS = {"reserved_1yr": 1, "reserved_3yr": 3}
 
 
 def shown_plans(scn) -> tuple[str, ...]:

@@ -184,6 +184,18 @@ def solve_fleet(
     )
 
 
+def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
+    """(D, 24) instances of ``counts`` rows (any subset of ``FleetResult.counts``) per day
+    type and hour: a committed row counts in every hour, the others in their own."""
+    out = np.zeros((len(day_types), 24), int)
+    committed = counts.plan.isin(COMMITTED_PLANS).to_numpy()
+    out += int(counts.instances.to_numpy()[committed].sum())
+    rest = counts[~committed]
+    day = pd.Index(day_types).get_indexer(rest.day_type)
+    np.add.at(out, (day, rest.hour.to_numpy(int)), rest.instances.to_numpy(int))
+    return out
+
+
 def fleet_estimates(scn, result: FleetResult) -> list[str]:
     """The estimates a fleet rests on: service times of the types that carry load, then
     the catalog rows it uses (see ``scenario.assumptions``)."""
@@ -472,24 +484,26 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
     keep = 1.0 - scn.fleet.spot_interruption_fraction
     counts = result.counts
     need = required_instances(form, shares)
+    slices = slices_per_node(form.cost)
     slow: dict = {}
     for (pool, inst), load in need.items():
         mine = counts[(counts.pool == pool) & (counts.instance == inst)]
+        spot = mine.plan == "spot"
+        # the interruption rule: the spot part counts reduced by the fraction it may lose
+        offer = hourly_counts(mine[~spot], days.names)
+        offer = offer + keep * hourly_counts(mine[spot], days.names)
+        node = float(slices[space.instances.index(inst)])  # servers per instance
         for d, day in enumerate(days.names):
             for t in range(24):
-                here = mine[
-                    mine.plan.isin(COMMITTED_PLANS) | ((mine.day_type == day) & (mine.hour == t))
-                ]
-                offered = float((here.instances * np.where(here.plan == "spot", keep, 1.0)).sum())
+                offered = float(offer[d, t])
                 checks += 1
                 if load[d, t] > offered * (1 + AUDIT_REL_TOL) + 1e-9:
                     problems.append(
                         f"pool {pool} on {inst}, {day} {t:02d}h: load needs {load[d, t]:.6g} "
                         f"instances, {offered:g} offered"
                     )
-                _audit_p99(
-                    form, shares, pool, inst, day, t, days.qps[d, t], offered, problems, slow
-                )
+                where = (pool, inst, day, t)
+                _audit_p99(form, shares, where, days.qps[d, t], offered, node, problems, slow)
     _audit_memory(form, shares, problems)
     checks += _audit_quotas(form, result, problems)
     checks += _audit_e2e(form, result.fusion, shares, problems)
@@ -512,33 +526,31 @@ def _audit_quotas(form: FleetFormulation, result: FleetResult, problems: list[st
     """Instances of each type with a quota at every hour of every day type, over every pool
     and plan (a partition row's nodes count as its parent type's), plus the fusion layer's
     replicas of the chosen configuration on that type."""
-    scn = form.cost.scn
-    counts = result.counts.assign(node=[priced_as(scn, i) for i in result.counts.instance])
+    scn, days = form.cost.scn, form.days.names
+    counts = result.counts
+    node = np.array([priced_as(scn, i) for i in counts.instance], object)
     fusion = next(f for f in scn.fusion_configs if f.name == result.fusion)
     checks = 0
     for name, quota in scn.constraints.quotas.items():
-        mine = counts[counts.node == name]
         layer = fusion.replicas if fusion.instance == name else 0
-        for day in form.days.names:
-            for t in range(24):
-                here = mine.plan.isin(COMMITTED_PLANS) | ((mine.day_type == day) & (mine.hour == t))
-                used = int(mine.instances[here].sum()) + layer
-                checks += 1
-                if used > quota:
-                    problems.append(f"{name}, {day} {t:02d}h: {used} instances, quota {quota}")
+        used = hourly_counts(counts[node == name], days) + layer
+        checks += used.size
+        for d, t in zip(*np.nonzero(used > quota), strict=True):
+            problems.append(f"{name}, {days[d]} {t:02d}h: {used[d, t]} instances, quota {quota}")
     return checks
 
 
-def _audit_p99(form, shares, pool, inst, day, t, qps, offered, problems, slow) -> None:
-    """One server's p99 at the rate it receives (pools of a single model; a partition
-    row's instance holds ``slices`` servers). Above the capacity it is a sizing error;
+def _audit_p99(form, shares, where, qps, offered, slices, problems, slow) -> None:
+    """One server's p99 at the rate it receives, at ``where`` = (pool, type, day type,
+    hour) with ``offered`` instances of ``slices`` servers each (pools of a single model; a
+    partition row's instance is a node of slices). Above the capacity it is a sizing error;
     below it, a batch that fills slowly at low traffic (recorded in ``slow``: a warning,
     the peak-sized grid does not model batch timeouts)."""
+    pool, inst, day, t = where
     mine = shares[(shares.pool == pool) & (shares.instance == inst)]
     if mine.model.nunique() != 1 or offered <= 0:
         return
     fleet = form.fleet
-    slices = float(slices_per_node(form.cost)[form.cost.space.instances.index(inst)])
     for r in mine.itertuples():
         unit = int(fleet.modes.unit.iat[r.mode])
         rate = qps * fleet.units.share[unit] * r.share / (offered * slices)

@@ -106,9 +106,7 @@ def slices_per_node(cost: CostModel) -> np.ndarray:
     """(H,) servers one instance of each type holds: a partition row's slices per node
     (``Catalog.with_partitions``), else 1."""
     hw = cost.scn.resolved_catalog.hardware.loc[list(cost.space.instances)]
-    if "slices_per_node" not in hw.columns:
-        return np.ones(len(hw))
-    return np.nan_to_num(pd.to_numeric(hw.slices_per_node).to_numpy(float), nan=1.0)
+    return pd.to_numeric(hw.slices_per_node).fillna(1.0).to_numpy(float)
 
 
 def fleet_options(cost: CostModel) -> FleetOptions:

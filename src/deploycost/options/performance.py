@@ -155,8 +155,8 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     cpu = (hw.compute_class == "cpu").to_numpy()
     units = np.where(cpu, hw.vcpus.to_numpy(float), hw.accel_count.to_numpy(float))
     # an accelerator partition (one slice of a GPU) has a share of its compute and bandwidth
-    compute_share = np.nan_to_num(_column(hw, "compute_fraction"), nan=1.0)
-    bandwidth_share = np.nan_to_num(_column(hw, "bandwidth_fraction"), nan=1.0)
+    compute_share = pd.to_numeric(hw.compute_fraction).fillna(1.0).to_numpy(float)
+    bandwidth_share = pd.to_numeric(hw.bandwidth_fraction).fillna(1.0).to_numpy(float)
     column = {
         "fp32": "peak_tflops_fp32",
         "fp16": "peak_tflops_fp16",
@@ -187,13 +187,6 @@ def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
         "peak_flops_fp16": acc.peak_tflops_fp16.to_numpy(float) * 1e12 * units * compute_share,
         "measured_speedup": prec.measured_speedup_vs_fp16.to_numpy(float),  # (C,) NaN: none
     }
-
-
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """A float column, NaN where the table (e.g. a scenario's own) has none."""
-    if name not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
 
 
 def _roofline_s(cost: CostModel, bsz, weight_bytes, peak_flops, ax) -> np.ndarray:

@@ -27,7 +27,7 @@ from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import shown_plans
-from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.optimize.fleet_solve import FleetResult, hourly_counts
 from deploycost.outputs.export import _clean, document_head, write_set
 from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
@@ -57,14 +57,8 @@ CAPACITY_TYPE = {
 
 
 def _schedule(counts, day_types: list[str]) -> dict[str, list[int]]:
-    """Per day type, the 24 hourly counts (0 where the plan runs none)."""
-    out = {}
-    for day in day_types:
-        hours = np.zeros(24, int)
-        mine = counts[counts.day_type == day]
-        hours[mine.hour.to_numpy()] = mine.instances.to_numpy()
-        out[day] = hours.tolist()
-    return out
+    """Per day type, the 24 hourly counts of ``counts`` (committed rows in every hour)."""
+    return dict(zip(day_types, hourly_counts(counts, day_types).tolist(), strict=True))
 
 
 def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
@@ -111,9 +105,8 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         if isinstance(parent, str):  # instances are nodes of the parent, split in slices
             entry["partition_of"] = parent
             entry["slices_per_node"] = int(cat.hardware.at[inst, "slices_per_node"])
-        for plan in COMMITTED_PLANS:
-            if plan == "reserved_1yr" or plan in scn.fleet.plans:
-                entry[plan] = int(group[group.plan == plan].instances.sum())
+        for plan in [p for p in shown_plans(scn) if p in COMMITTED_PLANS]:
+            entry[plan] = int(group[group.plan == plan].instances.sum())
         for plan in ("on_demand", "spot"):
             mine = group[group.plan == plan]
             if len(mine):
@@ -205,12 +198,8 @@ def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]
         models = sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model))
         name = k8s_name(f"{pool}-{inst}-{capacity}")
         committed = int(group[group.plan.isin(COMMITTED_PLANS)].instances.sum())
-        hourly = group[~group.plan.isin(COMMITTED_PLANS)]
         pods = int(np.nan_to_num(float(hw.get("slices_per_node", 1)), nan=1.0))  # per node
-        per_hour = {
-            day: ((np.array(v) + committed) * pods).tolist()
-            for day, v in _schedule(hourly, day_types).items()
-        }
+        per_hour = {day: [n * pods for n in v] for day, v in _schedule(group, day_types).items()}
         peak = max(max(v) for v in per_hour.values())
         labels = {
             "app.kubernetes.io/name": name,
@@ -274,31 +263,18 @@ def scaled_object(
     t of day type ``day``: ``minReplicaCount`` the day's lowest count, one ``cron`` trigger
     (start and end on the hour, in ``timezone``) per run of equal higher counts."""
     low = min(hours)
+
+    def cron(start: str, end: str, count: int) -> dict:
+        meta = {"timezone": timezone, "start": start, "end": end, "desiredReplicas": str(count)}
+        return {"type": "cron", "metadata": meta}
+
     triggers = [
-        {
-            "type": "cron",
-            "metadata": {
-                "timezone": timezone,
-                "start": f"0 {start} * * *",
-                "end": f"0 {end % 24} * * *",
-                "desiredReplicas": str(count),
-            },
-        }
+        cron(f"0 {start} * * *", f"0 {end % 24} * * *", count)
         for start, end, count in runs(hours)
         if count > low
     ]
     if not triggers:  # one count all day (KEDA wants a trigger): the whole day
-        triggers = [
-            {
-                "type": "cron",
-                "metadata": {
-                    "timezone": timezone,
-                    "start": "0 0 * * *",
-                    "end": "59 23 * * *",
-                    "desiredReplicas": str(low),
-                },
-            }
-        ]
+        triggers = [cron("0 0 * * *", "59 23 * * *", low)]
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

@@ -757,7 +757,7 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
         existing = set(catalog.table(kind).index)
         for row in rows:
             name = getattr(row, key)
-            if kind == "hardware" and name in set(catalog.partitions.name):
+            if kind == "hardware" and name in catalog.partitions.index:
                 parent = catalog.partitions.at[name, "parent"]
                 problems.append(
                     f"catalog.hardware[{name}] is a partition of {parent}, derived from it: "

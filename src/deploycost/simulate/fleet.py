@@ -18,9 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import CostModel
-from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.optimize.fleet_solve import FleetResult, hourly_counts
 from deploycost.options.capacity import slices_per_node
 from deploycost.options.grid import Units
 from deploycost.scenario.schema import Scenario
@@ -29,18 +28,10 @@ from deploycost.simulate.run import Served, Settings, _row, run_group
 
 def fleet_counts(result: FleetResult, pool: str, instance: str) -> np.ndarray:
     """(D, 24, 2) instances of one (pool, type) per day type and hour: all, and spot."""
-    days = result.days
-    out = np.zeros((len(days.names), 24, 2))
+    names = result.days.names
     mine = result.counts[(result.counts.pool == pool) & (result.counts.instance == instance)]
-    for r in mine.itertuples():
-        spot = r.plan == "spot"
-        if r.plan in COMMITTED_PLANS:
-            out[:, :, 0] += r.instances
-            continue
-        d = days.names.index(r.day_type)
-        out[d, r.hour, 0] += r.instances
-        out[d, r.hour, 1] += r.instances if spot else 0
-    return out
+    spot = mine[mine.plan == "spot"]
+    return np.stack([hourly_counts(mine, names), hourly_counts(spot, names)], axis=2)
 
 
 def simulate_fleet(
