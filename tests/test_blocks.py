@@ -112,8 +112,7 @@ def _whole_and_blocks(raw: dict, backend: str):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_fleet_in_blocks_has_the_whole_milp_s_optimum(backend):
     """Ten roofline models in two pools of five, three plans, two day types: without the
-    quality floor the pools are solved apart; with it (it binds on this seed) the blocks
-    hand off, and solve_fleet's answer is the whole MILP's either way."""
+    quality floor the pools are solved apart, at the whole MILP's optimum."""
     raw = random_fleet_scenario(3, models=10)
     raw["constraints"].pop("quality_floor", None)
     whole, blocks = _whole_and_blocks(raw, backend)
@@ -142,9 +141,10 @@ def test_a_gap_is_carried_from_the_blocks():
 
 
 @pytest.mark.slow
-def test_a_binding_quality_floor_hands_off_to_the_whole_milp():
+def test_a_binding_quality_floor_is_raised_pool_by_pool_to_the_whole_milp_s_optimum():
     """Seed 1's floor is slack at the blocks' answer; raised past that answer's quality the
-    blocks hand off, and the fleet is the whole MILP's, dearer than before."""
+    blocks raise each pool's quality (``optimize.frontier``) to the whole MILP's optimum,
+    dearer than before; another binding row (a budget below it) still hands off."""
     raw = random_fleet_scenario(1, models=10)
     scn = validate_scenario(raw)
     form = build_fleet(CostModel(scn))
@@ -160,8 +160,11 @@ def test_a_binding_quality_floor_hands_off_to_the_whole_milp():
         raw["constraints"]["quality_floor"] + 1.5 * reached, 6
     )
     whole, blocks = _whole_and_blocks(raw, "scipy-highs")
-    assert blocks is None
-    assert whole.status == Status.OPTIMAL
+    assert blocks.message == "solved in blocks"
+    assert whole.status == blocks.status == Status.OPTIMAL
+    assert blocks.objective == pytest.approx(whole.objective, rel=1e-7)
     assert whole.objective > slack.objective
     fleet = solve_fleet(validate_scenario(raw))
     assert fleet.objective_per_day == pytest.approx(whole.objective, rel=1e-7)
+    raw["constraints"]["budget_per_day"] = round(fleet.objective_per_day * 0.999, 2)
+    assert _whole_and_blocks(raw, "scipy-highs")[1] is None

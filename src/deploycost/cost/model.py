@@ -356,13 +356,9 @@ class CostModel:
         self.space = space = Space.of(scn)
         plan = PRICING_COLUMNS[scn.catalog.pricing]
         hardware = scn.resolved_catalog.hardware
-        self.committed = np.array(  # (H,) paid every hour of a term under the pricing plan
-            [
-                scn.catalog.pricing in COMMITTED_PRICING and pd.notna(hardware.at[h, plan])
-                for h in space.instances
-            ],
-            bool,
-        )
+        priced = hardware[plan].reindex(list(space.instances)).notna().to_numpy(bool)
+        # (H,) paid every hour of a term under the pricing plan
+        self.committed = priced & (scn.catalog.pricing in COMMITTED_PRICING)
         self.const = ModelConstants.of(scn, space)
         self.member, self.fraction = fusion_matrices(scn, space)
         cat = scn.resolved_catalog
@@ -375,7 +371,7 @@ class CostModel:
         # (C, Z) by the precision's width: weights at fewer bits compress less
         self.size_factor = cat.size_factors(list(space.precisions), list(space.compressions))
         # (M, C) relative quality change: the model's own measurement, else the catalog's
-        catalog_delta = cat.precision.quality_delta_rel.reindex(list(space.precisions))
+        catalog_delta = cat.precision.quality_delta_rel.reindex(list(space.precisions)).to_dict()
         self.quality_delta = np.array(
             [
                 [m.quality_deltas.get(p, catalog_delta[p]) for p in space.precisions]

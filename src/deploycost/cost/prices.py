@@ -13,6 +13,7 @@ has one: ``on_demand_hour[g6.xlarge]``, ``reserved_1yr_hour[g6.xlarge]``,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -54,22 +55,33 @@ class PriceVector:
         return PriceVector(self.names, values, table)
 
 
+class _Money:
+    """The scenario currency and the rate of each native currency, looked up once each."""
+
+    def __init__(self, scn: Scenario) -> None:
+        self.currency = scn.currency
+        self._rate = functools.cache(scn.rate_to_scenario)
+
+    def rate(self, currency: str) -> float:
+        return self._rate(currency)
+
+
 def _row(
     name: str,
     kind: str,
     unit: str,
     native: float,
     currency: str,
-    scn: Scenario,
+    money: _Money,
     as_of: object,
     source: object,
     note: object = "",
 ) -> dict:
-    fx = scn.rate_to_scenario(currency)
+    fx = money.rate(currency)
     return {
         "name": name,
         "kind": kind,
-        "unit": f"{scn.currency}/{unit}",
+        "unit": f"{money.currency}/{unit}",
         "native_value": float(native),
         "native_currency": currency,
         "fx_rate": fx,
@@ -104,19 +116,21 @@ def priced_as(scn: Scenario, instance: str) -> str:
 def build_prices(scn: Scenario) -> PriceVector:
     """Assemble the price vector for a validated scenario."""
     cat = scn.resolved_catalog
+    money = _Money(scn)
     rows: list[dict] = []
     column = PRICING_COLUMNS[scn.catalog.pricing]
-    for name in instance_names(scn):
-        r = cat.hardware.loc[name]
-        plan = scn.catalog.pricing if pd.notna(r[column]) else "on_demand"
+    names = instance_names(scn)
+    hardware = cat.hardware.loc[names]
+    for name, r in zip(names, hardware.itertuples(index=False), strict=True):
+        plan = scn.catalog.pricing if pd.notna(getattr(r, column)) else "on_demand"
         rows.append(
             _row(
                 f"instance_hour[{name}]",
                 "compute",
                 "instance-hour",
-                r[PRICING_COLUMNS[plan]],
+                getattr(r, PRICING_COLUMNS[plan]),
                 r.currency,
-                scn,
+                money,
                 r.as_of,
                 r.source,
                 (
@@ -127,20 +141,19 @@ def build_prices(scn: Scenario) -> PriceVector:
                 + f"; {r.note}",
             )
         )
+    # a partition pays its parent's node prices: only whole types carry plan prices
+    whole = hardware.partition_of.isna().to_numpy()
     for plan in dict.fromkeys(scn.fleet.plans if scn.fleet else []):
-        for name in instance_names(scn):
-            r = cat.hardware.loc[name]
-            if priced_as(scn, name) != name:
-                continue  # a partition pays its parent's node prices
-            if pd.notna(r[PRICING_COLUMNS[plan]]):
+        for name, r, own in zip(names, hardware.itertuples(index=False), whole, strict=True):
+            if own and pd.notna(getattr(r, PRICING_COLUMNS[plan])):
                 rows.append(
                     _row(
                         plan_price_name(plan, name),
                         "compute",
                         "instance-hour",
-                        r[PRICING_COLUMNS[plan]],
+                        getattr(r, PRICING_COLUMNS[plan]),
                         r.currency,
-                        scn,
+                        money,
                         r.as_of,
                         r.source,
                         f"fleet plan {plan}; {r.note}",
@@ -155,7 +168,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "GB-month",
                 r.price_per_gb_month,
                 r.currency,
-                scn,
+                money,
                 r.as_of,
                 r.source,
                 r.note,
@@ -169,7 +182,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "GB",
                 retrieval,
                 r.currency,
-                scn,
+                money,
                 r.as_of,
                 r.source,
                 r.note,
@@ -185,7 +198,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                     "person-day",
                     r.day_rate,
                     r.currency,
-                    scn,
+                    money,
                     r.as_of,
                     r.source,
                     f"labor catalog {role.catalog}; {r.note}",
@@ -199,7 +212,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                     "person-day",
                     role.day_rate,
                     role.currency or scn.currency,
-                    scn,
+                    money,
                     "",
                     role.source,
                 )
@@ -212,7 +225,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "GB",
                 src.acquisition_price_per_gb,
                 scn.currency,
-                scn,
+                money,
                 "",
                 "scenario file",
             )
@@ -224,7 +237,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "GB",
                 src.cleaning_price_per_gb,
                 scn.currency,
-                scn,
+                money,
                 "",
                 "scenario file",
             )
@@ -237,7 +250,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "unit of complexity-day",
                 f.unit_cost_per_day,
                 scn.currency,
-                scn,
+                money,
                 "",
                 "scenario file",
             )
@@ -250,7 +263,7 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "month",
                 level.fixed_cost_per_month,
                 scn.currency,
-                scn,
+                money,
                 "",
                 "scenario file",
             )

@@ -12,9 +12,12 @@ of ``z``:
 
 The best value of ``z`` gives the optimum of the *relaxation* without the coupling rows, a
 lower bound of the full problem. When that solution also meets the coupling rows it is
-optimal for the full problem; when it does not (or a block is not solved to optimality),
-``None`` tells the caller to solve the whole MILP. An infeasible relaxation proves the full
-problem infeasible.
+optimal for the full problem. When it misses one ``>=`` row of the quality floor, each
+value of ``z`` that could still beat the best answer so far is raised to that row exactly
+(``optimize.frontier``: per block, its cheapest answers at rising shares of the row, then
+a knapsack over them). Otherwise (another row binds, or a block is not solved to
+optimality) ``None`` tells the caller to solve the whole MILP. An infeasible relaxation
+proves the full problem infeasible.
 
 Branch and bound spends its time on cut rounds over the whole model (HiGHS separated ~10^4
 cuts per round on a 50-model fleet); blocks of a few hundred columns close at the root.
@@ -22,18 +25,39 @@ cuts per round on a 50-model fleet); blocks of a few hundred columns close at th
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from deploycost.optimize.formulation import Milp
-from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, relative_gap
+from deploycost.optimize.frontier import FRONTIER, raise_row
+from deploycost.optimize.solvers import (
+    SolverOptions,
+    SolverOutput,
+    Status,
+    relative_gap,
+    solve_many,
+)
 
 TOL = 1e-6
 IN_BLOCKS = "solved in blocks"  # the message of an answer found block by block
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """The blocks' answer for one choice: cost, lower bound (the cost when every block is
+    proven), the solution, each block as (its columns, its MILP), and the columns in no
+    block (at their cheaper bound)."""
+
+    objective: float
+    lower: float
+    x: np.ndarray
+    parts: list[tuple[np.ndarray, Milp]]
+    lone: np.ndarray
 
 
 def solve_in_blocks(
@@ -47,35 +71,89 @@ def solve_in_blocks(
     start = time.perf_counter()
     names = np.array(m.row_names, dtype=str)
     kept = ~np.any([np.char.startswith(names, p) for p in coupling], axis=0)
-    best, bound = None, np.inf
+    solved: dict[bytes, SolverOutput] = {}  # blocks that recur under several choices
+
+    def solve_part(sub: Milp) -> SolverOutput:
+        key = _fingerprint(sub)
+        if key not in solved:
+            remaining = _remaining(options, start)
+            if remaining is not None and remaining <= 0:
+                return SolverOutput(Status.NOT_SOLVED, None, None, None, None, 0.0, "time")
+            solved[key] = solver(replace(form, milp=sub), replace(options, time_limit_s=remaining))
+        return solved[key]
+
+    answers: list[Fixed] = []
     for j in choice:
-        remaining = _remaining(options, start)
-        if remaining is not None and remaining <= 0:
-            return None
-        limits = replace(options, time_limit_s=remaining)
-        out = _solve_fixed(form, solver, limits, choice, (choice == j).astype(float), kept)
+        out = _solve_fixed(m, solve_part, choice, (choice == j).astype(float), kept)
         if out is None:
             return None  # a block stopped without an answer: the caller solves the whole
-        if out is False:
+        if out is not False:
+            answers.append(out)
+    if not answers:
+        return _output(Status.INFEASIBLE, None, start, "infeasible for every choice")
+    best = answers[0]
+    for out in answers[1:]:
+        if out.objective < best.objective - TOL * max(1.0, abs(best.objective)):
+            best = out
+    bound = min(out.lower for out in answers)
+    if not _violated(m, kept, best.x).size:
+        return _proven(best, bound, start)
+    return _repaired(m, kept, answers, solve_part, options, start)
+
+
+def _repaired(m, kept, answers, solve_part, options, start) -> SolverOutput | None:
+    """The optimum when a coupling row binds: per choice (cheapest relaxation first, none
+    that cannot beat the best so far), the blocks' answer if it meets the coupling rows,
+    else ``frontier.raise_row`` when the only row it misses is a ``>=`` row of the
+    ``FRONTIER`` families; None when neither applies (the caller solves the whole)."""
+    if options.mip_gap:
+        return None  # the frontier is exact only over proven blocks
+    names = np.array(m.row_names, dtype=str)
+    best, bound = None, np.inf
+    for out in sorted(answers, key=lambda a: a.objective):
+        if best is not None and out.lower >= best.objective - TOL * max(1.0, abs(best.objective)):
+            bound = min(bound, out.lower)
             continue
-        objective, lower, x = out
-        bound = min(bound, lower)
-        if best is None or objective < best[0] - TOL * max(1.0, abs(best[0])):
-            best = (objective, x)
-    seconds = time.perf_counter() - start
+        if out.lower < out.objective:
+            return None
+        missed = _violated(m, kept, out.x)
+        if missed.size:
+            if missed.size > 1 or not any(names[missed[0]].startswith(p) for p in FRONTIER):
+                return None
+            x = raise_row(m, int(missed[0]), out, solve_part, TOL)
+            if x is False:
+                continue  # this choice cannot reach the row
+            if x is None or _violated(m, kept, x).size:
+                return None
+            objective = float(m.c @ x)
+            out = Fixed(objective, objective, x, out.parts, out.lone)
+        bound = min(bound, out.lower)
+        if best is None or out.objective < best.objective - TOL * max(1.0, abs(best.objective)):
+            best = out
     if best is None:
-        return SolverOutput(
-            Status.INFEASIBLE, None, None, None, None, seconds, "infeasible for every choice"
-        )
-    objective, x = best
-    activity = m.A[~kept] @ x
-    lb, ub = m.row_lb[~kept], m.row_ub[~kept]
+        return _output(Status.INFEASIBLE, None, start, "infeasible for every choice")
+    return _proven(best, bound, start)
+
+
+def _violated(m: Milp, kept: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Indices of the coupling rows (not ``kept``) that ``x`` misses."""
+    rows = np.nonzero(~kept)[0]
+    activity = m.A[rows] @ x
+    lb, ub = m.row_lb[rows], m.row_ub[rows]
     scale = TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(ub), ub, lb)))
-    if np.any(activity > ub + scale) or np.any(activity < lb - scale):
-        return None  # a coupling row binds: only the whole MILP can tell
-    gap = relative_gap(objective, bound)
+    return rows[(activity > ub + scale) | (activity < lb - scale)]
+
+
+def _proven(best: Fixed, bound: float, start: float) -> SolverOutput:
+    gap = relative_gap(best.objective, bound)
     status = Status.OPTIMAL if gap is not None and gap <= 1e-9 else Status.FEASIBLE
-    return SolverOutput(status, x, objective, bound, gap, seconds, IN_BLOCKS)
+    return SolverOutput(
+        status, best.x, best.objective, bound, gap, time.perf_counter() - start, IN_BLOCKS
+    )
+
+
+def _output(status: Status, x, start: float, message: str) -> SolverOutput:
+    return SolverOutput(status, x, None, None, None, time.perf_counter() - start, message)
 
 
 def _remaining(options: SolverOptions, start: float) -> float | None:
@@ -84,10 +162,11 @@ def _remaining(options: SolverOptions, start: float) -> float | None:
     return options.time_limit_s - (time.perf_counter() - start)
 
 
-def _solve_fixed(form, solver, options, fixed_cols, fixed_values, kept):
-    """(objective, lower bound, x) with ``fixed_cols`` at ``fixed_values`` and only the
-    ``kept`` rows; False when infeasible; None when a block stopped without an answer."""
-    m = form.milp
+def _solve_fixed(m: Milp, solve_part, fixed_cols, fixed_values, kept) -> Fixed | bool | None:
+    """The blocks' answer with ``fixed_cols`` at ``fixed_values`` and only the ``kept``
+    rows; False when infeasible; None when a block stopped without an answer.
+    ``solve_part`` answers identical blocks once (a choice that only changes columns outside
+    a block, e.g. an automation level's people cost, leaves the block as it was)."""
     n = len(m.c)
     free = np.ones(n, bool)
     free[fixed_cols] = False
@@ -113,6 +192,7 @@ def _solve_fixed(form, solver, options, fixed_cols, fixed_values, kept):
     lone = ~in_row
     c = m.c[cols]
     lower = 0.0  # the blocks' bounds below their answers (0 when each is optimal)
+    parts = []
     x[cols[lone]] = np.where(c[lone] >= 0, m.col_lb[cols[lone]], m.col_ub[cols[lone]])
     if not np.all(np.isfinite(x[cols[lone]])):
         return None
@@ -129,17 +209,29 @@ def _solve_fixed(form, solver, options, fixed_cols, fixed_values, kept):
             integrality=m.integrality[cols[k]],
             row_names=list(names[r]),
         )
-        out = solver(replace(form, milp=sub), options)
+        parts.append((cols[k], sub))
+    for (k, _), out in zip(parts, solve_many(solve_part, [sub for _, sub in parts]), strict=True):
         if out.status == Status.INFEASIBLE:
             return False
         if out.x is None or out.status not in (Status.OPTIMAL, Status.FEASIBLE):
             return None
         if out.status == Status.FEASIBLE and out.bound is None:
             return None  # no bound to answer for the block's gap
-        x[cols[k]] = out.x
+        x[k] = out.x
         if out.status != Status.OPTIMAL:  # a proven block adds nothing (its solver's rule)
             lower += (out.bound if out.bound is not None else out.objective) - out.objective
     ints = m.integrality > 0
     x[ints] = np.round(x[ints])  # as exact as a whole-MILP answer after rounding
     objective = float(m.c @ x)
-    return objective, objective + lower, x
+    return Fixed(objective, objective + lower, x, parts, cols[lone])
+
+
+def _fingerprint(m: Milp) -> bytes:
+    """A digest of everything a solver reads from ``m``."""
+    digest = hashlib.blake2b(digest_size=20)
+    A = m.A.tocsr()
+    for part in (m.c, A.data, A.indices, A.indptr, m.row_lb, m.row_ub, m.col_lb, m.col_ub):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(np.ascontiguousarray(m.integrality).tobytes())
+    digest.update(repr(A.shape).encode())
+    return digest.digest()

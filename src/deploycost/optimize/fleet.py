@@ -32,7 +32,8 @@ type, t hour, ``lambda[u, d, t]`` the unit's requests/s, raised to the largest r
   (1 - f) S <= 0``: the pool's instances carry its load at the SLO with the spot part
   reduced by ``spot_interruption_fraction`` f (the interruption rule: losing that fraction
   of the spot instances at once still meets the SLO);
-* ``min_instances[u, d, g]``: ``sum_h (K + N + S)[p(u), h, d, g] - min_replicas_u Z_f >= 0``;
+* ``min_instances[p, f, d, g]``: ``sum_h (K + N + S)[p, h, d, g] - R_pf Z_f >= 0``, R_pf the
+  largest min_replicas of p's models in configuration f;
 * ``idle[p, h, d, g]``: ``(K + N + S)[p, h, d, g] <= M_ph sum_{u in p} use[u, h]``;
 * ``use_active[u, h]``: ``use[u, h] - Z_f <= 0``; ``use_link[m]``: ``w[m] - use[u, h(m)]
   <= 0``; ``max_types[u]``: ``sum_h use[u, h] <= max_types_per_model``;
@@ -231,28 +232,26 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
         return
     modes = fleet.modes
     unit = modes.unit.to_numpy()
-    frame = pd.DataFrame(
-        {
-            "pool": pool_of_unit[unit],
-            "h": modes.instance_idx.to_numpy(),
-            "model": fleet.units.model[unit],
-            "dev": modes.device_gb.to_numpy(),
-            "host": modes.host_gb.to_numpy(),
-        }
-    )
-    frame = frame[frame.pool.isin(sorted(shared))]
-    least = frame.groupby(["pool", "h", "model"])[["dev", "host"]].min()
-    per = least.groupby(level=[0, 1]).agg(
-        dev=("dev", "sum"), host=("host", "sum"), n=("dev", "size")
-    )
-    pool, h = (per.index.get_level_values(k).to_numpy() for k in (0, 1))
+    in_shared = np.isin(pool_of_unit[unit], sorted(shared))
+    n_types, n_models = len(cost.space.instances), len(cost.space.models)
+    pool_type = pool_of_unit[unit] * n_types + modes.instance_idx.to_numpy()
+    # each model's least memory on each type of its pool, then summed per (pool, type)
+    key = (pool_type * n_models + fleet.units.model[unit])[in_shared]
+    order = np.argsort(key, kind="stable")
+    cells, first = np.unique(key[order], return_index=True)
+    dev_least = np.minimum.reduceat(modes.device_gb.to_numpy()[in_shared][order], first)
+    host_least = np.minimum.reduceat(modes.host_gb.to_numpy()[in_shared][order], first)
+    pairs, per_pair = np.unique(cells // n_models, return_inverse=True)
+    pool, h = np.divmod(pairs, n_types)
+    dev = np.bincount(per_pair, dev_least, len(pairs))
+    host = np.bincount(per_pair, host_least, len(pairs))
+    n = np.bincount(per_pair, minlength=len(pairs))
     models_of = {
         p: sorted({int(fleet.units.model[u]) for u in np.nonzero(pool_of_unit == p)[0]})
         for p in shared
     }
-    complete = per.n.to_numpy() == np.array([len(models_of[p]) for p in pool], int)
-    dev, host = per.dev.to_numpy(), per.host.to_numpy()
-    device_ok, host_ok = fit_together(cost, h, dev, host, per.n.to_numpy())
+    complete = n == np.array([len(models_of[p]) for p in pool], int)
+    device_ok, host_ok = fit_together(cost, h, dev, host, n)
     fits = complete & device_ok & host_ok
     for p in sorted(shared):
         mine = pool == p
@@ -270,11 +269,16 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
 def plan_prices(cost: CostModel) -> np.ndarray:
     """(H, plans) price per instance-hour of each type under each fleet plan (NaN: none)."""
     prices = cost.prices
-    out = np.full((len(cost.space.instances), len(PLANS)), np.nan)
-    for h, name in enumerate(cost.space.instances):
-        for j, plan in enumerate(PLANS):
-            price = plan_price_name(plan, priced_as(cost.scn, name))
-            if plan in cost.scn.fleet.plans and price in prices:
+    instances = list(cost.space.instances)
+    parent = cost.scn.resolved_catalog.hardware.partition_of.reindex(instances)
+    payer = parent.where(parent.notna(), instances)  # as priced_as: a partition, its parent
+    out = np.full((len(instances), len(PLANS)), np.nan)
+    for j, plan in enumerate(PLANS):
+        if plan not in cost.scn.fleet.plans:
+            continue
+        for h, name in enumerate(payer):
+            price = plan_price_name(plan, name)
+            if price in prices:
                 out[h, j] = prices.values[prices.index(price)]
     return out
 
@@ -344,15 +348,18 @@ def _pool_dominated(cost, modes, price, quota, shared_pool_of, roomy) -> np.ndar
     for pool in np.unique(shared_pool_of[shared_pool_of >= 0]):
         mine = np.nonzero(shared_pool_of[unit] == pool)[0]
         sub = modes.iloc[mine]
-        table = sub.pivot_table(
-            index=["unit", "precision_idx"],
-            columns="instance_idx",
-            values=["cap_qps", "p99_at_cap_ms", "device_gb", "host_gb"],
+        # (keys, types) tables, key = (unit, precision), NaN where not run (a unit has one
+        # mode per type and precision)
+        _, key = np.unique(
+            sub.unit.to_numpy() * len(cost.space.precisions) + sub.precision_idx.to_numpy(),
+            return_inverse=True,
         )
-        types = table["cap_qps"].columns.to_numpy()
-        cap = table["cap_qps"].to_numpy()  # (keys, types), NaN where not run
+        types, col = np.unique(sub.instance_idx.to_numpy(), return_inverse=True)
+        cap, p99, dev, host = (
+            _table(sub[c].to_numpy(), key, col, len(types))
+            for c in ("cap_qps", "p99_at_cap_ms", "device_gb", "host_gb")
+        )
         runs = ~np.isnan(cap)
-        p99, dev, host = (table[c].to_numpy() for c in ("p99_at_cap_ms", "device_gb", "host_gb"))
         a, b = np.arange(len(types))[:, None], np.arange(len(types))[None, :]
         with np.errstate(invalid="ignore"):
             each = (
@@ -372,6 +379,12 @@ def _pool_dominated(cost, modes, price, quota, shared_pool_of, roomy) -> np.ndar
         tie = ok & ok.T & (b < a)
         gone = types[(strictly | tie).any(axis=1)]
         out[mine[np.isin(sub.instance_idx.to_numpy(), gone)]] = True
+    return out
+
+
+def _table(values: np.ndarray, row: np.ndarray, col: np.ndarray, n_cols: int) -> np.ndarray:
+    out = np.full((row.max(initial=-1) + 1, n_cols), np.nan)
+    out[row, col] = values
     return out
 
 
@@ -450,7 +463,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     count_of = _count_lookup(keys, k0)
     load = instances / scale / peak_qps  # instances per v per request/s of the day table
     _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load)
-    _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows)
+    _min_instance_rows(layout, fleet, days, pools, pool_of_unit, pool_types, keys, k0, rows)
     if need_use:
         _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
         _idle_rows(
@@ -646,29 +659,47 @@ def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, 
                 )
 
 
-def _min_instance_rows(layout, fleet, days, pool_of_unit, pool_types, count_of, rows) -> None:
-    """``min_instances[u, d, g]``: the unit's pool runs at least its min_replicas."""
+def _min_instance_rows(layout, fleet, days, pools, pool_of_unit, pool_types, keys, k0, rows):
+    """``min_instances[p, f, d, g]``: pool p runs at least the largest min_replicas of its
+    models in configuration f (its committed instances count in every slot); one row per
+    pool and configuration, as the rows of its models differ only in that figure."""
     units = fleet.units
     a_count = len(layout.cost.space.automation)
-    min_rep = layout.cost.const.min_replicas
-    for u in range(len(units.model)):
-        p = pool_of_unit[u]
-        types = pool_types[pool_types[:, 0] == p, 1]
-        if not len(types):
-            continue
-        z_cols = layout.z.start + units.fusion[u] * a_count + np.arange(a_count)
-        for d, day in enumerate(days.names):
-            for g in range(len(days.slots[d])):
-                cols = [c for h in types for c in count_of(p, h, d, g)[0]]
-                rows.add(
-                    f"min_instances[{layout.unit_name(u)},{day},{g}]",
-                    np.concatenate([cols, z_cols]),
-                    np.concatenate(
-                        [np.ones(len(cols)), np.full(a_count, -min_rep[units.model[u]])]
-                    ),
-                    0.0,
-                    np.inf,
-                )
+    slots = [(d, g) for d in range(len(days.names)) for g in range(len(days.slots[d]))]
+    n_slots = len(slots)
+    first_slot = np.cumsum([0] + [len(s) for s in days.slots])  # of each day type
+    pool, day, group = (keys[c].to_numpy() for c in ("pool", "day", "group"))
+    committed = day < 0
+    slot = first_slot[day] + group  # committed (day -1): set aside below
+    least = layout.cost.const.min_replicas[units.model]  # (units,)
+    served = np.isin(pool_of_unit, pool_types[:, 0])  # pools with a type
+    n_fusions = len(layout.cost.space.fusions)
+    pair = pool_of_unit * n_fusions + units.fusion
+    pairs, pair_of = np.unique(pair[served], return_inverse=True)
+    most = np.zeros(len(pairs))
+    np.maximum.at(most, pair_of, least[served])
+    row_pool = np.repeat(pairs // n_fusions, n_slots)  # rows (pool, fusion, slot)
+    row_slot = np.tile(np.arange(n_slots), len(pairs))
+    own, own_row = matching(
+        np.where(committed, -1, pool * n_slots + slot), row_pool * n_slots + row_slot
+    )
+    all_year, year_row = matching(np.where(committed, pool, -1), row_pool)
+    z_row = np.repeat(np.arange(len(row_pool)), a_count)
+    z_cols = layout.z.start + ((pairs % n_fusions)[:, None] * a_count + np.arange(a_count))
+    z_cols = np.repeat(z_cols, n_slots, axis=0).ravel()
+    fusions = layout.cost.space.fusions
+    rows.add_block(
+        [
+            f"min_instances[{pools[p]},{fusions[f]},{days.names[d]},{g}]"
+            for p, f in zip(*np.divmod(pairs, n_fusions), strict=True)
+            for d, g in slots
+        ],
+        np.concatenate([own_row, year_row, z_row]),
+        np.concatenate([k0 + own, k0 + all_year, z_cols]),
+        np.concatenate([np.ones(len(own) + len(all_year)), np.repeat(-most, n_slots * a_count)]),
+        0.0,
+        np.inf,
+    )
 
 
 def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, z0) -> None:

@@ -23,6 +23,7 @@ slot of the replicas (M/M/c over the slots, by dispatch policy: ``slot_wait_ms``
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -146,8 +147,21 @@ class Performance:
         return (p99 <= self.slo_ms[model] * slack) & ~(ttft > self.ttft_limit_ms[model] * slack)
 
 
+_AXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
-    """Hardware and precision figures as arrays over the instance (H) and precision (C) axes."""
+    """Hardware and precision figures as arrays over the instance (H) and precision (C) axes,
+    computed once per cost model (read-only: the grid, the fleet and its checks share them)."""
+    if cost not in _AXES:
+        axes = _hardware_axes(cost)
+        for array in axes.values():
+            array.setflags(write=False)
+        _AXES[cost] = axes
+    return _AXES[cost]
+
+
+def _hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
     cat = cost.scn.resolved_catalog
     hw = cat.hardware.loc[list(cost.space.instances)]
     acc = cat.accelerators.loc[hw.accelerator.to_numpy()]
@@ -229,6 +243,57 @@ def config_grid(cost: CostModel) -> Configs:
     return Configs.of(*zip(*rows, strict=True))
 
 
+def _apply_profiles(cost, log_b, throughput, service_s, bound, profiled) -> None:
+    """Measured profiles replace the roofline, in place: per (model, instance, precision)
+    throughput and latency interpolated linearly in log2(batch) between its measured
+    batches (as ``np.interp``: at a batch measured twice, the later row), the p99 bound
+    where every row of the group gives one, at the configurations inside its batch range."""
+    space = cost.space
+    instance_at = {name: k for k, name in enumerate(space.instances)}
+    precision_at = {name: k for k, name in enumerate(space.precisions)}
+    points = [
+        (
+            i,
+            instance_at[p.instance],
+            precision_at[p.precision],
+            p.batch,
+            p.throughput_qps,
+            p.latency_ms,
+            np.nan if p.p99_bound_ms is None else p.p99_bound_ms,
+        )
+        for i, model in enumerate(cost.scn.models)
+        for p in model.profiles
+        if p.instance in instance_at  # outside the scenario's regions or pricing model
+    ]
+    if not points:
+        return
+    i, h, c, batch, thr, lat, p99 = (np.array(col) for col in zip(*points, strict=True))
+    cell = (i * len(space.instances) + h) * len(space.precisions) + c
+    order = np.lexsort((batch, cell))  # stable: equal batches keep the file's order
+    cell, x, thr, lat, p99 = cell[order], np.log2(batch[order]), thr[order], lat[order], p99[order]
+    cells, first, size = np.unique(cell, return_index=True, return_counts=True)
+    last = first + size - 1
+    group = np.repeat(np.arange(len(cells)), size)
+    key = group * 64.0 + x  # log2 of a batch is at most 16: groups never overlap
+    g, b = np.nonzero((log_b[None, :] >= x[first][:, None]) & (log_b[None, :] <= x[last][:, None]))
+    left = np.searchsorted(key, g * 64.0 + log_b[b], side="right") - 1
+    right = np.minimum(left + 1, last[g])
+    exact = x[left] == log_b[b]
+    run = np.where(exact, 1.0, x[right] - x[left])
+
+    def interp(y):
+        slope = (y[right] - y[left]) / run
+        return np.where(exact, y[left], slope * (log_b[b] - x[left]) + y[left])
+
+    mi, hc = np.divmod(cells[g], len(space.instances) * len(space.precisions))
+    hi, ci = np.divmod(hc, len(space.precisions))
+    throughput[mi, hi, ci, b] = interp(thr)
+    service_s[mi, hi, ci, b] = interp(lat) / 1000.0
+    profiled[mi, hi, ci, b] = True
+    lowest = np.minimum.reduceat(p99, first)  # NaN when a row of the group has no bound
+    bound[mi, hi, ci, b] = lowest[g]
+
+
 def performance(cost: CostModel, configs: Configs) -> Performance:
     """Throughput, service time and memory over (model, instance, precision, config)."""
     scn, space, const = cost.scn, cost.space, cost.const
@@ -252,26 +317,7 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
         [bool(mm.profiles) or (mm.is_llm and bool(mm.llm.profiles)) for mm in scn.models]
     )
     log_b = np.where(configs.llm, np.nan, np.log2(batches))
-    for i, model in enumerate(scn.models):
-        groups: dict[tuple[int, int], list] = {}
-        for p in model.profiles:
-            if p.instance not in space.instances:
-                continue  # outside the scenario's regions or pricing model
-            key = (space.instances.index(p.instance), space.precisions.index(p.precision))
-            groups.setdefault(key, []).append(p)
-        for (hi, ci), rows in groups.items():
-            rows = sorted(rows, key=lambda p: p.batch)
-            x = np.log2([p.batch for p in rows])
-            inside = (log_b >= x[0]) & (log_b <= x[-1])
-            throughput[i, hi, ci, inside] = np.interp(
-                log_b[inside], x, [p.throughput_qps for p in rows]
-            )
-            service_s[i, hi, ci, inside] = (
-                np.interp(log_b[inside], x, [p.latency_ms for p in rows]) / 1000.0
-            )
-            profiled[i, hi, ci, inside] = True
-            if all(p.p99_bound_ms is not None for p in rows):
-                bound[i, hi, ci, inside] = min(p.p99_bound_ms for p in rows)
+    _apply_profiles(cost, log_b, throughput, service_s, bound, profiled)
 
     # memory: dense weights + activations on the accelerators, embeddings split to host RAM
     usable = opts.memory_usable_fraction
@@ -292,17 +338,12 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     )
 
     allowed = np.ones((m, h, c), bool)
+    instances, precisions = np.array(space.instances), np.array(space.precisions)
     for i, model in enumerate(scn.models):
         if model.allowed_instances is not None:
-            allowed[
-                i, [h_ for h_ in range(h) if space.instances[h_] not in model.allowed_instances]
-            ] = False
+            allowed[i, ~np.isin(instances, model.allowed_instances)] = False
         if model.allowed_precisions is not None:
-            allowed[
-                i,
-                :,
-                [c_ for c_ in range(c) if space.precisions[c_] not in model.allowed_precisions],
-            ] = False
+            allowed[i, :, ~np.isin(precisions, model.allowed_precisions)] = False
         elif not model.is_llm:
             allowed[i, :, ax["llm_only"]] = False
     is_llm = np.array([mm.is_llm for mm in scn.models])

@@ -7,7 +7,9 @@ import math
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,19 +80,48 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-9)
 
 
+_STDOUT = threading.Lock()
+_redirect: dict = {"depth": 0}  # one redirection of fd 1 shared by concurrent solves
+
+
 @contextmanager
 def captured_stdout(lines: list[str]) -> Iterator[None]:
     """Run a native solver with the process's standard output captured into ``lines``:
     a library that prints from C (HiGHS prints debug lines at some prices) must not write
-    into a ``--json`` document on stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            sink.seek(0)
-            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+    into a ``--json`` document on stdout. Solves running at once (``solve_many``) share
+    one redirection: the last to finish restores fd 1 and takes what was printed."""
+    with _STDOUT:
+        if _redirect["depth"] == 0:
+            sys.stdout.flush()
+            _redirect["saved"] = os.dup(1)
+            _redirect["sink"] = tempfile.TemporaryFile()
+            os.dup2(_redirect["sink"].fileno(), 1)
+        _redirect["depth"] += 1
+    try:
+        yield
+    finally:
+        with _STDOUT:
+            _redirect["depth"] -= 1
+            if _redirect["depth"] == 0:
+                os.dup2(_redirect["saved"], 1)
+                os.close(_redirect["saved"])
+                sink = _redirect["sink"]
+                sink.seek(0)
+                lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+                sink.close()
+
+
+def solve_workers() -> int:
+    """Solves run at once by ``solve_many``: the cores this process may use, at most 4
+    (HiGHS runs a MIP on one core and releases the GIL; CBC runs in its own process)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cores or 1))
+
+
+def solve_many(solve: Callable, items: list) -> list:
+    """``[solve(item) for item in items]``, independent solves spread over the cores."""
+    workers = min(solve_workers(), len(items))
+    if workers <= 1:
+        return [solve(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(solve, items))
