@@ -196,20 +196,28 @@ def fit_together(cost: CostModel, h, device_gb, host_gb, n_models, tol: float = 
 def always_fit(cost: CostModel, fleet: FleetOptions, pool_of_unit, shared: set[int]) -> set[int]:
     """Shared pools whose models all fit together, at their largest mode, on every type
     they run on: their memory rows could never bind, so they get no place binaries."""
+    if not shared:
+        return set()
     modes = fleet.modes
-    out = set()
-    for p in shared:
-        mine = modes[np.isin(modes.unit.to_numpy(), np.nonzero(pool_of_unit == p)[0])]
-        worst = mine.groupby(["instance_idx", "unit"])[["device_gb", "host_gb"]].max()
-        per_type = worst.groupby(level=0).sum()
-        n_units = worst.groupby(level=0).size().to_numpy()
-        h = per_type.index.to_numpy()
-        device, host = fit_together(
-            cost, h, per_type.device_gb.to_numpy(), per_type.host_gb.to_numpy(), n_units
-        )
-        if (device & host).all():
-            out.add(p)
-    return out
+    unit = modes.unit.to_numpy()
+    mine = np.isin(pool_of_unit[unit], sorted(shared))
+    n_types, n_units = len(cost.space.instances), len(pool_of_unit)
+    # each unit's largest memory on each type, then summed per (pool, type)
+    key = ((pool_of_unit[unit] * n_types + modes.instance_idx.to_numpy()) * n_units + unit)[mine]
+    order = np.argsort(key, kind="stable")
+    cells, first = np.unique(key[order], return_index=True)
+    device = np.maximum.reduceat(modes.device_gb.to_numpy()[mine][order], first)
+    host = np.maximum.reduceat(modes.host_gb.to_numpy()[mine][order], first)
+    pairs, per_pair = np.unique(cells // n_units, return_inverse=True)
+    pool, h = np.divmod(pairs, n_types)
+    device_ok, host_ok = fit_together(
+        cost,
+        h,
+        np.bincount(per_pair, device, len(pairs)),
+        np.bincount(per_pair, host, len(pairs)),
+        np.bincount(per_pair, minlength=len(pairs)),
+    )
+    return set(shared) - set(pool[~(device_ok & host_ok)].tolist())
 
 
 def _artifact_options(fleet: FleetOptions) -> OptionSet:
@@ -460,21 +468,20 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
         limit.rows(layout, rows)
     _share_rows(layout, fleet, rows, w0, scale)
     _artifact_rows(layout, fleet, rows, w0, scale)
-    count_of = _count_lookup(keys, k0)
     load = instances / scale / peak_qps  # instances per v per request/s of the day table
-    _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load)
+    _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, rows, w0, pools, load)
     _min_instance_rows(layout, fleet, days, pools, pool_of_unit, pool_types, keys, k0, rows)
     if need_use:
         _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, layout.z.start)
         _idle_rows(
-            cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, instances, rows, use0
+            cost, fleet, days, pool_of_unit, pool_types, keys, k0, use_pairs, instances, rows, use0
         )
     if len(place_modes):
         _place_rows(place_modes, rows, w0, place0, scale)
         _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0, pools)
     if e2e is not None:
         _e2e_rows(layout, fleet, place_modes, rows, place0, e2e)
-    _quota_rows(layout, days, pool_types, count_of, rows)
+    _quota_rows(layout, days, pool_types, keys, k0, rows)
     _budget_row(cost, c, rows)
 
     integrality = np.zeros(n_cols, np.int8)
@@ -551,12 +558,12 @@ def _count_columns(
     keys, its quantity per day (instance-hours/day) and the row of its price."""
     scn, prices = cost.scn, cost.prices
     records, price_rows = [], []
+    payer = {h: priced_as(scn, cost.space.instances[h]) for h in np.unique(pool_types[:, 1])}
     for p, h in pool_types:
-        name = cost.space.instances[h]
         for plan in PLANS:
             if plan not in scn.fleet.plans:
                 continue
-            price = plan_price_name(plan, priced_as(scn, name))
+            price = plan_price_name(plan, payer[h])
             if price not in prices:
                 continue  # no price under this plan for this type
             if plan in COMMITTED_PLANS:
@@ -636,27 +643,76 @@ def matching(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return order[np.repeat(lo, count) + offset], j
 
 
-def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, rows, w0, pools, load):
-    """``capacity[p, h, d, t]`` (see the module docstring)."""
+def _slots(days: DayTable) -> list[tuple[int, int]]:
+    """Every (day type, slot), day type by day type: the flat slot index is the position."""
+    return [(d, g) for d in range(len(days.names)) for g in range(len(days.slots[d]))]
+
+
+def _count_index(keys: pd.DataFrame, pool_types: np.ndarray, days: DayTable):
+    """Per count column: its (pool, type) pair (row of ``pool_types``) and its flat slot
+    (-1 for a committed count, which serves every slot)."""
+    first_slot = np.cumsum([0] + [len(s) for s in days.slots])
+    width = int(pool_types[:, 1].max(initial=0)) + 1
+    pair, _ = matching(
+        pool_types[:, 0] * width + pool_types[:, 1],
+        keys.pool.to_numpy() * width + keys.instance_idx.to_numpy(),
+    )
+    day = keys.day.to_numpy()
+    slot = np.where(day < 0, -1, first_slot[day] + keys.group.to_numpy())
+    return pair, slot
+
+
+def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, rows, w0, pools, load):
+    """``capacity[p, h, d, t]`` (see the module docstring): one row per (pool, type) and
+    slot with load, pair by pair."""
     modes = fleet.modes
-    mu, mh = modes.unit.to_numpy(), modes.instance_idx.to_numpy()
-    spot_keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
+    slots = _slots(days)
+    rate = np.array([days.slots[d][g][0] for d, g in slots])
+    width = int(pool_types[:, 1].max(initial=0)) + 1
+    pair_key = pool_types[:, 0] * width + pool_types[:, 1]
+    mode_pair, mode_of = matching(  # pairs, then modes ascending
+        pair_key,
+        pool_of_unit[modes.unit.to_numpy()] * width + modes.instance_idx.to_numpy(),
+    )
+    live = np.nonzero(rate > 0)[0]  # slots with nothing to carry get no row
+    row_pair = np.repeat(np.arange(len(pool_types)), len(live))
+    row_slot = np.tile(live, len(pool_types))
+    n_slots = len(slots)
+    row_at = np.full(len(pool_types) * n_slots, -1)
+    row_at[row_pair * n_slots + row_slot] = np.arange(len(row_pair))
+    # modes: every live slot of their pair
+    m_rows = row_at[mode_pair[:, None] * n_slots + live[None, :]].ravel()
+    m_mode = np.repeat(mode_of, len(live))
+    m_vals = (rate[live][None, :] * load[mode_of][:, None]).ravel()
+    # counts: a committed one in every live slot of its pair, the others in their own
+    pair, slot = _count_index(keys, pool_types, days)
+    spot = keys.plan.to_numpy() == "spot"
+    coef = -np.where(spot, 1.0 - cost.scn.fleet.spot_interruption_fraction, 1.0)
+    year = np.nonzero(slot < 0)[0]
+    own = np.nonzero(slot >= 0)[0]
+    own = own[rate[slot[own]] > 0]
+    c_rows = np.concatenate(
+        [
+            row_at[pair[year][:, None] * n_slots + live[None, :]].ravel(),
+            row_at[pair[own] * n_slots + slot[own]],
+        ]
+    )
+    c_cols = np.concatenate([np.repeat(year, len(live)), own])
+    names = []
     for p, h in pool_types:
-        on = np.nonzero((pool_of_unit[mu] == p) & (mh == h))[0]
         name = f"{pools[p]},{cost.space.instances[h]}"
-        for d, day in enumerate(days.names):
-            for g, (rate, hours) in enumerate(days.slots[d]):
-                cols, plans = count_of(p, h, d, g)
-                coef = [-(spot_keep if plan == "spot" else 1.0) for plan in plans]
-                if rate <= 0:
-                    continue  # nothing to carry in these hours
-                rows.add(
-                    f"capacity[{name},{day},{hours[0]:02d}h+{len(hours) - 1}]",
-                    np.concatenate([w0 + on, cols]),
-                    np.concatenate([rate * load[on], coef]),
-                    -np.inf,
-                    0.0,
-                )
+        for s in live:
+            d, g = slots[s]
+            hours = days.slots[d][g][1]
+            names.append(f"capacity[{name},{days.names[d]},{hours[0]:02d}h+{len(hours) - 1}]")
+    rows.add_block(
+        names,
+        np.concatenate([m_rows, c_rows]),
+        np.concatenate([w0 + m_mode, k0 + c_cols]),
+        np.concatenate([m_vals, coef[c_cols]]),
+        -np.inf,
+        0.0,
+    )
 
 
 def _min_instance_rows(layout, fleet, days, pools, pool_of_unit, pool_types, keys, k0, rows):
@@ -738,7 +794,7 @@ def _type_rows(cost, fleet, use_pairs, rows, w0, use0, scale, z0) -> None:
             )
 
 
-def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs, peak, rows, use0):
+def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, use_pairs, peak, rows, use0):
     """A pool runs instances of type h only if one of its models uses h (no spare of a
     type that could not take over the load), each count bounded by what its models could
     need then, so that the relaxation stays tight:
@@ -749,46 +805,53 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, count_of, use_pairs,
     * ``idle_committed[p, h]``: ``K[p, h] - sum_u M_uh use[u, h] <= 0``, M at the year's
       peak (a commitment serves every hour)."""
     keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
-    unit_of_mode = fleet.modes.unit.to_numpy()
-    inst_of_mode = fleet.modes.instance_idx.to_numpy()
-    min_rep = cost.const.min_replicas[fleet.units.model]
-    peak_qps = float(days.need_qps.max())
-    for p, h in pool_types:
-        members = np.nonzero(pool_of_unit == p)[0]
-        found = np.nonzero(np.isin(use_pairs[:, 0], members) & (use_pairs[:, 1] == h))[0]
-        users = use0 + found
-        on_h = inst_of_mode == h
-        at_peak = np.array(  # (users,) instances each user needs on h at the peak
-            [peak[on_h & (unit_of_mode == u)].max(initial=0.0) for u in use_pairs[found, 0]]
-        )
-        floor = float(min_rep[members].max())
-
-        def bound(fraction: float, at_peak=at_peak, floor=floor) -> np.ndarray:
-            return -(np.ceil(at_peak * fraction / keep + 1e-9) + floor)  # never below need
-
-        reserved = [
-            c for c, plan in zip(*count_of(p, h, 0, 0), strict=True) if plan in COMMITTED_PLANS
-        ]
+    slots = _slots(days)
+    n_slots, n_pairs = len(slots), len(pool_types)
+    rate = np.array([days.slots[d][g][0] for d, g in slots]) / float(days.need_qps.max())
+    width = int(pool_types[:, 1].max(initial=0)) + 1
+    pair_key = pool_types[:, 0] * width + pool_types[:, 1]
+    # the users of each pair, and the instances each would need on its type at the peak
+    user_pair, user = matching(pair_key, pool_of_unit[use_pairs[:, 0]] * width + use_pairs[:, 1])
+    modes = fleet.modes
+    mode_user, mode = matching(
+        use_pairs[:, 0] * width + use_pairs[:, 1],
+        modes.unit.to_numpy() * width + modes.instance_idx.to_numpy(),
+    )
+    at_peak = np.zeros(len(use_pairs))
+    np.maximum.at(at_peak, mode_user, peak[mode])
+    floor = np.zeros(int(pool_of_unit.max(initial=0)) + 1)
+    np.maximum.at(floor, pool_of_unit, cost.const.min_replicas[fleet.units.model])
+    floor = floor[pool_types[:, 0]]  # (pairs,) the pool's largest min_replicas
+    # rows: per pair, each slot with a count of its own, then the committed row; position
+    # n_slots stands for the committed row
+    pair, slot = _count_index(keys, pool_types, days)
+    position = np.where(slot < 0, n_slots, slot)
+    present = np.zeros((n_pairs, n_slots + 1), bool)
+    present[pair, position] = True
+    row_at = np.full(present.shape, -1)
+    row_at[present] = np.arange(present.sum())
+    row_pair, row_pos = np.nonzero(present)  # pair-major, as the rows are numbered
+    # users in each row of their pair, bounded at that row's rate (1: the year's peak)
+    u_rows, u_k = matching(row_pair, user_pair)  # (row, position in user/user_pair)
+    fraction = np.append(rate, 1.0)[row_pos[u_rows]]
+    bound = -(np.ceil(at_peak[user[u_k]] * fraction / keep + 1e-9) + floor[row_pair[u_rows]])
+    names = []
+    for i, j in zip(row_pair, row_pos, strict=True):
+        p, h = pool_types[i]
         name = cost.space.instances[h]
-        for d, day in enumerate(days.names):
-            for g, (rate, _) in enumerate(days.slots[d]):
-                cols = [c for c in count_of(p, h, d, g)[0] if c not in reserved]
-                if cols:
-                    rows.add(
-                        f"idle[{p},{name},{day},{g}]",
-                        np.concatenate([cols, users]),
-                        np.concatenate([np.ones(len(cols)), bound(rate / peak_qps)]),
-                        -np.inf,
-                        0.0,
-                    )
-        if reserved:
-            rows.add(
-                f"idle_committed[{p},{name}]",
-                np.concatenate([reserved, users]),
-                np.concatenate([np.ones(len(reserved)), bound(1.0)]),
-                -np.inf,
-                0.0,
-            )
+        if j == n_slots:
+            names.append(f"idle_committed[{p},{name}]")
+        else:
+            d, g = slots[j]
+            names.append(f"idle[{p},{name},{days.names[d]},{g}]")
+    rows.add_block(
+        names,
+        np.concatenate([row_at[pair, position], u_rows]),
+        np.concatenate([k0 + np.arange(len(pair)), use0 + user[u_k]]),
+        np.concatenate([np.ones(len(pair)), bound]),
+        -np.inf,
+        0.0,
+    )
 
 
 def _place_rows(place_modes, rows, w0, place0, scale) -> None:
@@ -875,10 +938,11 @@ def _memory_rows(cost, fleet, place_modes, in_shared, pool_of_unit, rows, place0
         )
 
 
-def _quota_rows(layout, days, pool_types, count_of, rows) -> None:
+def _quota_rows(layout, days, pool_types, keys, k0, rows) -> None:
     """``quota_max[h, d, g]``: instances of type h over every pool and plan (a partition
     row's nodes are instances of its parent type), plus the fusion layer's replicas on h."""
     scn, space = layout.cost.scn, layout.cost.space
+    count_of = _count_lookup(keys, k0) if scn.constraints.quotas else None
     for name, quota in scn.constraints.quotas.items():
         if name not in space.instances:
             continue
