@@ -7,15 +7,18 @@
   three purchase plans, 24 h x two day types with autoscaling, a cap of two types per
   model) at each ``--models``, in a fresh process: seconds for the capacity search and
   artifacts (grid), the MILP build, the HiGHS solve, end to end, the build's share of the
-  solve, the gap, how it was solved (``blocks``: pool by pool, ``whole``: the coupling
-  rows bind, one MILP) and the process's peak resident memory; each size twice, with the
-  generated quality floor (which ties the pools together) and without it;
+  solve, the gap, how it was solved (``blocks``: pool by pool, a binding quality floor
+  raised pool by pool by ``optimize.frontier``; ``whole``: another coupling row binds,
+  one MILP) and the process's peak resident memory; each size twice, with the generated
+  quality floor (which ties the pools together) and without it;
 * Mélange-style peer: N x N request-size buckets (input x output tokens) sharing one pool
   of four GPU types, each bucket a model with a capacity per GPU (requests/s at the SLO),
   solved (a) as a deploycost scenario by our formulation and HiGHS, and (b) as Mélange
   writes it, variable by variable in PuLP, solved by CBC: each bucket's load cut into 8
   slices, each slice assigned to one GPU type (binary), min sum_h price_h n_h with
-  sum_{b, s} lambda_b / 8 / cap_bh x_bsh <= n_h; in the same run: seconds, cost, ratio.
+  sum_{b, s} lambda_b / 8 / cap_bh x_bsh <= n_h; in the same run: seconds, cost, ratio
+  (ours end to end, with the cost model and capacity search, and from the capacities on,
+  which is what the PuLP side is given).
   Capacities and loads are synthetic (below); GPU prices are the shipped catalog's
   on-demand prices of g6.xlarge (L4), g5.xlarge (A10G), and one eighth of p4d.24xlarge
   (A100) and p5.48xlarge (H100).

@@ -160,10 +160,10 @@ def test_random_binding_floors_in_blocks_match_the_whole_milp(backend):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_many_random_binding_floors_in_blocks_match_the_whole_milp(backend):
-    tally = _agree(range(100, 250), backend)
+    tally = _agree(range(100, 160), backend)
     print(backend, tally)
-    assert tally["agree"] + tally["infeasible"] == 150
-    assert tally["raised"] >= 75
+    assert tally["agree"] + tally["infeasible"] == 60
+    assert tally["raised"] >= 30
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
