@@ -198,26 +198,38 @@ def always_fit(cost: CostModel, fleet: FleetOptions, pool_of_unit, shared: set[i
     they run on: their memory rows could never bind, so they get no place binaries."""
     if not shared:
         return set()
+    unit = fleet.modes.unit.to_numpy()
+    pool, h, device, host, n = _pool_memory(
+        cost, fleet, pool_of_unit, shared, unit, len(pool_of_unit), np.maximum
+    )
+    device_ok, host_ok = fit_together(cost, h, device, host, n)
+    return set(shared) - set(pool[~(device_ok & host_ok)].tolist())
+
+
+def _pool_memory(cost, fleet, pool_of_unit, shared, member, n_members, reduce):
+    """Per (pool, type) run by the ``shared`` pools: (pool, type, device GB, host GB,
+    members), the GB summed over the pool's members (``member`` of each mode, a unit or a
+    model) of each member's memory there, ``reduce`` (np.minimum, np.maximum) over its
+    modes on the type."""
     modes = fleet.modes
     unit = modes.unit.to_numpy()
     mine = np.isin(pool_of_unit[unit], sorted(shared))
-    n_types, n_units = len(cost.space.instances), len(pool_of_unit)
-    # each unit's largest memory on each type, then summed per (pool, type)
-    key = ((pool_of_unit[unit] * n_types + modes.instance_idx.to_numpy()) * n_units + unit)[mine]
+    n_types = len(cost.space.instances)
+    pool_type = pool_of_unit[unit] * n_types + modes.instance_idx.to_numpy()
+    key = (pool_type * n_members + member)[mine]
     order = np.argsort(key, kind="stable")
     cells, first = np.unique(key[order], return_index=True)
-    device = np.maximum.reduceat(modes.device_gb.to_numpy()[mine][order], first)
-    host = np.maximum.reduceat(modes.host_gb.to_numpy()[mine][order], first)
-    pairs, per_pair = np.unique(cells // n_units, return_inverse=True)
+    device = reduce.reduceat(modes.device_gb.to_numpy()[mine][order], first)
+    host = reduce.reduceat(modes.host_gb.to_numpy()[mine][order], first)
+    pairs, per_pair = np.unique(cells // n_members, return_inverse=True)
     pool, h = np.divmod(pairs, n_types)
-    device_ok, host_ok = fit_together(
-        cost,
+    return (
+        pool,
         h,
         np.bincount(per_pair, device, len(pairs)),
         np.bincount(per_pair, host, len(pairs)),
         np.bincount(per_pair, minlength=len(pairs)),
     )
-    return set(shared) - set(pool[~(device_ok & host_ok)].tolist())
 
 
 def _artifact_options(fleet: FleetOptions) -> OptionSet:
@@ -238,22 +250,10 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
     each type, every model of the pool needs at least its smallest mode there."""
     if not shared:
         return
-    modes = fleet.modes
-    unit = modes.unit.to_numpy()
-    in_shared = np.isin(pool_of_unit[unit], sorted(shared))
-    n_types, n_models = len(cost.space.instances), len(cost.space.models)
-    pool_type = pool_of_unit[unit] * n_types + modes.instance_idx.to_numpy()
-    # each model's least memory on each type of its pool, then summed per (pool, type)
-    key = (pool_type * n_models + fleet.units.model[unit])[in_shared]
-    order = np.argsort(key, kind="stable")
-    cells, first = np.unique(key[order], return_index=True)
-    dev_least = np.minimum.reduceat(modes.device_gb.to_numpy()[in_shared][order], first)
-    host_least = np.minimum.reduceat(modes.host_gb.to_numpy()[in_shared][order], first)
-    pairs, per_pair = np.unique(cells // n_models, return_inverse=True)
-    pool, h = np.divmod(pairs, n_types)
-    dev = np.bincount(per_pair, dev_least, len(pairs))
-    host = np.bincount(per_pair, host_least, len(pairs))
-    n = np.bincount(per_pair, minlength=len(pairs))
+    model = fleet.units.model[fleet.modes.unit.to_numpy()]
+    pool, h, dev, host, n = _pool_memory(
+        cost, fleet, pool_of_unit, shared, model, len(cost.space.models), np.minimum
+    )
     models_of = {
         p: sorted({int(fleet.units.model[u]) for u in np.nonzero(pool_of_unit == p)[0]})
         for p in shared
