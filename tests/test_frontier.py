@@ -4,11 +4,14 @@ optimum; checked on a hand case and against the whole MILP on random fleets."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deploycost.cost.model import CostModel
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
@@ -186,3 +189,83 @@ def test_solve_fleet_with_a_binding_floor_is_solved_in_blocks(backend):
     free = solve_fleet(validate_scenario(raw), backend)  # the floor binds: without it,
     assert q * (1 + sum(DELTA[p] for p in free.artifacts.precision)) < 0.86  # lower quality
     assert free.objective_per_day < fleet.objective_per_day  # at a lower cost
+
+
+points = st.lists(
+    st.tuples(
+        st.integers(0, 50).map(float),  # cost
+        st.integers(-6, 0).map(lambda g: g / 4),  # share
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(points, min_size=1, max_size=4), st.integers(-24, 0).map(lambda n: n / 4))
+def test_the_knapsack_picks_the_cheapest_combination_that_reaches_the_row(blocks, need):
+    """Against every combination of one point per block (closed frontiers)."""
+    from deploycost.optimize.frontier import _Block, _knapsack
+
+    frontier = [
+        _Block(np.arange(1), None, np.ones(1), np.zeros(1), [(f, g, None) for f, g in b], True)
+        for b in blocks
+    ]
+    best = None
+    for picks in itertools.product(*(range(len(b)) for b in blocks)):
+        share = sum(blocks[i][k][1] for i, k in enumerate(picks))
+        cost = sum(blocks[i][k][0] for i, k in enumerate(picks))
+        if share >= need and (best is None or cost < best):
+            best = cost
+    out = _knapsack(frontier, need)
+    if best is None:
+        assert out is None
+    else:
+        cost, picks = out
+        assert cost == best
+        assert sum(blocks[i][k][1] for i, k in enumerate(picks)) >= need
+        assert sum(blocks[i][k][0] for i, k in enumerate(picks)) == best
+
+
+def test_an_open_frontier_is_picked_optimistically_and_a_closed_one_is_not():
+    """A block whose frontier is open offers its last cost with its largest share: picked
+    when that is cheaper (the block must then grow), not on a tie with known points, and
+    never once the block is done."""
+    from deploycost.optimize.frontier import _Block, _knapsack
+
+    def blocks(b_points):
+        a = _Block(np.arange(1), None, np.ones(1), np.array([-2.0, -1, 0]), [(10.0, -2.0, None)])
+        b = _Block(np.arange(1), None, np.ones(1), np.array([-1.0, 0]), b_points, True)
+        return a, b
+
+    a, b = blocks([(5.0, -1.0, None), (5.0, 0.0, None)])
+    assert _knapsack([a, b], -2.0) == (15.0, (0, 1))  # a known pick costs the same: kept
+    a, b = blocks([(5.0, -1.0, None), (9.0, 0.0, None)])
+    assert _knapsack([a, b], -2.0) == (15.0, (1, 0))  # a's (10, 0) + b's (5, -1) < 19
+    a.done = True
+    assert _knapsack([a, b], -1.5) is None  # a's -2 with b's best 0 cannot reach -1.5
+
+
+def test_a_pool_s_shares_are_the_sums_of_one_delta_per_model():
+    """Two models (exactly-one rows over their artifacts) with deltas {0, -1} and
+    {0, -0.5, -2}: the shares are every sum of one of each, sorted."""
+    from deploycost.optimize.frontier import _share_values
+
+    a = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 1, 0], [0, 0, 0, 0, 0, 1]], float)
+    sub = Milp(
+        c=np.zeros(6),
+        A=sp.csr_matrix(a),
+        row_lb=np.array([1.0, 1.0, 0.0]),
+        row_ub=np.array([1.0, 1.0, np.inf]),
+        col_lb=np.zeros(6),
+        col_ub=np.array([1.0, 1, 1, 1, 1, np.inf]),
+        integrality=np.ones(6, np.int8),
+        row_names=["assign[a]", "assign[b]", "other"],
+    )
+    share = np.array([0.0, -1, 0, -0.5, -2, 0])
+    assert list(_share_values(sub, share)) == [-3.0, -2.0, -1.5, -1.0, -0.5, 0.0]
+    on_count = share.copy()
+    on_count[5] = 1.0  # a column in no exactly-one row: its share cannot be enumerated
+    assert _share_values(sub, on_count) is None
+    close = np.array([0.0, -1, 0, -1 + 1e-7, -2, 0])  # two shares closer than the tolerances
+    assert _share_values(sub, close) is None

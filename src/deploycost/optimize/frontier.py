@@ -36,6 +36,7 @@ from deploycost.optimize.solvers import Status, solve_many
 FRONTIER = ("quality_min",)  # row families a frontier may raise
 MAX_VALUES = 100_000  # distinct shares a block may take, enumerated
 MIN_GAP = 1e-5  # relative: closer shares would sit inside the solvers' tolerances
+MAX_POINTS = 1_000  # block solves before handing the choice to the whole MILP
 
 
 @dataclass
@@ -90,6 +91,8 @@ def raise_row(m: Milp, row: int, fixed, solve_part, tol: float):
         unknown = [b for b, k in zip(blocks, picks, strict=True) if k == len(b.points)]
         if not unknown:
             break
+        if sum(len(b.points) for b in blocks) + len(unknown) > MAX_POINTS:
+            return None  # a frontier this long is no faster than the whole MILP
         if not all(solve_many(lambda b: _extend(b, solve_part), unknown)):
             return None
     for b, k in zip(blocks, picks, strict=True):
