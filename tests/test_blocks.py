@@ -144,7 +144,7 @@ def test_a_gap_is_carried_from_the_blocks():
 def test_a_binding_quality_floor_is_raised_pool_by_pool_to_the_whole_milp_s_optimum():
     """Seed 1's floor is slack at the blocks' answer; raised past that answer's quality the
     blocks raise each pool's quality (``optimize.frontier``) to the whole MILP's optimum,
-    dearer than before; another binding row (a budget below it) still hands off."""
+    dearer than before; a budget just below that optimum makes it infeasible."""
     raw = random_fleet_scenario(1, models=10)
     scn = validate_scenario(raw)
     form = build_fleet(CostModel(scn))
@@ -167,4 +167,5 @@ def test_a_binding_quality_floor_is_raised_pool_by_pool_to_the_whole_milp_s_opti
     fleet = solve_fleet(validate_scenario(raw))
     assert fleet.objective_per_day == pytest.approx(whole.objective, rel=1e-7)
     raw["constraints"]["budget_per_day"] = round(fleet.objective_per_day * 0.999, 2)
-    assert _whole_and_blocks(raw, "scipy-highs")[1] is None
+    whole, blocks = _whole_and_blocks(raw, "scipy-highs")
+    assert whole.status == blocks.status == Status.INFEASIBLE  # the floor's optimum is over

@@ -269,3 +269,32 @@ def test_a_pool_s_shares_are_the_sums_of_one_delta_per_model():
     assert _share_values(sub, on_count) is None
     close = np.array([0.0, -1, 0, -1 + 1e-7, -2, 0])  # two shares closer than the tolerances
     assert _share_values(sub, close) is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend):
+    """Seed 1's ten models with the binding floor of 0.86 (optimum C): a budget of C + 1
+    changes nothing; C - 1 is infeasible (the exact optimum under the floor is over it),
+    as is a budget under the cheapest fleet without the floor (no block needs raising to
+    tell); both agree with the whole MILP, and solve_fleet names the budget."""
+    raw = random_fleet_scenario(1, models=10)
+    raw["constraints"]["quality_floor"] = 0.86
+    best = solve_fleet(validate_scenario(raw), backend).objective_per_day
+    solver = get_backend(backend)
+    for budget, status in ((best + 1, Status.OPTIMAL), (best - 1, Status.INFEASIBLE)):
+        raw["constraints"]["budget_per_day"] = round(budget, 2)
+        form = build_fleet(CostModel(validate_scenario(raw)))
+        choice = np.arange(form.z.start, form.z.stop)
+        out = solve_in_blocks(form, solver, SolverOptions(), choice, COUPLING)
+        assert out.status == solver(form, SolverOptions()).status == status
+        if status == Status.OPTIMAL:
+            assert out.objective == pytest.approx(best, rel=1e-7)
+    raw["constraints"]["budget_per_day"] = round(best * 0.5, 2)
+    form = build_fleet(CostModel(validate_scenario(raw)))
+    choice = np.arange(form.z.start, form.z.stop)
+    out = solve_in_blocks(form, solver, SolverOptions(), choice, COUPLING)
+    assert out.status == Status.INFEASIBLE
+    assert "over the cap" in out.message
+    fleet = solve_fleet(validate_scenario(raw), backend)
+    assert fleet.status == Status.INFEASIBLE
+    assert "budget" in " ".join(fleet.explanation)

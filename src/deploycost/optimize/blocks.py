@@ -98,14 +98,25 @@ def solve_in_blocks(
     bound = min(out.lower for out in answers)
     if not _violated(m, kept, best.x).size:
         return _proven(best, bound, start)
-    return _repaired(m, kept, answers, solve_part, options, start)
+    caps = _cost_caps(m, kept)
+    if caps.size and bound > (cap := m.row_ub[caps].min()) + TOL * max(1.0, abs(cap)):
+        return _output(
+            Status.INFEASIBLE,
+            None,
+            start,
+            f"the cheapest answer without the other coupling rows costs {bound:.6g}, over "
+            f"the cap of {cap:.6g}",
+        )
+    return _repaired(m, kept, answers, solve_part, options, start, caps)
 
 
-def _repaired(m, kept, answers, solve_part, options, start) -> SolverOutput | None:
+def _repaired(m, kept, answers, solve_part, options, start, caps) -> SolverOutput | None:
     """The optimum when a coupling row binds: per choice (cheapest relaxation first, none
     that cannot beat the best so far), the blocks' answer if it meets the coupling rows,
     else ``frontier.raise_row`` when the only row it misses is a ``>=`` row of the
-    ``FRONTIER`` families; None when neither applies (the caller solves the whole)."""
+    ``FRONTIER`` families; None when neither applies (the caller solves the whole). An
+    answer, exact for its choice, that misses only a cap on the cost (``caps``) proves the
+    choice infeasible."""
     if options.mip_gap:
         return None  # the frontier is exact only over proven blocks
     names = np.array(m.row_names, dtype=str)
@@ -116,23 +127,42 @@ def _repaired(m, kept, answers, solve_part, options, start) -> SolverOutput | No
             continue
         if out.lower < out.objective:
             return None
-        missed = _violated(m, kept, out.x)
+        missed = np.setdiff1d(_violated(m, kept, out.x), caps)
         if missed.size:
             if missed.size > 1 or not any(names[missed[0]].startswith(p) for p in FRONTIER):
                 return None
             x = raise_row(m, int(missed[0]), out, solve_part, TOL)
             if x is False:
                 continue  # this choice cannot reach the row
-            if x is None or _violated(m, kept, x).size:
+            if x is None or np.setdiff1d(_violated(m, kept, x), caps).size:
                 return None
             objective = float(m.c @ x)
             out = Fixed(objective, objective, x, out.parts, out.lone)
+        if np.intersect1d(_violated(m, kept, out.x), caps).size:
+            continue  # the choice's cheapest answer is over the cap: so is every other
         bound = min(bound, out.lower)
         if best is None or out.objective < best.objective - TOL * max(1.0, abs(best.objective)):
             best = out
     if best is None:
         return _output(Status.INFEASIBLE, None, start, "infeasible for every choice")
     return _proven(best, bound, start)
+
+
+def _cost_caps(m: Milp, kept: np.ndarray) -> np.ndarray:
+    """Coupling rows that cap the objective itself, ``c x <= ub`` (the budget)."""
+    A = m.A.tocsr()
+    support = np.count_nonzero(m.c)
+    return np.array(
+        [
+            r
+            for r in np.nonzero(~kept)[0]
+            if np.isfinite(m.row_ub[r])
+            and not np.isfinite(m.row_lb[r])
+            and A.indptr[r + 1] - A.indptr[r] == support
+            and np.array_equal(A[r].toarray().ravel(), m.c)
+        ],
+        np.intp,
+    )
 
 
 def _violated(m: Milp, kept: np.ndarray, x: np.ndarray) -> np.ndarray:
