@@ -1,7 +1,7 @@
 """Fleet optimiser benchmarks: scale, and a Mélange-style GPU-mix peer instance.
 
     python benchmarks/bench_fleet.py [--models 10 50 200] [--melange 10 20] [--repeats 2]
-                                     [--time-limit 300]
+                                     [--time-limit 300] [--whole]
 
 * scale: ``random_fleet_scenario`` (every us-east-1 instance type, pools of five models,
   three purchase plans, 24 h x two day types with autoscaling, a cap of two types per
@@ -188,9 +188,10 @@ def ours(scenario: dict) -> tuple[float, float, float, float, str]:
     return seconds, inner, formulation, compute, result.status.value
 
 
-def scale_child(models: int, time_limit: float, floor: bool) -> dict:
+def scale_child(models: int, time_limit: float, floor: bool, whole: bool = False) -> dict:
     """One scale run, in this (fresh) process; without ``floor`` the generated quality
-    floor is dropped (the pools are then independent and solved apart)."""
+    floor is dropped (the pools are then independent and solved apart); with ``whole``
+    also the seconds HiGHS takes on the whole MILP at once and its cost."""
     from deploycost.cost.model import CostModel
     from deploycost.optimize.fleet import build_fleet
     from deploycost.optimize.fleet_solve import solve_fleet
@@ -213,7 +214,17 @@ def scale_child(models: int, time_limit: float, floor: bool) -> dict:
     del form
     result = solve_fleet(scn, "scipy-highs", SolverOptions(time_limit_s=time_limit))
     end = time.perf_counter()
-    return {
+    extra = {}
+    if whole:
+        from deploycost.optimize.solvers import get_backend
+
+        form = build_fleet(cost, fleet)
+        out = get_backend("scipy-highs")(form, SolverOptions(time_limit_s=time_limit))
+        extra = {"whole_s": out.seconds, "whole_status": out.status.value}
+        extra["same_cost"] = bool(
+            abs(out.objective - result.objective_per_day) <= 1e-6 * out.objective
+        )
+    return extra | {
         "grid_s": t1 - t0,
         "build_s": t2 - t1,
         "solve_s": result.timings.get("solve_s", float("nan")),
@@ -235,9 +246,14 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="also solve each scale case as one MILP (slow) and print the ratio",
+    )
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(scale_child(args.child, args.time_limit, not args.no_floor)))
+        print(json.dumps(scale_child(args.child, args.time_limit, not args.no_floor, args.whole)))
         return
 
     print("Mélange-style peer (best of repeats; ratio = PuLP per variable + CBC / ours):")
@@ -275,7 +291,7 @@ def main() -> None:
             runs = []
             for _ in range(args.repeats):
                 command = [sys.executable, __file__, "--child", str(models)]
-                command += ["--time-limit", str(args.time_limit)]
+                command += ["--time-limit", str(args.time_limit)] + ["--whole"] * args.whole
                 out = subprocess.run(
                     command + ([] if floor else ["--no-floor"]),
                     capture_output=True,
@@ -291,6 +307,11 @@ def main() -> None:
                 f"{r['build_s'] / r['solve_s']:11.1%} {r['status']:>9} {gap:>8} {r['how']:>6} "
                 f"{r['columns']:8d} {r['rss_mb']:7.0f}"
             )
+            if "whole_s" in r:
+                print(
+                    f"{'':13}whole MILP: {r['whole_s']:.2f} s ({r['whole_status']}, same cost: "
+                    f"{r['same_cost']}), {r['whole_s'] / r['solve_s']:.1f}x the solve above"
+                )
 
 
 if __name__ == "__main__":
