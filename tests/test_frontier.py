@@ -298,3 +298,24 @@ def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend
     fleet = solve_fleet(validate_scenario(raw), backend)
     assert fleet.status == Status.INFEASIBLE
     assert "budget" in " ".join(fleet.explanation)
+
+
+def test_the_solve_threads_setting_changes_the_speed_not_the_fleet(monkeypatch):
+    """DEPLOYCOST_SOLVE_THREADS=1 solves the pools one after another, 2 at once: the same
+    fleet; a setting that is not a whole number from 1 names the variable."""
+    from deploycost.errors import DeployCostError
+    from deploycost.optimize.solvers import solve_workers
+
+    raw = random_fleet_scenario(1, models=10)
+    raw["constraints"]["quality_floor"] = 0.86
+    fleets = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DEPLOYCOST_SOLVE_THREADS", threads)
+        assert solve_workers() == int(threads)
+        fleets.append(solve_fleet(validate_scenario(raw), "scipy-highs"))
+    assert fleets[0].objective_per_day == fleets[1].objective_per_day
+    assert fleets[0].counts.equals(fleets[1].counts)
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("DEPLOYCOST_SOLVE_THREADS", bad)
+        with pytest.raises(DeployCostError, match="DEPLOYCOST_SOLVE_THREADS must be a whole"):
+            solve_workers()

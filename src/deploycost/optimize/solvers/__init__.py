@@ -112,8 +112,16 @@ def captured_stdout(lines: list[str]) -> Iterator[None]:
 
 
 def solve_workers() -> int:
-    """Solves run at once by ``solve_many``: the cores this process may use, at most 4
-    (HiGHS runs a MIP on one core and releases the GIL; CBC runs in its own process)."""
+    """Solves run at once by ``solve_many``: ``DEPLOYCOST_SOLVE_THREADS``, else the cores
+    this process may use, at most 4 (HiGHS runs a MIP on one core and releases the GIL;
+    CBC runs in its own process)."""
+    raw = os.environ.get("DEPLOYCOST_SOLVE_THREADS", "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= 256:
+            raise DeployCostError(
+                f"DEPLOYCOST_SOLVE_THREADS must be a whole number from 1 to 256, got {raw!r}"
+            )
+        return int(raw)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(4, cores or 1))
 
