@@ -121,44 +121,46 @@ def build_prices(scn: Scenario) -> PriceVector:
     column = PRICING_COLUMNS[scn.catalog.pricing]
     names = instance_names(scn)
     hardware = cat.hardware.loc[names]
-    for name, r in zip(names, hardware.itertuples(index=False), strict=True):
-        plan = scn.catalog.pricing if pd.notna(getattr(r, column)) else "on_demand"
+    fields = [*dict.fromkeys(PRICING_COLUMNS.values()), "currency", "as_of", "source", "note"]
+    row = {f: hardware[f].to_numpy(dtype=object) for f in fields}  # cells read one by one
+    for i, name in enumerate(names):
+        plan = scn.catalog.pricing if pd.notna(row[column][i]) else "on_demand"
         rows.append(
             _row(
                 f"instance_hour[{name}]",
                 "compute",
                 "instance-hour",
-                getattr(r, PRICING_COLUMNS[plan]),
-                r.currency,
+                row[PRICING_COLUMNS[plan]][i],
+                row["currency"][i],
                 money,
-                r.as_of,
-                r.source,
+                row["as_of"][i],
+                row["source"][i],
                 (
                     plan
                     if plan == scn.catalog.pricing
                     else f"on_demand (no {scn.catalog.pricing} price)"
                 )
-                + f"; {r.note}",
+                + f"; {row['note'][i]}",
             )
         )
     # a partition pays its parent's node prices: only whole types carry plan prices
     whole = hardware.partition_of.isna().to_numpy()
     for plan in dict.fromkeys(scn.fleet.plans if scn.fleet else []):
-        for name, r, own in zip(names, hardware.itertuples(index=False), whole, strict=True):
-            if own and pd.notna(getattr(r, PRICING_COLUMNS[plan])):
-                rows.append(
-                    _row(
-                        plan_price_name(plan, name),
-                        "compute",
-                        "instance-hour",
-                        getattr(r, PRICING_COLUMNS[plan]),
-                        r.currency,
-                        money,
-                        r.as_of,
-                        r.source,
-                        f"fleet plan {plan}; {r.note}",
-                    )
+        price = row[PRICING_COLUMNS[plan]]
+        for i in np.nonzero(whole & pd.notna(price))[0]:
+            rows.append(
+                _row(
+                    plan_price_name(plan, names[i]),
+                    "compute",
+                    "instance-hour",
+                    price[i],
+                    row["currency"][i],
+                    money,
+                    row["as_of"][i],
+                    row["source"][i],
+                    f"fleet plan {plan}; {row['note'][i]}",
                 )
+            )
     for name in tier_names(scn):
         r = cat.storage.loc[name]
         rows.append(

@@ -338,12 +338,16 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     )
 
     allowed = np.ones((m, h, c), bool)
-    instances, precisions = np.array(space.instances), np.array(space.precisions)
+    instance_at = {name: k for k, name in enumerate(space.instances)}
+    precision_at = {name: k for k, name in enumerate(space.precisions)}
     for i, model in enumerate(scn.models):
         if model.allowed_instances is not None:
-            allowed[i, ~np.isin(instances, model.allowed_instances)] = False
+            allowed[i] = False
+            allowed[i, [instance_at[n] for n in model.allowed_instances if n in instance_at]] = True
         if model.allowed_precisions is not None:
-            allowed[i, :, ~np.isin(precisions, model.allowed_precisions)] = False
+            keep = np.zeros(c, bool)
+            keep[[precision_at[p] for p in model.allowed_precisions if p in precision_at]] = True
+            allowed[i, :, ~keep] = False
         elif not model.is_llm:
             allowed[i, :, ax["llm_only"]] = False
     is_llm = np.array([mm.is_llm for mm in scn.models])
