@@ -27,6 +27,12 @@ class Axis(tuple):
             axis._position.setdefault(name, i)
         return axis
 
+    def __contains__(self, name) -> bool:  # tuple's ``in``, in O(1)
+        try:
+            return name in self._position
+        except TypeError:
+            return False
+
     def index(self, name, *bounds) -> int:  # noqa: D401 - tuple.index, in O(1)
         if bounds:
             return super().index(name, *bounds)

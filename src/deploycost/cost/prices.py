@@ -106,11 +106,17 @@ def plan_price_name(plan: str, instance: str) -> str:
     return f"{plan}_hour[{instance}]"
 
 
+def payers(scn: Scenario, instances) -> list[str]:
+    """The row whose fleet prices each of ``instances`` pays: an accelerator partition's
+    parent (a node is bought whole, at the parent's price), else the type itself."""
+    names = [str(i) for i in instances]
+    parent = scn.resolved_catalog.hardware.partition_of.reindex(names)
+    return [p if isinstance(p, str) else name for p, name in zip(parent, names, strict=True)]
+
+
 def priced_as(scn: Scenario, instance: str) -> str:
-    """The row whose fleet prices an instance type pays: an accelerator partition's parent
-    (a node is bought whole, at the parent's price), else the type itself."""
-    parent = scn.resolved_catalog.hardware.at[instance, "partition_of"]
-    return parent if isinstance(parent, str) else instance
+    """``payers`` of one instance type."""
+    return payers(scn, [instance])[0]
 
 
 def build_prices(scn: Scenario) -> PriceVector:

@@ -93,7 +93,7 @@ def solve_in_blocks(
         return _output(Status.INFEASIBLE, None, start, "infeasible for every choice")
     best = answers[0]
     for out in answers[1:]:
-        if out.objective < best.objective - TOL * max(1.0, abs(best.objective)):
+        if _below(out.objective, best):
             best = out
     bound = min(out.lower for out in answers)
     if not _violated(m, kept, best.x).size:
@@ -122,7 +122,7 @@ def _repaired(m, kept, answers, solve_part, options, start, caps) -> SolverOutpu
     names = np.array(m.row_names, dtype=str)
     best, bound = None, np.inf
     for out in sorted(answers, key=lambda a: a.objective):
-        if best is not None and out.lower >= best.objective - TOL * max(1.0, abs(best.objective)):
+        if best is not None and not _below(out.lower, best):
             bound = min(bound, out.lower)
             continue
         if out.lower < out.objective:
@@ -141,11 +141,16 @@ def _repaired(m, kept, answers, solve_part, options, start, caps) -> SolverOutpu
         if np.intersect1d(_violated(m, kept, out.x), caps).size:
             continue  # the choice's cheapest answer is over the cap: so is every other
         bound = min(bound, out.lower)
-        if best is None or out.objective < best.objective - TOL * max(1.0, abs(best.objective)):
+        if best is None or _below(out.objective, best):
             best = out
     if best is None:
         return _output(Status.INFEASIBLE, None, start, "infeasible for every choice")
     return _proven(best, bound, start)
+
+
+def _below(cost: float, best: Fixed) -> bool:
+    """``cost`` beats the best answer so far by more than the tolerance (ties keep it)."""
+    return cost < best.objective - TOL * max(1.0, abs(best.objective))
 
 
 def _cost_caps(m: Milp, kept: np.ndarray) -> np.ndarray:

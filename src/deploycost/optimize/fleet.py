@@ -63,7 +63,7 @@ import scipy.sparse as sp
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import plan_price_name, priced_as
+from deploycost.cost.prices import payers, plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.formulation import STRUCTURE, Milp
 from deploycost.optimize.layout import Layout, Rows, lay_out
@@ -277,10 +277,8 @@ def _check_pools(cost: CostModel, fleet: FleetOptions, pools, pool_of_unit, shar
 def plan_prices(cost: CostModel) -> np.ndarray:
     """(H, plans) price per instance-hour of each type under each fleet plan (NaN: none)."""
     prices = cost.prices
-    instances = list(cost.space.instances)
-    parent = cost.scn.resolved_catalog.hardware.partition_of.reindex(instances)
-    payer = parent.where(parent.notna(), instances)  # as priced_as: a partition, its parent
-    out = np.full((len(instances), len(PLANS)), np.nan)
+    payer = payers(cost.scn, cost.space.instances)
+    out = np.full((len(payer), len(PLANS)), np.nan)
     for j, plan in enumerate(PLANS):
         if plan not in cost.scn.fleet.plans:
             continue
@@ -558,7 +556,7 @@ def _count_columns(
     keys, its quantity per day (instance-hours/day) and the row of its price."""
     scn, prices = cost.scn, cost.prices
     records, price_rows = [], []
-    payer = {h: priced_as(scn, cost.space.instances[h]) for h in np.unique(pool_types[:, 1])}
+    payer = payers(scn, cost.space.instances)
     for p, h in pool_types:
         for plan in PLANS:
             if plan not in scn.fleet.plans:
@@ -643,20 +641,25 @@ def matching(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return order[np.repeat(lo, count) + offset], j
 
 
-def _slots(days: DayTable) -> list[tuple[int, int]]:
-    """Every (day type, slot), day type by day type: the flat slot index is the position."""
-    return [(d, g) for d in range(len(days.names)) for g in range(len(days.slots[d]))]
+def _slots(days: DayTable) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Every (day type, slot), day type by day type (the flat slot index is the position),
+    and the rate each slot carries."""
+    slots = [(d, g) for d in range(len(days.names)) for g in range(len(days.slots[d]))]
+    return slots, np.array([days.slots[d][g][0] for d, g in slots], float)
+
+
+def _pair_of(pool_types: np.ndarray, pool: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """The row of ``pool_types`` of each (pool, type) given (each is one of its rows)."""
+    width = int(pool_types[:, 1].max(initial=0)) + 1
+    pair, _ = matching(pool_types[:, 0] * width + pool_types[:, 1], pool * width + h)
+    return pair
 
 
 def _count_index(keys: pd.DataFrame, pool_types: np.ndarray, days: DayTable):
     """Per count column: its (pool, type) pair (row of ``pool_types``) and its flat slot
     (-1 for a committed count, which serves every slot)."""
     first_slot = np.cumsum([0] + [len(s) for s in days.slots])
-    width = int(pool_types[:, 1].max(initial=0)) + 1
-    pair, _ = matching(
-        pool_types[:, 0] * width + pool_types[:, 1],
-        keys.pool.to_numpy() * width + keys.instance_idx.to_numpy(),
-    )
+    pair = _pair_of(pool_types, keys.pool.to_numpy(), keys.instance_idx.to_numpy())
     day = keys.day.to_numpy()
     slot = np.where(day < 0, -1, first_slot[day] + keys.group.to_numpy())
     return pair, slot
@@ -666,13 +669,9 @@ def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, rows, 
     """``capacity[p, h, d, t]`` (see the module docstring): one row per (pool, type) and
     slot with load, pair by pair."""
     modes = fleet.modes
-    slots = _slots(days)
-    rate = np.array([days.slots[d][g][0] for d, g in slots])
-    width = int(pool_types[:, 1].max(initial=0)) + 1
-    pair_key = pool_types[:, 0] * width + pool_types[:, 1]
-    mode_pair, mode_of = matching(  # pairs, then modes ascending
-        pair_key,
-        pool_of_unit[modes.unit.to_numpy()] * width + modes.instance_idx.to_numpy(),
+    slots, rate = _slots(days)
+    mode_pair = _pair_of(
+        pool_types, pool_of_unit[modes.unit.to_numpy()], modes.instance_idx.to_numpy()
     )
     live = np.nonzero(rate > 0)[0]  # slots with nothing to carry get no row
     row_pair = np.repeat(np.arange(len(pool_types)), len(live))
@@ -682,8 +681,8 @@ def _capacity_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, rows, 
     row_at[row_pair * n_slots + row_slot] = np.arange(len(row_pair))
     # modes: every live slot of their pair
     m_rows = row_at[mode_pair[:, None] * n_slots + live[None, :]].ravel()
-    m_mode = np.repeat(mode_of, len(live))
-    m_vals = (rate[live][None, :] * load[mode_of][:, None]).ravel()
+    m_mode = np.repeat(np.arange(len(modes)), len(live))
+    m_vals = (rate[live][None, :] * load[:, None]).ravel()
     # counts: a committed one in every live slot of its pair, the others in their own
     pair, slot = _count_index(keys, pool_types, days)
     spot = keys.plan.to_numpy() == "spot"
@@ -721,17 +720,15 @@ def _min_instance_rows(layout, fleet, days, pools, pool_of_unit, pool_types, key
     pool and configuration, as the rows of its models differ only in that figure."""
     units = fleet.units
     a_count = len(layout.cost.space.automation)
-    slots = [(d, g) for d in range(len(days.names)) for g in range(len(days.slots[d]))]
+    slots, _ = _slots(days)
     n_slots = len(slots)
-    first_slot = np.cumsum([0] + [len(s) for s in days.slots])  # of each day type
-    pool, day, group = (keys[c].to_numpy() for c in ("pool", "day", "group"))
-    committed = day < 0
-    slot = first_slot[day] + group  # committed (day -1): set aside below
+    count_pair, slot = _count_index(keys, pool_types, days)
+    pool, committed = pool_types[count_pair, 0], slot < 0  # per count column
     least = layout.cost.const.min_replicas[units.model]  # (units,)
     served = np.isin(pool_of_unit, pool_types[:, 0])  # pools with a type
     n_fusions = len(layout.cost.space.fusions)
-    pair = pool_of_unit * n_fusions + units.fusion
-    pairs, pair_of = np.unique(pair[served], return_inverse=True)
+    pool_fusion = pool_of_unit * n_fusions + units.fusion
+    pairs, pair_of = np.unique(pool_fusion[served], return_inverse=True)
     most = np.zeros(len(pairs))
     np.maximum.at(most, pair_of, least[served])
     row_pool = np.repeat(pairs // n_fusions, n_slots)  # rows (pool, fusion, slot)
@@ -805,20 +802,19 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, use_pairs,
     * ``idle_committed[p, h]``: ``K[p, h] - sum_u M_uh use[u, h] <= 0``, M at the year's
       peak (a commitment serves every hour)."""
     keep = 1.0 - cost.scn.fleet.spot_interruption_fraction
-    slots = _slots(days)
+    slots, rate = _slots(days)
+    rate = rate / float(days.need_qps.max())
     n_slots, n_pairs = len(slots), len(pool_types)
-    rate = np.array([days.slots[d][g][0] for d, g in slots]) / float(days.need_qps.max())
-    width = int(pool_types[:, 1].max(initial=0)) + 1
-    pair_key = pool_types[:, 0] * width + pool_types[:, 1]
-    # the users of each pair, and the instances each would need on its type at the peak
-    user_pair, user = matching(pair_key, pool_of_unit[use_pairs[:, 0]] * width + use_pairs[:, 1])
+    # the pair of each user (use column), and the instances it needs on its type at the peak
+    user_pair = _pair_of(pool_types, pool_of_unit[use_pairs[:, 0]], use_pairs[:, 1])
     modes = fleet.modes
-    mode_user, mode = matching(
+    width = len(cost.space.instances)
+    mode_user, _ = matching(  # every mode is one user's (use_pairs are the modes' pairs)
         use_pairs[:, 0] * width + use_pairs[:, 1],
         modes.unit.to_numpy() * width + modes.instance_idx.to_numpy(),
     )
     at_peak = np.zeros(len(use_pairs))
-    np.maximum.at(at_peak, mode_user, peak[mode])
+    np.maximum.at(at_peak, mode_user, peak)
     floor = np.zeros(int(pool_of_unit.max(initial=0)) + 1)
     np.maximum.at(floor, pool_of_unit, cost.const.min_replicas[fleet.units.model])
     floor = floor[pool_types[:, 0]]  # (pairs,) the pool's largest min_replicas
@@ -832,9 +828,9 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, use_pairs,
     row_at[present] = np.arange(present.sum())
     row_pair, row_pos = np.nonzero(present)  # pair-major, as the rows are numbered
     # users in each row of their pair, bounded at that row's rate (1: the year's peak)
-    u_rows, u_k = matching(row_pair, user_pair)  # (row, position in user/user_pair)
+    u_rows, user = matching(row_pair, user_pair)  # (row, user) for every user of its pair
     fraction = np.append(rate, 1.0)[row_pos[u_rows]]
-    bound = -(np.ceil(at_peak[user[u_k]] * fraction / keep + 1e-9) + floor[row_pair[u_rows]])
+    bound = -(np.ceil(at_peak[user] * fraction / keep + 1e-9) + floor[row_pair[u_rows]])
     names = []
     for i, j in zip(row_pair, row_pos, strict=True):
         p, h = pool_types[i]
@@ -847,7 +843,7 @@ def _idle_rows(cost, fleet, days, pool_of_unit, pool_types, keys, k0, use_pairs,
     rows.add_block(
         names,
         np.concatenate([row_at[pair, position], u_rows]),
-        np.concatenate([k0 + np.arange(len(pair)), use0 + user[u_k]]),
+        np.concatenate([k0 + np.arange(len(pair)), use0 + user]),
         np.concatenate([np.ones(len(pair)), bound]),
         -np.inf,
         0.0,
@@ -942,11 +938,14 @@ def _quota_rows(layout, days, pool_types, keys, k0, rows) -> None:
     """``quota_max[h, d, g]``: instances of type h over every pool and plan (a partition
     row's nodes are instances of its parent type), plus the fusion layer's replicas on h."""
     scn, space = layout.cost.scn, layout.cost.space
-    count_of = _count_lookup(keys, k0) if scn.constraints.quotas else None
+    if not scn.constraints.quotas:
+        return
+    count_of = _count_lookup(keys, k0)
+    payer = payers(scn, space.instances)
     for name, quota in scn.constraints.quotas.items():
         if name not in space.instances:
             continue
-        types = [h for h, inst in enumerate(space.instances) if priced_as(scn, inst) == name]
+        types = [h for h, node in enumerate(payer) if node == name]
         layer = fusion_layer(layout, name)[layout.z_pairs[:, 0]]
         z_on = np.nonzero(layer)[0]
         on = pool_types[np.isin(pool_types[:, 1], types)]

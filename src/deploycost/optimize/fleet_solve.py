@@ -19,7 +19,7 @@ import pandas as pd
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import PriceVector, plan_price_name, priced_as
+from deploycost.cost.prices import PriceVector, payers, plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import (
@@ -528,7 +528,7 @@ def _audit_quotas(form: FleetFormulation, result: FleetResult, problems: list[st
     replicas of the chosen configuration on that type."""
     scn, days = form.cost.scn, form.days.names
     counts = result.counts
-    node = np.array([priced_as(scn, i) for i in counts.instance], object)
+    node = np.array(payers(scn, counts.instance), object)
     fusion = next(f for f in scn.fusion_configs if f.name == result.fusion)
     checks = 0
     for name, quota in scn.constraints.quotas.items():
@@ -622,8 +622,9 @@ def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
     fusion, people and data priced from the price vector."""
     prices, days, scn = form.cost.prices, form.days, form.cost.scn
     total = 0.0
-    for r in result.counts.itertuples():
-        price = prices.values[prices.index(plan_price_name(r.plan, priced_as(scn, r.instance)))]
+    counts = result.counts
+    for r, node in zip(counts.itertuples(), payers(scn, counts.instance), strict=True):
+        price = prices.values[prices.index(plan_price_name(r.plan, node))]
         if r.plan in COMMITTED_PLANS:
             total += r.instances * HOURS_PER_DAY * price
         else:

@@ -249,13 +249,11 @@ def _apply_profiles(cost, log_b, throughput, service_s, bound, profiled) -> None
     batches (as ``np.interp``: at a batch measured twice, the later row), the p99 bound
     where every row of the group gives one, at the configurations inside its batch range."""
     space = cost.space
-    instance_at = {name: k for k, name in enumerate(space.instances)}
-    precision_at = {name: k for k, name in enumerate(space.precisions)}
     points = [
         (
             i,
-            instance_at[p.instance],
-            precision_at[p.precision],
+            space.instances.index(p.instance),
+            space.precisions.index(p.precision),
             p.batch,
             p.throughput_qps,
             p.latency_ms,
@@ -263,7 +261,7 @@ def _apply_profiles(cost, log_b, throughput, service_s, bound, profiled) -> None
         )
         for i, model in enumerate(cost.scn.models)
         for p in model.profiles
-        if p.instance in instance_at  # outside the scenario's regions or pricing model
+        if p.instance in space.instances  # outside the scenario's regions or pricing model
     ]
     if not points:
         return
@@ -338,15 +336,16 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     )
 
     allowed = np.ones((m, h, c), bool)
-    instance_at = {name: k for k, name in enumerate(space.instances)}
-    precision_at = {name: k for k, name in enumerate(space.precisions)}
+    instances, precisions = space.instances, space.precisions
     for i, model in enumerate(scn.models):
         if model.allowed_instances is not None:
             allowed[i] = False
-            allowed[i, [instance_at[n] for n in model.allowed_instances if n in instance_at]] = True
+            allowed[i, [instances.index(n) for n in model.allowed_instances if n in instances]] = (
+                True
+            )
         if model.allowed_precisions is not None:
             keep = np.zeros(c, bool)
-            keep[[precision_at[p] for p in model.allowed_precisions if p in precision_at]] = True
+            keep[[precisions.index(p) for p in model.allowed_precisions if p in precisions]] = True
             allowed[i, :, ~keep] = False
         elif not model.is_llm:
             allowed[i, :, ax["llm_only"]] = False
