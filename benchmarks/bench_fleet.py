@@ -176,7 +176,7 @@ def ours(scenario: dict) -> tuple[float, float, float, float, str]:
     start = time.perf_counter()
     result = solve_fleet(validate_scenario(scenario), "scipy-highs")
     seconds = time.perf_counter() - start
-    compute = float(result.costs.per_day[result.costs.line == "compute"].sum())
+    compute = float(result.plan.costs.per_day[result.plan.costs.line == "compute"].sum())
     inner = result.timings["build_s"] + result.timings["solve_s"]
     cost = CostModel(validate_scenario(scenario))
     fleet = fleet_options(cost)

@@ -102,7 +102,7 @@ def main() -> None:
     from deploycost.simulate.run import Settings, simulate_deployment
 
     scn = load_scenario(ROOT / "problems" / "ecommerce_search_rec.yaml")
-    spec = solve(scn, runner_ups=False).deployment
+    spec = solve(scn, runner_ups=False).plan.deployment
     times = timed(
         max(1, args.repeats // 2), lambda: simulate_deployment(scn, spec, Settings(hours="all"))
     )

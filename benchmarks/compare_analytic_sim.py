@@ -66,7 +66,7 @@ def main() -> None:
     rows = []
     for path in sorted((ROOT / "problems").glob("*.yaml")):
         scn = load_scenario(path)
-        spec = solve(scn, runner_ups=False).deployment
+        spec = solve(scn, runner_ups=False).plan.deployment
         delay = scn.options.max_queue_delay_ms
         for name, kind, deployment in deployments(scn, spec, args.random, rng):
             for policy in POLICIES:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from deploycost.optimize.fleet_solve import solve_fleet
+from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,8 @@ def main() -> None:
         scn = validate_scenario(data)
         totals = []
         for backend in ("scipy-highs", "pulp-cbc"):
-            fleet = solve_fleet(scn, backend=backend).raise_for_status()
-            lines = fleet.costs.set_index("line").per_day
+            fleet = solve(scn, backend=backend).raise_for_status()
+            lines = fleet.plan.costs.set_index("line").per_day
             totals.append((fleet.objective_per_day, lines["compute"]))
         (total, compute), (other, _) = totals
         agree = "" if abs(total - other) < 0.005 else f" (pulp-cbc {other:,.2f})"

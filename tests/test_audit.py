@@ -44,7 +44,7 @@ def _tightened(**constraints):
 
 
 def test_the_solved_deployment_passes_with_every_limit_reported(solved):
-    report = _audit(LOOSE, solved.deployment)
+    report = _audit(LOOSE, solved.plan.deployment)
     names = {limit.name for limit in report.limits}
     assert names == {
         "latency_p99_max[m]",
@@ -59,10 +59,10 @@ def test_the_solved_deployment_passes_with_every_limit_reported(solved):
 
 
 def test_each_coupled_limit_violated_once(solved):
-    spec = solved.deployment
+    spec = solved.plan.deployment
     choice = spec.models["m"]
     total = solved.objective_per_day
-    p99 = solved.models.p99_ms[0]
+    p99 = solved.plan.models.p99_ms[0]
     cases = {
         "quality_min[all-models]": _tightened(quality_floor=0.95),
         "latency_e2e_max[all-models]": _tightened(e2e_latency_ms=p99 / 2),
@@ -78,7 +78,7 @@ def test_each_coupled_limit_violated_once(solved):
 
 
 def test_per_model_violations_and_a_wrong_objective(solved):
-    spec = solved.deployment
+    spec = solved.plan.deployment
     fewer = spec.model_copy(
         update={"models": {"m": spec.models["m"].model_copy(update={"replicas": 2})}}
     )

@@ -12,8 +12,9 @@ import scipy.sparse as sp
 from deploycost.cost.model import CostModel
 from deploycost.optimize.blocks import solve_in_blocks
 from deploycost.optimize.fleet import build_fleet
-from deploycost.optimize.fleet_solve import COUPLING, solve_fleet
+from deploycost.optimize.fleet_solve import COUPLING
 from deploycost.optimize.formulation import Milp
+from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.scenario.schema import validate_scenario
 from deploycost.scenario.synthetic import random_fleet_scenario
@@ -120,7 +121,7 @@ def test_a_fleet_in_blocks_has_the_whole_milp_s_optimum(backend):
     assert blocks.message == "solved in blocks"
     assert blocks.status == whole.status == Status.OPTIMAL
     assert blocks.objective == pytest.approx(whole.objective, rel=1e-7)
-    fleet = solve_fleet(validate_scenario(raw), backend)
+    fleet = solve(validate_scenario(raw), backend)
     assert fleet.objective_per_day == pytest.approx(whole.objective, rel=1e-7)
 
 
@@ -164,7 +165,7 @@ def test_a_binding_quality_floor_is_raised_pool_by_pool_to_the_whole_milp_s_opti
     assert whole.status == blocks.status == Status.OPTIMAL
     assert blocks.objective == pytest.approx(whole.objective, rel=1e-7)
     assert whole.objective > slack.objective
-    fleet = solve_fleet(validate_scenario(raw))
+    fleet = solve(validate_scenario(raw))
     assert fleet.objective_per_day == pytest.approx(whole.objective, rel=1e-7)
     raw["constraints"]["budget_per_day"] = round(fleet.objective_per_day * 0.999, 2)
     whole, blocks = _whole_and_blocks(raw, "scipy-highs")

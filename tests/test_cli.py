@@ -120,7 +120,7 @@ def test_evaluate_an_under_provisioned_deployment_exits_2_naming_the_limit(tmp_p
     from deploycost.optimize.solve import solve
 
     path = ROOT / "problems" / "ecommerce_search_rec.yaml"
-    best = solve(load_scenario(path), runner_ups=False).deployment
+    best = solve(load_scenario(path), runner_ups=False).plan.deployment
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(best.model_dump(mode="json")), encoding="utf-8")
     ok = runner.invoke(app, ["evaluate", str(path), "--deployment", str(good)])

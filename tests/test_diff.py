@@ -21,7 +21,7 @@ PATH = ROOT / "problems" / "ecommerce_search_rec.yaml"
 
 def test_diff_of_the_baseline_and_the_optimum_matches_two_separate_evaluations():
     scn = load_scenario(PATH)
-    best = solve(scn, runner_ups=False).deployment
+    best = solve(scn, runner_ups=False).plan.deployment
     change = diff(scn, scn.baseline_deployment, best)
     before = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).components().iloc[0]
     after = evaluate(scn, from_specs(scn, [best])).components().iloc[0]

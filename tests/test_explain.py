@@ -76,7 +76,7 @@ def test_each_kind_is_explained(kind, backend):
     raw, pattern = CASES[kind]
     result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
     assert result.status == Status.INFEASIBLE
-    assert result.deployment is None
+    assert result.plan is None
     text = "\n".join(result.explanation)
     assert re.search(pattern, text), text
 

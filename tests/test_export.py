@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from deploycost.cli.app import app
 from deploycost.errors import DeployCostError
 from deploycost.optimize.solve import solve
-from deploycost.outputs.export import inputs_digest, manifests, recommendation, write_export
+from deploycost.outputs.document import inputs_digest
+from deploycost.outputs.export import manifests, recommendation, write_export
 from deploycost.scenario.schema import load_scenario, validate_scenario
 
 from .conftest import PROBLEMS, STORAGE_PER_DAY, hand
@@ -30,14 +31,14 @@ def test_manifests_validate_against_kubernetes_schemas(path):
     scn = load_scenario(path)
     result = solve(scn, runner_ups=False)
     docs = manifests(scn, result)
-    assert set(docs) == set(result.deployment.models)
+    assert set(docs) == set(result.plan.deployment.models)
     for name, items in docs.items():
         for doc in items:
             kubernetes_validate.validate(doc, "1.30", strict=True)
         deployment = _kind(items, "Deployment")
-        assert deployment["spec"]["replicas"] == result.deployment.models[name].replicas
+        assert deployment["spec"]["replicas"] == result.plan.deployment.models[name].replicas
         selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
-        instance = result.deployment.models[name].instance
+        instance = result.plan.deployment.models[name].instance
         listed = scn.resolved_catalog.hardware.at[instance, "instance_type"]
         expected = listed if isinstance(listed, str) else instance  # a scenario's own row
         assert selector["node.kubernetes.io/instance-type"] == expected
@@ -56,7 +57,7 @@ def test_gpu_limits_and_autoscaler():
     # it scales on requests per second per pod at the autoscaler's target
     (metric,) = hpa["spec"]["metrics"]
     assert metric["pods"]["metric"]["name"] == "requests_per_second"
-    choice = result.deployment.models["m"]
+    choice = result.plan.deployment.models["m"]
     target = choice.capacity_qps * scn.constraints.utilisation_max
     assert metric["pods"]["target"]["averageValue"] == f"{round(target * 1000)}m"
     kubernetes_validate.validate(hpa, "1.30", strict=True)
@@ -303,13 +304,13 @@ def test_manifests_a_platform_team_can_apply(path):
     scn = load_scenario(path)
     result = solve(scn, runner_ups=False)
     hardware = scn.resolved_catalog.hardware
-    models = result.models.set_index("model")
+    models = result.plan.models.set_index("model")
     for name, items in manifests(scn, result).items():
         kinds = [d["kind"] for d in items]
         assert kinds[:4] == ["Namespace", "Deployment", "Service", "PodDisruptionBudget"]
         for doc in items:
             kubernetes_validate.validate(doc, "1.30", strict=True)
-        choice = result.deployment.models[name]
+        choice = result.plan.deployment.models[name]
         hw = hardware.loc[choice.instance]
         pod = _kind(items, "Deployment")["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -367,7 +368,7 @@ def test_a_usd_scenario_without_regions_buys_in_one_region_and_says_so(tmp_path)
     assert scn.regions == ["us-east-1"]
     result = solve(scn, runner_ups=False)
     hardware = scn.resolved_catalog.hardware
-    for choice in result.deployment.models.values():
+    for choice in result.plan.deployment.models.values():
         assert hardware.at[choice.instance, "region"] == "us-east-1"
     doc = recommendation(scn, result)
     assert doc["deployment"]["regions"] == ["us-east-1"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deploycost.errors import DeployCostError, ScenarioError
-from deploycost.optimize.fleet_solve import solve_fleet
+from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario
 from tests.fleet_cases import box, fleet_scenario, model
 from tests.fleet_oracle import MIG_ROW, oracle, random_fleet
@@ -22,7 +22,7 @@ HAND_BACKENDS = ["scipy-highs", pytest.param("pulp-cbc", marks=pytest.mark.slow)
 def per_type(result) -> dict[str, int]:
     """Instances per (instance, plan) at the busiest hour group of the first day type."""
     out: dict[str, int] = {}
-    for r in result.counts.itertuples():
+    for r in result.plan.counts.itertuples():
         out[f"{r.instance}/{r.plan}"] = max(out.get(f"{r.instance}/{r.plan}", 0), r.instances)
     return out
 
@@ -35,18 +35,18 @@ def test_two_types_beat_either_alone(backend):
     30/130."""
     boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
     m = model("m", {"big": 100.0, "small": 30.0})
-    result = solve_fleet(fleet_scenario([m], boxes, 130.0), backend)
+    result = solve(fleet_scenario([m], boxes, 130.0), backend)
     assert result.status == "optimal"
     assert result.objective_per_day == pytest.approx(96.0, abs=1e-6)
     assert per_type(result) == {"big/on_demand": 1, "small/on_demand": 1}
-    shares = result.shares.set_index("instance").share
+    shares = result.plan.shares.set_index("instance").share
     assert shares["big"] == pytest.approx(100 / 130, abs=1e-6)
     assert shares["small"] == pytest.approx(30 / 130, abs=1e-6)
     for only, expected in (("big", 144.0), ("small", 120.0)):
         alone = fleet_scenario([model("m", {only: 100.0 if only == "big" else 30.0})], boxes, 130)
-        assert solve_fleet(alone, backend).objective_per_day == pytest.approx(expected)
+        assert solve(alone, backend).objective_per_day == pytest.approx(expected)
     capped = fleet_scenario([m], boxes, 130.0, fleet={"max_types_per_model": 1})
-    assert solve_fleet(capped, backend).objective_per_day == pytest.approx(120.0)
+    assert solve(capped, backend).objective_per_day == pytest.approx(120.0)
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
@@ -60,7 +60,7 @@ def test_fleet_runner_ups_re_solve_without_each_type_and_precision(backend, tmp_
     boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
     raw = fleet_scenario([model("m", {"big": 100.0, "small": 30.0})], boxes, 130.0)
     scn = validate_scenario(raw)
-    ups = fleet_runner_ups(scn, solve_fleet(scn, backend), backend)
+    ups = fleet_runner_ups(scn, solve(scn, backend), backend)
     assert ups.change.tolist() == ["without big", "without small", "without fp32"]
     assert ups.alternative.tolist()[:2] == ["small fp32 100 %", "big fp32 100 %"]
     assert ups.extra_per_day.tolist()[:2] == pytest.approx([24.0, 48.0], abs=1e-6)
@@ -100,13 +100,13 @@ def test_two_models_share_one_instance(backend):
     def case(size_gb, pool):
         extra = {"pool": "shared"} if pool else {}
         models = [model(n, caps, size_gb=size_gb, **extra) for n in ("a", "b")]
-        return solve_fleet(fleet_scenario(models, boxes, 10.0), backend)
+        return solve(fleet_scenario(models, boxes, 10.0), backend)
 
     assert case(7.0, pool=False).objective_per_day == pytest.approx(48.0)
     shared = case(7.0, pool=True)
     assert shared.objective_per_day == pytest.approx(36.0)
-    assert set(shared.shares.instance) == {"big"}
-    assert set(shared.shares.pool) == {"shared"}
+    assert set(shared.plan.shares.instance) == {"big"}
+    assert set(shared.plan.shares.pool) == {"shared"}
     assert case(4.0, pool=True).objective_per_day == pytest.approx(24.0)
 
 
@@ -133,19 +133,19 @@ def test_reserved_base_follows_break_even_hours(backend):
     committed instance pays off when it works more than 24 x 0.6 = 14.4 h a day. The k-th
     instance works 24, 16, 14 and 6 h: commit 2. Cost: 2 x 24 x 0.6 = 28.8, plus on-demand
     8 h x 1 + 6 h x 2 = 20 -> 48.8 USD/day (on-demand only: sum of STEPS = 60)."""
-    result = solve_fleet(stepped_case(), backend)
+    result = solve(stepped_case(), backend)
     assert result.objective_per_day == pytest.approx(48.8, abs=1e-6)
-    committed = result.counts[result.counts.plan == "reserved_1yr"]
+    committed = result.plan.counts[result.plan.counts.plan == "reserved_1yr"]
     assert committed.instances.tolist() == [2]
-    assert "commit 2 x small" in result.commitments[0]
-    assert "20.0 h a day" in result.commitments[0]
-    assert "break-even against on-demand is 14.4 h" in result.commitments[0]
+    assert "commit 2 x small" in result.plan.commitments[0]
+    assert "20.0 h a day" in result.plan.commitments[0]
+    assert "break-even against on-demand is 14.4 h" in result.plan.commitments[0]
     on_demand = stepped_case(plans=["on_demand"])
-    assert solve_fleet(on_demand, backend).objective_per_day == pytest.approx(60.0)
+    assert solve(on_demand, backend).objective_per_day == pytest.approx(60.0)
     # a lag of 30 min keeps the next hour's capacity up: the hour before each rise needs it
     lagged = stepped_case(plans=["on_demand"], scale_up_lag_min=30)
     # hours 7 (1 -> 3) and 15 (3 -> 4) and 23 (2 -> 1 next day: no rise) change
-    assert solve_fleet(lagged, backend).objective_per_day == pytest.approx(60.0 + 2 + 1)
+    assert solve(lagged, backend).objective_per_day == pytest.approx(60.0 + 2 + 1)
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
@@ -158,15 +158,15 @@ def test_a_three_year_term_commits_down_to_its_own_break_even(backend):
     without a three-year price cannot be bought on that plan: an error naming the field."""
     raw = stepped_case(plans=["on_demand", "reserved_1yr", "reserved_3yr"])
     raw["catalog"]["hardware"][0]["price_reserved_3yr_per_hour"] = 0.4
-    result = solve_fleet(raw, backend)
+    result = solve(raw, backend)
     assert result.objective_per_day == pytest.approx(34.8, abs=1e-6)
-    committed = result.counts[result.counts.plan.isin(["reserved_1yr", "reserved_3yr"])]
+    committed = result.plan.counts[result.plan.counts.plan.isin(["reserved_1yr", "reserved_3yr"])]
     assert committed[["plan", "instances"]].values.tolist() == [["reserved_3yr", 3]]
-    (advice,) = result.commitments
+    (advice,) = result.plan.commitments
     assert "commit 3 x small for three years" in advice
     assert "18.0 h a day" in advice
     assert "break-even against on-demand is 9.6 h" in advice
-    costs = result.costs.set_index("line").per_day
+    costs = result.plan.costs.set_index("line").per_day
     assert costs["  reserved_3yr"] == pytest.approx(28.8)
     assert costs["  reserved_1yr"] == pytest.approx(0.0)
     with pytest.raises(
@@ -186,7 +186,7 @@ def test_spot_share_is_limited_by_the_interruption_rule(backend):
 
     def case(fraction):
         fleet = {"plans": ["on_demand", "spot"], "spot_interruption_fraction": fraction}
-        return solve_fleet(fleet_scenario([m], boxes, 88.2, fleet=fleet), backend)
+        return solve(fleet_scenario([m], boxes, 88.2, fleet=fleet), backend)
 
     assert case(0.0).objective_per_day == pytest.approx(43.2)
     assert per_type(case(0.0)) == {"small/spot": 3}
@@ -213,11 +213,11 @@ def test_day_types_weight_the_year(backend):
         fleet={"plans": ["on_demand", "reserved_1yr"]},
         day_types=days,
     )
-    result = solve_fleet(raw, backend)
+    result = solve(raw, backend)
     assert result.objective_per_day == pytest.approx(14.4 + 15 / 365 * 72, abs=1e-6)
-    festival = result.counts[(result.counts.day_type == "festival")]
+    festival = result.plan.counts[(result.plan.counts.day_type == "festival")]
     assert festival.instances.tolist() == [3] * 24  # on demand, all day
-    assert result.counts[result.counts.day_type == "normal"].empty
+    assert result.plan.counts[result.plan.counts.day_type == "normal"].empty
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
@@ -230,12 +230,12 @@ def test_quota_per_type_forces_a_mix(backend):
     forces 3 big = 216/day."""
     boxes = [box("big", on_demand=3.0), box("small", on_demand=1.0)]
     m = model("m", {"big": 100.0, "small": 30.0})
-    free = solve_fleet(fleet_scenario([m], boxes, 250.0), backend)
+    free = solve(fleet_scenario([m], boxes, 250.0), backend)
     assert free.objective_per_day == pytest.approx(192.0)
     quota = fleet_scenario(
         [m], boxes, 250.0, constraints={"utilisation_max": 1.0, "quotas": {"small": 1}}
     )
-    assert solve_fleet(quota, backend).objective_per_day == pytest.approx(216.0)
+    assert solve(quota, backend).objective_per_day == pytest.approx(216.0)
 
 
 def test_bad_fleet_input_names_field_rule_and_value():
@@ -262,7 +262,7 @@ def test_a_pool_whose_models_fit_together_nowhere_is_an_error():
     boxes = [box("small", on_demand=1.0, memory_gib=16)]
     models = [model(n, {"small": 30.0}, size_gb=7.0, pool="tight") for n in ("a", "b")]
     with pytest.raises(DeployCostError, match=r"pool 'tight': its models \(a, b\) fit together"):
-        solve_fleet(fleet_scenario(models, boxes, 10.0), "scipy-highs")
+        solve(fleet_scenario(models, boxes, 10.0), "scipy-highs")
 
 
 def _pool_fits_nowhere(raw: dict) -> bool:
@@ -287,15 +287,15 @@ def cross_check(seeds) -> dict[str, int]:
         for backend in BACKENDS:
             if _pool_fits_nowhere(raw) and any(m.get("pool") for m in raw["models"]):
                 with pytest.raises(DeployCostError, match="fit together"):
-                    solve_fleet(raw, backend)
+                    solve(raw, backend)
                 tally["pool_errors"] += 1
                 continue
-            result = solve_fleet(raw, backend)
+            result = solve(raw, backend)
             got = result.objective_per_day if result.ok else float("inf")
             assert got == pytest.approx(expected, rel=1e-6, abs=1e-6), (seed, backend)
             if result.ok:
                 assert result.status == "optimal"
-                assert result.audit.ok
+                assert result.plan.audit.ok
             tally["agree"] += 1
     return tally
 
@@ -358,8 +358,8 @@ def test_shipped_fleet_problems_agree_and_are_linear_in_prices(path):
     from deploycost.scenario.schema import load_scenario
 
     scn = load_scenario(path)
-    results = [solve_fleet(scn, backend) for backend in BACKENDS]
-    assert all(r.status == "optimal" and r.audit.ok for r in results)
+    results = [solve(scn, backend) for backend in BACKENDS]
+    assert all(r.status == "optimal" and r.plan.audit.ok for r in results)
     assert results[0].objective_per_day == pytest.approx(results[1].objective_per_day, rel=1e-6)
     form = build_fleet(CostModel(scn))
     prices = form.cost.prices.values
@@ -367,7 +367,9 @@ def test_shipped_fleet_problems_agree_and_are_linear_in_prices(path):
     total = sum(form.cols.by_component.values())
     assert abs(total - form.cols.by_price).max() < 1e-9
     for r in results:
-        assert r.component_quantities.sum(axis=0) @ prices == pytest.approx(r.objective_per_day)
+        assert r.plan.component_quantities.sum(axis=0) @ prices == pytest.approx(
+            r.objective_per_day
+        )
 
 
 def _no_nan(token: str):
@@ -435,13 +437,13 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
     count (at most 4 = STEPS' peak); a second export of the same inputs is identical."""
     import yaml
 
-    from deploycost.outputs.fleet_export import write_fleet_export
+    from deploycost.outputs.export import write_export
     from deploycost.scenario.schema import validate_scenario
 
     raw = stepped_case()
     scn = validate_scenario(raw)
-    result = solve_fleet(scn)
-    paths = write_fleet_export(scn, result, tmp_path / "out")
+    result = solve(scn)
+    paths = write_export(scn, result, tmp_path / "out")
     doc = yaml.safe_load((tmp_path / "out" / "recommended.yaml").read_text(encoding="utf-8"))
     assert doc["solver"]["objective_per_day"] == pytest.approx(48.8)
     assert doc["costs"]["total"]["per_day"] == pytest.approx(48.8)
@@ -472,7 +474,7 @@ def test_fleet_export_writes_the_fleet_and_its_manifests(tmp_path):
         "karpenter.sh/capacity-type": "on-demand",
     }
     first = {p.name: p.read_bytes() for p in paths}
-    again = write_fleet_export(scn, solve_fleet(scn), tmp_path / "out", force=True)
+    again = write_export(scn, solve(scn), tmp_path / "out", force=True)
     assert {p.name: p.read_bytes() for p in again} == first
 
 
@@ -501,7 +503,7 @@ def test_a_scheduled_scaler_follows_the_hourly_counts_of_each_day_type(tmp_path)
     zone that does not exist is refused."""
     import yaml
 
-    from deploycost.outputs.fleet_export import write_fleet_export
+    from deploycost.outputs.export import write_export
 
     raw = stepped_case(timezone="Asia/Shanghai")
     raw["workload"]["day_types"] = [
@@ -509,9 +511,9 @@ def test_a_scheduled_scaler_follows_the_hourly_counts_of_each_day_type(tmp_path)
         {"name": "festival", "days": 65, "peak_qps": 4 * 29.4},
     ]
     scn = validate_scenario(raw)
-    result = solve_fleet(scn)
-    write_fleet_export(scn, result, tmp_path / "out")
-    counts = result.counts
+    result = solve(scn)
+    write_export(scn, result, tmp_path / "out")
+    counts = result.plan.counts
     committed = int(counts[counts.plan == "reserved_1yr"].instances.sum())
     # the k-th instance works, averaged over the year, (300 x ordinary hours + 65 x 24) /
     # 365 h a day: 24, 17.4, 15.8 and 9.2 h against the break-even 14.4: commit 3
@@ -570,12 +572,11 @@ def test_the_report_shows_the_fleet_per_type_plan_and_hour(tmp_path):
     from typer.testing import CliRunner
 
     from deploycost.cli.app import app
-    from deploycost.outputs.fleet_report import build_fleet_report
-    from deploycost.outputs.report import render_markdown
+    from deploycost.outputs.report import build_report, render_markdown
 
     raw = stepped_case()
     scn = validate_scenario(raw)
-    report = build_fleet_report(scn, solve_fleet(scn))
+    report = build_report(scn, solve(scn))
     headings = [h for h, _, _ in report.sections]
     assert headings[:3] == [
         "Recommendation",
@@ -611,7 +612,8 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     slices are offered only with fleet.partitions (a model naming one without it: an
     error naming the field)."""
     from deploycost.cost.prices import instance_names
-    from deploycost.outputs.fleet_export import fleet_manifests, fleet_recommendation
+    from deploycost.outputs.export import recommendation
+    from deploycost.outputs.fleet_export import fleet_manifests
     from deploycost.simulate.fleet import simulate_fleet
     from deploycost.simulate.run import Settings
 
@@ -623,16 +625,16 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
         fleet={"plans": ["on_demand"], "partitions": True},
     )
     scn = validate_scenario(raw)
-    result = solve_fleet(scn, backend)
+    result = solve(scn, backend)
     assert result.objective_per_day == pytest.approx(168.0, abs=1e-6)
     assert per_type(result) == {f"{slice_row}/on_demand": 1}
-    assert result.shares.set_index("instance").cap_qps[slice_row] == pytest.approx(210.0)
-    paid = [result.prices.names[i] for i in result.paid_prices()]
+    assert result.plan.shares.set_index("instance").cap_qps[slice_row] == pytest.approx(210.0)
+    paid = [result.plan.prices.names[i] for i in result.plan.paid_prices()]
     assert [name for name in paid if "_hour[" in name] == ["on_demand_hour[p5.4xlarge]"]
-    table = simulate_fleet(scn, result, Settings.of(scn, hours="peak", requests=20_000))
+    table = simulate_fleet(scn, result.plan, Settings.of(scn, hours="peak", requests=20_000))
     assert table.replicas.tolist() == [7]
     assert table.utilisation.iloc[0] == pytest.approx(205 / 210, rel=0.02)
-    (pool,) = fleet_recommendation(scn, result)["pools"]
+    (pool,) = recommendation(scn, result)["pools"]
     assert (pool["partition_of"], pool["slices_per_node"], pool["on_demand"]) == (
         "p5.4xlarge",
         7,
@@ -648,7 +650,7 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     if backend != "scipy-highs":
         return
     raw["constraints"]["quotas"] = {"p5.4xlarge": 0}
-    assert solve_fleet(raw, backend).status == "infeasible"
+    assert solve(raw, backend).status == "infeasible"
     raw["constraints"].pop("quotas")
     raw["models"][0]["profiles"].pop()  # the slice's profile
     unasked = raw | {"fleet": {"plans": ["on_demand"]}}
@@ -705,7 +707,7 @@ def test_a_fleet_no_instance_can_serve_is_infeasible_not_a_traceback(tmp_path):
     m = model("m", {"small": 30.0})
     m["latency_slo_ms"] = 5
     raw = fleet_scenario([m], [box("small", on_demand=1.0)], 10.0)
-    result = solve_fleet(raw)
+    result = solve(raw)
     assert result.status == "infeasible"
     assert "meets p99 <= 5 ms" in result.explanation[0]
     path = tmp_path / "slow.yaml"
@@ -727,7 +729,7 @@ def test_day_types_whose_names_fold_together_keep_their_own_schedule_folders():
         {"name": "peak", "days": 35, "peak_qps": 3 * 29.4},
     ]
     scn = validate_scenario(raw)
-    docs = fleet_manifests(scn, solve_fleet(scn))
+    docs = fleet_manifests(scn, solve(scn))
     days = {
         d["metadata"]["annotations"]["deploycost.io/day-type"]: key
         for key, group in docs.items()

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from deploycost.cost.model import CostModel
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import build_fleet
-from deploycost.optimize.fleet_solve import COUPLING, solve_fleet
+from deploycost.optimize.fleet_solve import COUPLING
 from deploycost.optimize.formulation import Milp
+from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.scenario.schema import validate_scenario
 from deploycost.scenario.synthetic import random_fleet_scenario
@@ -177,17 +178,17 @@ def test_solve_fleet_with_a_binding_floor_is_solved_in_blocks(backend):
     raw = random_fleet_scenario(1, models=10)
     raw["constraints"]["quality_floor"] = 0.86
     scn = validate_scenario(raw)
-    fleet = solve_fleet(scn, backend)
+    fleet = solve(scn, backend)
     whole = get_backend(backend)(build_fleet(CostModel(scn)), SolverOptions())
     assert fleet.size["solved_in_blocks"] == 1
     assert fleet.status == Status.OPTIMAL
     assert fleet.objective_per_day == pytest.approx(whole.objective, rel=1e-7)
     q = raw["fusion"][0]["quality"]
-    reached = q * (1 + sum(DELTA[p] for p in fleet.artifacts.precision))
+    reached = q * (1 + sum(DELTA[p] for p in fleet.plan.artifacts.precision))
     assert reached >= 0.86 - 1e-9
     raw["constraints"].pop("quality_floor")
-    free = solve_fleet(validate_scenario(raw), backend)  # the floor binds: without it,
-    assert q * (1 + sum(DELTA[p] for p in free.artifacts.precision)) < 0.86  # lower quality
+    free = solve(validate_scenario(raw), backend)  # the floor binds: without it,
+    assert q * (1 + sum(DELTA[p] for p in free.plan.artifacts.precision)) < 0.86  # lower quality
     assert free.objective_per_day < fleet.objective_per_day  # at a lower cost
 
 
@@ -279,7 +280,7 @@ def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend
     tell); both agree with the whole MILP, and solve_fleet names the budget."""
     raw = random_fleet_scenario(1, models=10)
     raw["constraints"]["quality_floor"] = 0.86
-    best = solve_fleet(validate_scenario(raw), backend).objective_per_day
+    best = solve(validate_scenario(raw), backend).objective_per_day
     solver = get_backend(backend)
     for budget, status in ((best + 1, Status.OPTIMAL), (best - 1, Status.INFEASIBLE)):
         raw["constraints"]["budget_per_day"] = round(budget, 2)
@@ -295,7 +296,7 @@ def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend
     out = solve_in_blocks(form, solver, SolverOptions(), choice, COUPLING)
     assert out.status == Status.INFEASIBLE
     assert "over the cap" in out.message
-    fleet = solve_fleet(validate_scenario(raw), backend)
+    fleet = solve(validate_scenario(raw), backend)
     assert fleet.status == Status.INFEASIBLE
     assert "budget" in " ".join(fleet.explanation)
 
@@ -312,9 +313,9 @@ def test_the_solve_threads_setting_changes_the_speed_not_the_fleet(monkeypatch):
     for threads in ("1", "2"):
         monkeypatch.setenv("DEPLOYCOST_SOLVE_THREADS", threads)
         assert solve_workers() == int(threads)
-        fleets.append(solve_fleet(validate_scenario(raw), "scipy-highs"))
+        fleets.append(solve(validate_scenario(raw), "scipy-highs"))
     assert fleets[0].objective_per_day == fleets[1].objective_per_day
-    assert fleets[0].counts.equals(fleets[1].counts)
+    assert fleets[0].plan.counts.equals(fleets[1].plan.counts)
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("DEPLOYCOST_SOLVE_THREADS", bad)
         with pytest.raises(DeployCostError, match="DEPLOYCOST_SOLVE_THREADS must be a whole"):

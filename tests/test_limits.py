@@ -98,9 +98,11 @@ def test_fusion_layer_replicas_count_toward_the_quota_everywhere(hand_raw):
     hand_raw["fusion"] = hand_raw["fusion"][:1]  # f1 only: its layer runs on box-a
     scn = validate_scenario(hand_raw)
     result = solve(scn, runner_ups=False)
-    assert result.deployment.fusion == "f1"
+    assert result.plan.deployment.fusion == "f1"
     quota = result.limit("quota_max[box-a]")
-    on_box = sum(c.replicas for c in result.deployment.models.values() if c.instance == "box-a")
+    on_box = sum(
+        c.replicas for c in result.plan.deployment.models.values() if c.instance == "box-a"
+    )
     assert quota.value == on_box + 1
     assert recommendation(scn, result)["limits"]["quotas"]["box-a"] == {
         "limit": 60,
@@ -121,7 +123,7 @@ def test_cold_start_is_image_pull_runtime_start_and_artifact_load():
 
     scn = validate_scenario(hand(options__image_pull_s=12.0, options__runtime_init_s=30.0))
     result = solve(scn, runner_ups=False)
-    assert result.models.cold_start_s.iloc[0] == pytest.approx(12.0 + 30.0 + 0.05 + 10.0)
+    assert result.plan.models.cold_start_s.iloc[0] == pytest.approx(12.0 + 30.0 + 0.05 + 10.0)
     tight = validate_scenario(
         hand(options__image_pull_s=12.0, options__runtime_init_s=30.0)
         | {"constraints": {"utilisation_max": 0.8, "max_cold_start_s": 50.0}}

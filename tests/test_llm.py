@@ -255,7 +255,7 @@ def test_llm_solve_reports_tokens_costs_and_its_estimates(backend):
     scn = validate_scenario(_llm_scenario())
     result = solve(scn, backend=backend).raise_for_status()
     (row,) = result.llm.itertuples()
-    models = result.models.set_index("model")
+    models = result.plan.models.set_index("model")
     cost = models.loc[
         "chat",
         ["compute_per_day", "model_storage_per_day", "compression_per_day", "people_per_day"],
@@ -397,20 +397,20 @@ def test_fleet_sizes_an_llm_by_its_capacity_at_the_token_limits():
     """In a fleet, an LLM instance's capacity is the largest rate at which one instance
     (engines x sequences slots) meets TTFT, TPOT and the end-to-end limit: at that rate the
     recomputed figures sit on a limit, and both MILP backends agree."""
-    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.optimize.solve import solve
     from deploycost.options.capacity import fleet_options
 
     raw = _llm_scenario()
     raw["fleet"] = {"plans": ["on_demand", "reserved_1yr", "spot"]}
     raw["options"] = {"autoscale": True}
     scn = validate_scenario(raw)
-    results = {b: solve_fleet(scn, backend=b) for b in ("scipy-highs", "pulp-cbc")}
+    results = {b: solve(scn, backend=b) for b in ("scipy-highs", "pulp-cbc")}
     assert results["pulp-cbc"].objective_per_day == pytest.approx(
         results["scipy-highs"].objective_per_day, rel=1e-6
     )
     result = results["scipy-highs"]
-    assert result.audit.problems == ()
-    (used,) = result.shares[result.shares["mode"] >= 0].itertuples()
+    assert result.plan.audit.problems == ()
+    (used,) = result.plan.shares[result.plan.shares["mode"] >= 0].itertuples()
     fleet = fleet_options(CostModel(scn))
     modes = fleet.modes
     (mode,) = modes[

@@ -258,7 +258,7 @@ def test_solve_on_a_profile_says_measured():
     result = solve(validate_scenario(raw)).raise_for_status()
     assert result.llm.basis.iloc[0] == "measured (1 points, fit residual 0.0%)"
     assert not any(line.startswith("chat:") for line in result.estimates)
-    assert result.models.instance.iloc[0] == "g5.xlarge"
+    assert result.plan.models.instance.iloc[0] == "g5.xlarge"
 
 
 def test_memory_explanation_names_the_measured_instance():

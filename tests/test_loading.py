@@ -207,7 +207,7 @@ def test_five_thousand_data_sources_solve_without_a_dense_allocation(hand_raw):
     hand_raw.pop("baseline_deployment")
     result = solve(validate_scenario(hand_raw), runner_ups=False)
     assert result.ok
-    assert len(result.deployment.data_tiers) == 5000
+    assert len(result.plan.deployment.data_tiers) == 5000
 
 
 @pytest.mark.slow

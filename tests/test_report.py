@@ -164,7 +164,7 @@ def test_report_refuses_bad_inputs(tmp_path):
 
 
 def test_money_reads_with_separators_never_in_scientific_notation():
-    from deploycost.outputs.report import number
+    from deploycost.outputs.sections import number
 
     assert number(94_500.0) == "94,500.00"
     assert number(1_234_567.891) == "1,234,567.89"

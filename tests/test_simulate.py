@@ -155,7 +155,7 @@ def _ecommerce():
     from .conftest import ROOT
 
     scn = load_scenario(ROOT / "problems" / "ecommerce_search_rec.yaml")
-    return scn, solve(scn, runner_ups=False).deployment
+    return scn, solve(scn, runner_ups=False).plan.deployment
 
 
 def test_random_dispatch_breaks_the_recall_slo_the_analytic_model_promised():
@@ -301,7 +301,7 @@ def test_replicas_an_slo_needs_come_from_the_queueing_model_not_a_window():
 
     scn = validate_scenario(_recall_only(dispatch="random", service_cv=0.0))
     result = solve(scn, runner_ups=False).raise_for_status()
-    n = int(result.models.replicas.iloc[0])
+    n = int(result.plan.models.replicas.iloc[0])
     assert n > 24 + 2
 
     def p99(replicas: int) -> float:
@@ -320,7 +320,7 @@ def test_replicas_an_slo_needs_come_from_the_queueing_model_not_a_window():
 
     assert p99(n) <= 20.0 < p99(n - 1)  # the smallest that meets it (brute force)
     sim = simulate_deployment(
-        scn, result.deployment, Settings(hours="peak", dispatch="random", requests=300_000)
+        scn, result.plan.deployment, Settings(hours="peak", dispatch="random", requests=300_000)
     ).iloc[0]
     assert sim.p99_high_ms <= 20.0
 
@@ -381,7 +381,7 @@ def test_the_verify_loop_fixes_an_under_provisioned_deployment():
     assert checked.verified
     assert len(checked.rounds) == 2
     assert "recall simulated" in checked.rounds[0]
-    recall = checked.result.models.iloc[0]
+    recall = checked.result.plan.models.iloc[0]
     assert recall.replicas > 24
     assert recall.slo_ms == 20  # reported against the model's own SLO
     (worst,) = checked.worst.itertuples()

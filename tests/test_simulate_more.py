@@ -125,7 +125,7 @@ def test_llm_answers_are_simulated_slot_by_slot():
     from deploycost.simulate.run import simulate_deployment
 
     scn = load_scenario(ROOT / "problems" / "ecommerce_genai.yaml")
-    spec = solve(scn, runner_ups=False).deployment
+    spec = solve(scn, runner_ups=False).plan.deployment
     table = simulate_deployment(scn, spec, Settings.of(scn, hours="peak", requests=50_000))
     llm = table[[scn.model(m).is_llm for m in table.model]]
     assert len(llm) == 3
@@ -194,11 +194,11 @@ def test_simulate_replays_a_trace_and_refuses_a_bad_one(tmp_path):
 
 
 def _fleet():
-    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.optimize.solve import solve
     from deploycost.scenario.schema import load_scenario
 
     scn = load_scenario(ROOT / "problems" / "fleet" / "ecommerce_fleet.yaml")
-    return scn, solve_fleet(scn)
+    return scn, solve(scn)
 
 
 def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
@@ -208,8 +208,8 @@ def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
     from deploycost.simulate.fleet import simulate_fleet
 
     scn, fleet = _fleet()
-    table = simulate_fleet(scn, fleet, Settings.of(scn, requests=5_000))
-    counts = fleet.counts
+    table = simulate_fleet(scn, fleet.plan, Settings.of(scn, requests=5_000))
+    counts = fleet.plan.counts
     checked = 0
     for r in table.itertuples():
         mine = counts[(counts.pool == r.pool) & (counts.instance == r.instance)]
@@ -221,8 +221,8 @@ def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
         if r.case == "spot cut":
             expected = reserved + on_demand + math.floor(0.7 * spot)
         assert r.replicas == expected, r
-        d = fleet.days.names.index(r.day_type)
-        assert r.arrival_qps == pytest.approx(fleet.days.qps[d, r.hour])  # one request/query
+        d = fleet.plan.days.names.index(r.day_type)
+        assert r.arrival_qps == pytest.approx(fleet.plan.days.qps[d, r.hour])  # one request/query
         checked += 1
     assert checked == 3 * 2 * 24 + int((table.case == "spot cut").sum())
     assert set(table.case) == {"all instances", "spot cut"}
@@ -231,7 +231,7 @@ def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
 def test_models_sharing_an_instance_share_its_time():
     """Two models of 30 req/s capacity per box in one pool, 10 req/s each: one instance,
     busy (10 + 10) / 30 of the time; both rows on the same instance count."""
-    from deploycost.optimize.fleet_solve import solve_fleet
+    from deploycost.optimize.solve import solve
     from deploycost.scenario.schema import validate_scenario
     from deploycost.simulate.fleet import simulate_fleet
 
@@ -243,8 +243,8 @@ def test_models_sharing_an_instance_share_its_time():
         peak_qps=10.0,
     )
     scn = validate_scenario(raw)
-    fleet = solve_fleet(scn)
-    table = simulate_fleet(scn, fleet, Settings.of(scn, hours="peak", requests=50_000))
+    fleet = solve(scn)
+    table = simulate_fleet(scn, fleet.plan, Settings.of(scn, hours="peak", requests=50_000))
     assert list(table.model) == ["a", "b"]
     assert (table.replicas == 1).all()
     assert table.utilisation.iloc[0] == pytest.approx(20 / 30, rel=0.02)
@@ -263,8 +263,8 @@ def test_solve_verify_checks_a_fleet_and_reports_the_spot_cut():
     assert set(doc["models"]) == {"recall", "coarse-ranker", "ranker"}
     assert {m["day_type"] for m in doc["models"].values()} <= {"normal", "festival"}
     cut = checked.spot_cut
-    spot = fleet.counts[fleet.counts.plan == "spot"]
-    loaded = fleet.shares[fleet.shares["mode"] >= 0]
+    spot = fleet.plan.counts[fleet.plan.counts.plan == "spot"]
+    loaded = fleet.plan.shares[fleet.plan.shares["mode"] >= 0]
     on_spot = loaded.merge(spot, on=["pool", "instance"]).model
     # at the catalog's spot snapshot every model of this fleet runs on spot
     assert set(cut.model) == set(on_spot) == {"recall", "coarse-ranker", "ranker"}
@@ -324,7 +324,7 @@ def test_llms_behind_random_dispatch_are_not_optimistic():
 
     for name in ("ecommerce_genai", "customer_service_llm"):
         scn = load_scenario(ROOT / "problems" / f"{name}.yaml")
-        spec = solve(scn, runner_ups=False).deployment
+        spec = solve(scn, runner_ups=False).plan.deployment
         settings = Settings(hours="peak", dispatch="random", requests=50_000)
         table = simulate_deployment(scn, spec, settings)
         llm = table[[scn.model(m).is_llm for m in table.model]]
@@ -351,7 +351,7 @@ def test_an_autoscaler_sizes_replicas_by_latency_every_hour():
     raw["options"] |= {"autoscale": True, "dispatch": "random", "service_cv": 0}
     scn = validate_scenario(raw)
     result = solve(scn, runner_ups=False)
-    recall = result.deployment.models["recall"]
+    recall = result.plan.deployment.models["recall"]
     cost = CostModel(scn)
     space, units = cost.space, Units.of(cost)
     at = tuple(
@@ -380,7 +380,7 @@ def test_an_autoscaler_sizes_replicas_by_latency_every_hour():
     assert recall.capacity_qps < throughput
     assert worst_hour_p99(recall.capacity_qps) <= 20.0
     assert units.share[units.model == space.models.index("recall")][0] == 1.0
-    table = simulate_deployment(scn, result.deployment, Settings.of(scn, requests=20_000))
+    table = simulate_deployment(scn, result.plan.deployment, Settings.of(scn, requests=20_000))
     assert table.met.all()
 
 
@@ -397,14 +397,14 @@ def test_a_model_can_have_its_own_dispatch_policy():
 
     raw = yaml.safe_load((ROOT / "problems" / "ecommerce_search_rec.yaml").read_text())
     raw["options"]["service_cv"] = 0
-    shared = solve(validate_scenario(raw), runner_ups=False).deployment
+    shared = solve(validate_scenario(raw), runner_ups=False).plan.deployment
     everyone = dict(raw, options={**raw["options"], "dispatch": "random"})
-    all_random = solve(validate_scenario(everyone), runner_ups=False).deployment
+    all_random = solve(validate_scenario(everyone), runner_ups=False).plan.deployment
     for model in raw["models"]:
         if model["name"] == "recall":
             model["dispatch"] = "random"
     scn = validate_scenario(raw)
-    own = solve(scn, runner_ups=False).deployment
+    own = solve(scn, runner_ups=False).plan.deployment
     assert own.models["recall"].replicas == all_random.models["recall"].replicas == 28
     assert shared.models["recall"].replicas == 24
     for name in ("coarse-ranker", "ranker"):

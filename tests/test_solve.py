@@ -38,10 +38,10 @@ def test_hand_solved_case(backend):
     assert p99_by_hand(3, 5, 400) < 15  # fast x 3: 8.9 ms -> the answer
     result = solve(validate_scenario(hand()), backend=backend, runner_ups=False)
     assert result.status == Status.OPTIMAL
-    choice = result.deployment.models["m"]
+    choice = result.plan.deployment.models["m"]
     assert (choice.instance, choice.replicas) == ("fast", 3)
     assert result.objective_per_day == pytest.approx(3 * 24 * 3.0 + STORAGE_PER_DAY, rel=1e-9)
-    assert result.models.p99_ms[0] == pytest.approx(p99_by_hand(3, 5, 400), rel=1e-9)
+    assert result.plan.models.p99_ms[0] == pytest.approx(p99_by_hand(3, 5, 400), rel=1e-9)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -50,12 +50,12 @@ def test_hand_solved_looser_slo_and_quota(backend):
     result = solve(
         validate_scenario(hand(models__0__latency_slo_ms=20)), backend=backend, runner_ups=False
     )
-    assert result.deployment.models["m"].replicas == 2
+    assert result.plan.deployment.models["m"].replicas == 2
     assert result.objective_per_day == pytest.approx(144 + STORAGE_PER_DAY, rel=1e-9)
     # a quota of one fast instance forces cheap x 8 (cheap x 7 gives 27.4 ms)
     raw = hand(models__0__latency_slo_ms=20, constraints__quotas={"fast": 1})
     result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
-    assert result.deployment.models["m"].instance == "cheap"
+    assert result.plan.deployment.models["m"].instance == "cheap"
     assert result.objective_per_day == pytest.approx(8 * 24 * 1.0 + STORAGE_PER_DAY, rel=1e-9)
     assert result.binding == []  # quota 1 is not used at all by the cheap answer
 
@@ -68,7 +68,7 @@ def test_problems_same_optimum_on_every_backend(path):
     for backend, result in results.items():
         assert result.status == Status.OPTIMAL, backend
         assert result.objective_per_day == pytest.approx(reference, rel=1e-6), backend
-        assert float(result.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
+        assert float(result.plan.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
 
 
 def _coupled_or_plain(seed: int) -> dict:
@@ -206,11 +206,11 @@ def test_a_model_s_own_quality_delta_replaces_the_catalog_s(backend):
     raw = hand(models__0__profiles=[*HAND["models"][0]["profiles"], int8])
     raw["constraints"]["quality_floor"] = 0.795
     catalog = solve(validate_scenario(raw), backend=backend).raise_for_status()
-    choice = catalog.deployment.models["m"]
+    choice = catalog.plan.deployment.models["m"]
     assert (choice.instance, choice.precision, choice.replicas) == ("fast", "fp32", 3)
     raw["models"][0]["quality_deltas"] = {"int8": -0.001}
     own = solve(validate_scenario(raw), backend=backend).raise_for_status()
-    choice = own.deployment.models["m"]
+    choice = own.plan.deployment.models["m"]
     assert (choice.instance, choice.precision, choice.replicas) == ("cheap", "int8", 3)
     assert catalog.objective_per_day - own.objective_per_day == pytest.approx(
         144.0 + 0.75 * STORAGE_PER_DAY, rel=1e-12

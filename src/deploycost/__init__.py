@@ -4,7 +4,7 @@
     result = dc.solve("problems/ecommerce_search_rec.yaml")   # a path, a mapping or a Scenario
     dc.evaluate(scenario, deployment)    # the six components of a fixed deployment
     dc.sweep(scenario, "spec.yaml")      # the optimum under many price scenarios
-    dc.solve_fleet("problems/fleet/ecommerce_fleet.yaml")  # a scenario with a fleet section
+    dc.solve("problems/fleet/ecommerce_fleet.yaml")  # a fleet section: result.plan is a fleet
 
 The pipeline, one package per stage: ``scenario`` (schema, checks, loading) -> ``options``
 (performance, queueing, the option grid) -> ``optimize`` (limits, formulation, solvers,
@@ -18,7 +18,7 @@ from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.version import __version__
 
 if TYPE_CHECKING:
-    from deploycost.api import evaluate, load_scenario, solve, solve_fleet, sweep
+    from deploycost.api import evaluate, load_scenario, solve, sweep
     from deploycost.scenario.schema import Scenario
 
 __all__ = [
@@ -29,10 +29,9 @@ __all__ = [
     "evaluate",
     "load_scenario",
     "solve",
-    "solve_fleet",
     "sweep",
 ]
-_API = {"evaluate", "load_scenario", "solve", "solve_fleet", "sweep"}
+_API = {"evaluate", "load_scenario", "solve", "sweep"}
 
 
 def __getattr__(name: str):

@@ -1,8 +1,8 @@
 """The public API: each function takes a scenario as a path, a mapping or a ``Scenario``.
 
 import deploycost as dc
-result = dc.solve("problems/ecommerce_search_rec.yaml")
-print(result.objective_per_day, result.binding)
+result = dc.solve("problems/ecommerce_search_rec.yaml")   # or a scenario with a fleet section
+print(result.objective_per_day, result.binding, result.plan)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import as_scenario as load_scenario
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from deploycost.cost.prices import PriceVector
     from deploycost.scenario.schema import DeploymentSpec, Scenario
 
-__all__ = ["evaluate", "load_scenario", "solve", "solve_fleet", "sweep"]
+__all__ = ["evaluate", "load_scenario", "solve", "sweep"]
 
 
 def evaluate(

@@ -7,46 +7,24 @@ import pandas as pd
 
 from deploycost.analysis.sweep import (
     GROUPS,
-    FleetChoice,
     Parameter,
     SweepResult,
     SweepSpec,
+    decision_of,
     inverse_cdf,
     run_sweep,
 )
 from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
-from deploycost.optimize.fleet_solve import FleetResult, solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import Scenario, validate_scenario
 
 
-def _summary(result) -> str:
-    if isinstance(result, FleetResult):
-        if not result.ok:
-            return ""
-        serving = result.shares[result.shares["mode"] >= 0]
-        models = ", ".join(
-            f"{r.model}: {r.share:.0%} {r.instance} {r.precision}" for r in serving.itertuples()
-        )
-        return f"{result.fusion} ({models})"
-    if result.deployment is None:
-        return ""
-    models = ", ".join(
-        f"{m}: {c.replicas} x {c.instance} {c.precision}"
-        for m, c in result.deployment.models.items()
-    )
-    return f"{result.deployment.fusion} ({models})"
-
-
 def _optimum(scn: Scenario, backend: str, prices=None):
-    """(cost per day, the decision) of the optimum at ``prices``: a deployment, or for a
-    scenario with a fleet section the fleet's choices (``analysis.sweep.FleetChoice``)."""
-    if scn.fleet is not None:
-        fleet = solve_fleet(scn, backend, prices=prices).raise_for_status()
-        return fleet.objective_per_day, FleetChoice.of(fleet)
+    """(cost per day, the decision) of the optimum at ``prices``: a deployment, or a
+    fleet's choices (``analysis.sweep.decision_of``)."""
     result = solve(scn, backend=backend, runner_ups=False, prices=prices).raise_for_status()
-    return result.objective_per_day, result.deployment
+    return result.objective_per_day, decision_of(result.plan)
 
 
 def tornado(scn: Scenario, fraction: float = 0.2, backend: str = "scipy-highs") -> pd.DataFrame:
@@ -97,17 +75,13 @@ def pareto(
     for value in values:
         raw.setdefault("constraints", {})[limit] = float(value)
         at = validate_scenario(raw)
-        result = (
-            solve_fleet(at, backend)
-            if at.fleet is not None
-            else solve(at, backend=backend, runner_ups=False)
-        )
+        result = solve(at, backend=backend, runner_ups=False)
         rows.append(
             {
                 limit: float(value),
                 "status": result.status.value,
                 "total_per_day": result.objective_per_day,
-                "deployment": _summary(result),
+                "deployment": result.summary(),
             }
         )
     table = pd.DataFrame(rows)

@@ -49,7 +49,7 @@ from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError, ScenarioError
 from deploycost.files import atomic_open, atomic_write, io_error
 from deploycost.memory import memory_budget_bytes
-from deploycost.optimize.fleet_solve import solve_fleet
+from deploycost.optimize.result import FleetPlan, Plan
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import (
     DeploymentSpec,
@@ -426,20 +426,20 @@ class FleetChoice:
     pools: dict[str, str]
 
     @classmethod
-    def of(cls, result) -> FleetChoice:
+    def of(cls, plan: FleetPlan) -> FleetChoice:
         models: dict[str, list[str]] = {}
-        for r in result.shares.itertuples():
+        for r in plan.shares.itertuples():
             share = "standby" if r.mode < 0 else f"{r.share:.1%}"
             models.setdefault(r.model, []).append(f"{share} {r.instance} {r.precision}")
         pools: dict[str, list[str]] = {}
-        for (pool, inst, plan), g in result.counts.groupby(["pool", "instance", "plan"]):
+        for (pool, inst, bought), g in plan.counts.groupby(["pool", "instance", "plan"]):
             lo, hi = int(g.instances.min()), int(g.instances.max())
-            span = f"{hi}" if lo == hi or plan in COMMITTED_PLANS else f"<={hi}"
-            pools.setdefault(pool, []).append(f"{span} x {inst} {plan}")
+            span = f"{hi}" if lo == hi or bought in COMMITTED_PLANS else f"<={hi}"
+            pools.setdefault(pool, []).append(f"{span} x {inst} {bought}")
         return cls(
-            str(result.fusion),
-            str(result.automation),
-            dict(result.data_tiers),
+            str(plan.fusion),
+            str(plan.automation),
+            dict(plan.data_tiers),
             {m: " + ".join(v) for m, v in models.items()},
             {p: ", ".join(v) for p, v in pools.items()},
         )
@@ -489,23 +489,25 @@ class PointResult:
     q: list | None = None  # a fleet's (6, P) component quantities
 
 
+def decision_of(plan: Plan) -> DeploymentSpec | FleetChoice:
+    """What tells two optima apart: a deployment itself, or a fleet's choices."""
+    return FleetChoice.of(plan) if isinstance(plan, FleetPlan) else plan.deployment
+
+
 def solve_point(scn: Scenario, prices: np.ndarray, backend: str) -> PointResult:
     """One full solve at one price vector (module level: Dask ships it to workers)."""
-    if scn.fleet is not None:
-        fleet = solve_fleet(scn, backend, prices=build_prices(scn).with_values(prices))
-        if not fleet.ok:
-            return PointResult(fleet.status.value, None, None)
-        return PointResult(
-            fleet.status.value,
-            FleetChoice.of(fleet).as_dict(),
-            fleet.objective_per_day,
-            fleet.component_quantities.tolist(),
-        )
     result = solve(
         scn, backend=backend, runner_ups=False, prices=build_prices(scn).with_values(prices)
     )
-    spec = result.deployment.model_dump(mode="json") if result.deployment else None
-    return PointResult(result.status.value, spec, result.objective_per_day)
+    if not result.ok:
+        return PointResult(result.status.value, None, None)
+    decision = decision_of(result.plan)
+    if isinstance(decision, FleetChoice):
+        spec = decision.as_dict()
+        q = result.plan.component_quantities.tolist()
+    else:
+        spec, q = decision.model_dump(mode="json"), None
+    return PointResult(result.status.value, spec, result.objective_per_day, q)
 
 
 class Store:

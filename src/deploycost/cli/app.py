@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from deploycost.cli.simulate import simulate_command
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
 from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.optimize.result import DeploymentPlan, FleetPlan
 from deploycost.optimize.solve import CHOICE_COLUMNS
 from deploycost.optimize.solve import solve as run_solve
 from deploycost.optimize.solvers import BACKENDS, SolverOptions, Status
@@ -290,9 +292,9 @@ def diff_command(
         with _progress("solving for the recommended deployment"):
             result = run_solve(scn, backend=str(backend), runner_ups=False)
         if not result.ok:
-            _print_solve(result, scn)
+            print_result(result, scn)
             _exit_unless_found(result)
-        after = result.deployment
+        after = result.plan.deployment
     with _progress("costing and checking both deployments"):
         change = diff(scn, before, after)
     if as_json:
@@ -391,13 +393,7 @@ def export_command(
         for line in checked.rounds:
             err.print(f"verify: {line}", markup=False, highlight=False)
     _stop_unless_found(result, scn)
-    if scn.fleet is not None:
-        from deploycost.outputs.fleet_export import write_fleet_export
-
-        written = write_fleet_export(scn, result, out_dir, force, verification)
-    else:
-        written = write_export(scn, result, out_dir, force, verification)
-    for path in written:
+    for path in write_export(scn, result, out_dir, force, verification):
         out.print(str(path), markup=False, highlight=False)
 
 
@@ -441,22 +437,19 @@ def report_command(
     table = None if sweep is None else load_sweep_results(sweep, scn)
     result, verified = _optimum(scn, backend, verify)
     _stop_unless_found(result, scn)
-    if scn.fleet is not None:  # no cost frontier: a fleet solve per point takes a minute
-        from deploycost.outputs.fleet_report import build_fleet_report
-
-        with _progress("sensitivity for the report (tornado)"):
-            torn = tornado(scn, swing, backend)
-        report = build_fleet_report(scn, result, table, torn, swing, verified)
-    else:
+    frontier = compared = None
+    if isinstance(result.plan, DeploymentPlan):  # a fleet: no frontier, a fleet solve a point
         with _progress("sensitivity for the report (tornado, cost frontier)"):
             torn = tornado(scn, swing, backend)
             frontier = pareto(scn, "e2e_latency_ms", backend=backend)
-        compared = None
         if scn.baseline_deployment is not None:
             from deploycost.analysis.diff import diff
 
-            compared = diff(scn, scn.baseline_deployment, result.deployment)
-        report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
+            compared = diff(scn, scn.baseline_deployment, result.plan.deployment)
+    else:
+        with _progress("sensitivity for the report (tornado)"):
+            torn = tornado(scn, swing, backend)
+    report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)
 
@@ -653,20 +646,42 @@ def _json_head(result, scn: Scenario) -> dict:
     }
 
 
-def _solve_json(result, scn: Scenario) -> dict:
+def solve_json(result, scn: Scenario) -> dict:
+    """A solve result as JSON: the common figures, then the plan's own (``plan_json``)."""
     return {
         **_json_head(result, scn),
-        "explanation": result.explanation,
+        "explanation": list(result.explanation),
         "binding": result.binding,
-        "deployment": result.deployment.model_dump() if result.deployment else None,
-        "models": _records(result.models),
+        **plan_json(result.plan),
         "components": _records(result.components),
+        "limits": _records(limits_table(result.limits)),
         "runner_ups": _records(result.runner_ups),
         "llm": _records(result.llm),
-        "estimates": result.estimates,
-        "defaults": result.defaults,
+        "estimates": list(result.estimates),
+        "defaults": list(result.defaults),
         "timings_s": result.timings,
         "size": result.size,
+    }
+
+
+def plan_json(plan) -> dict:
+    """A deployment's choices and per-model table, or a fleet's shares, counts per plan and
+    hour, artifacts, costs, advice and audit."""
+    if plan is None:
+        return {"deployment": None, "models": []}
+    if isinstance(plan, DeploymentPlan):
+        return {"deployment": plan.deployment.model_dump(), "models": _records(plan.models)}
+    return {
+        "fusion": plan.fusion,
+        "automation": plan.automation,
+        "data_tiers": plan.data_tiers,
+        "shares": _records(plan.shares.drop(columns="mode", errors="ignore")),
+        "instances": _records(plan.counts.drop(columns="column", errors="ignore")),
+        "artifacts": _records(plan.artifacts),
+        "costs": _records(plan.costs),
+        "commitments": list(plan.commitments),
+        "warnings": list(plan.audit.warnings) if plan.audit else [],
+        "audit_checks": plan.audit.checks if plan.audit else 0,
     }
 
 
@@ -710,92 +725,78 @@ def solve_command(
 ) -> None:
     """The cheapest deployment that meets every latency, throughput, quality and budget limit."""
     backend = str(backend)  # the choice as the plain name the solvers take
-    options = SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0, a gap outside [0, 1)
+    SolverOptions(time_limit, gap)  # refuses nan, inf, <= 0, a gap outside [0, 1)
     scn = _scenario(scenario)
-    if scn.fleet is not None:
-        from deploycost.optimize.fleet_solve import solve_fleet
-
-        checked = None
-        if verify:
-            checked, settings = _verified(scn, backend)
-            fleet = checked.result
-        else:
-            with _progress("solving the fleet"):
-                fleet = solve_fleet(scn, backend, options)
-        if runner_ups and fleet.ok:
-            fleet = _with_fleet_runner_ups(scn, fleet, backend, options)
-        if strict:
-            _refuse_estimates(fleet, scn)
-        if as_json:
-            payload = fleet_json(fleet, scn)
-            if checked is not None:
-                payload["verification"] = checked.document(settings)
-            sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-        else:
-            print_fleet(fleet, scn, wide)
-            if checked is not None:
-                _print_verification(checked)
-        _exit_unless_found(fleet)
-        return
-    verification = None
+    checked = None
     if verify:
         checked, settings = _verified(scn, backend)
-        result, verification = checked.result, checked.document(settings)
+        result = checked.result
+        if runner_ups:
+            result = _with_runner_ups(scn, result, backend, time_limit, gap)
     else:
-        result = run_solve(
-            scn, backend=backend, time_limit_s=time_limit, mip_gap=gap, runner_ups=runner_ups
-        )
+        result = _solved(scn, backend, time_limit, gap, runner_ups)
     if strict:
         _refuse_estimates(result, scn)
     if as_json:
-        payload = _solve_json(result, scn) | {"verification": verification}
+        payload = solve_json(result, scn)
+        payload["verification"] = None if checked is None else checked.document(settings)
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
-        _print_solve(result, scn, wide)
-        if verification is not None:
+        print_result(result, scn, wide)
+        if checked is not None:
             _print_verification(checked)
     _exit_unless_found(result)
 
 
-def _with_fleet_runner_ups(scn, fleet, backend, options):
-    """The fleet with its runner-ups, a progress bar on stderr (on a terminal) per solve."""
-    from dataclasses import replace
-
+def _solved(scn: Scenario, backend: str, time_limit, gap, runner_ups):
+    """The optimum, with a progress bar on stderr (on a terminal) per runner-up solve."""
     from rich.progress import Progress
 
-    from deploycost.optimize.fleet_alternatives import changes_of, fleet_runner_ups
-
     with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("runner-ups", total=len(changes_of(fleet)))
+        task = bar.add_task("solving", total=None)
 
         def step(text: str) -> None:
             bar.update(task, description=f"runner-up: {text}")
-            bar.advance(task)
 
-        return replace(fleet, runner_ups=fleet_runner_ups(scn, fleet, backend, options, step))
+        return run_solve(
+            scn,
+            backend=backend,
+            time_limit_s=time_limit,
+            mip_gap=gap,
+            runner_ups=runner_ups,
+            progress=step,
+        )
+
+
+def _with_runner_ups(scn: Scenario, result, backend: str, time_limit, gap):
+    """A verified optimum's runner-ups: the scenario solved again with them, kept when
+    verification left the optimum as it was (else they would be relative to another)."""
+    if not result.ok:
+        return result
+    again = _solved(scn, backend, time_limit, gap, True)
+    if again.ok and abs(again.objective_per_day - result.objective_per_day) < 1e-6 * max(
+        1.0, abs(result.objective_per_day)
+    ):
+        return replace(result, runner_ups=again.runner_ups)
+    return result
 
 
 VERIFY_REQUESTS = 50_000  # simulated requests per model-hour when verifying
 
 
 def _optimum(scn: Scenario, backend: str, verify: bool):
-    """(the optimum, ``(checked, settings)`` when verified by simulation, else None): a
-    fleet's with a fleet section."""
+    """(the optimum, ``(checked, settings)`` when verified by simulation, else None)."""
     if verify:
         checked, settings = _verified(scn, backend)
         return checked.result, (checked, settings)
-    if scn.fleet is not None:
-        from deploycost.optimize.fleet_solve import solve_fleet
-
-        with _progress("solving the fleet"):
-            return solve_fleet(scn, backend), None
-    return run_solve(scn, backend=backend, runner_ups=False), None
+    with _progress("solving"):
+        return run_solve(scn, backend=backend, runner_ups=False), None
 
 
 def _stop_unless_found(result, scn: Scenario) -> None:
     """Print why there is no optimum and exit 2 (infeasible) or 3 (stopped) when so."""
     if not result.ok:
-        (print_fleet if scn.fleet is not None else _print_solve)(result, scn)
+        print_result(result, scn)
         _exit_unless_found(result)
 
 
@@ -855,58 +856,75 @@ def _print_verification(checked) -> None:
         )
 
 
-def fleet_json(result, scn: Scenario) -> dict:
-    """A fleet result as JSON: shares, counts per plan and hour, costs, advice, audit."""
-    return {
-        **_json_head(result, scn),
-        "fusion": result.fusion,
-        "automation": result.automation,
-        "data_tiers": result.data_tiers,
-        "explanation": list(result.explanation),
-        "shares": _records(result.shares.drop(columns="mode", errors="ignore")),
-        "instances": _records(result.counts.drop(columns="column", errors="ignore")),
-        "artifacts": _records(result.artifacts),
-        "costs": _records(result.costs),
-        "commitments": list(result.commitments),
-        "warnings": list(result.audit.warnings) if result.audit else [],
-        "estimates": list(result.estimates),
-        "defaults": list(result.defaults),
-        "audit_checks": result.audit.checks if result.audit else 0,
-        "timings_s": result.timings,
-        "size": result.size,
-        "runner_ups": _records(result.runner_ups),
-    }
-
-
-def print_fleet(result, scn: Scenario, wide: bool = False) -> None:
-    cur = scn.currency
-    if not result.ok:
-        err.print(f"{result.status.value}:", style="bold red", end=" ")
-        err.print("no fleet meets every limit", markup=False)
+def print_result(result, scn: Scenario, wide: bool = False) -> None:
+    """A solve result in the terminal: why there is none, or the head line, the plan's own
+    tables (``_print_deployment``, ``_print_fleet``), the six components, the LLM figures,
+    what the answer rests on, the binding limits and the runner-ups."""
+    kind = "fleet" if isinstance(result.plan, FleetPlan) or scn.fleet is not None else "deployment"
+    if result.status == Status.INFEASIBLE:
+        err.print("infeasible:", style="bold red", end=" ")
+        err.print(f"no {kind} meets every limit", markup=False)
         for line in result.explanation:
             err.print(f"  - {line}", markup=False, highlight=False)
         return
+    if result.status == Status.NOT_SOLVED:
+        err.print("not solved:", style="bold red", end=" ")
+        err.print("; ".join(result.explanation), markup=False)
+        return
+    cur = scn.currency
+    plan = result.plan
     gap = "" if result.gap in (None, 0.0) else f", gap {result.gap:.3%}"
+    what = " fleet" if kind == "fleet" else ""
     out.print(
-        f"{scn.name}: {result.status.value} fleet ({result.backend}{gap}) - "
-        f"{result.objective_per_day:,.2f} {cur}/day, {_in_period(result.objective_per_day, scn)};"
-        f" fusion {result.fusion!r}, automation {result.automation!r}",
+        f"{scn.name}: {result.status.value}{what} ({result.backend}{gap}) - "
+        f"{result.objective_per_day:,.2f} {cur}/day, "
+        f"{_in_period(result.objective_per_day, scn)}; fusion "
+        f"{plan.fusion!r}, automation {plan.automation!r}",
         markup=False,
         highlight=False,
     )
-    shares = result.shares
-    shown = fleet_load_table(result)
+    for line in result.explanation:
+        out.print(f"warning: {line}", style="yellow", markup=False)
+    if isinstance(plan, FleetPlan):
+        _print_fleet(plan, cur, wide)
+    else:
+        print_table(_table(models_table(plan.models, cur, wide), "deployment per model"), wide)
+    if plan.data_tiers:
+        out.print(
+            "data tiers: " + ", ".join(f"{k} -> {v}" for k, v in plan.data_tiers.items()),
+            markup=False,
+            highlight=False,
+        )
+    components = result.components.rename(
+        columns={"per_day": f"{cur}/day", "per_month": f"{cur}/month", "per_year": f"{cur}/year"}
+    )
+    out.print(_table(components, "six-component breakdown"))
+    if len(result.llm):
+        llm = llm_table(result.llm, cur)
+        if not wide:
+            llm = llm.drop(columns=["M tokens/d in, out", f"{cur} / 1k queries"])
+        print_table(_table(llm, "LLM serving (tokens)"), wide)
+    _print_rests_on(result)
+    if result.binding:
+        out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
+    title = "runner-ups (the whole fleet re-solved)" if kind == "fleet" else "runner-ups"
+    _print_runner_ups(result.runner_ups, cur, title)
+
+
+def _print_fleet(plan: FleetPlan, cur: str, wide: bool) -> None:
+    """A fleet's load per model, instances per pool, type and plan, cost per plan, the
+    commitment advice and the audit's warnings."""
+    shares = plan.shares
+    shown = fleet_load_table(plan)
     if not wide and (shares.pool == shares.model).all():  # a pool per model: said once
         shown = shown.drop(columns=["pool"])
     print_table(_table(shown, "load per model"), wide)
-    out.print(_table(fleet_plan_table(result), "instances per pool, type and plan"))
-    out.print(_table(result.costs.rename(columns={"per_day": f"{cur}/day"}), "cost per day"))
-    for line in result.commitments:
+    out.print(_table(fleet_plan_table(plan), "instances per pool, type and plan"))
+    out.print(_table(plan.costs.rename(columns={"per_day": f"{cur}/day"}), "cost per day"))
+    for line in plan.commitments:
         out.print(line, markup=False, highlight=False)
-    for line in result.audit.warnings if result.audit else ():
+    for line in plan.audit.warnings if plan.audit else ():
         out.print(f"warning: {line}", style="yellow", markup=False)
-    _print_runner_ups(result.runner_ups, cur, "runner-ups (the whole fleet re-solved)")
-    _print_rests_on(result)
 
 
 def _refuse_estimates(result, scn: Scenario) -> None:
@@ -999,52 +1017,6 @@ def models_table(models: pd.DataFrame, cur: str, wide: bool = False) -> pd.DataF
             f"{cur}/day": per_day,
         }
     )
-
-
-def _print_solve(result, scn: Scenario, wide: bool = False) -> None:
-    cur = scn.currency
-    if result.status == Status.INFEASIBLE:
-        err.print("infeasible:", style="bold red", end=" ")
-        err.print("no deployment meets every limit", markup=False)
-        for line in result.explanation:
-            err.print(f"  - {line}", markup=False, highlight=False)
-        return
-    if result.status == Status.NOT_SOLVED:
-        err.print("not solved:", style="bold red", end=" ")
-        err.print("; ".join(result.explanation), markup=False)
-        return
-    gap = "" if result.gap in (None, 0.0) else f", gap {result.gap:.3%}"
-    out.print(
-        f"{scn.name}: {result.status.value} ({result.backend}{gap}) - "
-        f"{result.objective_per_day:,.2f} {cur}/day, "
-        f"{_in_period(result.objective_per_day, scn)}; fusion "
-        f"{result.deployment.fusion!r}, automation {result.deployment.automation!r}",
-        markup=False,
-        highlight=False,
-    )
-    for line in result.explanation:
-        out.print(f"warning: {line}", style="yellow", markup=False)
-    print_table(_table(models_table(result.models, cur, wide), "deployment per model"), wide)
-    if result.deployment.data_tiers:
-        out.print(
-            "data tiers: "
-            + ", ".join(f"{k} -> {v}" for k, v in result.deployment.data_tiers.items()),
-            markup=False,
-            highlight=False,
-        )
-    components = result.components.rename(
-        columns={"per_day": f"{cur}/day", "per_month": f"{cur}/month", "per_year": f"{cur}/year"}
-    )
-    out.print(_table(components, "six-component breakdown"))
-    if len(result.llm):
-        llm = llm_table(result.llm, cur)
-        if not wide:
-            llm = llm.drop(columns=["M tokens/d in, out", f"{cur} / 1M in", f"{cur} / 1M out"])
-        print_table(_table(llm, "LLM serving (tokens)"), wide)
-    _print_rests_on(result)
-    if result.binding:
-        out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
-    _print_runner_ups(result.runner_ups, cur, "runner-ups")
 
 
 def _print_runner_ups(ups: pd.DataFrame, cur: str, title: str) -> None:

@@ -15,7 +15,6 @@ from rich.progress import Progress
 
 from deploycost.cli.common import _records, _scenario, _table, err, out, print_table
 from deploycost.errors import ScenarioError
-from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
 from deploycost.simulate import DISTRIBUTIONS, POLICIES
@@ -72,8 +71,8 @@ def simulate_command(
     simulated p99 beside the analytic one and the SLO. Dispatch, batch delay and service
     variability default to the scenario's options, the same the analytic model uses."""
     # the simulator (and numba) load only when a simulation runs
-    from deploycost.simulate.fleet import simulate_fleet
     from deploycost.simulate.run import Settings, simulate_deployment
+    from deploycost.simulate.verify import simulate_plan
 
     scn = _scenario(scenario)
     settings = Settings.of(
@@ -89,25 +88,24 @@ def simulate_command(
         scale_up_lag_min=scale_up_lag_min,
     )
     settings.check()
-    if scn.fleet is not None:
-        if deployment is not None or trace is not None:
-            raise ScenarioError(
-                [
-                    "a fleet is simulated as solved, per day type: --deployment and --trace "
-                    "are for scenarios without a fleet section"
-                ],
-                "simulate",
-            )
-        fleet = solve_fleet(scn).raise_for_status()
-        steps = None
-        run = partial(simulate_fleet, scn, fleet, settings)
-    else:
-        if deployment is not None:
-            spec = load_deployment(scn, deployment)
-        else:
-            spec = solve(scn, runner_ups=False).raise_for_status().deployment
-        steps = None if trace else len(spec.models) * (25 if settings.hours == "all" else 1)
+    if scn.fleet is not None and (deployment is not None or trace is not None):
+        raise ScenarioError(
+            [
+                "a fleet is simulated as solved, per day type: --deployment and --trace "
+                "are for scenarios without a fleet section"
+            ],
+            "simulate",
+        )
+    if deployment is not None:
+        spec = load_deployment(scn, deployment)
         run = partial(simulate_deployment, scn, spec, settings)
+    else:
+        plan = solve(scn, runner_ups=False).raise_for_status().plan
+        spec = getattr(plan, "deployment", None)
+        run = partial(simulate_plan, scn, plan, settings)
+    steps = None
+    if spec is not None and not trace:  # a fleet's hours are not known before it runs
+        steps = len(spec.models) * (25 if settings.hours == "all" else 1)
     if sys.stderr.isatty() and not as_json:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("simulating", total=steps)

@@ -19,15 +19,16 @@ import pandas as pd
 from deploycost.cost.model import CostModel
 from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import build_fleet
-from deploycost.optimize.fleet_solve import FleetResult, decode, solve_formulation
+from deploycost.optimize.fleet_solve import decode, solve_formulation
+from deploycost.optimize.result import FleetPlan, SolveResult
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.capacity import fleet_options
 
 
-def changes_of(result: FleetResult) -> list[tuple[str, str, str]]:
+def changes_of(plan: FleetPlan) -> list[tuple[str, str, str]]:
     """(model, what, value) of every runner-up asked for: the model's instance types in
     order of share, then its precisions."""
-    serving = result.shares[result.shares["mode"] >= 0]
+    serving = plan.shares[plan.shares["mode"] >= 0]
     out = []
     for model, mine in serving.groupby("model", sort=False):
         mine = mine.sort_values("share", ascending=False, kind="stable")
@@ -38,7 +39,7 @@ def changes_of(result: FleetResult) -> list[tuple[str, str, str]]:
 
 def fleet_runner_ups(
     scn,
-    result: FleetResult,
+    result: SolveResult,
     backend: str = "scipy-highs",
     options: SolverOptions | None = None,
     step: Callable[[str], None] | None = None,
@@ -50,10 +51,10 @@ def fleet_runner_ups(
         raise DeployCostError("runner-ups need a solved fleet")
     options = options or SolverOptions()
     solver = get_backend(backend)
-    cost = CostModel(scn, result.prices)
+    cost = CostModel(scn, result.plan.prices)
     fleet = fleet_options(cost)
     rows = []
-    for model, what, value in changes_of(result):
+    for model, what, value in changes_of(result.plan):
         if step is not None:
             step(f"{model} without {value}")
         modes = fleet.modes
@@ -69,7 +70,7 @@ def fleet_runner_ups(
                 out = None
         if out is not None and out.x is not None:
             found = decode(form, out.x, out.status, backend, out.gap)
-            text = describe_load(found, model)
+            text = describe_load(found.plan, model)
             extra = float(found.objective_per_day - result.objective_per_day)
             if found.status != Status.OPTIMAL:
                 status = f" (not proven optimal, gap {found.gap})"
@@ -86,12 +87,12 @@ def fleet_runner_ups(
     return pd.DataFrame(rows, columns=["model", "change", "alternative", "extra_per_day"])
 
 
-def describe_load(result: FleetResult, model: str) -> str:
+def describe_load(plan: FleetPlan, model: str) -> str:
     """Where ``model`` runs in ``result``: 'g6.xlarge int8 70 % + g5.xlarge int8 30 %', or
     'dropped (fusion ...)' when the fleet's fusion configuration leaves it out."""
-    mine = result.shares[(result.shares.model == model) & (result.shares["mode"] >= 0)]
+    mine = plan.shares[(plan.shares.model == model) & (plan.shares["mode"] >= 0)]
     if mine.empty:
-        return f"dropped (fusion {result.fusion})"
+        return f"dropped (fusion {plan.fusion})"
     mine = mine.sort_values("share", ascending=False, kind="stable")
     return " + ".join(
         f"{r.instance} {r.precision} {100 * r.share:.0f} %" for r in mine.itertuples()

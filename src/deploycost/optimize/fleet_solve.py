@@ -12,7 +12,7 @@ prices; the solver's objective must match that cost.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,13 +23,26 @@ from deploycost.cost.prices import PriceVector, payers, plan_price_name, priced_
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import (
-    DayTable,
     FleetFormulation,
     build_fleet,
     fit_together,
     shown_plans,
 )
-from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, get_backend
+from deploycost.optimize.result import (
+    FleetAudit,
+    FleetPlan,
+    SolveResult,
+    components_table,
+    stopped_early,
+)
+from deploycost.optimize.solvers import (
+    SolverOptions,
+    SolverOutput,
+    Status,
+    capabilities,
+    fleet_backends,
+    get_backend,
+)
 from deploycost.options.capacity import fleet_options, slices_per_node
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.assumptions import rows_estimates, service_estimates, stated_defaults
@@ -40,100 +53,30 @@ TERM = {"reserved_1yr": "a year", "reserved_3yr": "three years"}
 AUDIT_REL_TOL = 1e-6
 
 
-@dataclass(frozen=True)
-class FleetAudit:
-    problems: tuple[str, ...]
-    cost_per_day: float  # recomputed from counts x prices, artifacts, fusion, people, data
-    checks: int  # how many figures were compared
-    warnings: tuple[str, ...] = ()  # off-peak latency the sizing does not cover
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass(frozen=True)
-class FleetResult:
-    """A solved fleet: per model its shares over instance types, per pool and type the
-    instances per plan, day type and hour, the cost per day by what is bought."""
-
-    status: Status
-    backend: str
-    currency: str
-    objective_per_day: float | None = None
-    gap: float | None = None
-    fusion: str | None = None
-    automation: str | None = None
-    data_tiers: dict[str, str] = field(default_factory=dict)
-    artifacts: pd.DataFrame = field(default_factory=pd.DataFrame)
-    shares: pd.DataFrame = field(default_factory=pd.DataFrame)
-    counts: pd.DataFrame = field(default_factory=pd.DataFrame)
-    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    commitments: tuple[str, ...] = ()
-    audit: FleetAudit | None = None
-    explanation: tuple[str, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    size: dict[str, int] = field(default_factory=dict)
-    estimates: tuple[str, ...] = ()  # what the fleet rests on that is not a measurement
-    defaults: tuple[str, ...] = ()  # inputs left to a default that move the answer
-    solution: np.ndarray | None = None
-    # (6, P) quantities per day of the fleet, per cost component: cost = q @ prices
-    component_quantities: np.ndarray | None = None
-    prices: PriceVector | None = None  # the prices it was solved at
-    days: DayTable | None = None  # the day types and hours it was sized for
-    # per model and change, the next best fleet's extra cost (``fleet_alternatives``)
-    runner_ups: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
-
-    def catalog_rows(self) -> dict[str, list[str]]:
-        """Per catalog table, the rows the fleet uses (its instance types, artifact and
-        data tiers, precisions, file compressions), sorted."""
-        art = self.artifacts
-        return {
-            "hardware": sorted(set(self.counts.instance)),
-            "storage": sorted(set(art.tier) | set(self.data_tiers.values())),
-            "precision": sorted(set(art.precision)),
-            "compression": sorted(set(art.compression)),
-        }
-
-    def paid_prices(self) -> np.ndarray:
-        """Indices into ``prices`` of the prices the fleet pays (a quantity above zero)."""
-        return np.nonzero(self.component_quantities.sum(axis=0))[0]
-
-    def raise_for_status(self) -> FleetResult:
-        if not self.ok:
-            raise DeployCostError(
-                f"no fleet found ({self.status.value}):\n"
-                + "\n".join(f"  - {line}" for line in self.explanation)
-            )
-        return self
-
-
 def solve_fleet(
     scenario,
     backend: str = "scipy-highs",
     options: SolverOptions | None = None,
     prices: PriceVector | None = None,
-) -> FleetResult:
-    """Cheapest fleet for a scenario with a ``fleet`` section."""
+) -> SolveResult:
+    """Cheapest fleet for a scenario with a ``fleet`` section (``optimize.solve.solve``
+    comes here for one)."""
     scn = as_scenario(scenario)
     if scn.fleet is None:
         raise DeployCostError("the scenario has no 'fleet' section: use solve")
-    if backend == "exhaustive":
-        raise DeployCostError(
-            "backend 'exhaustive' does not enumerate fleets (continuous load shares); "
-            "use scipy-highs or pulp-cbc"
-        )
     solver = get_backend(backend)
+    can = capabilities(backend)
+    if not can.fleets:
+        raise DeployCostError(
+            f"backend {backend!r} does not solve fleets ({can.why_not}); "
+            f"use {' or '.join(fleet_backends())}"
+        )
     options = options or SolverOptions()
     t0 = time.perf_counter()
     cost = CostModel(scn, prices)
     fleet = fleet_options(cost)
     if fleet.missing:  # a model no instance serves within its limits: nothing to build
-        return FleetResult(
+        return SolveResult(
             Status.INFEASIBLE,
             backend,
             scn.currency,
@@ -160,7 +103,7 @@ def solve_fleet(
             if out.status == Status.INFEASIBLE
             else [f"the solver stopped before finding a fleet: {out.message}"]
         )
-        return FleetResult(
+        return SolveResult(
             out.status, backend, scn.currency, explanation=tuple(why), timings=timings, size=size
         )
     result = decode(form, out.x, out.status, backend, out.gap)
@@ -172,16 +115,15 @@ def solve_fleet(
             "internal error: the solver's fleet fails the independent audit: "
             + "; ".join(audit_report.problems[:5])
         )
-    return FleetResult(
-        **{
-            **result.__dict__,
-            "audit": audit_report,
-            "timings": timings,
-            "size": size,
-            "estimates": tuple(fleet_estimates(scn, result)),
-            "defaults": tuple(stated_defaults(scn)),
-        }
+    return replace(
+        result,
+        plan=replace(result.plan, audit=audit_report),
+        timings=timings,
+        size=size,
+        estimates=tuple(fleet_estimates(scn, result.plan)),
+        defaults=tuple(stated_defaults(scn)),
     )
+    return result
 
 
 def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
@@ -196,10 +138,10 @@ def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
     return out
 
 
-def fleet_estimates(scn, result: FleetResult) -> list[str]:
+def fleet_estimates(scn, plan: FleetPlan) -> list[str]:
     """The estimates a fleet rests on: service times of the types that carry load, then
     the catalog rows it uses (see ``scenario.assumptions``)."""
-    serving = result.shares[result.shares["mode"] >= 0]
+    serving = plan.shares[plan.shares["mode"] >= 0]
     choices = [
         (
             model,
@@ -212,10 +154,10 @@ def fleet_estimates(scn, result: FleetResult) -> list[str]:
             zip(serving.model, serving.instance, serving.precision, strict=True)
         )
     ]
-    art = result.artifacts
+    art = plan.artifacts
     served = dict(zip(art.model, art.precision, strict=True))
     stored = set(zip(art.precision, art.compression, strict=True))
-    used = result.catalog_rows()
+    used = plan.catalog_rows()
     return service_estimates(scn, choices) + rows_estimates(scn, used, served, stored)
 
 
@@ -310,7 +252,7 @@ def _without(form: FleetFormulation, prefix: str, words: str, rows, out) -> str:
 
 def decode(
     form: FleetFormulation, x: np.ndarray, status: Status, backend: str, gap: float | None
-) -> FleetResult:
+) -> SolveResult:
     cost, space, fleet = form.cost, form.cost.space, form.fleet
     x = np.asarray(x, float)
     zj = int(np.argmax(x[form.z]))
@@ -376,12 +318,7 @@ def decode(
                 lines.append((f"  {plan}", float(paid[plan_of == plan].sum())))
     costs = pd.DataFrame(lines, columns=["line", "per_day"])
     costs.loc[len(costs)] = ("total", float(per_component.sum()))  # plan lines are in compute
-    return FleetResult(
-        status=status,
-        backend=backend,
-        currency=cost.scn.currency,
-        objective_per_day=float(c @ x),
-        gap=gap,
+    plan = FleetPlan(
         fusion=space.fusions[f],
         automation=space.automation[a],
         data_tiers={
@@ -393,10 +330,20 @@ def decode(
         counts=counts,
         costs=costs,
         commitments=tuple(commitment_advice(form, counts, shares)),
-        solution=x,
         component_quantities=q,
         prices=prices,
         days=form.days,
+    )
+    return SolveResult(
+        status=status,
+        backend=backend,
+        currency=cost.scn.currency,
+        objective_per_day=float(c @ x),
+        gap=gap,
+        plan=plan,
+        components=components_table(dict(zip(COMPONENTS, per_component.tolist(), strict=True))),
+        explanation=stopped_early(status, gap),
+        solution=x,
     )
 
 
@@ -461,16 +408,18 @@ def commitment_advice(form: FleetFormulation, counts: pd.DataFrame, shares) -> l
     return out
 
 
-def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
-    """Check the decoded fleet against the scenario (see the module docstring)."""
+def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
+    """Check the decoded fleet (``result.plan``) against the scenario (see the module
+    docstring)."""
+    plan, objective_per_day = result.plan, result.objective_per_day
     scn, space, fleet, days = form.cost.scn, form.cost.space, form.fleet, form.days
     problems: list[str] = []
     checks = 0
-    shares = result.shares[result.shares["mode"] >= 0]  # standby rows carry no load
+    shares = plan.shares[plan.shares["mode"] >= 0]  # standby rows carry no load
     units = fleet.units
     unit_of_row = fleet.modes.unit.to_numpy()[shares["mode"].to_numpy()]
     totals = np.bincount(unit_of_row, weights=shares.share.to_numpy(), minlength=len(units.model))
-    chosen = np.array([space.fusions[f] == result.fusion for f in units.fusion])
+    chosen = np.array([space.fusions[f] == plan.fusion for f in units.fusion])
     for u in np.nonzero(chosen & (np.abs(totals - 1.0) > 1e-6))[0]:
         problems.append(f"{space.models[units.model[u]]}: shares sum to {totals[u]:.6g}, not 1")
     checks += int(chosen.sum())
@@ -482,7 +431,7 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
         low = per_type < scn.fleet.min_share - 1e-6
         problems += [f"{m} on {h}: below min_share" for m, h in per_type.index[low]]
     keep = 1.0 - scn.fleet.spot_interruption_fraction
-    counts = result.counts
+    counts = plan.counts
     need = required_instances(form, shares)
     slices = slices_per_node(form.cost)
     slow: dict = {}
@@ -505,13 +454,13 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
                 where = (pool, inst, day, t)
                 _audit_p99(form, shares, where, days.qps[d, t], offered, node, problems, slow)
     _audit_memory(form, shares, problems)
-    checks += _audit_quotas(form, result, problems)
-    checks += _audit_e2e(form, result.fusion, shares, problems)
-    cost = _recomputed_cost(form, result)
+    checks += _audit_quotas(form, plan, problems)
+    checks += _audit_e2e(form, plan.fusion, shares, problems)
+    cost = _recomputed_cost(form, plan, result.solution)
     checks += 1
-    if abs(cost - result.objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
+    if abs(cost - objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
         problems.append(
-            f"cost per day recomputed {cost:.6f}, the solver reports {result.objective_per_day:.6f}"
+            f"cost per day recomputed {cost:.6f}, the solver reports {objective_per_day:.6f}"
         )
     warnings = tuple(
         f"{model} on {inst}: batch {batch} fills slowly at low traffic; p99 reaches "
@@ -522,14 +471,14 @@ def audit_fleet(form: FleetFormulation, result: FleetResult) -> FleetAudit:
     return FleetAudit(tuple(problems), cost, checks, warnings)
 
 
-def _audit_quotas(form: FleetFormulation, result: FleetResult, problems: list[str]) -> int:
+def _audit_quotas(form: FleetFormulation, plan: FleetPlan, problems: list[str]) -> int:
     """Instances of each type with a quota at every hour of every day type, over every pool
     and plan (a partition row's nodes count as its parent type's), plus the fusion layer's
     replicas of the chosen configuration on that type."""
     scn, days = form.cost.scn, form.days.names
-    counts = result.counts
+    counts = plan.counts
     node = np.array(payers(scn, counts.instance), object)
-    fusion = next(f for f in scn.fusion_configs if f.name == result.fusion)
+    fusion = next(f for f in scn.fusion_configs if f.name == plan.fusion)
     checks = 0
     for name, quota in scn.constraints.quotas.items():
         layer = fusion.replicas if fusion.instance == name else 0
@@ -617,12 +566,12 @@ def _audit_memory(form, shares, problems) -> None:
             )
 
 
-def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
+def _recomputed_cost(form: FleetFormulation, plan: FleetPlan, x: np.ndarray) -> float:
     """Counts x plan prices x hours, from the scenario's day types, plus the artifacts,
     fusion, people and data priced from the price vector."""
     prices, days, scn = form.cost.prices, form.days, form.cost.scn
     total = 0.0
-    counts = result.counts
+    counts = plan.counts
     for r, node in zip(counts.itertuples(), payers(scn, counts.instance), strict=True):
         price = prices.values[prices.index(plan_price_name(r.plan, node))]
         if r.plan in COMMITTED_PLANS:
@@ -630,6 +579,5 @@ def _recomputed_cost(form: FleetFormulation, result: FleetResult) -> float:
         else:
             d = days.names.index(r.day_type)
             total += r.instances * price * 1.0 * days.days[d] / DAYS_PER_YEAR  # one hour
-    x = result.solution
     fixed = form.cols.by_price[: form.latency.start] @ prices.values
     return total + float(fixed @ x[: form.latency.start])

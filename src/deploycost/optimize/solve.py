@@ -7,8 +7,8 @@ exception calls ``result.raise_for_status()``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,22 @@ import pandas as pd
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, CostModel, Evaluation, evaluate
 from deploycost.cost.prices import PriceVector
-from deploycost.errors import DeployCostError
 from deploycost.optimize.audit import ModelFigures, audit
 from deploycost.optimize.explain import explain_infeasible, slack_report
+from deploycost.optimize.fleet_alternatives import fleet_runner_ups
+from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.formulation import Formulation, build
 from deploycost.optimize.layout import tighten_latency
-from deploycost.optimize.limits import LimitValue
+from deploycost.optimize.result import (
+    DeploymentPlan,
+    InfeasibleError,
+    NoSolutionError,
+    SolveResult,
+    components_table,
+    stopped_early,
+)
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
-from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
 from deploycost.scenario.assumptions import (
     catalog_estimates,
     service_estimates,
@@ -48,64 +55,6 @@ CHOICE_COLUMNS = [
     "slo_ms",
     "utilisation",
 ]
-
-
-class InfeasibleError(DeployCostError):
-    """No deployment meets every limit; the message says which limit and by how much."""
-
-
-class NoSolutionError(DeployCostError):
-    """The solver stopped (time limit) before finding any deployment."""
-
-
-@dataclass(frozen=True)
-class SolveResult:
-    status: Status
-    backend: str
-    currency: str
-    objective_per_day: float | None = None
-    gap: float | None = None
-    deployment: DeploymentSpec | None = None
-    models: pd.DataFrame = field(default_factory=pd.DataFrame)
-    components: pd.DataFrame = field(default_factory=pd.DataFrame)
-    limits: tuple[LimitValue, ...] = ()
-    runner_ups: pd.DataFrame = field(default_factory=pd.DataFrame)
-    explanation: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    size: dict[str, int] = field(default_factory=dict)
-    evaluation: Evaluation | None = None  # the chosen deployment's ledger
-    solution: np.ndarray | None = None  # the MILP column values (stage budgets tightened)
-    llm: pd.DataFrame = field(default_factory=pd.DataFrame)  # LLM models in token terms
-    estimates: list[str] = field(default_factory=list)  # what rests on estimates, per model
-    defaults: list[str] = field(default_factory=list)  # inputs left to a default that matter
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
-
-    @property
-    def binding(self) -> list[str]:
-        """Names of the limits the chosen deployment meets with no slack."""
-        return [limit.name for limit in self.limits if limit.binding]
-
-    def limit(self, name: str) -> LimitValue:
-        """The limit called ``name`` (``quota_max[g6.xlarge]``, ``budget_max``, ...)."""
-        for limit in self.limits:
-            if limit.name == name:
-                return limit
-        raise KeyError(f"no limit {name!r}; limits: {', '.join(x.name for x in self.limits)}")
-
-    def raise_for_status(self) -> SolveResult:
-        if self.status == Status.INFEASIBLE:
-            raise InfeasibleError(
-                "no deployment meets every limit:\n"
-                + "\n".join(f"  - {line}" for line in self.explanation)
-            )
-        if self.status == Status.NOT_SOLVED:
-            raise NoSolutionError(
-                "the solver stopped before finding a deployment: " + "; ".join(self.explanation)
-            )
-        return self
 
 
 def _decode(form: Formulation, x: np.ndarray) -> tuple[DeploymentSpec, np.ndarray]:
@@ -235,15 +184,7 @@ def _model_table(
     )
     models = models.join(per_model, on="model").fillna(0.0)
     totals = result.components().iloc[0]
-    components = pd.DataFrame(
-        {
-            "component": [*COMPONENTS, "total"],
-            "per_day": [float(totals[c]) for c in (*COMPONENTS, "total")],
-        }
-    )
-    components["per_month"] = components.per_day * DAYS_PER_MONTH
-    components["per_year"] = components.per_day * DAYS_PER_YEAR
-    return models, components
+    return models, components_table({c: float(totals[c]) for c in COMPONENTS})
 
 
 def _runner_ups(
@@ -295,17 +236,41 @@ def solve(
     mip_gap: float = 0.0,
     runner_ups: bool | None = None,
     prices: PriceVector | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> SolveResult:
-    """Cheapest deployment of ``scn`` (a path, a mapping or a ``Scenario``) meeting every
-    limit, audited; never raises for infeasibility (see ``SolveResult.raise_for_status``)."""
+    """Cheapest plan for ``scn`` (a path, a mapping or a ``Scenario``) meeting every limit,
+    audited: a fleet when the scenario has a ``fleet`` section, else a deployment. Never
+    raises for infeasibility (see ``SolveResult.raise_for_status``).
+
+    ``runner_ups``: per model the best answer without its instance type or precision (on by
+    default up to 20 models; off by default for a fleet, where each is a fleet solve);
+    ``progress`` is called with a short text before each runner-up solve."""
     scn = as_scenario(scn)
-    if scn.fleet is not None:
-        raise DeployCostError(
-            f"scenario {scn.name!r} has a 'fleet' section: `deploycost solve` (or "
-            "deploycost.solve_fleet) optimises fleets; this command does not support fleets yet"
-        )
-    solver = get_backend(backend)
     options = SolverOptions(time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if scn.fleet is not None:
+        return _solve_fleet(scn, backend, options, prices, bool(runner_ups), progress)
+    return _solve_deployment(scn, backend, options, runner_ups, prices)
+
+
+def _solve_fleet(scn, backend, options, prices, runner_ups, progress) -> SolveResult:
+    """The fleet's optimum and, when asked, its runner-ups (each a fleet solve)."""
+    result = solve_fleet(scn, backend, options, prices)
+    if not (runner_ups and result.ok):
+        return result
+    start = time.perf_counter()
+    alternatives = fleet_runner_ups(scn, result, backend, options, progress)
+    timings = {**result.timings, "runner_ups_s": time.perf_counter() - start}
+    return replace(result, runner_ups=alternatives, timings=timings)
+
+
+def _solve_deployment(
+    scn: Scenario,
+    backend: str,
+    options: SolverOptions,
+    runner_ups: bool | None,
+    prices: PriceVector | None,
+) -> SolveResult:
+    solver = get_backend(backend)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     cost = CostModel(scn, prices)
@@ -331,7 +296,7 @@ def solve(
             Status.INFEASIBLE,
             backend,
             scn.currency,
-            explanation=explanation,
+            explanation=tuple(explanation),
             timings=timings,
             size=size,
         )
@@ -341,7 +306,7 @@ def solve(
             Status.NOT_SOLVED,
             backend,
             scn.currency,
-            explanation=[out.message or "no solution within the limits"],
+            explanation=(out.message or "no solution within the limits",),
             timings=timings,
             size=size,
         )
@@ -363,35 +328,31 @@ def solve(
     )
     timings["runner_ups_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - start
-    explanation = (
-        []
-        if out.status == Status.OPTIMAL
-        else [
-            f"stopped on a limit: relative gap {out.gap:.3%}"
-            if out.gap is not None
-            else "stopped on a limit: gap unknown"
-        ]
-    )
     return SolveResult(
         out.status,
         backend,
         scn.currency,
         out.objective,
         out.gap,
-        spec,
-        models,
-        components,
-        report.limits,
-        alternatives,
-        explanation,
-        timings,
-        size,
-        evaluation,
-        tighten_latency(form, out.x),
-        llm,
-        _estimates(form, chosen) + catalog_estimates(scn, spec),
-        stated_defaults(scn),
+        plan=DeploymentPlan(spec, models, evaluation),
+        components=components,
+        limits=report.limits,
+        runner_ups=alternatives,
+        explanation=stopped_early(out.status, out.gap),
+        timings=timings,
+        size=size,
+        solution=tighten_latency(form, out.x),
+        llm=llm,
+        estimates=tuple(_estimates(form, chosen) + catalog_estimates(scn, spec)),
+        defaults=tuple(stated_defaults(scn)),
     )
 
 
-__all__ = ["InfeasibleError", "NoSolutionError", "SolveResult", "slack_report", "solve"]
+__all__ = [
+    "DeploymentPlan",
+    "InfeasibleError",
+    "NoSolutionError",
+    "SolveResult",
+    "slack_report",
+    "solve",
+]

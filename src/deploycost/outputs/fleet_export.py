@@ -19,16 +19,14 @@ the first) is in ``k8s/schedules/<day type>/<name>.yaml``, to apply on those day
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
-from deploycost.errors import DeployCostError
 from deploycost.optimize.fleet import shown_plans
-from deploycost.optimize.fleet_solve import FleetResult, hourly_counts
-from deploycost.outputs.export import _clean, document_head, write_set
+from deploycost.optimize.fleet_solve import hourly_counts
+from deploycost.optimize.result import SolveResult
+from deploycost.outputs.document import check_exportable, clean, document_head
 from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
     PORT,
@@ -61,17 +59,15 @@ def _schedule(counts, day_types: list[str]) -> dict[str, list[int]]:
     return dict(zip(day_types, hourly_counts(counts, day_types).tolist(), strict=True))
 
 
-def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
-    if not result.ok:
-        raise DeployCostError(
-            f"nothing to export: the fleet solve ended {result.status.value}: "
-            + "; ".join(result.explanation)
-        )
-    day_types = result.days.names
-    counts, shares = result.counts, result.shares
+def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
+    """The export document of a solved fleet (see the module docstring)."""
+    check_exportable(result)
+    plan = result.plan
+    day_types = plan.days.names
+    counts, shares = plan.counts, plan.shares
     cat = scn.resolved_catalog
     models = {}
-    for art in result.artifacts.itertuples():
+    for art in plan.artifacts.itertuples():
         mine = shares[shares.model == art.model]
         models[art.model] = {
             "pool": str(mine.pool.iat[0]) if len(mine) else None,
@@ -105,22 +101,22 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         if isinstance(parent, str):  # instances are nodes of the parent, split in slices
             entry["partition_of"] = parent
             entry["slices_per_node"] = int(cat.hardware.at[inst, "slices_per_node"])
-        for plan in [p for p in shown_plans(scn) if p in COMMITTED_PLANS]:
-            entry[plan] = int(group[group.plan == plan].instances.sum())
-        for plan in ("on_demand", "spot"):
-            mine = group[group.plan == plan]
+        for bought in [p for p in shown_plans(scn) if p in COMMITTED_PLANS]:
+            entry[bought] = int(group[group.plan == bought].instances.sum())
+        for bought in ("on_demand", "spot"):
+            mine = group[group.plan == bought]
             if len(mine):
-                entry[plan] = _schedule(mine, day_types)
+                entry[bought] = _schedule(mine, day_types)
         pools.append(entry)
     costs = {}
-    for line, per_day in zip(result.costs.line, result.costs.per_day, strict=True):
+    for line, per_day in zip(plan.costs.line, plan.costs.per_day, strict=True):
         costs[line.strip()] = {
             "per_day": per_day,
             "per_month": per_day * DAYS_PER_MONTH,
             "per_year": per_day * DAYS_PER_YEAR,
         }
-    prices = result.prices
-    paid = result.paid_prices()
+    prices = plan.prices
+    paid = plan.paid_prices()
     table = prices.table.set_index("name")
     price_rows = [
         {
@@ -132,20 +128,20 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
         }
         for r in paid
     ]
-    catalog_rows = result.catalog_rows()
+    catalog_rows = plan.catalog_rows()
     fleet = scn.fleet
     head = document_head(scn, result, catalog_rows)
-    head["solver"]["audit_checks"] = result.audit.checks if result.audit else 0
-    return _clean(
+    head["solver"]["audit_checks"] = plan.audit.checks if plan.audit else 0
+    return clean(
         {
             **head,
-            "fusion": result.fusion,
-            "automation": result.automation,
-            "data_tiers": dict(result.data_tiers),
+            "fusion": plan.fusion,
+            "automation": plan.automation,
+            "data_tiers": dict(plan.data_tiers),
             "models": models,
             "pools": pools,
-            "commitments": list(result.commitments),
-            "warnings": list(result.audit.warnings) if result.audit else [],
+            "commitments": list(plan.commitments),
+            "warnings": list(plan.audit.warnings) if plan.audit else [],
             "estimates": list(result.estimates),
             "defaults": list(result.defaults),
             "costs": {k: costs[k] for k in (*COMPONENTS, *shown_plans(scn))}
@@ -161,9 +157,9 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
                 "day_types": [
                     {"name": name, "days": n_days, "peak_qps": peak}
                     for name, n_days, peak in zip(
-                        result.days.names,
-                        result.days.days.tolist(),
-                        result.days.qps.max(axis=1).tolist(),
+                        plan.days.names,
+                        plan.days.days.tolist(),
+                        plan.days.qps.max(axis=1).tolist(),
                         strict=True,
                     )
                 ],
@@ -172,23 +168,24 @@ def fleet_recommendation(scn: Scenario, result: FleetResult) -> dict:
     )
 
 
-def fleet_manifests(scn: Scenario, result: FleetResult) -> dict[str, list[dict]]:
+def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
     """Per (pool, type, capacity type): Namespace, Deployment (one container per pooled
     model, each on its own port from 8000, with the probes, tolerations and zone spread of
     ``outputs.k8s``; replicas at the class's peak, the hourly schedule as an annotation),
     Service, a PodDisruptionBudget allowing one pod down at a time and, where the count
     changes over the day, the ``ScaledObject`` of each day type (see the module docstring)."""
     cat = scn.resolved_catalog
-    counts, shares = result.counts, result.shares
+    plan = result.plan
+    counts, shares = plan.counts, plan.shares
     names = sorted(set(shares.model))
     check_images(scn, names)
     namespace = namespace_of(scn)
     part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
-    cold = result.artifacts.set_index("model").cold_start_s
-    day_types = result.days.names
+    cold = plan.artifacts.set_index("model").cold_start_s
+    day_types = plan.days.names
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
-    main = day_types[int(np.argmax(result.days.days))]  # the day type with the most days
+    main = day_types[int(np.argmax(plan.days.days))]  # the day type with the most days
     folder: dict[str, str] = {}  # a folder per day type, unique once made a DNS label
     for day in day_types:
         base = k8s_name(day) or "day"
@@ -301,21 +298,6 @@ def runs(hours: list[int]) -> list[tuple[int, int, int]]:
             out.append((start, t, int(hours[start])))
             start = t
     return out
-
-
-def write_fleet_export(
-    scn: Scenario,
-    result: FleetResult,
-    out_dir: Path,
-    force: bool = False,
-    verification: dict | None = None,
-) -> list[Path]:
-    """The fleet's recommendation and manifests, written as one set (as ``write_export``);
-    ``verification`` (``Verified.document``) is written under that key when given."""
-    doc = fleet_recommendation(scn, result)
-    if verification is not None:
-        doc["verification"] = verification
-    return write_set(Path(out_dir), doc, fleet_manifests(scn, result), force)
 
 
 def _env(llm: bool, mine) -> list[dict]:

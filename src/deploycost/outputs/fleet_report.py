@@ -12,16 +12,15 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from deploycost.catalog import COMMITTED_PLANS
-from deploycost.errors import DeployCostError
-from deploycost.optimize.fleet_solve import FleetResult
+from deploycost.optimize.result import FleetPlan, SolveResult
 from deploycost.outputs.fleet_tables import fleet_load_table, fleet_plan_table
-from deploycost.outputs.report import (
+from deploycost.outputs.sections import (
     Report,
-    _frame_html,
-    _frame_md,
-    _png,
     checks_sections,
+    frame_html,
+    frame_md,
     md_text,
+    png,
     prices_section,
     rests_on_section,
 )
@@ -36,10 +35,10 @@ PLAN_COLORS = {
 }
 
 
-def _fleet_plot(result: FleetResult) -> bytes:
+def _fleet_plot(plan: FleetPlan) -> bytes:
     """Instances running per hour of each day type, stacked by purchase plan, per type."""
-    counts = result.counts
-    days = list(result.days.names)
+    counts = plan.counts
+    days = list(plan.days.names)
     types = list(dict.fromkeys(zip(counts.pool, counts.instance, strict=True)))
     fig, axes = plt.subplots(
         len(types), len(days), figsize=(4.5 * len(days), 2.4 * len(types)), squeeze=False
@@ -50,18 +49,18 @@ def _fleet_plot(result: FleetResult) -> bytes:
         for col, day in enumerate(days):
             ax = axes[row, col]
             bottom = np.zeros(24)
-            for plan, color in PLAN_COLORS.items():
-                part = mine[mine.plan == plan]
-                if plan not in COMMITTED_PLANS:
+            for bought, color in PLAN_COLORS.items():
+                part = mine[mine.plan == bought]
+                if bought not in COMMITTED_PLANS:
                     part = part[part.day_type == day]
                 if not len(part):
                     continue
                 per_hour = np.zeros(24)
-                if plan in COMMITTED_PLANS:
+                if bought in COMMITTED_PLANS:
                     per_hour[:] = part.instances.max()
                 else:
                     per_hour[part.hour.to_numpy(int)] = part.instances.to_numpy(float)
-                ax.bar(hours, per_hour, bottom=bottom, color=color, width=0.9, label=plan)
+                ax.bar(hours, per_hour, bottom=bottom, color=color, width=0.9, label=bought)
                 bottom += per_hour
             ax.set_title(f"{pool} / {inst} - {day}", fontsize=9)
             ax.set_xlim(-0.5, 23.5)
@@ -76,12 +75,12 @@ def _fleet_plot(result: FleetResult) -> bytes:
     axes.flat[0].legend(handles.values(), handles.keys(), fontsize=7)
     fig.suptitle("Instances per hour, by purchase plan")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
-def _commitment_text(scn: Scenario, result: FleetResult) -> str:
-    if result.commitments:
-        return " ".join(result.commitments)
+def _commitment_text(scn: Scenario, plan: FleetPlan) -> str:
+    if plan.commitments:
+        return " ".join(plan.commitments)
     if not set(COMMITTED_PLANS) & set(scn.fleet.plans):
         return "Reserved instances are not among the scenario's plans: nothing is committed."
     return (
@@ -92,19 +91,16 @@ def _commitment_text(scn: Scenario, result: FleetResult) -> str:
 
 def build_fleet_report(
     scn: Scenario,
-    result: FleetResult,
+    result: SolveResult,
     sweep: pd.DataFrame | None = None,
     tornado: pd.DataFrame | None = None,
     swing: float = 0.2,
     verified=None,
 ) -> Report:
     """Render a fleet result and, when given, a sweep table, a tornado and a verification by
-    simulation; nothing here solves or re-costs."""
-    if not result.ok:
-        raise DeployCostError(
-            f"nothing to report: the fleet solve ended {result.status.value}: "
-            + "; ".join(result.explanation)
-        )
+    simulation; nothing here solves or re-costs (``outputs.report.build_report`` comes here
+    for a fleet)."""
+    fleet = result.plan
     cur = scn.currency
     report = Report(f"deploycost report: {scn.name} (fleet)")
     gap = "" if result.gap in (None, 0.0) else f", gap {result.gap:.3%}"
@@ -112,33 +108,31 @@ def build_fleet_report(
     per_month = f"{result.objective_per_day * DAYS_PER_MONTH:,.2f} {cur}/month"
     summary = (
         f"<p>Status <b>{result.status.value}</b> fleet ({html.escape(result.backend)}{gap}); "
-        f"cost <b>{per_day}</b>, {per_month}; fusion <b>{html.escape(str(result.fusion))}</b>, "
-        f"automation <b>{html.escape(str(result.automation))}</b>.</p>"
+        f"cost <b>{per_day}</b>, {per_month}; fusion <b>{html.escape(str(fleet.fusion))}</b>, "
+        f"automation <b>{html.escape(str(fleet.automation))}</b>.</p>"
     )
     md_summary = (
         f"Status **{result.status.value}** fleet ({result.backend}{gap}); cost **{per_day}**, "
-        f"{per_month}; fusion **{md_text(result.fusion)}**, automation "
-        f"**{md_text(result.automation)}**."
+        f"{per_month}; fusion **{md_text(fleet.fusion)}**, automation "
+        f"**{md_text(fleet.automation)}**."
     )
-    load = fleet_load_table(result)
+    load = fleet_load_table(fleet)
     report.sections.append(
-        ("Recommendation", summary + _frame_html(load), md_summary + "\n\n" + _frame_md(load))
+        ("Recommendation", summary + frame_html(load), md_summary + "\n\n" + frame_md(load))
     )
-    plan = fleet_plan_table(result)
-    report.images["fleet"] = _fleet_plot(result)
-    report.sections.append(
-        ("Instances per pool, type and plan", _frame_html(plan), _frame_md(plan))
-    )
-    commit = _commitment_text(scn, result)
-    costs = result.costs.rename(columns={"per_day": f"{cur}/day"})
+    plan = fleet_plan_table(fleet)
+    report.images["fleet"] = _fleet_plot(fleet)
+    report.sections.append(("Instances per pool, type and plan", frame_html(plan), frame_md(plan)))
+    commit = _commitment_text(scn, fleet)
+    costs = fleet.costs.rename(columns={"per_day": f"{cur}/day"})
     report.sections.append(
         (
             "Cost per day, compute by purchase plan",
-            f"<p>{html.escape(commit)}</p>" + _frame_html(costs),
-            md_text(commit) + "\n\n" + _frame_md(costs),
+            f"<p>{html.escape(commit)}</p>" + frame_html(costs),
+            md_text(commit) + "\n\n" + frame_md(costs),
         )
     )
-    warnings = list(result.audit.warnings) if result.audit else []
+    warnings = list(fleet.audit.warnings) if fleet.audit else []
     if warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
         report.sections.append(
@@ -146,6 +140,6 @@ def build_fleet_report(
         )
     rests_on_section(report, result)
     checks_sections(report, verified, sweep, tornado, cur, swing)
-    paid = {result.prices.names[r] for r in result.paid_prices()}
-    prices_section(report, result.prices, paid)
+    paid = {fleet.prices.names[r] for r in fleet.paid_prices()}
+    prices_section(report, fleet.prices, paid)
     return report

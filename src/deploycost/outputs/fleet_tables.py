@@ -8,11 +8,11 @@ import pandas as pd
 from deploycost.catalog import COMMITTED_PLANS
 
 
-def fleet_load_table(result) -> pd.DataFrame:
+def fleet_load_table(plan) -> pd.DataFrame:
     """Per model and instance type it runs on: its share of the load and the requests/s
     one instance carries at the SLO (``standby`` where a type only makes up
     min_replicas)."""
-    shares = result.shares
+    shares = plan.shares
     standby = shares["mode"] < 0
     return pd.DataFrame(
         {
@@ -34,11 +34,11 @@ def fleet_load_table(result) -> pd.DataFrame:
     )
 
 
-def fleet_plan_table(result) -> pd.DataFrame:
+def fleet_plan_table(plan) -> pd.DataFrame:
     """Instances per pool, type and plan: the range over the hours of each day type and
     the instance-hours per day (committed instances count every hour)."""
     rows = []
-    counts = result.counts
+    counts = plan.counts
     for (pool, inst, plan), group in counts.groupby(["pool", "instance", "plan"], sort=False):
         if plan in COMMITTED_PLANS:
             n = int(group.instances.max())

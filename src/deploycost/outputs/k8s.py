@@ -293,11 +293,12 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
     and, when autoscaling, a HorizontalPodAutoscaler (see the module docstring)."""
     cat = scn.resolved_catalog
     out: dict[str, list[dict]] = {}
-    models = result.models.set_index("model")
-    check_images(scn, sorted(result.deployment.models))
+    models = result.plan.models.set_index("model")
+    spec = result.plan.deployment
+    check_images(scn, sorted(spec.models))
     namespace = namespace_of(scn)
     part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
-    for name, choice in sorted(result.deployment.models.items()):
+    for name, choice in sorted(spec.models.items()):
         hw = cat.hardware.loc[choice.instance]
         model = scn.model(name)
         row = models.loc[name]

@@ -19,40 +19,41 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.model import CostModel
-from deploycost.optimize.fleet_solve import FleetResult, hourly_counts
+from deploycost.optimize.fleet_solve import hourly_counts
+from deploycost.optimize.result import FleetPlan
 from deploycost.options.capacity import slices_per_node
 from deploycost.options.grid import Units
 from deploycost.scenario.schema import Scenario
 from deploycost.simulate.run import Served, Settings, _row, run_group
 
 
-def fleet_counts(result: FleetResult, pool: str, instance: str) -> np.ndarray:
+def fleet_counts(plan: FleetPlan, pool: str, instance: str) -> np.ndarray:
     """(D, 24, 2) instances of one (pool, type) per day type and hour: all, and spot."""
-    names = result.days.names
-    mine = result.counts[(result.counts.pool == pool) & (result.counts.instance == instance)]
+    names = plan.days.names
+    mine = plan.counts[(plan.counts.pool == pool) & (plan.counts.instance == instance)]
     spot = mine[mine.plan == "spot"]
     return np.stack([hourly_counts(mine, names), hourly_counts(spot, names)], axis=2)
 
 
 def simulate_fleet(
-    scn: Scenario, result: FleetResult, settings: Settings, progress=None
+    scn: Scenario, plan: FleetPlan, settings: Settings, progress=None
 ) -> pd.DataFrame:
     """One row per (model, pool, type, day type, hour, case) with the columns of
     ``simulate_deployment`` plus ``pool``, ``instance``, ``day_type`` and ``case``."""
     settings.check()
     cost = CostModel(scn)
     space, units = cost.space, Units.of(cost)
-    fusion = space.fusions.index(result.fusion)
+    fusion = space.fusions.index(plan.fusion)
     per_query = {
         space.models[int(units.model[u])]: float(units.share[u])
         for u in np.nonzero(units.fusion == fusion)[0]
     }
     keep = 1.0 - scn.fleet.spot_interruption_fraction
     slices = slices_per_node(cost)  # a partition row's node: its slices are the servers
-    days = result.days
+    days = plan.days
     hours = range(24) if settings.hours == "all" else None
     rng = np.random.default_rng(settings.seed)
-    loaded = result.shares[result.shares["mode"] >= 0]
+    loaded = plan.shares[plan.shares["mode"] >= 0]
     rows = []
     for (pool, instance), here in loaded.groupby(["pool", "instance"], sort=False):
         served = [
@@ -68,7 +69,7 @@ def simulate_fleet(
             for r in here.itertuples()
         ]
         llm = [s.spec.is_llm for s in served]
-        counts = fleet_counts(result, pool, instance)
+        counts = fleet_counts(plan, pool, instance)
         servers = int(slices[space.instances.index(instance)])  # per instance (node)
         for d, day in enumerate(days.names):
             qps = days.qps[d]

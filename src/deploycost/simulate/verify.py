@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from deploycost.optimize.fleet_solve import FleetResult, solve_fleet
-from deploycost.optimize.solve import SolveResult, solve
+from deploycost.optimize.result import DeploymentPlan, FleetPlan, SolveResult
+from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import Scenario, validate_scenario
 from deploycost.simulate.fleet import simulate_fleet
 from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
@@ -36,7 +36,7 @@ class Verified:
     """The last solve that found a deployment, whether its simulation met every SLO, and
     what each round did."""
 
-    result: SolveResult | FleetResult
+    result: SolveResult
     verified: bool
     simulation: pd.DataFrame  # the last round's rows (simulate_deployment)
     rounds: list[str] = field(default_factory=list)  # one line per round, readable
@@ -107,12 +107,12 @@ def _judged(table: pd.DataFrame) -> pd.DataFrame:
 def _with_scenario_slos(scn: Scenario, result):
     """The result as the user sees it: each model's own SLO and headroom against it (the
     tightened limits are the solver's means, reported in the rounds)."""
-    if isinstance(result, FleetResult):
-        return result
-    models = result.models.copy()
+    if not isinstance(result.plan, DeploymentPlan):
+        return result  # a fleet's shares carry no SLO column
+    models = result.plan.models.copy()
     models["slo_ms"] = [scn.model(m).latency_limit_ms for m in models.model]
     models["headroom_ms"] = models.slo_ms - models.p99_ms
-    return dataclasses.replace(result, models=models)
+    return dataclasses.replace(result, plan=dataclasses.replace(result.plan, models=models))
 
 
 def _tightened(scn: Scenario, limits: dict[str, float]) -> Scenario:
@@ -123,24 +123,24 @@ def _tightened(scn: Scenario, limits: dict[str, float]) -> Scenario:
     return validate_scenario(raw)
 
 
-def _solve(scn: Scenario, backend: str):
-    if scn.fleet is not None:
-        return solve_fleet(scn, backend)
+def _solve(scn: Scenario, backend: str) -> SolveResult:
     return solve(scn, backend=backend, runner_ups=False)
 
 
-def _simulate(scn: Scenario, result, settings: Settings) -> pd.DataFrame:
-    if isinstance(result, FleetResult):
-        return simulate_fleet(scn, result, settings)
-    return simulate_deployment(scn, result.deployment, settings)
+def simulate_plan(scn: Scenario, plan, settings: Settings, progress=None) -> pd.DataFrame:
+    """Simulate a solved plan hour by hour: a deployment's models, or a fleet's types per
+    day type (``simulate.run``, ``simulate.fleet``)."""
+    if isinstance(plan, FleetPlan):
+        return simulate_fleet(scn, plan, settings, progress)
+    return simulate_deployment(scn, plan.deployment, settings, progress)
 
 
-def _solver_p99(result, model: str) -> float:
+def _solver_p99(plan, model: str) -> float:
     """The p99 the solver promised for ``model`` (a fleet: its worst type at capacity)."""
-    if isinstance(result, FleetResult):
-        mine = result.shares[(result.shares.model == model) & (result.shares["mode"] >= 0)]
+    if isinstance(plan, FleetPlan):
+        mine = plan.shares[(plan.shares.model == model) & (plan.shares["mode"] >= 0)]
         return float(mine.p99_at_cap_ms.max())
-    return float(result.models.set_index("model").p99_ms[model])
+    return float(plan.models.set_index("model").p99_ms[model])
 
 
 def solve_verified(
@@ -159,7 +159,7 @@ def solve_verified(
         if not result.ok:
             rounds.append(f"round {k}: no deployment meets the tightened limits")
             return Verified(_with_scenario_slos(scn, last[0]), False, last[1], rounds)
-        table = _simulate(scn, result, settings)
+        table = simulate_plan(scn, result.plan, settings)
         last = (result, table)
         sim = _judged(table)
         missed = sim[~sim.met.astype(bool)] if len(sim) else sim
@@ -174,7 +174,7 @@ def solve_verified(
         for model, rows in missed.groupby("model"):
             slo = scn.model(model).latency_limit_ms
             used = limits.get(model, slo)
-            factor = float(_solver_p99(result, model) / rows.p99_ms.max())
+            factor = float(_solver_p99(result.plan, model) / rows.p99_ms.max())
             limits[model] = min(used * 0.99, slo * factor)
             notes.append(
                 f"{model} simulated {rows.p99_ms.max():,.4g} ms > SLO "

@@ -58,6 +58,14 @@ class SolverOptions:
 Backend = Callable[..., SolverOutput]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend declares it can solve (each backend module's ``CAPABILITIES``)."""
+
+    fleets: bool  # the fleet MILP (continuous load shares, counts per hour)
+    why_not: str = ""  # when it cannot: why, in a few words
+
+
 # name -> module whose ``solve`` is the backend; a module is imported only when its backend
 # is asked for (PuLP and its CBC binary are not loaded by a HiGHS solve)
 REGISTRY = {
@@ -72,6 +80,16 @@ def get_backend(name: str) -> Backend:
     if name not in REGISTRY:
         raise DeployCostError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
     return import_module(REGISTRY[name]).solve
+
+
+def capabilities(name: str) -> Capabilities:
+    """What the backend called ``name`` declares it can solve."""
+    get_backend(name)  # an unknown name is refused with the valid ones
+    return import_module(REGISTRY[name]).CAPABILITIES
+
+
+def fleet_backends() -> list[str]:
+    return [name for name in REGISTRY if capabilities(name).fleets]
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

@@ -13,7 +13,11 @@ from deploycost.errors import DeployCostError
 from deploycost.optimize.formulation import Formulation
 from deploycost.optimize.layout import tighten_latency
 from deploycost.optimize.limits import Picks, check
-from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status
+from deploycost.optimize.solvers import Capabilities, SolverOptions, SolverOutput, Status
+
+CAPABILITIES = Capabilities(
+    fleets=False, why_not="it enumerates one option per model; a fleet splits load continuously"
+)
 
 MAX_COMBINATIONS = 20_000_000
 CHUNK = 200_000

@@ -16,7 +16,15 @@ import numpy as np
 import pulp
 
 from deploycost.optimize.formulation import Formulation
-from deploycost.optimize.solvers import SolverOptions, SolverOutput, Status, relative_gap
+from deploycost.optimize.solvers import (
+    Capabilities,
+    SolverOptions,
+    SolverOutput,
+    Status,
+    relative_gap,
+)
+
+CAPABILITIES = Capabilities(fleets=True)
 
 
 def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:

@@ -9,12 +9,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from deploycost.optimize.formulation import Formulation
 from deploycost.optimize.solvers import (
+    Capabilities,
     SolverOptions,
     SolverOutput,
     Status,
     captured_stdout,
     relative_gap,
 )
+
+CAPABILITIES = Capabilities(fleets=True)
 
 ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
 
