@@ -644,7 +644,10 @@ def test_a_gpu_split_into_mig_slices_beats_whole_gpus(backend, tmp_path):
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["replicas"] == 7
-    assert pod["containers"][0]["resources"] == {"limits": {"nvidia.com/mig-1g.10gb": "1"}}
+    resources = pod["containers"][0]["resources"]  # one slice, and memory as the model needs
+    assert resources["limits"]["nvidia.com/mig-1g.10gb"] == "1"
+    assert resources["requests"]["nvidia.com/mig-1g.10gb"] == "1"
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]
     assert pod["nodeSelector"]["node.kubernetes.io/instance-type"] == "p5.4xlarge"
     assert pod["nodeSelector"]["nvidia.com/mig.config"] == "all-1g.10gb"
     if backend != "scipy-highs":

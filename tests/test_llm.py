@@ -456,3 +456,64 @@ def test_report_shows_the_llm_table_and_the_estimates():
     text = render_markdown(report, "files")
     assert f"{result.llm.per_1m_output_tokens.iloc[0]:,.4g}" in text
     assert "- estimate: chat: prefill and decode times estimated" in text
+
+
+def test_a_fleet_s_llm_figures_are_its_own_and_add_up_to_its_cost(tmp_path):
+    """One LLM on a fleet of the 12-device inf2.48xlarge only: its row says TTFT and TPOT
+    at the per-instance capacity (recomputed from the performance table), tokens a day =
+    queries x tokens per request, the row's cost is the whole fleet's (the only model: no
+    data, people or fusion) and splits into the input and output token prices; the
+    recommended file carries the same figures; the pod runs the 12 engines it was costed
+    with (12 devices / tensor parallel 1) and asks for the memory the model holds."""
+    from typer.testing import CliRunner
+
+    from deploycost.cli.app import app
+    from deploycost.optimize.solve import solve
+    from deploycost.options.capacity import fleet_options
+    from deploycost.outputs.export import recommendation
+    from deploycost.outputs.fleet_export import fleet_manifests
+
+    raw = _llm_scenario({"tensor_parallel": [1]}, allowed_instances=["inf2.48xlarge"])
+    raw["fleet"] = {"plans": ["on_demand"]}
+    scn = validate_scenario(raw)
+    result = solve(scn).raise_for_status()
+    (row,) = result.llm.itertuples()
+    assert (row.model, row.instance, row.share, row.tensor_parallel) == (
+        "chat",
+        "inf2.48xlarge",
+        1.0,
+        1,
+    )
+    assert row.input_tokens_per_day == pytest.approx(200_000 * 512, rel=1e-9)
+    assert row.output_tokens_per_day == pytest.approx(200_000 * 128, rel=1e-9)
+    assert row.cost_per_day == pytest.approx(result.objective_per_day, rel=1e-9)
+    paid = row.per_1m_input_tokens * 102.4 + row.per_1m_output_tokens * 25.6
+    assert paid == pytest.approx(row.cost_per_day, rel=1e-9)
+    fleet = fleet_options(CostModel(scn))
+    (used,) = result.plan.shares.itertuples()
+    mode = fleet.modes.iloc[int(used.mode)]
+    at = tuple(
+        np.array([int(v)]) for v in (0, mode.instance_idx, mode.precision_idx, mode.config_idx)
+    )
+    _, ttft = fleet.perf.latency_ms(at, 1.0, np.array([mode.cap_qps]))
+    assert row.ttft_p99_ms == pytest.approx(float(ttft[0]), rel=1e-9)
+    assert row.tpot_ms == pytest.approx(float(fleet.perf.tpot_ms[at][0]), rel=1e-12)
+    (entry,) = recommendation(scn, result)["models"]["chat"]["runs_on"]
+    assert entry["engines_per_instance"] == 12
+    assert entry["ttft_p99_ms"] == pytest.approx(row.ttft_p99_ms)
+    assert entry["cost_per_1m_output_tokens"] == pytest.approx(row.per_1m_output_tokens)
+    (docs,) = fleet_manifests(scn, result).values()
+    (container,) = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert (env["ENGINES_PER_POD"], env["TENSOR_PARALLEL_SIZE"]) == ("12", "1")
+    assert container["resources"]["requests"]["aws.amazon.com/neuron"] == "12"
+    gib = float(container["resources"]["requests"]["memory"].removesuffix("Gi"))
+    assert gib >= used.host_gb / 1.073741824  # the host memory the model holds, in GiB
+    path = tmp_path / "fleet.yaml"
+    path.write_text(json.dumps(raw))
+    printed = CliRunner().invoke(app, ["solve", str(path)], env={"COLUMNS": "100"})
+    assert printed.exit_code == 0, printed.output
+    assert "TTFT p99/limit ms" in printed.output
+    assert "chat @ inf2.48xlarge " in printed.output

@@ -900,10 +900,7 @@ def print_result(result, scn: Scenario, wide: bool = False) -> None:
     )
     out.print(_table(components, "six-component breakdown"))
     if len(result.llm):
-        llm = llm_table(result.llm, cur)
-        if not wide:
-            llm = llm.drop(columns=["M tokens/d in, out", f"{cur} / 1k queries"])
-        print_table(_table(llm, "LLM serving (tokens)"), wide)
+        print_table(_table(llm_table(result.llm, cur, wide), "LLM serving (tokens)"), wide)
     _print_rests_on(result)
     if result.binding:
         out.print("binding limits: " + ", ".join(result.binding), markup=False, highlight=False)
@@ -920,7 +917,9 @@ def _print_fleet(plan: FleetPlan, cur: str, wide: bool) -> None:
         shown = shown.drop(columns=["pool"])
     print_table(_table(shown, "load per model"), wide)
     out.print(_table(fleet_plan_table(plan), "instances per pool, type and plan"))
-    out.print(_table(plan.costs.rename(columns={"per_day": f"{cur}/day"}), "cost per day"))
+    by_plan = plan.costs[plan.costs.line.str.startswith("  ")]  # compute's lines per plan
+    shown = pd.DataFrame({"plan": by_plan.line.str.strip(), f"{cur}/day": by_plan.per_day})
+    out.print(_table(shown, "compute by purchase plan"))
     for line in plan.commitments:
         out.print(line, markup=False, highlight=False)
     for line in plan.audit.warnings if plan.audit else ():
@@ -956,34 +955,44 @@ def _exit_unless_found(result) -> None:
         raise typer.Exit(EXIT_NOT_SOLVED)
 
 
-def llm_table(llm: pd.DataFrame, cur: str) -> pd.DataFrame:
-    """The LLM serving figures as printed: limits beside values, money per token volume."""
+def llm_table(llm: pd.DataFrame, cur: str, wide: bool = False) -> pd.DataFrame:
+    """The LLM serving figures as printed: limits beside values, money per 1M tokens (fits
+    100 columns); ``wide`` adds the engine's shape, tokens a day and money per 1k queries."""
 
     def against(value, limit) -> str:
-        return f"{value:,.1f}" + ("" if limit is None or limit != limit else f" / {limit:,.0f}")
+        return f"{value:,.1f}" + ("" if limit is None or limit != limit else f"/{limit:,.0f}")
 
-    return pd.DataFrame(
+    model = llm.model
+    if "instance" in llm:  # a fleet: a row per model and type it runs on
+        model = [
+            f"{m} @ {i}" + ("" if share > 0.9995 else f" {share:.0%}")
+            for m, i, share in zip(llm.model, llm.instance, llm.share, strict=True)
+        ]
+    table = pd.DataFrame(
         {
-            "model": llm.model,
+            "model": model,
             "TP x seqs": [
                 f"{t} x {b}"
                 for t, b in zip(llm.tensor_parallel, llm.sequences_per_engine, strict=True)
             ],
-            "TTFT p99 / limit ms": [
+            "TTFT p99/limit ms": [
                 against(v, lim) for v, lim in zip(llm.ttft_p99_ms, llm.ttft_limit_ms, strict=True)
             ],
-            "TPOT / limit ms": [
+            "TPOT/limit ms": [
                 against(v, lim) for v, lim in zip(llm.tpot_ms, llm.tpot_limit_ms, strict=True)
             ],
             "M tokens/d in, out": [
                 f"{i / 1e6:,.1f}, {o / 1e6:,.1f}"
                 for i, o in zip(llm.input_tokens_per_day, llm.output_tokens_per_day, strict=True)
             ],
-            f"{cur} / 1M in": llm.per_1m_input_tokens.map(lambda v: f"{v:,.4f}"),
-            f"{cur} / 1M out": llm.per_1m_output_tokens.map(lambda v: f"{v:,.4f}"),
-            f"{cur} / 1k queries": llm.per_1k_queries.map(lambda v: f"{v:,.4f}"),
+            f"{cur}/1M in": llm.per_1m_input_tokens.map(lambda v: f"{v:,.4f}"),
+            f"{cur}/1M out": llm.per_1m_output_tokens.map(lambda v: f"{v:,.4f}"),
+            f"{cur}/1k queries": llm.per_1k_queries.map(lambda v: f"{v:,.4f}"),
         }
     )
+    if wide:
+        return table
+    return table.drop(columns=["TP x seqs", "M tokens/d in, out", f"{cur}/1k queries"])
 
 
 def models_table(models: pd.DataFrame, cur: str, wide: bool = False) -> pd.DataFrame:

@@ -759,6 +759,15 @@ class CostModel:
         blocks = [b for b in blocks if component in (None, b.component)]
         return self._sparse(blocks, np.arange(len(fusion))[:, None], len(fusion))
 
+    def maintenance_per_day(self, fusion: int, automation: int) -> np.ndarray:
+        """(M,) each model's maintenance cost per day at these prices, under fusion
+        configuration ``fusion`` and automation level ``automation`` (0 off its members)."""
+        (block,) = self._maintenance(
+            np.array([automation]), self.member[[fusion]], self.const, list(self.space.models)
+        )
+        rate = self.prices.values[self.prices.indices(block.prices)]
+        return (np.asarray(block.values, float) * rate[block.choice])[0]
+
     def data_quantities(self) -> sp.csr_matrix:
         """(S x T, P) sparse quantities of data source s kept on tier t, in row s T + t
         (every tier, allowed or not)."""

@@ -28,6 +28,7 @@ from deploycost.optimize.fleet import (
     fit_together,
     shown_plans,
 )
+from deploycost.optimize.fleet_llm import fleet_llm_table, type_costs
 from deploycost.optimize.result import (
     FleetAudit,
     FleetPlan,
@@ -120,6 +121,7 @@ def solve_fleet(
         plan=replace(result.plan, audit=audit_report),
         timings=timings,
         size=size,
+        llm=fleet_llm_table(form, result.plan),
         estimates=tuple(fleet_estimates(scn, result.plan)),
         defaults=tuple(stated_defaults(scn)),
     )
@@ -284,6 +286,8 @@ def decode(
             "share": w[used],
             "cap_qps": modes.cap_qps.to_numpy(),
             "p99_at_cap_ms": modes.p99_at_cap_ms.to_numpy(),
+            "host_gb": modes.host_gb.to_numpy(),  # memory one instance holds for the model
+            "device_gb": modes.device_gb.to_numpy(),
             "mode": used,
         }
     )
@@ -360,7 +364,7 @@ def _with_standby(form, shares, bought, artifacts) -> pd.DataFrame:
         for name in sorted({space.models[form.fleet.units.model[u]] for u in units}):
             if name in set(artifacts.model):
                 precision = artifacts.precision[artifacts.model == name].iat[0]
-                rows.append((name, pool, inst, precision, 0, 1, 0.0, np.nan, np.nan, -1))
+                rows.append((name, pool, inst, precision, 0, 1, 0.0, np.nan, np.nan, 0.0, 0.0, -1))
     if not rows:
         return shares
     extra = pd.DataFrame(rows, columns=list(shares.columns))
@@ -569,15 +573,6 @@ def _audit_memory(form, shares, problems) -> None:
 def _recomputed_cost(form: FleetFormulation, plan: FleetPlan, x: np.ndarray) -> float:
     """Counts x plan prices x hours, from the scenario's day types, plus the artifacts,
     fusion, people and data priced from the price vector."""
-    prices, days, scn = form.cost.prices, form.days, form.cost.scn
-    total = 0.0
-    counts = plan.counts
-    for r, node in zip(counts.itertuples(), payers(scn, counts.instance), strict=True):
-        price = prices.values[prices.index(plan_price_name(r.plan, node))]
-        if r.plan in COMMITTED_PLANS:
-            total += r.instances * HOURS_PER_DAY * price
-        else:
-            d = days.names.index(r.day_type)
-            total += r.instances * price * 1.0 * days.days[d] / DAYS_PER_YEAR  # one hour
-    fixed = form.cols.by_price[: form.latency.start] @ prices.values
+    total = sum(type_costs(form, plan.counts).values())
+    fixed = form.cols.by_price[: form.latency.start] @ form.cost.prices.values
     return total + float(fixed @ x[: form.latency.start])

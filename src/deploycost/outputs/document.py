@@ -178,3 +178,24 @@ def _swap_in(out_dir: Path, files: dict[Path, str]) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def or_none(value) -> float | None:
+    """A figure, or None where it is missing (None or NaN)."""
+    return None if value is None or value != value else float(value)
+
+
+def llm_figures(row) -> dict:
+    """An LLM's TTFT, TPOT, tokens and their cost from a row of ``SolveResult.llm``."""
+    return {
+        "ttft_p99_ms": float(row.ttft_p99_ms),
+        "ttft_limit_ms": or_none(row.ttft_limit_ms),
+        "tpot_ms": float(row.tpot_ms),
+        "tpot_limit_ms": or_none(row.tpot_limit_ms),
+        "input_tokens_per_day": float(row.input_tokens_per_day),
+        "output_tokens_per_day": float(row.output_tokens_per_day),
+        "cost_per_1m_input_tokens": float(row.per_1m_input_tokens),
+        "cost_per_1m_output_tokens": float(row.per_1m_output_tokens),
+        "cost_per_1k_queries": float(row.per_1k_queries),
+        "performance_basis": str(row.basis),
+    }

@@ -25,6 +25,7 @@ from deploycost.outputs.document import (
     check_out_dir,
     clean,
     document_head,
+    llm_figures,
     rows_of,
     write_set,
 )
@@ -179,25 +180,12 @@ def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
         "tensor_parallel": int(choice.tensor_parallel),
         "engines_per_instance": int(hw.accel_count) // int(choice.tensor_parallel),
         "sequences_per_engine": int(choice.batch),
-        "ttft_p99_ms": float(row.ttft_p99_ms),
-        "ttft_limit_ms": _or_none(row.ttft_limit_ms),
-        "tpot_ms": float(row.tpot_ms),
-        "tpot_limit_ms": _or_none(row.tpot_limit_ms),
-        "input_tokens_per_day": float(row.input_tokens_per_day),
-        "output_tokens_per_day": float(row.output_tokens_per_day),
-        "cost_per_1m_input_tokens": float(row.per_1m_input_tokens),
-        "cost_per_1m_output_tokens": float(row.per_1m_output_tokens),
-        "cost_per_1k_queries": float(row.per_1k_queries),
-        "performance_basis": str(row.basis),
+        **llm_figures(row),
     }
 
 
 def _or_text(value) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _or_none(value) -> float | None:
-    return None if value is None or value != value else float(value)
 
 
 def write_export(

@@ -26,11 +26,10 @@ from deploycost.cost.model import COMPONENTS
 from deploycost.optimize.fleet import shown_plans
 from deploycost.optimize.fleet_solve import hourly_counts
 from deploycost.optimize.result import SolveResult
-from deploycost.outputs.document import check_exportable, clean, document_head
+from deploycost.outputs.document import check_exportable, clean, document_head, llm_figures
 from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
     PORT,
-    accelerator_limits,
     check_images,
     deployment_doc,
     k8s_name,
@@ -38,8 +37,10 @@ from deploycost.outputs.k8s import (
     namespace_of,
     node_selector,
     pdb_doc,
+    pod_resources,
     probes,
     service_doc,
+    serving,
     spread,
     tolerations,
 )
@@ -66,6 +67,7 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
     day_types = plan.days.names
     counts, shares = plan.counts, plan.shares
     cat = scn.resolved_catalog
+    llm = _llm_fields(scn, result.llm)
     models = {}
     for art in plan.artifacts.itertuples():
         mine = shares[shares.model == art.model]
@@ -86,6 +88,7 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
                     "role": "standby" if r.mode < 0 else "serves",
                     "capacity_qps_per_instance": None if r.mode < 0 else float(r.cap_qps),
                     "p99_at_capacity_ms": None if r.mode < 0 else float(r.p99_at_cap_ms),
+                    **(llm.get((art.model, r.instance), {}) if r.mode >= 0 else {}),
                 }
                 for r in mine.itertuples()
             ],
@@ -168,6 +171,22 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
     )
 
 
+def _llm_fields(scn: Scenario, table) -> dict[tuple[str, str], dict]:
+    """(model, type) -> an LLM's serving figures on that type, as a deployment's export
+    names them."""
+    hardware = scn.resolved_catalog.hardware
+    return {
+        (r.model, r.instance): {
+            "tensor_parallel": int(r.tensor_parallel),
+            "engines_per_instance": int(hardware.at[r.instance, "accel_count"])
+            // int(r.tensor_parallel),
+            "sequences_per_engine": int(r.sequences_per_engine),
+            **llm_figures(r),
+        }
+        for r in table.itertuples()
+    }
+
+
 def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
     """Per (pool, type, capacity type): Namespace, Deployment (one container per pooled
     model, each on its own port from 8000, with the probes, tolerations and zone spread of
@@ -203,22 +222,31 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
             **part_of,
             "deploycost.io/pool": k8s_name(pool),
         }
-        limits = accelerator_limits(hw)
-        containers, ports = [], []
+        containers, ports, notes = [], [], {}
         for k, model in enumerate(models):
             mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
             port = {"name": f"http-{k}" if len(models) > 1 else "http", "containerPort": PORT + k}
             ports.append(port)
+            llm = scn.model(model).is_llm
+            env, llm_notes = serving(
+                llm, hw, mine.precision, int(mine.batch), int(mine.tensor_parallel)
+            )
+            if len(models) == 1:  # several models: each container's env says it
+                notes = llm_notes
+            memory = (float(mine.host_gb), float(mine.device_gb))
             containers.append(
                 {
                     "name": model,
                     "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
                     "ports": [port],
-                    "env": _env(scn.model(model).is_llm, mine),
-                    **probes(scn.model(model).is_llm, float(cold.get(model, 0.0)), port["name"]),
+                    "resources": pod_resources(hw, *memory, len(models), devices=k == 0),
+                    "env": [
+                        *env,
+                        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
+                    ],
+                    **probes(llm, float(cold.get(model, 0.0)), port["name"]),
                 }
             )
-        containers[0]["resources"] = {"limits": limits} if limits else {}
         pod = {
             "nodeSelector": {
                 **node_selector(hw, inst),
@@ -231,6 +259,7 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
         annotations = {
             "deploycost.io/plan": ", ".join(sorted(set(group.plan))),
             "deploycost.io/committed": str(committed),
+            **notes,
             **({"deploycost.io/slices-per-node": str(pods)} if pods > 1 else {}),
             "deploycost.io/hourly-replicas": "; ".join(
                 f"{day}: {' '.join(map(str, v))}" for day, v in per_hour.items()
@@ -298,21 +327,3 @@ def runs(hours: list[int]) -> list[tuple[int, int, int]]:
             out.append((start, t, int(hours[start])))
             start = t
     return out
-
-
-def _env(llm: bool, mine) -> list[dict]:
-    """A container's serving settings: the batch, or an LLM's tensor-parallel degree and
-    sequences per engine."""
-    serving = (
-        [
-            {"name": "TENSOR_PARALLEL_SIZE", "value": str(int(mine.tensor_parallel))},
-            {"name": "MAX_NUM_SEQS", "value": str(mine.batch)},
-        ]
-        if llm
-        else [{"name": "MAX_BATCH_SIZE", "value": str(mine.batch)}]
-    )
-    return [
-        {"name": "PRECISION", "value": str(mine.precision)},
-        *serving,
-        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
-    ]

@@ -19,6 +19,7 @@ from deploycost.outputs.sections import (
     checks_sections,
     frame_html,
     frame_md,
+    llm_section,
     md_text,
     png,
     prices_section,
@@ -138,6 +139,7 @@ def build_fleet_report(
         report.sections.append(
             ("Warnings", f"<ul>{items}</ul>", "\n".join(f"- {md_text(w)}" for w in warnings))
         )
+    llm_section(report, result)
     rests_on_section(report, result)
     checks_sections(report, verified, sweep, tornado, cur, swing)
     paid = {fleet.prices.names[r] for r in fleet.paid_prices()}

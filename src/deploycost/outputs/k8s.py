@@ -126,13 +126,18 @@ def node_selector(hw: pd.Series, row: str) -> dict[str, str]:
     return selector
 
 
-def pod_resources(hw: pd.Series, host_gb: float, device_gb: float) -> dict:
+def pod_resources(
+    hw: pd.Series, host_gb: float, device_gb: float, sharing: int = 1, devices: bool = True
+) -> dict:
     """Requests and limits sized to the model, not the node: memory = the model's host RAM
     (``options.performance``: what does not sit on the accelerators; on a CPU instance the
     device figure is RAM too) + ``RUNTIME_OVERHEAD_GIB``, at most ``NODE_SHARE`` of the node;
     CPU = every core but one on a CPU instance (its throughput figure uses them all), else
-    ``CORES_PER_DEVICE`` per accelerator; the accelerators themselves as limits."""
-    node_gib = float(hw.memory_gib)
+    ``CORES_PER_DEVICE`` per accelerator; the accelerators themselves as limits. A container
+    ``sharing`` the pod with others of a fleet pool takes its share of the node's memory
+    cap and of the cores, and the accelerators only when ``devices`` (one container of a
+    pod holds them: Kubernetes gives a device to one container)."""
+    node_gib = float(hw.memory_gib) / sharing
     ram_gb = host_gb + (0.0 if hw.compute_class in TAINTS else device_gb)
     need_gib = ram_gb / GB_PER_GIB + RUNTIME_OVERHEAD_GIB
     memory = max(1, math.ceil(min(need_gib, NODE_SHARE * node_gib)))
@@ -141,9 +146,35 @@ def pod_resources(hw: pd.Series, host_gb: float, device_gb: float) -> dict:
         cpu = max(1, min(vcpus - 1, CORES_PER_DEVICE * int(hw.accel_count)))
     else:
         cpu = max(1, vcpus - 1)
-    devices = accelerator_limits(hw)
+    cpu = max(1, cpu // sharing)
+    devices = accelerator_limits(hw) if devices else {}
     requests = {"cpu": str(cpu), "memory": f"{memory}Gi", **devices}
     return {"requests": requests, "limits": {"memory": requests["memory"], **devices}}
+
+
+def serving(llm: bool, hw: pd.Series, precision: str, batch: int, tensor_parallel: int):
+    """(env, annotations) of a model's server as costed: the batch, or an LLM's
+    tensor-parallel degree, sequences per engine and the engines one pod runs (its
+    accelerators / tensor-parallel degree: the capacity counted that many)."""
+    if not llm:
+        env = [
+            {"name": "MAX_BATCH_SIZE", "value": str(batch)},
+            {"name": "PRECISION", "value": str(precision)},
+        ]
+        return env, {}
+    engines = max(1, int(hw.accel_count) // int(tensor_parallel))
+    annotations = {
+        "deploycost.io/tensor-parallel": str(tensor_parallel),
+        "deploycost.io/sequences-per-engine": str(batch),
+        "deploycost.io/engines-per-pod": str(engines),
+    }
+    env = [
+        {"name": "TENSOR_PARALLEL_SIZE", "value": str(tensor_parallel)},
+        {"name": "MAX_NUM_SEQS", "value": str(batch)},
+        {"name": "ENGINES_PER_POD", "value": str(engines)},
+        {"name": "PRECISION", "value": str(precision)},
+    ]
+    return env, annotations
 
 
 def probes(llm: bool, cold_start_s: float, port: str = "http") -> dict:
@@ -326,23 +357,10 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
             "deploycost.io/slo-ms": f"{model.latency_limit_ms:g}",
             "deploycost.io/artifact-tier": str(choice.tier),
         }
-        env = [
-            {"name": "MAX_BATCH_SIZE", "value": str(choice.batch)},
-            {"name": "PRECISION", "value": str(choice.precision)},
-        ]
-        if model.is_llm:
-            engines = int(hw.accel_count) // int(choice.tensor_parallel)
-            annotations |= {
-                "deploycost.io/tensor-parallel": str(choice.tensor_parallel),
-                "deploycost.io/sequences-per-engine": str(choice.batch),
-                "deploycost.io/engines-per-pod": str(engines),
-            }
-            env = [
-                {"name": "TENSOR_PARALLEL_SIZE", "value": str(choice.tensor_parallel)},
-                {"name": "MAX_NUM_SEQS", "value": str(choice.batch)},
-                {"name": "ENGINES_PER_POD", "value": str(engines)},
-                {"name": "PRECISION", "value": str(choice.precision)},
-            ]
+        env, llm_notes = serving(
+            model.is_llm, hw, choice.precision, choice.batch, choice.tensor_parallel
+        )
+        annotations |= llm_notes
         ports = [{"name": "http", "containerPort": PORT}]
         pod_spec = {
             "nodeSelector": node_selector(hw, choice.instance),

@@ -32,6 +32,7 @@ from deploycost.outputs.sections import (  # noqa: E402
     checks_sections,
     frame_html,
     frame_md,
+    llm_section,
     md_text,
     png,
     prices_section,
@@ -221,9 +222,7 @@ def build_report(
     report.sections.append(
         ("Recommendation", summary + frame_html(shown), md_summary + "\n\n" + frame_md(shown))
     )
-    if len(result.llm):
-        llm = result.llm.drop(columns=["cost_per_day"])
-        report.sections.append(("LLM serving in tokens", frame_html(llm), frame_md(llm)))
+    llm_section(report, result)
     rests_on_section(report, result)
     if compared is not None:
         _baseline_section(report, compared)

@@ -229,6 +229,13 @@ def _verification_section(report: Report, checked, settings) -> None:
     report.sections.append(("Verification by simulation", body, md))
 
 
+def llm_section(report: Report, result) -> None:
+    """The LLMs in token terms (TTFT, TPOT, tokens a day, cost per 1M), when there are any."""
+    if len(result.llm):
+        llm = result.llm.drop(columns=["cost_per_day"])
+        report.sections.append(("LLM serving in tokens", frame_html(llm), frame_md(llm)))
+
+
 def rests_on_section(report: Report, result) -> None:
     """The estimates and unstated defaults an answer rests on, when there are any."""
     rests_on = [f"estimate: {x}" for x in result.estimates] + [

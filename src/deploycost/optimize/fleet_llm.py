@@ -1,0 +1,103 @@
+"""A fleet's LLMs in token terms: per model and instance type it runs on, the serving
+configuration, TTFT p99 and TPOT at the per-instance capacity the fleet was sized at,
+tokens a day and what they cost, in the columns of a deployment's LLM table
+(``optimize.solve._llm_table``) plus ``instance`` and ``share``.
+
+What a row costs per day: the (pool, type)'s instances x plan prices x hours, split among
+the models placed there by the instance-hours their load needs; the model's artifact
+(storage, compression) and maintenance, split among its types by load share. Like a
+deployment's, it is split between input and output tokens by the engine time prefill and
+decode take (``prefill_share``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from deploycost.catalog import COMMITTED_PLANS
+from deploycost.cost.prices import payers, plan_price_name
+from deploycost.optimize.fleet import FleetFormulation
+from deploycost.optimize.result import FleetPlan
+from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
+
+
+def type_costs(form: FleetFormulation, counts: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(pool, type) -> what its instances cost per day: counts x plan prices x hours over
+    the scenario's day types (a committed instance every hour of every day)."""
+    prices, days, scn = form.cost.prices, form.days, form.cost.scn
+    out: dict[tuple[str, str], float] = {}
+    for r, node in zip(counts.itertuples(), payers(scn, counts.instance), strict=True):
+        price = prices.values[prices.index(plan_price_name(r.plan, node))]
+        if r.plan in COMMITTED_PLANS:
+            paid = r.instances * HOURS_PER_DAY * price
+        else:  # one hour of one day type, averaged over the year
+            paid = r.instances * price * days.days[days.names.index(r.day_type)] / DAYS_PER_YEAR
+        out[(r.pool, r.instance)] = out.get((r.pool, r.instance), 0.0) + float(paid)
+    return out
+
+
+def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
+    """One row per LLM and instance type carrying its load (see the module docstring)."""
+    cost, fleet, days = form.cost, form.fleet, form.days
+    scn, space = cost.scn, cost.space
+    serving = plan.shares[plan.shares["mode"] >= 0]
+    if not any(scn.model(m).is_llm for m in serving.model):
+        return pd.DataFrame()
+    units, perf, modes = fleet.units, fleet.perf, fleet.modes
+    weight = days.days / DAYS_PER_YEAR  # (D,) share of the year's days
+    queries = scn.workload.queries_per_day  # user queries a day, on the year's average
+    if scn.workload.day_types:  # their hours are the traffic (without, the sizing rate)
+        queries = float((weight[:, None] * days.qps).sum() * 3600.0)
+    unit = modes.unit.to_numpy()[serving["mode"].to_numpy()]
+    per_query = units.share[unit]
+    # instance-hours a day each row's load needs at the per-instance capacity
+    need = per_query * serving.share.to_numpy() / serving.cap_qps.to_numpy()
+    need = need * float((weight[:, None] * days.need_qps).sum())
+    key = list(zip(serving.pool, serving.instance, strict=True))
+    need_of_type: dict[tuple[str, str], float] = {}
+    for k, n in zip(key, need, strict=True):
+        need_of_type[k] = need_of_type.get(k, 0.0) + float(n)
+    paid = type_costs(form, plan.counts)
+    own = plan.artifacts.set_index("model").cost_per_day
+    f, a = space.fusions.index(plan.fusion), space.automation.index(plan.automation)
+    upkeep = cost.maintenance_per_day(f, a)
+    rows = []
+    for j, r in enumerate(serving.itertuples()):
+        spec = scn.model(r.model)
+        if not spec.is_llm:
+            continue
+        mode = modes.iloc[int(r.mode)]
+        at = (
+            space.models.index(r.model),
+            int(mode.instance_idx),
+            int(mode.precision_idx),
+            int(mode.config_idx),
+        )
+        compute = paid.get(key[j], 0.0) * float(need[j]) / max(need_of_type[key[j]], 1e-300)
+        fixed = float(own.get(r.model, 0.0)) + float(upkeep[at[0]])
+        day_cost = compute + fixed * float(r.share)
+        requests = queries * float(per_query[j]) * float(r.share)
+        tokens_in = requests * spec.llm.input_tokens.mean
+        tokens_out = requests * spec.llm.output_tokens.mean
+        prefill = float(perf.prefill_share[at])
+        rows.append(
+            {
+                "model": r.model,
+                "instance": r.instance,
+                "share": float(r.share),
+                "tensor_parallel": int(r.tensor_parallel),
+                "sequences_per_engine": int(r.batch),
+                "ttft_p99_ms": float(mode.ttft_at_cap_ms),
+                "ttft_limit_ms": spec.llm.ttft_p99_ms,
+                "tpot_ms": float(perf.tpot_ms[at]),
+                "tpot_limit_ms": spec.llm.tpot_p99_ms,
+                "input_tokens_per_day": tokens_in,
+                "output_tokens_per_day": tokens_out,
+                "cost_per_day": day_cost,
+                "per_1m_input_tokens": day_cost * prefill / (tokens_in / 1e6),
+                "per_1m_output_tokens": day_cost * (1.0 - prefill) / (tokens_out / 1e6),
+                "per_1k_queries": day_cost / (queries / 1e3),
+                "basis": "measured" if perf.profiled[at] else "estimate",
+            }
+        )
+    return pd.DataFrame(rows)
