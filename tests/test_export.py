@@ -386,3 +386,45 @@ def test_a_usd_scenario_without_regions_buys_in_one_region_and_says_so(tmp_path)
         "catalog": {"regions": ["cn-hangzhou"], "calibration_instance": "ecs.gn7i-c8g1.2xlarge"},
     }
     assert validate_scenario(china).regions == ["cn-hangzhou"]
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
+def test_the_export_s_own_file_evaluates_to_the_solve_s_cost(path, tmp_path):
+    """export -> evaluate: the recommended.yaml the export writes is a deployment file;
+    costed again from the scenario alone it gives the solver's cost to the cent and breaks
+    no limit; diff of the file against itself changes nothing."""
+    from deploycost.analysis.diff import diff
+    from deploycost.cost.deployments import from_specs
+    from deploycost.cost.model import evaluate
+    from deploycost.optimize.audit import deployment_limits
+    from deploycost.scenario.schema import load_deployment
+
+    scn = load_scenario(path)
+    result = solve(scn, runner_ups=False).raise_for_status()
+    write_export(scn, result, tmp_path / "out")
+    written = tmp_path / "out" / "recommended.yaml"
+    spec = load_deployment(scn, written)
+    assert spec == result.plan.deployment
+    cost = evaluate(scn, from_specs(scn, [spec]))
+    assert round(float(cost.total_per_day[0]), 2) == round(result.objective_per_day, 2)
+    ((broken, checked),) = deployment_limits(scn, [spec], cost)
+    assert broken == []
+    assert len(checked.limits) == len(result.limits)
+    assert diff(scn, spec, load_deployment(scn, written)).change_per_day == 0.0
+    if path.stem == "ecommerce_search_rec":  # and through the command line
+        out = CliRunner().invoke(app, ["evaluate", str(path), "--deployment", str(written)])
+        assert out.exit_code == 0, out.output
+        assert f"{result.objective_per_day * 30.4:,.2f}" in out.output
+
+
+def test_a_fleet_s_recommended_file_is_refused_by_evaluate_with_the_reason(tmp_path):
+    from deploycost.scenario.schema import load_deployment
+
+    from .fleet_cases import box, fleet_scenario, model
+
+    boxes = [box("b", on_demand=1.0)]
+    scn = validate_scenario(fleet_scenario([model("m", {"b": 100.0})], boxes, 50.0))
+    result = solve(scn).raise_for_status()
+    write_export(scn, result, tmp_path / "out")
+    with pytest.raises(DeployCostError, match="a fleet's recommended.yaml"):
+        load_deployment(scn, tmp_path / "out" / "recommended.yaml")

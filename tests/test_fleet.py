@@ -306,11 +306,14 @@ def test_random_fleets_match_the_oracle_quick():
 
 
 @pytest.mark.slow
-def test_random_fleets_match_the_oracle():
-    """500 random small fleets: the same optimum from the oracle, HiGHS and CBC."""
-    tally = cross_check(range(1000, 1500))
-    assert tally["agree"] + tally["pool_errors"] == 1000
-    assert tally["agree"] >= 900
+@pytest.mark.parametrize("first", range(1000, 1500, 100))
+def test_random_fleets_match_the_oracle(first):
+    """500 random small fleets (in five parallel parts): the same optimum from the oracle,
+    HiGHS and CBC."""
+    tally = cross_check(range(first, first + 100))
+    print(first, tally)
+    assert tally["agree"] + tally["pool_errors"] == 200
+    assert tally["agree"] >= 180
 
 
 @pytest.mark.parametrize("backend", HAND_BACKENDS)

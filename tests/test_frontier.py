@@ -162,12 +162,13 @@ def test_random_binding_floors_in_blocks_match_the_whole_milp(backend):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("first", [100, 120, 140])  # 60 seeds per backend, in parallel parts
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_many_random_binding_floors_in_blocks_match_the_whole_milp(backend):
-    tally = _agree(range(100, 160), backend)
-    print(backend, tally)
-    assert tally["agree"] + tally["infeasible"] == 60
-    assert tally["raised"] >= 30
+def test_many_random_binding_floors_in_blocks_match_the_whole_milp(backend, first):
+    tally = _agree(range(first, first + 20), backend)
+    print(backend, first, tally)
+    assert tally["agree"] + tally["infeasible"] == 20
+    assert tally["raised"] >= 10
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

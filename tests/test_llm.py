@@ -323,10 +323,12 @@ def test_random_llm_scenarios_milp_equals_exhaustive_quick():
 
 
 @pytest.mark.slow
-def test_random_llm_scenarios_milp_equals_exhaustive():
-    mismatches, with_llm = _llm_crosscheck(range(100, 250))
+@pytest.mark.parametrize("first", range(100, 250, 50))  # 150 scenarios, in parallel parts
+def test_random_llm_scenarios_milp_equals_exhaustive(first):
+    mismatches, with_llm = _llm_crosscheck(range(first, first + 50))
     assert mismatches == []
-    assert with_llm >= 90
+    print("with_llm", first, with_llm)
+    assert with_llm >= 30
 
 
 def _per_million_tokens(raw: dict) -> float:

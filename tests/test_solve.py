@@ -110,11 +110,13 @@ def test_random_small_scenarios_milp_equals_exhaustive_quick():
 
 
 @pytest.mark.slow
-def test_random_small_scenarios_milp_equals_exhaustive():
-    mismatches, statuses = crosscheck(range(200))
+@pytest.mark.parametrize("first", range(0, 200, 50))  # 200 scenarios, in parallel parts
+def test_random_small_scenarios_milp_equals_exhaustive(first):
+    mismatches, statuses = crosscheck(range(first, first + 50))
     assert mismatches == []
     solved = sum(Status.OPTIMAL in s for s in statuses.values())
-    assert solved >= 150  # the generator mostly makes feasible problems worth comparing
+    print("solved", first, solved)
+    assert solved >= 35  # the generator mostly makes feasible problems worth comparing
 
 
 SEEDS = st.sampled_from([1, 2, 3, 5, 8, 13])

@@ -437,7 +437,8 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     e2e = scn.constraints.e2e_latency_ms
     in_shared = np.isin(mp, sorted(shared - roomy))
     # a binary per mode where it matters: shared pools (memory) and stage latencies (e2e)
-    place_modes = np.arange(n_m) if e2e is not None else np.nonzero(in_shared)[0]
+    staged = layout.stage_col[fleet.modes.unit.to_numpy()] >= 0  # in the e2e pipeline
+    place_modes = np.nonzero(in_shared | (staged & (e2e is not None)))[0]
     place0 = use0 + len(use_pairs)
     k0 = place0 + len(place_modes)
     pool_types = np.unique(np.stack([mp, mh], axis=1), axis=0).reshape(-1, 2)
@@ -875,12 +876,13 @@ def _e2e_rows(layout, fleet, place_modes, rows, place0, e2e) -> None:
     modes = fleet.modes
     p99 = modes.p99_at_cap_ms.to_numpy()
     unit_of = modes.unit.to_numpy()
-    n = len(place_modes)
+    timed = np.nonzero(layout.stage_col[unit_of[place_modes]] >= 0)[0]  # places of staged
+    n = len(timed)
     rows.add_block(
-        [f"stage_latency[{m}]" for m in place_modes],
+        [f"stage_latency[{m}]" for m in place_modes[timed]],
         np.concatenate([np.arange(n), np.arange(n)]),
-        np.concatenate([place0 + np.arange(n), layout.stage_col[unit_of[place_modes]]]),
-        np.concatenate([p99[place_modes], -np.ones(n)]),
+        np.concatenate([place0 + timed, layout.stage_col[unit_of[place_modes[timed]]]]),
+        np.concatenate([p99[place_modes[timed]], -np.ones(n)]),
         -np.inf,
         0.0,
     )

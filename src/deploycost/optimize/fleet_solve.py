@@ -28,12 +28,15 @@ from deploycost.optimize.fleet import (
     fit_together,
     shown_plans,
 )
+from deploycost.optimize.fleet_limits import fleet_limits
 from deploycost.optimize.fleet_llm import fleet_llm_table, type_costs
+from deploycost.optimize.limits import stages_text
 from deploycost.optimize.result import (
     FleetAudit,
     FleetPlan,
     SolveResult,
     components_table,
+    hourly_counts,
     stopped_early,
 )
 from deploycost.optimize.solvers import (
@@ -116,9 +119,18 @@ def solve_fleet(
             "internal error: the solver's fleet fails the independent audit: "
             + "; ".join(audit_report.problems[:5])
         )
+    limits = fleet_limits(form, result.plan, result.objective_per_day)
+    broken = [
+        f"{v.name}: {v.value:.6g} {v.sense} {v.limit:g} {v.unit}" for v in limits if not v.met
+    ]
+    if broken:
+        raise DeployCostError(
+            "internal error: the solver's fleet breaks a limit: " + "; ".join(broken[:5])
+        )
     return replace(
         result,
         plan=replace(result.plan, audit=audit_report),
+        limits=limits,
         timings=timings,
         size=size,
         llm=fleet_llm_table(form, result.plan),
@@ -126,18 +138,6 @@ def solve_fleet(
         defaults=tuple(stated_defaults(scn)),
     )
     return result
-
-
-def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
-    """(D, 24) instances of ``counts`` rows (any subset of ``FleetResult.counts``) per day
-    type and hour: a committed row counts in every hour, the others in their own."""
-    out = np.zeros((len(day_types), 24), int)
-    committed = counts.plan.isin(COMMITTED_PLANS).to_numpy()
-    out += int(counts.instances.to_numpy()[committed].sum())
-    rest = counts[~committed]
-    day = pd.Index(day_types).get_indexer(rest.day_type)
-    np.add.at(out, (day, rest.hour.to_numpy(int)), rest.instances.to_numpy(int))
-    return out
 
 
 def fleet_estimates(scn, plan: FleetPlan) -> list[str]:
@@ -243,6 +243,15 @@ def _without(form: FleetFormulation, prefix: str, words: str, rows, out) -> str:
             if len(over)
             else f"{words} cannot be met"
         )
+    if prefix == "latency_e2e_max" and len(over):
+        e2e = form.cost.scn.constraints.e2e_latency_ms
+        key = m.row_names[over[0]].removeprefix(f"{prefix}[").removesuffix("]")
+        f = form.cost.space.fusions.index(key)
+        return (
+            f"end-to-end p99 <= {e2e:g} ms ({m.row_names[over[0]]}, "
+            f"{stages_text(form, f)}) cannot be met: the cheapest fleet meeting every other "
+            f"limit ({out.objective:,.2f} {cur}/day) needs {activity[over[0]] + e2e:.4g} ms"
+        )
     details = [
         f"{m.row_names[r]} needs {activity[r]:.4g} (limit {m.row_ub[r]:g})" for r in over[:3]
     ]
@@ -269,6 +278,8 @@ def decode(
             "compression": [space.compressions[z] for z in art.compression_idx.iloc[chosen]],
             "backups": art.backups.iloc[chosen].to_numpy(),
             "cold_start_s": art.cold_start_s.iloc[chosen].to_numpy(),
+            "stored_gb": art.stored_gb.iloc[chosen].to_numpy(),
+            "quality_delta": art.quality_delta.iloc[chosen].to_numpy(),
             "cost_per_day": art.cost_per_day.iloc[chosen].to_numpy(),
         }
     )
@@ -446,17 +457,13 @@ def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
         offer = hourly_counts(mine[~spot], days.names)
         offer = offer + keep * hourly_counts(mine[spot], days.names)
         node = float(slices[space.instances.index(inst)])  # servers per instance
-        for d, day in enumerate(days.names):
-            for t in range(24):
-                offered = float(offer[d, t])
-                checks += 1
-                if load[d, t] > offered * (1 + AUDIT_REL_TOL) + 1e-9:
-                    problems.append(
-                        f"pool {pool} on {inst}, {day} {t:02d}h: load needs {load[d, t]:.6g} "
-                        f"instances, {offered:g} offered"
-                    )
-                where = (pool, inst, day, t)
-                _audit_p99(form, shares, where, days.qps[d, t], offered, node, problems, slow)
+        checks += offer.size
+        for d, t in zip(*np.nonzero(load > offer * (1 + AUDIT_REL_TOL) + 1e-9), strict=True):
+            problems.append(
+                f"pool {pool} on {inst}, {days.names[d]} {t:02d}h: load needs "
+                f"{load[d, t]:.6g} instances, {float(offer[d, t]):g} offered"
+            )
+        _audit_p99(form, shares, (pool, inst), offer, node, problems, slow)
     _audit_memory(form, shares, problems)
     checks += _audit_quotas(form, plan, problems)
     checks += _audit_e2e(form, plan.fusion, shares, problems)
@@ -493,45 +500,41 @@ def _audit_quotas(form: FleetFormulation, plan: FleetPlan, problems: list[str]) 
     return checks
 
 
-def _audit_p99(form, shares, where, qps, offered, slices, problems, slow) -> None:
-    """One server's p99 at the rate it receives, at ``where`` = (pool, type, day type,
-    hour) with ``offered`` instances of ``slices`` servers each (pools of a single model; a
-    partition row's instance is a node of slices). Above the capacity it is a sizing error;
-    below it, a batch that fills slowly at low traffic (recorded in ``slow``: a warning,
-    the peak-sized grid does not model batch timeouts)."""
-    pool, inst, day, t = where
+def _audit_p99(form, shares, where, offer, slices, problems, slow) -> None:
+    """One server's p99 at the rate it receives in every hour of every day type, at
+    ``where`` = (pool, type) with ``offer`` (D, 24) instances of ``slices`` servers each
+    (pools of a single model; a partition row's instance is a node of slices). Above the
+    capacity it is a sizing error; below it, a batch that fills slowly at low traffic
+    (recorded in ``slow``: a warning, the peak-sized grid does not model batch timeouts)."""
+    pool, inst = where
     mine = shares[(shares.pool == pool) & (shares.instance == inst)]
-    if mine.model.nunique() != 1 or offered <= 0:
+    if mine.model.nunique() != 1:
         return
-    fleet = form.fleet
+    fleet, days = form.fleet, form.days
     for r in mine.itertuples():
         unit = int(fleet.modes.unit.iat[r.mode])
-        rate = qps * fleet.units.share[unit] * r.share / (offered * slices)
-        if rate <= 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = days.qps * fleet.units.share[unit] * r.share / (offer * slices)
+        d, t = np.nonzero((offer > 0) & (rate > 0))
+        if not len(d):
             continue
         mode = fleet.modes.iloc[r.mode]
         slo = form.cost.scn.model(r.model).latency_limit_ms
-        at = tuple(
-            np.array([int(v)])
-            for v in (
-                fleet.units.model[unit],
-                mode.instance_idx,
-                mode.precision_idx,
-                mode.config_idx,
-            )
-        )
-        p99_at, ttft_at = fleet.perf.latency_ms(at, 1.0, np.array([rate]))
-        p99 = float(p99_at[0])
-        if fleet.perf.meets(at[0], p99_at, ttft_at, rel_tol=1e-6)[0]:
-            continue
-        if rate * slices > mode.cap_qps * (1 + 1e-9):
+        idx = (fleet.units.model[unit], mode.instance_idx, mode.precision_idx, mode.config_idx)
+        at = tuple(np.full(len(d), int(v)) for v in idx)
+        p99, ttft = fleet.perf.latency_ms(at, 1.0, rate[d, t])
+        missed = ~fleet.perf.meets(at[0], p99, ttft, rel_tol=1e-6)
+        over = rate[d, t] * slices > mode.cap_qps * (1 + 1e-9)
+        for k in np.nonzero(missed & over)[0]:
             problems.append(
-                f"{r.model} on {inst}, {day} {t:02d}h: p99 {p99:.4g} ms > SLO {slo:g} ms"
+                f"{r.model} on {inst}, {days.names[d[k]]} {t[k]:02d}h: p99 {p99[k]:.4g} ms "
+                f"> SLO {slo:g} ms"
             )
-        else:
+        late = missed & ~over
+        if late.any():
             key = (r.model, inst, int(mode.batch), slo)
             hours, worst = slow.get(key, (0, 0.0))
-            slow[key] = (hours + 1, max(worst, p99))
+            slow[key] = (hours + int(late.sum()), max(worst, float(p99[late].max())))
 
 
 def _audit_e2e(form, fusion: str, shares, problems) -> int:

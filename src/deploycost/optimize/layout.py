@@ -76,14 +76,18 @@ def pipeline_stages(cost: CostModel, options: OptionSet) -> Stages:
     """Per fusion configuration, its stages in order, each with the units that run in it.
 
     Stages of a cascade run one after another (models sharing a ``stage`` run in
-    parallel); the members of any other method run in parallel, as one stage.
+    parallel); the members of any other method run in parallel, as one stage. Only the
+    models ``constraints.e2e_models`` names are in the pipeline when it names any.
     """
     scn, units = cost.scn, options.units
+    covered = scn.constraints.e2e_models
     out = []
     for f, cfg in enumerate(scn.fusion_configs):
         stages: dict[str, list[int]] = {}
         for unit in np.nonzero(units.fusion == f)[0]:
             model = scn.models[units.model[unit]]
+            if covered is not None and model.name not in covered:
+                continue
             name = (model.stage or model.name) if cfg.method == "cascade" else "ensemble"
             stages.setdefault(name, []).append(int(unit))
         out.append(list(stages.items()))
@@ -109,7 +113,7 @@ def lay_out(cost: CostModel, options: OptionSet) -> Layout:
     y_by_price = data[y_pairs[:, 0] * len(space.tiers) + y_pairs[:, 1]]
     stages = pipeline_stages(cost, options)
     n_l = sum(len(s) for s in stages) if scn.constraints.e2e_latency_ms is not None else 0
-    stage_col = np.zeros(len(options.units.model), np.intp)
+    stage_col = np.full(len(options.units.model), -1, np.intp)  # -1: in no stage
     z0 = n_x
     y0 = z0 + len(z_pairs)
     l0 = y0 + len(y_pairs)

@@ -315,17 +315,20 @@ class EndToEndLatency(Limit):
             return []
         space, units = layout.cost.space, layout.options.units
         unit_of = layout.options.columns["unit"]
-        n_x, n_units = len(unit_of), len(units.model)
         stage_of = {u: name for st in layout.stages for name, us in st for u in us}
+        staged = np.nonzero(layout.stage_col >= 0)[0]  # units in the pipeline
+        row_of = np.full(len(units.model), -1)
+        row_of[staged] = np.arange(len(staged))
+        xs = np.nonzero(row_of[unit_of] >= 0)[0]  # their options
         rows.add_block(
             [
                 f"stage_latency[{space.fusions[units.fusion[u]]}/{stage_of[u]}/"
                 f"{space.models[units.model[u]]}]"
-                for u in range(n_units)
+                for u in staged
             ],
-            np.concatenate([unit_of, np.arange(n_units)]),
-            np.concatenate([np.arange(n_x), layout.stage_col]),
-            np.concatenate([layout.options.columns["p99_ms"], -np.ones(n_units)]),
+            np.concatenate([row_of[unit_of[xs]], np.arange(len(staged))]),
+            np.concatenate([xs, layout.stage_col[staged]]),
+            np.concatenate([layout.options.columns["p99_ms"][xs], -np.ones(len(staged))]),
             -np.inf,
             0.0,
         )
@@ -358,11 +361,30 @@ class EndToEndLatency(Limit):
 
     def explain(self, layout, key, amount, chosen):
         e2e = layout.cost.scn.constraints.e2e_latency_ms
+        f = layout.cost.space.fusions.index(key)
         return (
-            f"end-to-end p99 <= {e2e:g} ms is out of reach for fusion {key!r}: the fastest "
-            f"pipeline meeting the other limits needs {e2e + amount:.4g} ms "
-            f"(over by {amount:.4g} ms)"
+            f"end-to-end p99 <= {e2e:g} ms ({self.family}[{key}], {stages_text(layout, f)}) "
+            f"is out of reach for fusion {key!r}: the fastest pipeline meeting the other "
+            f"limits needs {e2e + amount:.4g} ms (over by {amount:.4g} ms)"
         )
+
+
+def stages_text(layout, f: int) -> str:
+    """The pipeline of fusion configuration ``f`` as an end-to-end limit covers it:
+    'stages recall -> rank (ranker, reranker)' (a stage named after its one model is
+    named once)."""
+    stages = layout.stages[f]
+    if not stages:
+        return "no stage: the limit covers none of its models"
+    models = layout.cost.space.models
+    units = layout.options.units.model
+    names = [
+        f"{name} ({', '.join(models[units[u]] for u in us)})"
+        if len(us) > 1 or name != models[units[us[0]]]
+        else name
+        for name, us in stages
+    ]
+    return "stages " + " -> ".join(names)
 
 
 def fusion_layer(layout: Layout, instance: str) -> np.ndarray:

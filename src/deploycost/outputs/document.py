@@ -21,6 +21,7 @@ import yaml
 
 from deploycost.errors import DeployCostError
 from deploycost.files import atomic_write, exclusive, io_error
+from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.result import SolveResult
 from deploycost.scenario.schema import Scenario
 from deploycost.version import __version__
@@ -199,3 +200,21 @@ def llm_figures(row) -> dict:
         "cost_per_1k_queries": float(row.per_1k_queries),
         "performance_basis": str(row.basis),
     }
+
+
+def limits_section(result: SolveResult) -> dict:
+    """Value, bound and slack of every coupled limit, as the audit computed them (a
+    deployment's or a fleet's: the registry's export slots)."""
+    limits: dict = {"binding": list(result.binding)}
+    for limit in sorted(result.limits, key=lambda x: (x.family, x.key)):
+        family = BY_FAMILY[limit.family]
+        if family.export_name is None:
+            continue  # per-model limits: in the deployment section (p99, utilisation)
+        entry = {"limit": limit.limit, "value": limit.value, "slack": limit.slack}
+        if family.integral:
+            entry = {k: round(v) for k, v in entry.items()}
+        if family.keyed:
+            limits.setdefault(family.export_name, {})[limit.key] = entry
+        else:
+            limits[family.export_name] = entry
+    return limits

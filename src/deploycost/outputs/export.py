@@ -18,13 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploycost.cost.model import COMPONENTS
-from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.result import FleetPlan, SolveResult
 from deploycost.outputs.document import (
     check_exportable,
     check_out_dir,
     clean,
     document_head,
+    limits_section,
     llm_figures,
     rows_of,
     write_set,
@@ -92,6 +92,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
                     "backups": c.backups,
                     "file_compression": c.compression,
                     "autoscale": c.autoscale,
+                    **({"autoscale_capacity_qps": c.capacity_qps} if c.autoscale else {}),
                     "p99_ms": models.at[name, "p99_ms"],
                     "slo_ms": models.at[name, "slo_ms"],
                     "latency_headroom_ms": models.at[name, "headroom_ms"],
@@ -122,7 +123,7 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
                 for name in sorted(spec.models)
             },
         },
-        "limits": _limits(result),
+        "limits": limits_section(result),
         "estimates": list(result.estimates),
         "defaults": list(result.defaults),
         "prices": [
@@ -150,23 +151,6 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
         },
     }
     return clean(doc)
-
-
-def _limits(result: SolveResult) -> dict:
-    """Value, bound and slack of every coupled limit, as the audit computed them."""
-    limits: dict = {"binding": list(result.binding)}
-    for limit in sorted(result.limits, key=lambda x: (x.family, x.key)):
-        family = BY_FAMILY[limit.family]
-        if family.export_name is None:
-            continue  # per-model limits: in the deployment section (p99, utilisation)
-        entry = {"limit": limit.limit, "value": limit.value, "slack": limit.slack}
-        if family.integral:
-            entry = {k: round(v) for k, v in entry.items()}
-        if family.keyed:
-            limits.setdefault(family.export_name, {})[limit.key] = entry
-        else:
-            limits[family.export_name] = entry
-    return limits
 
 
 def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:

@@ -24,9 +24,14 @@ import numpy as np
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
 from deploycost.optimize.fleet import shown_plans
-from deploycost.optimize.fleet_solve import hourly_counts
-from deploycost.optimize.result import SolveResult
-from deploycost.outputs.document import check_exportable, clean, document_head, llm_figures
+from deploycost.optimize.result import SolveResult, hourly_counts
+from deploycost.outputs.document import (
+    check_exportable,
+    clean,
+    document_head,
+    limits_section,
+    llm_figures,
+)
 from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
     PORT,
@@ -149,6 +154,7 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
             "defaults": list(result.defaults),
             "costs": {k: costs[k] for k in (*COMPONENTS, *shown_plans(scn))}
             | {"total": costs["total"]},
+            "limits": limits_section(result),
             "prices": price_rows,
             "assumptions": {
                 "capacity": "each instance has its own queue (requests spread by a load "

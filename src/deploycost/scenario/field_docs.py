@@ -226,6 +226,11 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
     "Constraints": {
         "quality_floor": ("Lowest quality of the chosen configuration", "score"),
         "e2e_latency_ms": ("p99 end-to-end latency limit over the pipeline stages", "ms"),
+        "e2e_models": (
+            "Models in the pipeline the end-to-end limit covers (default: every member of "
+            "the chosen fusion configuration); a model beside the pipeline is left out",
+            None,
+        ),
         "quotas": ("Most instances of a type", "instances"),
         "budget_per_day": ("Most the deployment may cost", f"{CUR}/day"),
         "utilisation_max": ("Highest peak utilisation of a replica", "fraction"),

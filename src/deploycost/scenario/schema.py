@@ -13,6 +13,7 @@ is reported at once as ``path must ..., got value``.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import math
 import reprlib
@@ -36,6 +37,7 @@ from pydantic import (
 from deploycost.catalog import KEYS, PRICING_COLUMNS, WIDTHS, Catalog, load_catalog
 from deploycost.errors import ScenarioError
 from deploycost.periods import DAYS_PER_YEAR
+from deploycost.scenario.exported import deployment_of, is_export
 from deploycost.scenario.yamlfile import parse_yaml, read_input, with_locations
 
 BIG = 1e12  # upper bound on counts and amounts: keeps every product finite in float64
@@ -310,6 +312,7 @@ class FusionConfig(Strict):
 class Constraints(Strict):
     quality_floor: Annotated[float, Field(ge=0, le=1e6)] | None = None
     e2e_latency_ms: Pos | None = None
+    e2e_models: list[Name] | None = None
     quotas: dict[str, Count] = {}
     budget_per_day: Pos | None = None
     utilisation_max: Fraction = 0.8
@@ -1113,6 +1116,13 @@ def _check_storage_and_limits(scn: Scenario, catalog: Catalog, problems: list[st
                 "role in people.roles",
                 problems,
             )
+    for name in scn.constraints.e2e_models or []:
+        _ref(name, [m.name for m in scn.models], "constraints.e2e_models", "model", problems)
+    if scn.constraints.e2e_models is not None and scn.constraints.e2e_latency_ms is None:
+        problems.append(
+            "constraints.e2e_models names the models an end-to-end limit covers: it needs "
+            "constraints.e2e_latency_ms"
+        )
     for name in scn.constraints.quotas:
         _ref(name, list(catalog.hardware.index), "constraints.quotas", "instance", problems)
     for name in scn.constraints.owned_storage_gb:
@@ -1169,6 +1179,12 @@ def _check_pricing(scn: Scenario, catalog: Catalog, problems: list[str]) -> None
         )
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """The IANA zones this machine knows (read from disk once: ~40 ms a call)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
     days = scn.workload.day_types
     _unique(days, "workload.day_types", problems)
@@ -1185,7 +1201,7 @@ def _check_fleet(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:
                 f"'fleet' section, got pool {scn.model(pooled[0]).pool!r} without one"
             )
         return
-    zones = zoneinfo.available_timezones()
+    zones = _time_zones()
     if zones and scn.fleet.timezone not in zones | {"UTC"}:
         problems.append(
             f"fleet.timezone must be an IANA time zone such as 'Asia/Shanghai', "
@@ -1395,6 +1411,19 @@ def as_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario
 
 
 def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> DeploymentSpec:
+    """A deployment file (or mapping): a deployment as ``DeploymentSpec`` states it, or an
+    export's ``recommended.yaml`` (``scenario.exported``)."""
+    if is_export(raw):
+        if "pools" in raw:
+            raise ScenarioError(
+                [
+                    "this is a fleet's recommended.yaml (it has pools): a fleet is costed by "
+                    "solving its scenario (deploycost solve); evaluate and diff take one "
+                    "deployment per model"
+                ],
+                source,
+            )
+        raw = deployment_of(raw)
     if not isinstance(raw, dict):
         raise ScenarioError([f"top level must be a mapping, got {_got(raw)}"], source)
     try:

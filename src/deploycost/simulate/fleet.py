@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.model import CostModel
-from deploycost.optimize.fleet_solve import hourly_counts
-from deploycost.optimize.result import FleetPlan
+from deploycost.optimize.result import FleetPlan, hourly_counts
 from deploycost.options.capacity import slices_per_node
 from deploycost.options.grid import Units
 from deploycost.scenario.schema import Scenario
