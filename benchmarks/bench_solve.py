@@ -68,7 +68,7 @@ def main() -> None:
             cost = CostModel(scn)
             grid_s, options = best_of(1, lambda cost=cost: enumerate_options(cost))
             formulate_s, form = best_of(5, lambda cost=cost, options=options: build(cost, options))
-            pulp_s, _ = best_of(5, lambda form=form: to_pulp(form))
+            pulp_s, _ = best_of(5, lambda form=form: to_pulp(form.milp))
             pulp_lines.append(
                 f"{size:>6} models: formulate {formulate_s:.4f} s, per-variable "
                 f"PuLP objects {pulp_s:.4f} s; PuLP / ours = "

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
+# Each pytest-xdist worker compiles the simulator's kernels into its own numba cache: with
+# one cache written by two workers at once, the bit-for-bit reproducibility test once saw
+# NaN latencies in one worker (never in a single process); separate caches rule it out.
+if "PYTEST_XDIST_WORKER" in os.environ and "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = str(
+        Path(tempfile.gettempdir()) / f"deploycost-numba-{os.environ['PYTEST_XDIST_WORKER']}"
+    )
 
-from deploycost.scenario.synthetic import POOL, random_scenario
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from deploycost.scenario.synthetic import POOL, random_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))

@@ -81,6 +81,7 @@ def test_readme_python_example_runs_and_prints_what_it_says():
         assert comment in printed
 
 
+@pytest.mark.slow
 def test_readme_quotes_the_export_head_it_writes(tmp_path):
     """The README's quoted start of recommended.yaml (hash of the inputs included) is what
     ``export`` writes today: a catalog or schema change that moves it fails here."""

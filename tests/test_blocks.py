@@ -110,6 +110,7 @@ def _whole_and_blocks(raw: dict, backend: str):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_fleet_in_blocks_has_the_whole_milp_s_optimum(backend):
     """Ten roofline models in two pools of five, three plans, two day types: without the

@@ -190,6 +190,7 @@ def _console(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_solve_unknown_backend_lists_the_choices_and_exits_1():
     """--backend is a choice: a wrong one is a usage error, which is invalid input (exit 1),
     never the exit code of an infeasible problem (2)."""
@@ -202,6 +203,7 @@ def test_solve_unknown_backend_lists_the_choices_and_exits_1():
     assert "No such option: --frob" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_version_prints_the_package_version():
     from deploycost import __version__
 
@@ -252,7 +254,7 @@ def test_reporting_period_sets_the_headline(tmp_path):
 
 
 def test_sweep_command_writes_table_and_breakpoints(tmp_path):
-    from .test_solve import hand
+    from .conftest import hand
 
     scenario = tmp_path / "hand.yaml"
     scenario.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
@@ -301,8 +303,9 @@ def test_sweep_command_writes_table_and_breakpoints(tmp_path):
     assert "--out must end in .csv or .parquet" in parquet.output
 
 
+@pytest.mark.slow
 def test_sensitivity_command(tmp_path):
-    from .test_solve import hand
+    from .conftest import hand
 
     scenario = tmp_path / "hand.yaml"
     scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")
@@ -333,6 +336,7 @@ def test_shell_completion_is_offered():
     assert "--show-completion" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path", [*PROBLEMS, ROOT / "problems" / "fleet" / "ecommerce_fleet.yaml"], ids=lambda p: p.name
 )

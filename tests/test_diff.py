@@ -12,7 +12,7 @@ from deploycost.cli.app import app
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
 from deploycost.optimize.solve import solve
-from deploycost.scenario.schema import load_scenario
+from deploycost.scenario.schema import load_scenario, validate_scenario
 
 from .conftest import ROOT
 
@@ -68,6 +68,7 @@ def test_diff_cli_prints_and_writes_strict_json(tmp_path):
     assert "--baseline is required: the scenario has no baseline_deployment" in missing.output
 
 
+@pytest.mark.slow
 def test_the_report_compares_the_baseline_with_the_recommendation(tmp_path):
     out = tmp_path / "r.html"
     result = CliRunner().invoke(app, ["report", str(PATH), "--out", str(out), "--no-verify"])
@@ -81,3 +82,31 @@ def test_the_report_compares_the_baseline_with_the_recommendation(tmp_path):
     pareto = text.split("## Pareto frontier")[1].split("\n## ")[0]
     assert "does not bind between 50 and 400 ms" in pareto
     assert "pareto.png" not in text
+
+
+def test_a_fleet_is_compared_with_the_baseline_it_replaces():
+    """Baseline: 3 x b on-demand for a (a needs 150 / 100 -> 2), 72 USD/day; the fleet runs
+    a on 2 x b (48 USD/day; with spot at 0.5 USD/h and no interruption: 24). The diff says
+    -48 USD/day in compute, a's compute before 72 and after 24, and where a runs now."""
+    from deploycost.analysis.diff import diff_result
+
+    from .fleet_cases import box, fleet_scenario, model
+
+    raw = fleet_scenario(
+        [model("a", {"b": 100.0})],
+        [box("b", on_demand=1.0, spot=0.5)],
+        150.0,
+        fleet={"plans": ["on_demand", "spot"], "spot_interruption_fraction": 0.0},
+        baseline_deployment={"models": {"a": {"instance": "b", "replicas": 3}}},
+    )
+    scn = validate_scenario(raw)
+    result = solve(scn).raise_for_status()
+    change = diff_result(scn, scn.baseline_deployment, result)
+    assert result.objective_per_day == pytest.approx(24.0)
+    assert change.change_per_day == pytest.approx(24.0 - 72.0)
+    (row,) = change.models.itertuples()
+    assert (row.compute_baseline, row.compute_other) == (pytest.approx(72.0), pytest.approx(24.0))
+    assert row.change == "3 x b -> b fp32 100 %"
+    assert change.violations == ([], [])
+    compute = change.components.set_index("component").loc["compute"]
+    assert (compute.baseline, compute.other) == (pytest.approx(72.0), pytest.approx(24.0))

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.cli.app import EXIT_INFEASIBLE, app
+from deploycost.cli.app import app
+from deploycost.cli.show import EXIT_INFEASIBLE
 from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import BACKENDS, Status
 from deploycost.scenario.schema import validate_scenario
@@ -50,7 +51,8 @@ CASES = {
     ),
     "e2e_latency": (
         hand(constraints__e2e_latency_ms=6.0),
-        r"end-to-end p99 <= 6 ms is out of reach for fusion 'all-models': the fastest "
+        r"end-to-end p99 <= 6 ms \(latency_e2e_max\[all-models\], stages ensemble \(m\)\) "
+        r"is out of reach for fusion 'all-models': the fastest "
         rf"pipeline meeting the other limits needs {FASTEST:.4g} ms",
     ),
     "quota": (

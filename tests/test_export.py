@@ -109,6 +109,7 @@ def test_export_is_byte_identical_and_refuses_to_overwrite(tmp_path):
     assert not list((tmp_path / "a").glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_export_cli_errors_leave_nothing_half_written(tmp_path):
     scenario = tmp_path / "hand.yaml"
     scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")

@@ -316,6 +316,7 @@ def test_random_fleets_match_the_oracle(first):
     assert tally["agree"] >= 180
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", HAND_BACKENDS)
 def test_reserved_price_line_breakpoints_follow_break_even_hours(backend):
     """The stepped case, the reserved price scaled by m (0.6 m USD/h). The k-th instance
@@ -379,6 +380,7 @@ def _no_nan(token: str):
     raise ValueError(f"not strict JSON: {token}")
 
 
+@pytest.mark.slow
 def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tmp_path):
     import json
 
@@ -545,6 +547,7 @@ def test_a_scheduled_scaler_follows_the_hourly_counts_of_each_day_type(tmp_path)
         validate_scenario(raw)
 
 
+@pytest.mark.slow
 def test_tornado_covers_a_fleet():
     """One model, one 1 USD/h box carrying its 10 req/s: 24 USD/day, all of it compute;
     instance prices -/+20 % give 19.20 and 28.80 with the same fleet; the other groups
@@ -566,6 +569,7 @@ def test_tornado_covers_a_fleet():
     assert not row.high_changes_deployment
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_fleet_per_type_plan_and_hour(tmp_path):
     """The stepped case (commit 2, on-demand for the rest: 48.8 USD/day) as a report: the
     commitment sentence, the committed and on-demand rows of the plan table with their

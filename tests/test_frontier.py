@@ -154,6 +154,7 @@ def _agree(seeds, backend) -> dict:
     return tally
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_random_binding_floors_in_blocks_match_the_whole_milp(backend):
     tally = _agree(range(8), backend)
@@ -171,6 +172,7 @@ def test_many_random_binding_floors_in_blocks_match_the_whole_milp(backend, firs
     assert tally["raised"] >= 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_solve_fleet_with_a_binding_floor_is_solved_in_blocks(backend):
     """Ten models in two pools of five with seed 1's floor raised past the free answer's
@@ -273,6 +275,7 @@ def test_a_pool_s_shares_are_the_sums_of_one_delta_per_model():
     assert _share_values(sub, close) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend):
     """Seed 1's ten models with the binding floor of 0.86 (optimum C): a budget of C + 1
@@ -302,6 +305,7 @@ def test_a_budget_is_a_cap_on_the_cost_the_blocks_prove_it_over_or_under(backend
     assert "budget" in " ".join(fleet.explanation)
 
 
+@pytest.mark.slow
 def test_the_solve_threads_setting_changes_the_speed_not_the_fleet(monkeypatch):
     """DEPLOYCOST_SOLVE_THREADS=1 solves the pools one after another, 2 at once: the same
     fleet; a setting that is not a whole number from 1 names the variable."""

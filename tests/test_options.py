@@ -154,7 +154,6 @@ def test_diagnostics_count_every_grid_point():
                 "out_of_memory",
                 "over_capacity",
                 "too_slow",
-                "cold_start",
             ]
         ].sum(axis=1)
         > 0

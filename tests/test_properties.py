@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def _quantities(specs: list[dict]):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(deployment, min_size=1, max_size=5), price_vectors)
 def test_costs_are_non_negative_and_totals_are_sums(specs, prices):
@@ -70,6 +72,7 @@ def test_costs_are_non_negative_and_totals_are_sums(specs, prices):
     np.testing.assert_allclose(lines.sum(axis=1), totals, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(deployment, min_size=1, max_size=4),
@@ -91,6 +94,7 @@ def test_scaling_one_price_scales_exactly_its_lines(specs, prices, r, factor):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.lists(deployment, min_size=1, max_size=4), price_vectors, price_vectors)
 def test_cost_is_additive_in_prices(specs, p1, p2):

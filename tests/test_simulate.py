@@ -3,8 +3,6 @@ implementation, and the structural facts of dispatch and batching."""
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 import pytest
 
@@ -12,12 +10,9 @@ from deploycost.options.queueing import erlang_c, wait_quantile_s
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate
 from deploycost.simulate.stats import estimate
 
-N = 1_000_000
+from .queue_reference import N, _arrivals, _reference_mdc_waits
+
 ONE = np.array([0.0, 1.0])  # service seconds of a batch of 1 (index 0 unused)
-
-
-def _arrivals(rate: float, n: int = N, seed: int = 1) -> np.ndarray:
-    return np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, n))
 
 
 def _run(
@@ -63,18 +58,6 @@ def test_md1_mean_wait_is_pollaczek_khinchine():
     """M/D/1, rho 0.8, service 1 s: Wq = rho S / (2 (1 - rho)) = 2 s."""
     _, wait, *_ = _run(_arrivals(0.8), dist="deterministic")
     assert estimate(wait, "mean").covers(2.0)
-
-
-def _reference_mdc_waits(a: np.ndarray, servers: int, service: float) -> np.ndarray:
-    """FIFO M/D/c written the plain way: each request takes the earliest free server."""
-    free = [0.0] * servers
-    waits = np.empty(len(a))
-    for i, t in enumerate(a):
-        earliest = heapq.heappop(free)
-        start = max(t, earliest)
-        waits[i] = start - t
-        heapq.heappush(free, start + service)
-    return waits
 
 
 def test_mdc_p99_wait_against_an_independent_reference():
@@ -185,6 +168,7 @@ def test_random_dispatch_breaks_the_recall_slo_the_analytic_model_promised():
     assert recall.utilisation == pytest.approx(8000 * 2.398e-3 / 24, rel=0.01)
 
 
+@pytest.mark.slow
 def test_every_hour_follows_the_profile_and_finds_the_slow_batch():
     """Hour rates are queries/day x the hour's weight / 3600 x requests per query; the
     batch-32 coarse ranker, waiting for full batches, misses its 30 ms SLO at every hour
@@ -392,6 +376,7 @@ def test_the_verify_loop_fixes_an_under_provisioned_deployment():
     assert doc["simulated"]["dispatch"] == "random"
 
 
+@pytest.mark.slow
 def test_export_verifies_by_default_and_writes_the_outcome(tmp_path):
     import yaml
     from typer.testing import CliRunner

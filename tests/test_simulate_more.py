@@ -15,7 +15,7 @@ from deploycost.simulate.run import Settings, Stream, load_trace, output_token_s
 from deploycost.simulate.stats import estimate
 
 from .conftest import ROOT
-from .test_simulate import _arrivals, _reference_mdc_waits
+from .queue_reference import _arrivals, _reference_mdc_waits
 
 DETERMINISTIC = DISTRIBUTIONS.index("deterministic")
 
@@ -201,6 +201,7 @@ def _fleet():
     return scn, solve(scn)
 
 
+@pytest.mark.slow
 def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
     """Every (pool, type, day type, hour) row runs the committed + on-demand + spot count
     of the fleet's table at the day type's rate times the model's share; the spot cut
@@ -251,6 +252,7 @@ def test_models_sharing_an_instance_share_its_time():
     assert table.requests.sum() == 100_000
 
 
+@pytest.mark.slow
 def test_solve_verify_checks_a_fleet_and_reports_the_spot_cut():
     from deploycost.simulate.verify import solve_verified
 
@@ -271,6 +273,7 @@ def test_solve_verify_checks_a_fleet_and_reports_the_spot_cut():
     assert len(doc["spot_cut_misses"]) == int((~cut.met.astype(bool)).sum())
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_verification_and_its_plot(tmp_path):
     """The report's verification section carries the verdict, the rounds and per model the
     worst simulated hour with the same figures as the verification itself."""

@@ -24,8 +24,8 @@ from .conftest import (
     STORAGE_PER_DAY,
     hand,
     p99_by_hand,
-    random_with_coupled_limits,
 )
+from .crosscheck import crosscheck
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -60,6 +60,7 @@ def test_hand_solved_looser_slo_and_quota(backend):
     assert result.binding == []  # quota 1 is not used at all by the cheap answer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.name)
 def test_problems_same_optimum_on_every_backend(path):
     scn = load_scenario(path)
@@ -69,38 +70,6 @@ def test_problems_same_optimum_on_every_backend(path):
         assert result.status == Status.OPTIMAL, backend
         assert result.objective_per_day == pytest.approx(reference, rel=1e-6), backend
         assert float(result.plan.evaluation.total_per_day[0]) == pytest.approx(reference, rel=1e-6)
-
-
-def _coupled_or_plain(seed: int) -> dict:
-    return random_with_coupled_limits(seed) if seed % 2 else random_scenario(seed)
-
-
-def crosscheck(seeds, make=_coupled_or_plain) -> tuple[list, dict]:
-    """Every backend against exhaustive enumeration on random small scenarios ``make(seed)``
-    (by default half of them with a fusion layer on a quota-limited instance or an owned
-    storage tier); the mismatches and each seed's statuses."""
-    mismatches, statuses = [], {}
-    for seed in seeds:
-        scn = validate_scenario(make(seed))
-        results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
-        statuses[seed] = {r.status for r in results.values()}
-        truth = results["exhaustive"]
-        for backend, result in results.items():
-            same = result.status == truth.status and (
-                truth.objective_per_day is None
-                or result.objective_per_day == pytest.approx(truth.objective_per_day, rel=1e-6)
-            )
-            if not same:
-                mismatches.append(
-                    (
-                        seed,
-                        backend,
-                        result.status,
-                        result.objective_per_day,
-                        truth.objective_per_day,
-                    )
-                )
-    return mismatches, statuses
 
 
 def test_random_small_scenarios_milp_equals_exhaustive_quick():
@@ -138,6 +107,7 @@ def _objective(raw, backend, prices=None):
     return result.objective_per_day if result.ok else math.inf
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, which=st.integers(0, 10_000), factor=st.floats(1.0, 3.0))
@@ -149,6 +119,7 @@ def test_raising_a_price_never_lowers_the_optimum(backend, seed, which, factor):
     assert _objective(raw, backend, raised) >= _objective(raw, backend, base) * (1 - 1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, model=st.integers(0, 2), factor=st.floats(0.3, 1.0))
@@ -161,6 +132,7 @@ def test_tightening_an_slo_never_lowers_the_optimum(backend, seed, model, factor
     assert _objective(tight, backend) >= _objective(raw, backend) * (1 - 1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", PROPERTY_BACKENDS)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, floor=st.floats(0.6, 0.9), raise_by=st.floats(0.0, 0.1))

@@ -72,6 +72,7 @@ def test_no_solution_and_infeasible():
     )
 
 
+@pytest.mark.slow
 def test_pulp_cbc_runs_without_the_environment_on_path(tmp_path):
     """The CBC backend uses the binary PuLP ships, not a ``cbc`` found on PATH."""
     import os

@@ -293,6 +293,7 @@ def test_parquet_output_round_trips(tmp_path):
     assert len(pd.read_csv(tmp_path / "out.csv")) == 3  # assembled from two chunks
 
 
+@pytest.mark.slow
 def test_sobol_indices_by_hand():
     from deploycost.analysis.sensitivity import sobol
     from deploycost.errors import DeployCostError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deploycost.errors import DeployCostError, printable
+from deploycost.optimize.solvers import BACKENDS
 from deploycost.scenario.schema import Scenario, load_scenario
 
 WIDTH = 100  # columns the default tables are laid out for (a pipe or log has no width)
@@ -129,3 +131,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         frame.notna() & ~frame.isin([np.inf, -np.inf]) if len(numeric.columns) else frame.notna()
     )
     return frame.astype(object).where(finite, None).to_dict(orient="records")
+
+
+# the registered backends as choices (a StrEnum member is its name wherever a string is)
+Backend = enum.StrEnum("Backend", {name: name for name in BACKENDS})
+DEFAULT_BACKEND = Backend("scipy-highs")

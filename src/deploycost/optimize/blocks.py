@@ -234,7 +234,8 @@ def _solve_fixed(m: Milp, solve_part, fixed_cols, fixed_values, kept) -> Fixed |
     for b in np.unique(col_block[in_row]):
         r = np.nonzero(row_block == b)[0]
         k = np.nonzero(col_block == b)[0]
-        sub = Milp(
+        sub = replace(
+            m,
             c=c[k],
             A=A[r][:, k],
             row_lb=row_lb[r],

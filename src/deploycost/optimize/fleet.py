@@ -147,16 +147,14 @@ class FleetFormulation(Layout):
     pool_of_unit: np.ndarray = None  # type: ignore[assignment]
     cols: FleetColumns = None  # type: ignore[assignment]
     milp: Milp = None  # type: ignore[assignment]
-    presolve: bool = True  # HiGHS presolve: needed for speed on the fleet's integer counts
-    # CBC returned "optimal" fleets above the true optimum with its probing (a random case:
-    # 58.89 where brute force proves 58.67) and with its integer preprocessing (a
-    # 10-model fleet: 514.77 where HiGHS's audited fleet costs 501.13); with both off it
-    # agrees with the oracle and with HiGHS on every case tried
-    cbc_options: tuple[str, ...] = ("probing off", "preprocess off")
 
-    @property
-    def column_costs(self) -> np.ndarray:
-        return self.milp.c
+
+# HiGHS presolve: needed for speed on the fleet's integer counts. CBC returned "optimal"
+# fleets above the true optimum with its probing (a random case: 58.89 where brute force
+# proves 58.67) and with its integer preprocessing (a 10-model fleet: 514.77 where HiGHS's
+# audited fleet costs 501.13); with both off it agrees with the oracle and with HiGHS on
+# every case tried
+FLEET_SOLVING = {"presolve": True, "cbc_options": ("probing off", "preprocess off")}
 
 
 def pools_of(cost: CostModel, fleet: FleetOptions) -> tuple[list[str], np.ndarray]:
@@ -490,7 +488,7 @@ def build_fleet(cost: CostModel, fleet: FleetOptions | None = None) -> FleetForm
     col_ub[: layout.latency.start] = 1.0
     col_ub[w0:k0] = 1.0
     col_ub[w0:use0] = scale
-    milp = Milp.of(c, rows, col_ub, integrality)
+    milp = Milp.of(c, rows, col_ub, integrality, **FLEET_SOLVING)
     artifact_by_price = sp.vstack(
         [layout.options.by_price, layout.z_by_price, layout.y_by_price]
     ).tocsr()

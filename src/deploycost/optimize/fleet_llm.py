@@ -12,6 +12,7 @@ decode take (``prefill_share``).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from deploycost.catalog import COMMITTED_PLANS
@@ -36,6 +37,31 @@ def type_costs(form: FleetFormulation, counts: pd.DataFrame) -> dict[tuple[str, 
     return out
 
 
+def compute_shares(form: FleetFormulation, shares: pd.DataFrame, counts: pd.DataFrame):
+    """(R,) each row of ``shares`` its part of the compute per day: its (pool, type)'s
+    instances x plan prices x hours, split among the rows there by the instance-hours
+    their load needs at the per-instance capacity (a type that only makes up min_replicas
+    is split evenly among its standby rows)."""
+    days, units = form.days, form.fleet.units
+    weight = days.days / DAYS_PER_YEAR  # (D,) share of the year's days
+    loaded = shares["mode"].to_numpy() >= 0
+    unit = form.fleet.modes.unit.to_numpy()[np.where(loaded, shares["mode"], 0)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        need = units.share[unit] * shares.share.to_numpy() / shares.cap_qps.to_numpy()
+    need = np.where(loaded, need * float((weight[:, None] * days.need_qps).sum()), 1.0)
+    key = list(zip(shares.pool, shares.instance, strict=True))
+    total: dict[tuple[str, str], float] = {}
+    for k, n in zip(key, need, strict=True):
+        total[k] = total.get(k, 0.0) + float(n)
+    paid = type_costs(form, counts)
+    return np.array(
+        [
+            paid.get(k, 0.0) * float(n) / max(total[k], 1e-300)
+            for k, n in zip(key, need, strict=True)
+        ]
+    )
+
+
 def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
     """One row per LLM and instance type carrying its load (see the module docstring)."""
     cost, fleet, days = form.cost, form.fleet, form.days
@@ -48,16 +74,7 @@ def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
     queries = scn.workload.queries_per_day  # user queries a day, on the year's average
     if scn.workload.day_types:  # their hours are the traffic (without, the sizing rate)
         queries = float((weight[:, None] * days.qps).sum() * 3600.0)
-    unit = modes.unit.to_numpy()[serving["mode"].to_numpy()]
-    per_query = units.share[unit]
-    # instance-hours a day each row's load needs at the per-instance capacity
-    need = per_query * serving.share.to_numpy() / serving.cap_qps.to_numpy()
-    need = need * float((weight[:, None] * days.need_qps).sum())
-    key = list(zip(serving.pool, serving.instance, strict=True))
-    need_of_type: dict[tuple[str, str], float] = {}
-    for k, n in zip(key, need, strict=True):
-        need_of_type[k] = need_of_type.get(k, 0.0) + float(n)
-    paid = type_costs(form, plan.counts)
+    per_query = units.share[modes.unit.to_numpy()[serving["mode"].to_numpy()]]
     own = plan.artifacts.set_index("model").cost_per_day
     f, a = space.fusions.index(plan.fusion), space.automation.index(plan.automation)
     upkeep = cost.maintenance_per_day(f, a)
@@ -73,7 +90,7 @@ def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
             int(mode.precision_idx),
             int(mode.config_idx),
         )
-        compute = paid.get(key[j], 0.0) * float(need[j]) / max(need_of_type[key[j]], 1e-300)
+        compute = float(r.compute_per_day)
         fixed = float(own.get(r.model, 0.0)) + float(upkeep[at[0]])
         day_cost = compute + fixed * float(r.share)
         requests = queries * float(per_query[j]) * float(r.share)

@@ -29,7 +29,7 @@ from deploycost.optimize.fleet import (
     shown_plans,
 )
 from deploycost.optimize.fleet_limits import fleet_limits
-from deploycost.optimize.fleet_llm import fleet_llm_table, type_costs
+from deploycost.optimize.fleet_llm import compute_shares, fleet_llm_table, type_costs
 from deploycost.optimize.limits import stages_text
 from deploycost.optimize.result import (
     FleetAudit,
@@ -319,6 +319,7 @@ def decode(
     counts = pd.DataFrame(
         records, columns=["pool", "instance", "plan", "day_type", "hour", "instances", "column"]
     )
+    shares["compute_per_day"] = compute_shares(form, shares, counts)
     prices = cost.prices
     c = form.milp.c
     paid = n * c[form.cols.counts]  # per day, per count column: instances x hours x price

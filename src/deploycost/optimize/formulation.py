@@ -14,7 +14,6 @@ owned storage; per-model limits are enforced by the option grid and add no rows)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -40,9 +39,22 @@ class Milp:
     col_ub: np.ndarray
     integrality: np.ndarray  # 1 integer, 0 continuous
     row_names: list[str]
+    # how this model is best solved, for the backends that read it: HiGHS presolve, CBC
+    # command-line options (see ``optimize.fleet``: the fleet's integer counts need presolve
+    # and CBC's probing and preprocessing off)
+    presolve: bool = False
+    cbc_options: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, c: np.ndarray, rows: Rows, col_ub: np.ndarray, integrality: np.ndarray) -> Milp:
+    def of(
+        cls,
+        c: np.ndarray,
+        rows: Rows,
+        col_ub: np.ndarray,
+        integrality: np.ndarray,
+        presolve: bool = False,
+        cbc_options: tuple[str, ...] = (),
+    ) -> Milp:
         """The MILP of accumulated ``rows`` over columns with costs ``c``, bounds [0, col_ub]."""
         return cls(
             c=c,
@@ -53,6 +65,8 @@ class Milp:
             col_ub=col_ub,
             integrality=integrality,
             row_names=rows.names,
+            presolve=presolve,
+            cbc_options=cbc_options,
         )
 
 
@@ -65,31 +79,8 @@ class Formulation(Layout):
     slack_limits: list[tuple[Limit, str]] = field(default_factory=list)  # per slack column
 
     @property
-    def column_costs(self) -> np.ndarray:
-        return self.milp.c
-
-    @property
     def slack_rows(self) -> list[str]:
         return [limit_name(limit.family, key) for limit, key in self.slack_limits]
-
-    @cached_property
-    def col_names(self) -> list[str]:
-        """Column names, built on demand (inspection and debugging, not solving)."""
-        space = self.cost.space
-        unit_of = self.options.columns["unit"]
-        # options are sorted by unit: an option's rank in its unit is its distance to the first
-        within = np.arange(len(unit_of)) - np.searchsorted(unit_of, unit_of, side="left")
-        unit_names = [self.unit_name(u) for u in range(len(self.options.units.model))]
-        stage_names = [
-            f"L[{space.fusions[f]}/{name}]" for f, st in enumerate(self.stages) for name, _ in st
-        ]
-        return (
-            [f"x[{unit_names[u]}/{k}]" for u, k in zip(unit_of, within, strict=True)]
-            + [f"z[{space.fusions[f]},{space.automation[a]}]" for f, a in self.z_pairs]
-            + [f"y[{space.sources[s]},{space.tiers[t]}]" for s, t in self.y_pairs]
-            + stage_names[: self.latency.stop - self.latency.start]
-            + [f"slack[{name}]" for name in self.slack_rows]
-        )
 
 
 def one_fusion(layout: Layout, rows: Rows) -> None:

@@ -25,7 +25,7 @@ columns, where the whole MILP spends its time in cut rounds over every block at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -105,14 +105,11 @@ def _extend(block: _Block, solve_part) -> bool:
     level = block.points[-1][1] + block.eps
     sub = block.sub
     out = solve_part(
-        Milp(
-            c=sub.c,
+        replace(
+            sub,
             A=sp.vstack([sub.A, sp.csr_matrix(block.coef[None, :])]).tocsr(),
             row_lb=np.append(sub.row_lb, level),
             row_ub=np.append(sub.row_ub, np.inf),
-            col_lb=sub.col_lb,
-            col_ub=sub.col_ub,
-            integrality=sub.integrality,
             row_names=[*sub.row_names, "frontier"],
         )
     )

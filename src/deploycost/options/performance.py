@@ -51,7 +51,6 @@ class Reason(IntEnum):
     OUT_OF_MEMORY = 3
     OVER_CAPACITY = 4  # more than options.max_replicas replicas needed
     TOO_SLOW = 5  # p99 above the SLO
-    COLD_START = 6  # no storage choice loads the artifact in time
 
 
 REASONS = tuple(reason.name.lower() for reason in Reason if reason)  # column names, in order

@@ -807,7 +807,22 @@ def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
     """Instance types priced under the scenario's pricing model, or on demand where that
     plan has no price (an instance without a reserved or spot offer is bought on demand),
     in its regions (rows the scenario adds itself are always usable); accelerator
-    partitions with ``fleet.partitions`` only."""
+    partitions with ``fleet.partitions`` only. Kept per catalog object and the scenario's
+    say in it (a solve asks a dozen times)."""
+    added = tuple(sorted(row.name for row in scn.catalog.hardware))
+    key = (
+        scn.catalog.pricing,
+        scn.fleet is not None and scn.fleet.partitions,
+        None if scn.regions is None else tuple(scn.regions),
+        added,
+    )
+    known = catalog.__dict__.setdefault("_usable_by_scenario", {})  # dies with the catalog
+    if key not in known:
+        known[key] = _usable(scn, catalog, set(added))
+    return list(known[key])
+
+
+def _usable(scn: Scenario, catalog: Catalog, added: set[str]) -> list[str]:
     hw = catalog.hardware
     usable = (
         hw[PRICING_COLUMNS[scn.catalog.pricing]].notna() | hw[PRICING_COLUMNS["on_demand"]].notna()
@@ -815,7 +830,7 @@ def usable_instances(scn: Scenario, catalog: Catalog) -> list[str]:
     if scn.fleet is None or not scn.fleet.partitions:  # bought by the node: fleets only
         usable &= hw.partition_of.isna()
     if scn.regions is not None:
-        added = {row.name for row in scn.catalog.hardware} - set(load_catalog().hardware.index)
+        added = added - set(load_catalog().hardware.index)
         usable &= hw.region.isin(scn.regions) | hw.index.isin(sorted(added))
     return [str(n) for n in hw.index[usable]]
 

@@ -1,5 +1,9 @@
-"""Solver backends, in a registry keyed by name. Each takes a ``Formulation`` and returns a
-``SolverOutput``; a backend that stopped on a limit reports ``FEASIBLE`` with its gap."""
+"""Solver backends, in a registry keyed by name. A MILP backend's ``solve`` takes the
+``Milp`` (matrix, bounds, integrality and how it is best solved) and the ``SolverOptions``;
+an oracle (the exhaustive enumerator) takes the formulation, whose option table it
+enumerates. Each module declares what it can solve (``CAPABILITIES``); ``get_backend``
+gives every caller one calling convention, ``backend(formulation, options)``. A backend
+that stopped on a limit reports ``FEASIBLE`` with its gap."""
 
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ class Capabilities:
 
     fleets: bool  # the fleet MILP (continuous load shares, counts per hour)
     why_not: str = ""  # when it cannot: why, in a few words
+    oracle: bool = False  # enumerates the formulation's options instead of solving its MILP
 
 
 # name -> module whose ``solve`` is the backend; a module is imported only when its backend
@@ -77,14 +82,25 @@ BACKENDS = tuple(REGISTRY)
 
 
 def get_backend(name: str) -> Backend:
+    """``backend(formulation, options)``: the MILP backend on ``formulation.milp``, or the
+    oracle on the formulation itself."""
     if name not in REGISTRY:
         raise DeployCostError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
-    return import_module(REGISTRY[name]).solve
+    module = import_module(REGISTRY[name])
+    if module.CAPABILITIES.oracle:
+        return module.solve
+    solve = module.solve
+
+    def on_milp(form, options: SolverOptions | None = None) -> SolverOutput:
+        return solve(form.milp, options)
+
+    return on_milp
 
 
 def capabilities(name: str) -> Capabilities:
     """What the backend called ``name`` declares it can solve."""
-    get_backend(name)  # an unknown name is refused with the valid ones
+    if name not in REGISTRY:
+        raise DeployCostError(f"backend must be one of {', '.join(REGISTRY)}, got {name!r}")
     return import_module(REGISTRY[name]).CAPABILITIES
 
 

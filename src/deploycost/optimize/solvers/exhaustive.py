@@ -16,7 +16,9 @@ from deploycost.optimize.limits import Picks, check
 from deploycost.optimize.solvers import Capabilities, SolverOptions, SolverOutput, Status
 
 CAPABILITIES = Capabilities(
-    fleets=False, why_not="it enumerates one option per model; a fleet splits load continuously"
+    fleets=False,
+    why_not="it enumerates one option per model; a fleet splits load continuously",
+    oracle=True,
 )
 
 MAX_COMBINATIONS = 20_000_000

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pulp
 
-from deploycost.optimize.formulation import Formulation
+from deploycost.optimize.formulation import Milp
 from deploycost.optimize.solvers import (
     Capabilities,
     SolverOptions,
@@ -27,9 +27,8 @@ from deploycost.optimize.solvers import (
 CAPABILITIES = Capabilities(fleets=True)
 
 
-def to_pulp(form: Formulation) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
-    """The formulation as PuLP objects (generic names: PuLP rewrites brackets and slashes)."""
-    m = form.milp
+def to_pulp(m: Milp) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """The MILP as PuLP objects (generic names: PuLP rewrites brackets and slashes)."""
     prob = pulp.LpProblem("deploycost", pulp.LpMinimize)
     variables = [
         prob.add_variable(
@@ -76,10 +75,10 @@ def _bound_from_log(text: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutput:
+def solve(m: Milp, options: SolverOptions | None = None) -> SolverOutput:
     options = options or SolverOptions()
     start = time.perf_counter()
-    prob, variables = to_pulp(form)
+    prob, variables = to_pulp(m)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
         solver = pulp.COIN_CMD(
@@ -88,20 +87,21 @@ def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutp
             timeLimit=options.time_limit_s,
             gapRel=options.mip_gap,
             logPath=str(log),
-            options=list(getattr(form, "cbc_options", ())),
+            options=list(m.cbc_options),
         )
         prob.solve(solver)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     seconds = time.perf_counter() - start
     x = np.array([v.varValue or 0.0 for v in variables])
-    status, bound, gap = classify(prob.status, prob.sol_status, text, float(form.milp.c @ x))
+    lp_only = not np.any(m.integrality)
+    status, bound, gap = classify(prob.status, prob.sol_status, text, float(m.c @ x), lp_only)
     if status in (Status.INFEASIBLE, Status.NOT_SOLVED):
         return SolverOutput(status, None, None, None, None, seconds, pulp.LpStatus[prob.status])
-    return SolverOutput(status, x, float(form.milp.c @ x), bound, gap, seconds, status.value)
+    return SolverOutput(status, x, float(m.c @ x), bound, gap, seconds, status.value)
 
 
 def classify(
-    lp_status: int, sol_status: int, log: str, objective: float
+    lp_status: int, sol_status: int, log: str, objective: float, lp_only: bool = False
 ) -> tuple[Status, float | None, float | None]:
     """Status, best bound and gap from PuLP's two statuses and CBC's log.
 
@@ -110,11 +110,15 @@ def classify(
     from a stop on a limit. CBC's log can: "Result - Stopped on ..." is a stop, and
     "Result - Optimal solution found" with a reported gap of zero is a proof (CBC adds
     "(within gap tolerance)" even when the tolerance is zero, so the gap line decides).
+    A model without integer columns (``lp_only``) prints no MIP result at all: PuLP's
+    optimal statuses are the simplex's proof.
     """
     if lp_status == pulp.LpStatusInfeasible:
         return Status.INFEASIBLE, None, None
     if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         return Status.NOT_SOLVED, None, None
+    if lp_only and lp_status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
+        return Status.OPTIMAL, objective, 0.0  # no integer column: the simplex proves it
     # CBC prints "Gap: -" when objective and bound are both 0 (a model that costs nothing)
     reported = re.search(r"^Gap:\s+(-?\d[\d.eE+-]*)", log, re.MULTILINE)
     gap = float(reported.group(1)) if reported else None

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from deploycost.optimize.formulation import Formulation
+from deploycost.optimize.formulation import Milp
 from deploycost.optimize.solvers import (
     Capabilities,
     SolverOptions,
@@ -22,17 +22,16 @@ CAPABILITIES = Capabilities(fleets=True)
 ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
 
 
-def solve(form: Formulation, options: SolverOptions | None = None) -> SolverOutput:
+def solve(m: Milp, options: SolverOptions | None = None) -> SolverOutput:
     options = options or SolverOptions()
-    m = form.milp
     # HiGHS presolve (SciPy 1.17) returned a suboptimal "optimal" on a quality-floor plus
     # budget model (tests: random scenario seed 181, 130.62 vs the true 44.20); without
     # presolve the answers match the other backends and are no slower on these models.
-    # A formulation may ask for presolve (the fleet's integer instance counts need it).
+    # A MILP may ask for presolve (the fleet's integer instance counts need it).
     settings = {
         "disp": False,
         "mip_rel_gap": options.mip_gap,
-        "presolve": getattr(form, "presolve", False),
+        "presolve": m.presolve,
     }
     if options.time_limit_s is not None:
         settings["time_limit"] = options.time_limit_s
