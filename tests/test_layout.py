@@ -32,13 +32,23 @@ RANK = {
 
 
 def _modules() -> dict[str, set[str]]:
-    """Module name -> deploycost modules it imports (at any depth of the file)."""
+    """Module name -> deploycost modules it imports (at any depth of the file; not the
+    annotations-only imports under ``if TYPE_CHECKING:``)."""
     graph: dict[str, set[str]] = {}
     for path in SRC.rglob("*.py"):
         name = ".".join(("deploycost", *path.relative_to(SRC).with_suffix("").parts))
         name = name.removesuffix(".__init__")
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        typing_only = {  # imports under ``if TYPE_CHECKING:`` never run
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test).endswith("TYPE_CHECKING")
+            for inner in ast.walk(block)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 # ``from package import submodule`` imports the submodule
                 targets |= {f"{node.module}.{alias.name}" for alias in node.names}

@@ -105,7 +105,7 @@ def test_a_scale_up_lag_shows_in_the_hour_that_scales():
 
 
 def test_output_lengths_follow_the_mean_and_p99_given():
-    from deploycost.scenario.schema import TokenCount
+    from deploycost.scenario.models import TokenCount
 
     draw = output_token_sampler(TokenCount(mean=200, p99=800))
     n = draw(np.random.default_rng(0), 1_000_000)

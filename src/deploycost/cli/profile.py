@@ -15,8 +15,8 @@ from deploycost.cost.model import CostModel
 from deploycost.errors import ScenarioError
 from deploycost.options.performance import calibrate, hardware_axes
 from deploycost.scenario.architecture import architecture_of
+from deploycost.scenario.models import TokenProfile
 from deploycost.scenario.profile_import import read_result
-from deploycost.scenario.schema import TokenProfile
 
 profile_app = typer.Typer(no_args_is_help=True, help="Measured LLM serving profiles.")
 

@@ -39,7 +39,8 @@ from deploycost.scenario.assumptions import (
     service_estimates,
     stated_defaults,
 )
-from deploycost.scenario.schema import DeploymentSpec, ModelChoice, Scenario, as_scenario
+from deploycost.scenario.models import ModelChoice
+from deploycost.scenario.schema import DeploymentSpec, Scenario, as_scenario
 
 RUNNER_UP_MODEL_LIMIT = 20
 CHOICE_COLUMNS = [

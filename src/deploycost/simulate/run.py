@@ -50,7 +50,8 @@ from deploycost.errors import DeployCostError
 from deploycost.memory import check_fits
 from deploycost.options.grid import Units
 from deploycost.options.performance import Configs, Queueing, performance
-from deploycost.scenario.schema import DeploymentSpec, Scenario, TokenCount
+from deploycost.scenario.models import TokenCount
+from deploycost.scenario.schema import DeploymentSpec, Scenario
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate_groups
 from deploycost.simulate.stats import estimate
 
