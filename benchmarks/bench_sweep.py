@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from deploycost.analysis.sweep import load_spec, price_matrix, run_sweep, scenario_points
+from deploycost.analysis.sweep import run_sweep
+from deploycost.analysis.sweep_spec import load_spec, price_matrix, scenario_points
 from deploycost.cost.prices import build_prices
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import validate_scenario

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from deploycost.analysis.sweep import load_spec_file
+from deploycost.analysis.sweep_spec import load_spec_file
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import evaluate
 from deploycost.errors import DeployCostError

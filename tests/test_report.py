@@ -14,7 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from deploycost.analysis.sweep import load_spec, run_sweep
+from deploycost.analysis.sweep import run_sweep
+from deploycost.analysis.sweep_spec import load_spec
 from deploycost.cli.app import app
 from deploycost.errors import DeployCostError
 from deploycost.optimize.solve import solve
@@ -194,7 +195,9 @@ def test_report_reads_a_parquet_sweep_of_its_scenario_names_its_deployments_and_
     """A sweep written as Parquet is read back; the sweep section names each deployment by
     what differs from the most frequent one; the same results under another scenario are
     refused by their scenario_sha256; a latency limit that never binds is one sentence."""
-    from deploycost.analysis.sweep import load_spec, run_sweep, scenario_digest, write_table
+    from deploycost.analysis.sweep import run_sweep, scenario_digest
+    from deploycost.analysis.sweep_spec import load_spec
+    from deploycost.analysis.sweep_store import write_table
     from deploycost.outputs.report import build_report, load_sweep_results, render_markdown
 
     scn = validate_scenario(hand())

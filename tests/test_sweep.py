@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from deploycost.analysis.sensitivity import pareto, tornado
-from deploycost.analysis.sweep import DaskExecutor, load_spec, price_matrix, run_sweep
+from deploycost.analysis.sweep import DaskExecutor, run_sweep
+from deploycost.analysis.sweep_spec import load_spec, price_matrix
 from deploycost.cost.prices import build_prices
 from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import solve
@@ -274,7 +275,7 @@ def test_an_infeasible_scenario_is_infeasible_at_every_price():
 
 
 def test_parquet_output_round_trips(tmp_path):
-    from deploycost.analysis.sweep import write_table
+    from deploycost.analysis.sweep_store import write_table
 
     scn = validate_scenario(hand(models__0__latency_slo_ms=20))
     spec, params = load_spec(

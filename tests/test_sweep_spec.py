@@ -7,7 +7,8 @@ import json
 import pytest
 
 from deploycost.analysis import sweep
-from deploycost.analysis.sweep import load_spec, run_sweep, scenario_points
+from deploycost.analysis.sweep import run_sweep
+from deploycost.analysis.sweep_spec import load_spec, scenario_points
 from deploycost.errors import ScenarioError
 from deploycost.scenario.schema import validate_scenario
 

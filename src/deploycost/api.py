@@ -66,7 +66,8 @@ def sweep(
 ) -> SweepResult:
     """The optimum under many price scenarios (a sweep specification file or mapping: line,
     grid, random, lhs or csv); ``SweepResult.table`` has one row per price scenario."""
-    from deploycost.analysis.sweep import load_spec, load_spec_file, run_sweep
+    from deploycost.analysis.sweep import run_sweep
+    from deploycost.analysis.sweep_spec import load_spec, load_spec_file
 
     scn = load_scenario(scenario)
     if isinstance(spec, Mapping):

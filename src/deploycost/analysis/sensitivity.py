@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deploycost.analysis.sweep import (
-    GROUPS,
-    Parameter,
-    SweepResult,
-    SweepSpec,
-    decision_of,
-    inverse_cdf,
-    run_sweep,
-)
+from deploycost.analysis.sweep import SweepResult, decision_of, run_sweep
+from deploycost.analysis.sweep_spec import GROUPS, Parameter, SweepSpec, inverse_cdf
 from deploycost.cost.prices import build_prices
 from deploycost.errors import DeployCostError
 from deploycost.optimize.solve import solve

@@ -23,391 +23,35 @@ Every output row says how its answer was obtained: ``solved`` or ``certified (..
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
-from scipy import stats
 from scipy.optimize import linprog
 from scipy.spatial import HalfspaceIntersection
-from scipy.stats import qmc
 
+from deploycost.analysis.sweep_spec import (
+    Parameter,
+    SweepSpec,
+    price_matrix,
+    scenario_points,
+)
+from deploycost.analysis.sweep_store import PointResult, Store
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import PriceVector, build_prices
-from deploycost.errors import DeployCostError, ScenarioError
-from deploycost.files import atomic_open, atomic_write, io_error
-from deploycost.memory import memory_budget_bytes
+from deploycost.cost.prices import build_prices
+from deploycost.errors import DeployCostError
 from deploycost.optimize.result import FleetPlan, Plan
 from deploycost.optimize.solve import solve
-from deploycost.scenario.schema import (
-    DeploymentSpec,
-    Scenario,
-    Strict,
-    format_errors,
-    parse_yaml,
-    read_input,
-)
+from deploycost.scenario.schema import DeploymentSpec, Scenario
 
 REL_TOL = 1e-9
-NORMAL_SDS = 5  # a normal parameter must stay >= 0 within this many standard deviations
-MAX_PRICE = 1e12  # per unit, or as a multiplier: beyond it the MILP's tolerances break down
-MAX_SCENARIOS = 2_000_000  # a sweep's price matrix is dense: S x prices
 DASK_TIMEOUT_S = 120.0  # workers must start, and take the scenario, within this
-STATE_MARKER = "deploycost-sweep-state"
-STATE_FILES = {STATE_MARKER, "fingerprint", "solves.jsonl"}
-GROUPS = ("compute", "storage", "retrieval", "labor", "data", "fusion", "automation")
-
-
-# ---------------------------------------------------------------------------------------
-# specification
-
-
-class Range(Strict):
-    start: float = Field(allow_inf_nan=False)
-    stop: float = Field(allow_inf_nan=False)
-    step: Annotated[float, Field(gt=0)] | None = None
-
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Distribution(Strict):
-    """uniform(low, high), normal(mean, sd), lognormal(mean, sd of the log), triangular(low,
-    mode, high); which fields each kind needs is checked in ``load_spec``."""
-
-    kind: Literal["uniform", "normal", "lognormal", "triangular"] = "uniform"
-    low: Finite | None = None
-    high: Finite | None = None
-    mean: Finite | None = None
-    sd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    mode: Finite | None = None
-
-
-class ParameterSpec(Strict):
-    """A sweep parameter: which prices it sets and which values it takes.
-
-    ``select``: a group (``compute``, ``storage``, ``retrieval``, ``labor``, ``data``,
-    ``fusion``, ``automation``), ``fx:USD`` (every price quoted in USD: the exchange rate),
-    or a glob over price names (``instance_hour[g6.*]``). ``scale: multiplier`` multiplies
-    the scenario's prices (1 = unchanged; 0.7 = a 30 % discount, e.g. spot); ``value`` sets
-    them to the value in the scenario currency.
-    """
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-    select: str
-    scale: Literal["multiplier", "value"] = "multiplier"
-    values: (
-        Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)] | None
-    ) = None
-    range: Range | None = None
-    distribution: Distribution | None = None
-
-
-class SweepSpec(Strict):
-    mode: Literal["line", "grid", "random", "lhs", "csv"] = "grid"
-    parameters: Annotated[list[ParameterSpec], Field(min_length=1)]
-    points: Annotated[int, Field(ge=2, le=1_000_000)] = 21  # along a line
-    samples: Annotated[int, Field(ge=1, le=10_000_000)] = 1000  # random, lhs
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    csv: str | None = None
-    chunk_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 5000
-
-
-@dataclass(frozen=True)
-class Parameter:
-    spec: ParameterSpec
-    prices: np.ndarray  # indices into the price vector
-
-
-def _select(spec: ParameterSpec, prices: PriceVector) -> np.ndarray:
-    table = prices.table
-    if spec.select in GROUPS:
-        mask = table.kind.to_numpy() == spec.select
-    elif spec.select.startswith("fx:"):
-        mask = table.native_currency.to_numpy() == spec.select[3:]
-    else:
-        # brackets are part of price names, not glob character classes
-        pattern = "".join({"[": "[[]", "]": "[]]"}.get(ch, ch) for ch in spec.select)
-        mask = np.array([fnmatch.fnmatchcase(n, pattern) for n in prices.names])
-    return np.nonzero(mask)[0]
-
-
-def load_spec(raw: Any, scn: Scenario, source: str = "sweep") -> tuple[SweepSpec, list[Parameter]]:
-    """Validate a sweep specification against the scenario's price vector, in one pass."""
-    if not isinstance(raw, dict):
-        raise ScenarioError([f"top level must be a mapping, got {raw!r}"[:100]], source)
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise ScenarioError(format_errors(exc, raw, SweepSpec, ""), source) from None
-    prices = build_prices(scn)
-    problems: list[str] = []
-    params = []
-    owner: dict[int, str] = {}
-    for p in spec.parameters:
-        where = f"parameters[{p.name}]"
-        idx = _select(p, prices)
-        if len(idx) == 0:
-            problems.append(
-                f"{where}.select must match at least one price (a group: "
-                f"{', '.join(GROUPS)}; fx:CUR; or a glob over names such as "
-                f"instance_hour[g6.*]), got {p.select!r}"
-            )
-        for r in idx:
-            if r in owner:
-                problems.append(
-                    f"{where}.select must not overlap parameter {owner[r]!r} "
-                    f"(both set {prices.names[r]}: the cost would no longer be "
-                    f"linear in the parameters), got {p.select!r}"
-                )
-                break
-            owner[int(r)] = p.name
-        given = [k for k in ("values", "range", "distribution") if getattr(p, k) is not None]
-        if spec.mode in ("line", "grid") and not ({"values", "range"} & set(given)):
-            problems.append(
-                f"{where} needs values or range for mode {spec.mode!r}, got {given or 'neither'}"
-            )
-        if spec.mode in ("random", "lhs") and not ({"distribution", "range"} & set(given)):
-            problems.append(
-                f"{where} needs a distribution or range for mode {spec.mode!r}, "
-                f"got {given or 'neither'}"
-            )
-        if (
-            p.range is not None
-            and spec.mode != "line"
-            and p.range.step is None
-            and (spec.mode == "grid")
-        ):
-            problems.append(f"{where}.range.step is required for mode 'grid', got nothing")
-        problems += _check_values(p, spec.mode)
-        params.append(Parameter(p, idx))
-    if spec.mode == "csv" and spec.csv is None:
-        problems.append(
-            "csv is required for mode 'csv' (a file with one column per parameter), got nothing"
-        )
-    if not problems:
-        problems += _check_size(spec, params, len(prices.names))
-    if problems:
-        raise ScenarioError(problems, source)
-    return spec, params
-
-
-def _check_values(p: ParameterSpec, mode: str) -> list[str]:
-    """Every value a parameter can take is a finite, non-negative price or multiplier: the
-    scenario forbids negative prices, and the sweep's exactness (pruning, certificates)
-    rests on them."""
-    where, out = f"parameters[{p.name}]", []
-    if p.values is not None and min(p.values) < 0:
-        out.append(f"{where}.values must be >= 0 (prices and multipliers), got {min(p.values):g}")
-    r = p.range
-    if r is not None:
-        if min(r.start, r.stop) < 0:
-            out.append(f"{where}.range must stay >= 0, got {r.start:g} .. {r.stop:g}")
-        if mode == "grid" and r.start > r.stop:
-            out.append(
-                f"{where}.range.start must be <= stop for a grid, got {r.start:g} > {r.stop:g}"
-            )
-    d = p.distribution
-    if d is None or mode not in ("random", "lhs"):
-        return out
-    need = {
-        "uniform": ("low", "high"),
-        "normal": ("mean", "sd"),
-        "lognormal": ("mean", "sd"),
-        "triangular": ("low", "mode", "high"),
-    }[d.kind]
-    missing = [name for name in need if getattr(d, name) is None]
-    if missing:
-        return [
-            *out,
-            f"{where}.distribution ({d.kind}) needs {', '.join(need)}; "
-            f"missing {', '.join(missing)}",
-        ]
-    if d.kind in ("uniform", "triangular"):
-        if d.low < 0:
-            out.append(f"{where}.distribution.low must be >= 0, got {d.low:g}")
-        if not d.low <= d.high:
-            out.append(f"{where}.distribution.low must be <= high, got {d.low:g} > {d.high:g}")
-    if d.kind == "triangular" and d.low <= d.high:
-        if not d.low < d.high:
-            out.append(
-                f"{where}.distribution: a triangle needs low < high, got {d.low:g} = {d.high:g}"
-            )
-        elif not d.low <= d.mode <= d.high:
-            out.append(
-                f"{where}.distribution.mode must lie in [low, high] = [{d.low:g}, {d.high:g}], "
-                f"got {d.mode:g}"
-            )
-    if d.kind == "normal" and d.mean - NORMAL_SDS * d.sd < 0:
-        out.append(
-            f"{where}.distribution: a normal with mean {d.mean:g} and sd {d.sd:g} draws negative "
-            f"values (mean - {NORMAL_SDS} sd < 0); use lognormal or a smaller sd"
-        )
-    if d.kind == "lognormal" and d.mean + NORMAL_SDS * d.sd > np.log(MAX_PRICE):
-        out.append(
-            f"{where}.distribution: a lognormal with mean {d.mean:g} and sd {d.sd:g} draws "
-            f"values beyond {MAX_PRICE:g}"
-        )
-    return out
-
-
-def _grid_size(spec: SweepSpec, params: list[Parameter]) -> tuple[float, str]:
-    """How many scenarios the spec makes (as a float: it may be astronomically many)."""
-    if spec.mode == "line":
-        return float(spec.points), f"{spec.points:,} points"
-    if spec.mode in ("random", "lhs"):
-        return float(spec.samples), f"{spec.samples:,} samples"
-    if spec.mode == "grid":
-        sizes = [
-            float(len(p.spec.values)) if p.spec.values is not None else _range_length(p.spec.range)
-            for p in params
-        ]
-        return float(np.prod(sizes)), " x ".join(f"{s:,.0f}" for s in sizes) + " grid values"
-    return 0.0, ""  # csv: checked when read
-
-
-def _check_size(spec: SweepSpec, params: list[Parameter], n_prices: int) -> list[str]:
-    """Refuse, before allocating, a sweep whose price matrix would not fit in memory."""
-    count, what = _grid_size(spec, params)
-    need = count * (n_prices + len(params)) * 8
-    limit = memory_budget_bytes()
-    if count > MAX_SCENARIOS or need > limit:
-        most = min(MAX_SCENARIOS, limit / 8 / (n_prices + len(params)))
-        return [
-            f"the sweep makes {what} = {count:,.4g} scenarios, needing ~{need / 1e9:,.3g} GB for "
-            f"its {n_prices} prices each; the limit is {most:,.0f} scenarios "
-            f"({limit / 1e9:,.3g} GB, half the available memory)"
-        ]
-    return []
-
-
-def check_points(theta: np.ndarray, params: list[Parameter], source: str) -> np.ndarray:
-    """Drawn or read parameter values: at least one scenario, finite, >= 0, not absurd."""
-    if len(theta) == 0:
-        raise ScenarioError(["the sweep has no scenarios (an empty range or csv file)"], source)
-    problems = []
-    for j, p in enumerate(params):
-        column = theta[:, j]
-        bad = np.nonzero(~np.isfinite(column) | (column < 0) | (column > MAX_PRICE))[0]
-        if len(bad):
-            problems.append(
-                f"parameters[{p.spec.name}] must be finite, >= 0 and <= {MAX_PRICE:g}; scenario "
-                f"{int(bad[0])} has {column[bad[0]]:g} ({len(bad):,} such scenarios)"
-            )
-    if problems:
-        raise ScenarioError(problems, source)
-    return theta
-
-
-def load_spec_file(path: str | Path, scn: Scenario) -> tuple[SweepSpec, list[Parameter]]:
-    path = Path(path)
-    spec, params = load_spec(parse_yaml(read_input(path), str(path)), scn, str(path))
-    if spec.csv is not None and not Path(spec.csv).is_absolute():
-        spec = spec.model_copy(update={"csv": str(path.parent / spec.csv)})
-    return spec, params
-
-
-def _range_length(r: Range) -> float:
-    """Values of a grid range, start to stop by step (a float: it may be astronomical)."""
-    return float(np.floor((r.stop - r.start) / r.step + 1e-9) + 1)
-
-
-def _axis(p: ParameterSpec) -> np.ndarray:
-    if p.values is not None:
-        return np.array(p.values, float)
-    r = p.range
-    return r.start + r.step * np.arange(int(_range_length(r)))
-
-
-def inverse_cdf(p: ParameterSpec, u: np.ndarray) -> np.ndarray:
-    """Parameter values at quantiles ``u`` of its distribution (uniform over its range)."""
-    d = p.distribution
-    if d is None:
-        return p.range.start + u * (p.range.stop - p.range.start)
-    if d.kind == "uniform":
-        return d.low + u * (d.high - d.low)
-    if d.kind == "normal":
-        return stats.norm.ppf(u, loc=d.mean, scale=d.sd)
-    if d.kind == "lognormal":
-        return stats.lognorm.ppf(u, s=d.sd, scale=np.exp(d.mean))
-    c = (d.mode - d.low) / (d.high - d.low)
-    return stats.triang.ppf(u, c, loc=d.low, scale=d.high - d.low)
-
-
-def scenario_points(spec: SweepSpec, params: list[Parameter]) -> tuple[np.ndarray, np.ndarray]:
-    """(S, k) parameter values of every sweep scenario, and t along the line (line mode)."""
-    k = len(params)
-    if spec.mode == "line":
-        ends = [
-            (_axis(p.spec)[0], _axis(p.spec)[-1])
-            if p.spec.values is not None
-            else (p.spec.range.start, p.spec.range.stop)
-            for p in params
-        ]
-        t = np.linspace(0.0, 1.0, spec.points)
-        lo, hi = np.array([e[0] for e in ends]), np.array([e[1] for e in ends])
-        return check_points(lo + t[:, None] * (hi - lo), params, "sweep"), t
-    if spec.mode == "grid":
-        axes = [_axis(p.spec) for p in params]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        theta = np.stack([m.ravel() for m in mesh], axis=1)
-        return check_points(theta, params, "sweep"), np.array([])
-    if spec.mode == "csv":
-        try:
-            frame = pd.read_csv(spec.csv)
-        except (OSError, ValueError) as exc:
-            raise ScenarioError([f"cannot read the scenarios file: {exc}"], spec.csv) from None
-        missing = [p.spec.name for p in params if p.spec.name not in frame.columns]
-        if missing:
-            raise ScenarioError(
-                [f"csv must have a column per parameter; missing {', '.join(missing)}"], spec.csv
-            )
-        columns = []
-        for p in params:
-            raw = frame[p.spec.name]
-            values = pd.to_numeric(raw, errors="coerce")
-            bad = np.nonzero(values.isna().to_numpy())[0]
-            if len(bad):
-                row = int(bad[0])
-                raise ScenarioError(
-                    [
-                        f"column {p.spec.name!r} must hold numbers; row {row + 2} has "
-                        f"{str(raw.iloc[row])[:40]!r} ({len(bad):,} such rows)"
-                    ],
-                    spec.csv,
-                )
-            columns.append(values.to_numpy(float))
-        theta = np.stack(columns, axis=1) if len(frame) else np.zeros((0, len(params)))
-        return check_points(theta, params, spec.csv), np.array([])
-    if spec.mode == "lhs":
-        u = qmc.LatinHypercube(d=k, seed=spec.seed).random(spec.samples)
-    else:
-        u = np.random.default_rng(spec.seed).random((spec.samples, k))
-    theta = np.stack([inverse_cdf(p.spec, u[:, j]) for j, p in enumerate(params)], axis=1)
-    return check_points(theta, params, "sweep"), np.array([])
-
-
-def price_matrix(base: np.ndarray, params: list[Parameter], theta: np.ndarray) -> np.ndarray:
-    """(S, P) price vectors: each parameter scales (or sets) its own prices."""
-    out = np.tile(base, (len(theta), 1))
-    for j, p in enumerate(params):
-        if p.spec.scale == "multiplier":
-            out[:, p.prices] = base[p.prices] * theta[:, j : j + 1]
-        else:
-            out[:, p.prices] = theta[:, j : j + 1]
-    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -481,14 +125,6 @@ class Decisions:
         return np.array(self.q) if self.q else np.zeros((0, 0))
 
 
-@dataclass(frozen=True)
-class PointResult:
-    status: str  # "optimal" or "infeasible" (or "feasible" when a limit stopped it)
-    spec: dict | None
-    objective: float | None
-    q: list | None = None  # a fleet's (6, P) component quantities
-
-
 def decision_of(plan: Plan) -> DeploymentSpec | FleetChoice:
     """What tells two optima apart: a deployment itself, or a fleet's choices."""
     return FleetChoice.of(plan) if isinstance(plan, FleetPlan) else plan.deployment
@@ -508,79 +144,6 @@ def solve_point(scn: Scenario, prices: np.ndarray, backend: str) -> PointResult:
     else:
         spec, q = decision.model_dump(mode="json"), None
     return PointResult(result.status.value, spec, result.objective_per_day, q)
-
-
-class Store:
-    """Append-only log of solves next to the output, so that ``--resume`` repeats none.
-
-    Each solve is one JSON line written with a single unbuffered ``write`` and synced; a
-    line cut short by a kill is dropped when the log is read back.
-    """
-
-    def __init__(self, directory: Path | None, fingerprint: str) -> None:
-        self.directory = directory
-        self.solves: dict[str, PointResult] = {}
-        if directory is None:
-            return
-        if directory.is_symlink() or (
-            directory.exists()
-            and any(directory.iterdir())
-            and not (directory / STATE_MARKER).is_file()
-        ):
-            raise DeployCostError(
-                f"{directory} exists and was not made by deploycost sweep; remove it or "
-                f"use another --out"
-            )
-        try:
-            self._open(directory, fingerprint)
-        except OSError as exc:
-            raise io_error(directory, exc) from None
-
-    def _open(self, directory: Path, fingerprint: str) -> None:
-        """Create or reopen the state folder, and read back the solves it logged."""
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / STATE_MARKER).write_text(
-            "state of an interrupted deploycost sweep: --resume continues it\n", encoding="utf-8"
-        )
-        stamp = directory / "fingerprint"
-        if stamp.exists() and stamp.read_text(encoding="utf-8") != fingerprint:
-            raise DeployCostError(
-                f"{directory} holds a sweep of other inputs; remove it or use another --out"
-            )
-        stamp.write_text(fingerprint, encoding="utf-8")
-        log = directory / "solves.jsonl"
-        if log.exists():
-            good = 0
-            with log.open("rb") as handle:
-                for line in handle:
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
-                        break
-                    if not line.endswith(b"\n"):
-                        break
-                    self.solves[entry["key"]] = PointResult(**entry["result"])
-                    good += len(line)
-            with log.open("r+b") as handle:
-                handle.truncate(good)
-        # unbuffered: each line goes out in one write, and a failed write leaves nothing
-        # behind for close() to flush again
-        self._log = log.open("ab", buffering=0)
-        self._path = log
-
-    def close(self) -> None:
-        if self.directory is not None:
-            self._log.close()
-
-    def record(self, key: str, result: PointResult) -> None:
-        self.solves[key] = result
-        if self.directory is not None:
-            try:
-                line = json.dumps({"key": key, "result": result.__dict__}) + "\n"
-                self._log.write(line.encode("utf-8"))
-                os.fsync(self._log.fileno())
-            except OSError as exc:
-                raise io_error(self._path, exc) from None
 
 
 # an executor yields the results in the order of the prices, each as soon as it is known
@@ -1012,58 +575,6 @@ def _breakpoint_table(oracle: Oracle, theta: np.ndarray, found: list[dict]) -> p
     return pd.DataFrame(
         rows, columns=["t", *[p.spec.name for p in oracle.params], "total_per_day", "description"]
     )
-
-
-def write_table(
-    table: pd.DataFrame, path: Path, chunk_rows: int, state_dir: Path | None = None
-) -> None:
-    """Write CSV or Parquet atomically; CSV is assembled from atomically written chunks
-    (kept in the state folder, so that a resumed run does not write them again)."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise DeployCostError(
-                "Parquet output needs pyarrow: pip install 'deploycost[parquet]' (or write .csv)"
-            ) from None
-        with atomic_open(path) as out:
-            table.to_parquet(out, index=False)
-        return
-    parts = state_dir or Path(tempfile.mkdtemp(prefix="deploycost-"))
-    try:
-        parts.mkdir(parents=True, exist_ok=True)
-        files = []
-        for start in range(0, max(len(table), 1), chunk_rows):
-            part = parts / f"rows-{start // chunk_rows:06d}.csv"
-            if not part.exists():
-                chunk = table.iloc[start : start + chunk_rows]
-                atomic_write(part, chunk.to_csv(index=False, header=start == 0))
-            files.append(part)
-        with atomic_open(path) as out:
-            for part in files:
-                out.write(part.read_bytes())
-    except OSError as exc:
-        raise io_error(parts, exc) from None
-    finally:
-        if state_dir is None:
-            shutil.rmtree(parts, ignore_errors=True)
-
-
-def remove_state(state_dir: Path) -> None:
-    """Delete a finished sweep's state folder: only one that ``Store`` made (it holds the
-    marker), and only the files a sweep writes there; anything else stays."""
-    state_dir = Path(state_dir)
-    if state_dir.is_symlink() or not (state_dir / STATE_MARKER).is_file():
-        return
-    for path in state_dir.iterdir():
-        if path.name in STATE_FILES or path.name.startswith(("rows-", ".rows-")):
-            if path.is_file() and not path.is_symlink():
-                path.unlink()
-    try:
-        state_dir.rmdir()
-    except OSError:
-        pass  # something that is not ours is in it: leave the folder
 
 
 class DaskExecutor:

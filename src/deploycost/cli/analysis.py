@@ -50,7 +50,8 @@ def sweep_command(
 ) -> None:
     """Sweep price assumptions: exact breakpoints on a line, certified grids and samples."""
     backend = str(backend)  # the choice as the plain name the solvers take
-    from deploycost.analysis.sweep import load_spec_file, remove_state, write_table
+    from deploycost.analysis.sweep_spec import load_spec_file
+    from deploycost.analysis.sweep_store import remove_state, write_table
     from deploycost.files import atomic_write, exclusive
     from deploycost.optimize.solvers import get_backend
 
@@ -155,7 +156,7 @@ def sensitivity_command(
     indices over price distributions."""
     backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.analysis.sensitivity import check_sobol, pareto, sobol, tornado
-    from deploycost.analysis.sweep import load_spec_file
+    from deploycost.analysis.sweep_spec import load_spec_file
 
     if not 0 < swing < 1:
         raise ScenarioError([f"--swing must be in (0, 1), got {swing}"], "sensitivity")
