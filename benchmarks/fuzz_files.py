@@ -2,7 +2,9 @@
 oddly written numbers, control characters, byte corruption, oversized and special files,
 bad sweep specifications), each loaded under a 2 s deadline; prints the table.
 
-    python benchmarks/fuzz_files.py [--cases 25000] [--seed 1]
+    python -m benchmarks.fuzz_files [--cases 25000] [--seed 1]
+
+(from the checkout's root: it shares the test suite's generators in ``tests``)
 
 tried = clean (refused with a clear error) + accepted (valid, with finite non-negative
 costs) + failures (tracebacks, hangs over 2 s, silent: a file that must be refused was
@@ -13,17 +15,12 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.fuzz_files import BASE, Tally, cases, run, special_files  # noqa: E402
+from tests.fuzz_files import BASE, Tally, cases, run, special_files
 
 
 def main() -> int:

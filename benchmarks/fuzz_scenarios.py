@@ -1,22 +1,19 @@
 """Fuzz scenario validation with >= 10,000 mutated files and print the counts.
 
-python benchmarks/fuzz_scenarios.py [--cases 10000] [--seed 1]
+python -m benchmarks.fuzz_scenarios [--cases 10000] [--seed 1]
+
+(from the checkout's root: it shares the test suite's generators in ``tests``)
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import HAND_SCENARIO, PROBLEMS  # noqa: E402
-from tests.fuzzing import (  # noqa: E402
-    Tally,  # noqa: E402
+from tests.conftest import HAND_SCENARIO, PROBLEMS
+from tests.fuzzing import (
+    Tally,
     check,
     mutate,
     seeds,
