@@ -18,7 +18,7 @@ import pandas as pd
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.prices import payers, plan_price_name
 from deploycost.optimize.fleet import FleetFormulation
-from deploycost.optimize.result import FleetPlan
+from deploycost.optimize.result import FleetPlan, token_figures
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 
 
@@ -94,9 +94,7 @@ def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
         fixed = float(own.get(r.model, 0.0)) + float(upkeep[at[0]])
         day_cost = compute + fixed * float(r.share)
         requests = queries * float(per_query[j]) * float(r.share)
-        tokens_in = requests * spec.llm.input_tokens.mean
-        tokens_out = requests * spec.llm.output_tokens.mean
-        prefill = float(perf.prefill_share[at])
+        figures = token_figures(spec, requests, day_cost, float(perf.prefill_share[at]), queries)
         rows.append(
             {
                 "model": r.model,
@@ -108,12 +106,7 @@ def fleet_llm_table(form: FleetFormulation, plan: FleetPlan) -> pd.DataFrame:
                 "ttft_limit_ms": spec.llm.ttft_p99_ms,
                 "tpot_ms": float(perf.tpot_ms[at]),
                 "tpot_limit_ms": spec.llm.tpot_p99_ms,
-                "input_tokens_per_day": tokens_in,
-                "output_tokens_per_day": tokens_out,
-                "cost_per_day": day_cost,
-                "per_1m_input_tokens": day_cost * prefill / (tokens_in / 1e6),
-                "per_1m_output_tokens": day_cost * (1.0 - prefill) / (tokens_out / 1e6),
-                "per_1k_queries": day_cost / (queries / 1e3),
+                **figures,
                 "basis": "measured" if perf.profiled[at] else "estimate",
             }
         )

@@ -141,6 +141,25 @@ def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
     return out
 
 
+def token_figures(
+    spec, requests: float, cost_per_day: float, prefill_share: float, queries: float
+) -> dict[str, float]:
+    """An LLM's tokens a day and what they cost: ``requests`` a day of the model
+    (``spec``: its ``ModelSpec``) costing ``cost_per_day``, split between input and output
+    tokens by the engine time prefill takes (``prefill_share``); ``queries``: user queries a
+    day, for the cost per 1,000 of them."""
+    tokens_in = requests * spec.llm.input_tokens.mean
+    tokens_out = requests * spec.llm.output_tokens.mean
+    return {
+        "input_tokens_per_day": tokens_in,
+        "output_tokens_per_day": tokens_out,
+        "cost_per_day": cost_per_day,
+        "per_1m_input_tokens": cost_per_day * prefill_share / (tokens_in / 1e6),
+        "per_1m_output_tokens": cost_per_day * (1.0 - prefill_share) / (tokens_out / 1e6),
+        "per_1k_queries": cost_per_day / (queries / 1e3),
+    }
+
+
 def components_table(per_day: dict[str, float]) -> pd.DataFrame:
     """The six components and their total per day, month and year."""
     names = [*COMPONENTS, "total"]

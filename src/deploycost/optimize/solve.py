@@ -31,6 +31,7 @@ from deploycost.optimize.result import (
     SolveResult,
     components_table,
     stopped_early,
+    token_figures,
 )
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.options.grid import enumerate_options
@@ -91,11 +92,8 @@ def _llm_table(
         if not spec.is_llm:
             continue
         requests = queries * float(form.options.units.share[r.unit])
-        tokens_in = requests * spec.llm.input_tokens.mean
-        tokens_out = requests * spec.llm.output_tokens.mean
         cost = m.compute_per_day + m.model_storage_per_day + m.compression_per_day
         cost += m.people_per_day
-        share = float(r.prefill_share)
         rows.append(
             {
                 "model": r.model,
@@ -105,12 +103,7 @@ def _llm_table(
                 "ttft_limit_ms": spec.llm.ttft_p99_ms,
                 "tpot_ms": figures[r.model].tpot_ms,
                 "tpot_limit_ms": spec.llm.tpot_p99_ms,
-                "input_tokens_per_day": tokens_in,
-                "output_tokens_per_day": tokens_out,
-                "cost_per_day": cost,
-                "per_1m_input_tokens": cost * share / (tokens_in / 1e6),
-                "per_1m_output_tokens": cost * (1.0 - share) / (tokens_out / 1e6),
-                "per_1k_queries": cost / (queries / 1e3),
+                **token_figures(spec, requests, cost, float(r.prefill_share), queries),
                 "basis": _basis(r),
             }
         )
