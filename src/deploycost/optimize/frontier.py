@@ -83,6 +83,8 @@ def raise_row(m: Milp, row: int, fixed, solve_part, tol: float):
         block.done = not np.isfinite(block.eps)  # one value only
         blocks.append(block)
     need = m.row_lb[row] - coef[~in_block] @ x[~in_block] - tol * max(1.0, abs(m.row_lb[row]))
+    if len(blocks) == 1:  # one block moves: its optimum with the row is the answer, at once
+        return _with_row(blocks[0], need, x, solve_part)
     while True:
         best = _knapsack(blocks, need)
         if best is None:
@@ -97,6 +99,28 @@ def raise_row(m: Milp, row: int, fixed, solve_part, tol: float):
             return None
     for b, k in zip(blocks, picks, strict=True):
         x[b.cols] = b.points[k][2]
+    return x
+
+
+def _with_row(block: _Block, need: float, x: np.ndarray, solve_part):
+    """The solution with ``block`` at its cheapest answer whose share reaches ``need`` (the
+    other blocks as they are); False when none does, None when the solve proves nothing."""
+    sub = block.sub
+    out = solve_part(
+        replace(
+            sub,
+            A=sp.vstack([sub.A, sp.csr_matrix(block.coef[None, :])]).tocsr(),
+            row_lb=np.append(sub.row_lb, need),
+            row_ub=np.append(sub.row_ub, np.inf),
+            row_names=[*sub.row_names, "frontier"],
+        )
+    )
+    if out.status == Status.INFEASIBLE:
+        return False
+    if out.status != Status.OPTIMAL or out.x is None:
+        return None
+    x = x.copy()
+    x[block.cols] = np.where(sub.integrality > 0, np.round(out.x), out.x)
     return x
 
 
