@@ -102,19 +102,23 @@ def raise_row(m: Milp, row: int, fixed, solve_part, tol: float):
     return x
 
 
+def _at_least(block: _Block, level: float) -> Milp:
+    """The block's MILP with one more row: its share of the coupling row >= ``level``."""
+    sub = block.sub
+    return replace(
+        sub,
+        A=sp.vstack([sub.A, sp.csr_matrix(block.coef[None, :])]).tocsr(),
+        row_lb=np.append(sub.row_lb, level),
+        row_ub=np.append(sub.row_ub, np.inf),
+        row_names=[*sub.row_names, "frontier"],
+    )
+
+
 def _with_row(block: _Block, need: float, x: np.ndarray, solve_part):
     """The solution with ``block`` at its cheapest answer whose share reaches ``need`` (the
     other blocks as they are); False when none does, None when the solve proves nothing."""
     sub = block.sub
-    out = solve_part(
-        replace(
-            sub,
-            A=sp.vstack([sub.A, sp.csr_matrix(block.coef[None, :])]).tocsr(),
-            row_lb=np.append(sub.row_lb, need),
-            row_ub=np.append(sub.row_ub, np.inf),
-            row_names=[*sub.row_names, "frontier"],
-        )
-    )
+    out = solve_part(_at_least(block, need))
     if out.status == Status.INFEASIBLE:
         return False
     if out.status != Status.OPTIMAL or out.x is None:
@@ -128,15 +132,7 @@ def _extend(block: _Block, solve_part) -> bool:
     """One more frontier point (or ``done``); False when the solve proves nothing."""
     level = block.points[-1][1] + block.eps
     sub = block.sub
-    out = solve_part(
-        replace(
-            sub,
-            A=sp.vstack([sub.A, sp.csr_matrix(block.coef[None, :])]).tocsr(),
-            row_lb=np.append(sub.row_lb, level),
-            row_ub=np.append(sub.row_ub, np.inf),
-            row_names=[*sub.row_names, "frontier"],
-        )
-    )
+    out = solve_part(_at_least(block, level))
     if out.status == Status.INFEASIBLE:
         block.done = True
         return True
