@@ -10,7 +10,8 @@ import typer
 
 from deploycost.cli.common import (
     DEFAULT_BACKEND,
-    Backend,
+    BackendOption,
+    ScenarioArgument,
     _friendly,
     _scenario,
     _table,
@@ -42,7 +43,7 @@ def sweep_command(
         str | None,
         typer.Option(help="'local' (LocalCluster) or a scheduler address tcp://host:port"),
     ] = None,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    backend: BackendOption = DEFAULT_BACKEND,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
@@ -135,9 +136,7 @@ def _run_sweep_with_progress(scn, sweep_spec, params, backend, state, dask, prog
 
 @_friendly
 def sensitivity_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     swing: Annotated[float, typer.Option(help="Tornado: each price group -/+ this fraction")] = 0.2,
     pareto_limit: Annotated[
         str | None,
@@ -150,7 +149,7 @@ def sensitivity_command(
         ),
     ] = None,
     sobol_samples: Annotated[int, typer.Option(help="Sobol base samples (a power of two)")] = 256,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    backend: BackendOption = DEFAULT_BACKEND,
 ) -> None:
     """Tornado of price groups; optionally the cost frontier against a limit and Sobol
     indices over price distributions."""

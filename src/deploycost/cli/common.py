@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from functools import wraps
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -136,3 +136,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 # the registered backends as choices (a StrEnum member is its name wherever a string is)
 Backend = enum.StrEnum("Backend", {name: name for name in BACKENDS})
 DEFAULT_BACKEND = Backend("scipy-highs")
+# the arguments most commands share
+ScenarioArgument = Annotated[
+    Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
+]
+BackendOption = Annotated[Backend, typer.Option(help="Solver backend")]

@@ -13,7 +13,8 @@ import typer
 
 from deploycost.cli.common import (
     DEFAULT_BACKEND,
-    Backend,
+    BackendOption,
+    ScenarioArgument,
     _friendly,
     _progress,
     _records,
@@ -39,9 +40,7 @@ from deploycost.scenario.schema import Scenario, load_deployment
 
 @_friendly
 def evaluate_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     deployment: Annotated[
         Path | None,
         typer.Option(help="Deployment YAML (default: the scenario's baseline_deployment)"),
@@ -117,9 +116,7 @@ def evaluate_command(
 
 @_friendly
 def diff_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     baseline: Annotated[
         Path | None,
         typer.Option(help="Deployment YAML (default: the scenario's baseline_deployment)"),
@@ -127,7 +124,7 @@ def diff_command(
     recommended: Annotated[
         Path | None, typer.Option(help="Deployment YAML (default: solve the scenario)")
     ] = None,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    backend: BackendOption = DEFAULT_BACKEND,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Two deployments side by side: cost per component, per owner and per model choice,

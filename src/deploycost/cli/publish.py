@@ -9,7 +9,8 @@ import typer
 
 from deploycost.cli.common import (
     DEFAULT_BACKEND,
-    Backend,
+    BackendOption,
+    ScenarioArgument,
     _friendly,
     _progress,
     _scenario,
@@ -26,14 +27,12 @@ from deploycost.optimize.result import DeploymentPlan
 
 @_friendly
 def export_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for recommended.yaml/.json and k8s/")
     ] = Path("deploycost-out"),
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    backend: BackendOption = DEFAULT_BACKEND,
     verify: Annotated[
         bool,
         typer.Option(
@@ -61,9 +60,7 @@ def export_command(
 
 @_friendly
 def report_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     sweep: Annotated[
         Path | None, typer.Option(help="Results of deploycost sweep (.csv or .parquet)")
     ] = None,
@@ -72,7 +69,7 @@ def report_command(
     ] = Path("report.html"),
     swing: Annotated[float, typer.Option(help="Tornado: price groups -/+ this fraction")] = 0.2,
     force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    backend: BackendOption = DEFAULT_BACKEND,
     verify: Annotated[
         bool,
         typer.Option(

@@ -13,7 +13,15 @@ import pandas as pd
 import typer
 from rich.progress import Progress
 
-from deploycost.cli.common import _records, _scenario, _table, err, out, print_table
+from deploycost.cli.common import (
+    ScenarioArgument,
+    _records,
+    _scenario,
+    _table,
+    err,
+    out,
+    print_table,
+)
 from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import solve
 from deploycost.scenario.schema import load_deployment
@@ -26,9 +34,7 @@ DEFAULT_HOURS = Hours("all")
 
 
 def simulate_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
+    scenario: ScenarioArgument = None,
     deployment: Annotated[
         Path | None, typer.Option(help="Deployment YAML (default: solve the scenario first)")
     ] = None,

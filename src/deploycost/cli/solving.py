@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from deploycost.cli.common import (
     DEFAULT_BACKEND,
-    Backend,
+    BackendOption,
+    ScenarioArgument,
     _friendly,
     _progress,
     _scenario,
@@ -33,10 +33,8 @@ from deploycost.scenario.schema import Scenario
 
 @_friendly
 def solve_command(
-    scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML (default: built-in e-commerce scenario)")
-    ] = None,
-    backend: Annotated[Backend, typer.Option(help="Solver backend")] = DEFAULT_BACKEND,
+    scenario: ScenarioArgument = None,
+    backend: BackendOption = DEFAULT_BACKEND,
     time_limit: Annotated[
         float | None,
         typer.Option(
