@@ -110,3 +110,9 @@ def test_a_fleet_is_compared_with_the_baseline_it_replaces():
     assert change.violations == ([], [])
     compute = change.components.set_index("component").loc["compute"]
     assert (compute.baseline, compute.other) == (pytest.approx(72.0), pytest.approx(24.0))
+    from deploycost.outputs.report import build_report, render_markdown
+
+    text = render_markdown(build_report(scn, result, compared=change), "img")
+    section = text.split("## Baseline vs recommended")[1].split("\n## ")[0]
+    assert "Recommended against the baseline deployment: -48.00 USD/day" in section
+    assert "| a | 3 x b -&gt; b fp32 100 % | 72.00 | 24.00 | -48.00 |" in section

@@ -100,13 +100,13 @@ def report_command(
         with _progress("sensitivity for the report (tornado, cost frontier)"):
             torn = tornado(scn, swing, backend)
             frontier = pareto(scn, "e2e_latency_ms", backend=backend)
-        if scn.baseline_deployment is not None:
-            from deploycost.analysis.diff import diff
-
-            compared = diff(scn, scn.baseline_deployment, result.plan.deployment)
     else:
         with _progress("sensitivity for the report (tornado)"):
             torn = tornado(scn, swing, backend)
+    if scn.baseline_deployment is not None:
+        from deploycost.analysis.diff import diff_result
+
+        compared = diff_result(scn, scn.baseline_deployment, result)
     report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)

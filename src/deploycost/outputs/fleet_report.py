@@ -16,6 +16,7 @@ from deploycost.optimize.result import FleetPlan, SolveResult
 from deploycost.outputs.fleet_tables import fleet_load_table, fleet_plan_table
 from deploycost.outputs.sections import (
     Report,
+    baseline_section,
     checks_sections,
     frame_html,
     frame_md,
@@ -97,9 +98,11 @@ def build_fleet_report(
     tornado: pd.DataFrame | None = None,
     swing: float = 0.2,
     verified=None,
+    compared=None,
 ) -> Report:
-    """Render a fleet result and, when given, a sweep table, a tornado and a verification by
-    simulation; nothing here solves or re-costs (``outputs.report.build_report`` comes here
+    """Render a fleet result and, when given, a sweep table, a tornado, a verification by
+    simulation and the baseline deployment against it (``analysis.diff.diff_result``);
+    nothing here solves or re-costs (``outputs.report.build_report`` comes here
     for a fleet)."""
     fleet = result.plan
     cur = scn.currency
@@ -141,6 +144,8 @@ def build_fleet_report(
         )
     llm_section(report, result)
     rests_on_section(report, result)
+    if compared is not None:
+        baseline_section(report, compared)
     checks_sections(report, verified, sweep, tornado, cur, swing)
     paid = {fleet.prices.names[r] for r in fleet.paid_prices()}
     prices_section(report, fleet.prices, paid)

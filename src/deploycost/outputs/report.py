@@ -29,6 +29,7 @@ from deploycost.optimize.solve import CHOICE_COLUMNS  # noqa: E402
 from deploycost.outputs.sections import (  # noqa: E402
     COLORS,
     Report,
+    baseline_section,
     checks_sections,
     frame_html,
     frame_md,
@@ -138,45 +139,6 @@ def _pareto_plot(table: pd.DataFrame, currency: str) -> bytes:
     return png(fig)
 
 
-def _baseline_section(report: Report, compared) -> None:
-    cur = compared.currency
-    comp = compared.components
-    base = float(comp.baseline.iloc[-1])
-    change = compared.change_per_day
-    lines = [
-        f"Recommended against the baseline deployment: {change:+,.2f} {cur}/day"
-        + (f" ({change / base:+.1%})." if base else "."),
-        *(
-            f"The {label} breaks {len(broken)} limit(s): " + "; ".join(broken)
-            if broken
-            else f"The {label} meets every limit."
-            for label, broken in zip(
-                ("baseline", "recommendation"), compared.violations, strict=True
-            )
-        ),
-    ]
-    table = comp.rename(
-        columns={"baseline": f"baseline {cur}/day", "other": f"recommended {cur}/day"}
-    )
-    models = compared.models.rename(
-        columns={
-            "change": "what changes",
-            "compute_baseline": f"compute baseline {cur}/day",
-            "compute_other": f"compute recommended {cur}/day",
-            "compute_change": "compute change",
-        }
-    )
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-    md = "\n\n".join(md_text(line) for line in lines)
-    report.sections.append(
-        (
-            "Baseline vs recommended",
-            body + frame_html(table) + frame_html(models),
-            md + "\n\n" + frame_md(table) + "\n\n" + frame_md(models),
-        )
-    )
-
-
 def build_report(
     scn: Scenario,
     result: SolveResult,
@@ -200,7 +162,7 @@ def build_report(
     if isinstance(result.plan, FleetPlan):
         from deploycost.outputs.fleet_report import build_fleet_report
 
-        return build_fleet_report(scn, result, sweep, tornado, swing, verified)
+        return build_fleet_report(scn, result, sweep, tornado, swing, verified, compared)
     evaluation = result.plan.evaluation
     report = Report(f"deploycost report: {scn.name}")
     cur = scn.currency
@@ -225,7 +187,7 @@ def build_report(
     llm_section(report, result)
     rests_on_section(report, result)
     if compared is not None:
-        _baseline_section(report, compared)
+        baseline_section(report, compared)
     components = result.components.copy()
     report.images["cost"] = _cost_plot(scn, evaluation)
     report.sections.append(

@@ -301,3 +301,45 @@ def prices_section(report: Report, prices, used: set[str]) -> None:
         ["name", "value", "unit", "native_value", "native_currency", "as_of", "source"]
     ]
     report.sections.append(("Assumptions: every price used", frame_html(shown), frame_md(shown)))
+
+
+def baseline_section(report: Report, compared) -> None:
+    """The baseline deployment against the recommendation (``analysis.diff.Diff``: a
+    deployment's or a fleet's): the change, the limits each breaks, per component and
+    per model."""
+    cur = compared.currency
+    comp = compared.components
+    base = float(comp.baseline.iloc[-1])
+    change = compared.change_per_day
+    lines = [
+        f"Recommended against the baseline deployment: {change:+,.2f} {cur}/day"
+        + (f" ({change / base:+.1%})." if base else "."),
+        *(
+            f"The {label} breaks {len(broken)} limit(s): " + "; ".join(broken)
+            if broken
+            else f"The {label} meets every limit."
+            for label, broken in zip(
+                ("baseline", "recommendation"), compared.violations, strict=True
+            )
+        ),
+    ]
+    table = comp.rename(
+        columns={"baseline": f"baseline {cur}/day", "other": f"recommended {cur}/day"}
+    )
+    models = compared.models.rename(
+        columns={
+            "change": "what changes",
+            "compute_baseline": f"compute baseline {cur}/day",
+            "compute_other": f"compute recommended {cur}/day",
+            "compute_change": "compute change",
+        }
+    )
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    md = "\n\n".join(md_text(line) for line in lines)
+    report.sections.append(
+        (
+            "Baseline vs recommended",
+            body + frame_html(table) + frame_html(models),
+            md + "\n\n" + frame_md(table) + "\n\n" + frame_md(models),
+        )
+    )
