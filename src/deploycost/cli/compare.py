@@ -53,14 +53,7 @@ def evaluate_command(
     from deploycost.optimize.audit import deployment_limits
 
     scn = _scenario(scenario)
-    if deployment is not None:
-        spec = load_deployment(scn, deployment)
-    elif scn.baseline_deployment is not None:
-        spec = scn.baseline_deployment
-    else:
-        raise ScenarioError(
-            ["--deployment is required: the scenario has no baseline_deployment"], str(scenario)
-        )
+    spec = _given_or_baseline(scn, deployment, "--deployment", scenario)
     result = evaluate(scn, from_specs(scn, [spec]))
     totals = result.components().iloc[0]
     ((violations, checked),) = deployment_limits(scn, [spec], result)
@@ -132,14 +125,7 @@ def diff_command(
     from deploycost.analysis.diff import diff, diff_result
 
     scn = _scenario(scenario)
-    if baseline is not None:
-        before = load_deployment(scn, baseline)
-    elif scn.baseline_deployment is not None:
-        before = scn.baseline_deployment
-    else:
-        raise ScenarioError(
-            ["--baseline is required: the scenario has no baseline_deployment"], str(scenario)
-        )
+    before = _given_or_baseline(scn, baseline, "--baseline", scenario)
     if recommended is not None:
         after = load_deployment(scn, recommended)
         with _progress("costing and checking both deployments"):
@@ -214,3 +200,15 @@ def print_diff(change, scn: Scenario) -> None:
             )
         else:
             out.print(f"{label} meets every limit", markup=False, highlight=False)
+
+
+def _given_or_baseline(scn: Scenario, path: Path | None, option: str, scenario: Path | None):
+    """The deployment file given with ``option``, else the scenario's baseline_deployment;
+    an error naming the option when there is neither."""
+    if path is not None:
+        return load_deployment(scn, path)
+    if scn.baseline_deployment is not None:
+        return scn.baseline_deployment
+    raise ScenarioError(
+        [f"{option} is required: the scenario has no baseline_deployment"], str(scenario)
+    )

@@ -149,9 +149,9 @@ def _print_verification(checked) -> None:
 
 def print_result(result, scn: Scenario, wide: bool = False) -> None:
     """A solve result in the terminal: why there is none, or the head line, the plan's own
-    tables (``_print_deployment``, ``_print_fleet``), the six components, the LLM figures,
-    what the answer rests on, the binding limits and the runner-ups."""
-    kind = "fleet" if isinstance(result.plan, FleetPlan) or scn.fleet is not None else "deployment"
+    tables (a deployment's per model, ``_print_fleet``), the six components, the LLM
+    figures, what the answer rests on, the binding limits and the runner-ups."""
+    kind = "fleet" if scn.fleet is not None else "deployment"  # also when there is no plan
     if result.status == Status.INFEASIBLE:
         err.print("infeasible:", style="bold red", end=" ")
         err.print(f"no {kind} meets every limit", markup=False)

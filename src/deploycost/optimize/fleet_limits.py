@@ -106,30 +106,43 @@ def _quality(form, plan, cost):
     return [_value("quality_min", plan.fusion, q * (1 + plan.artifacts.quality_delta.sum()), floor)]
 
 
-def _e2e(form, plan, cost):
-    e2e = form.cost.scn.constraints.e2e_latency_ms
-    if e2e is None:
-        return []
+def pipeline_ms(form: FleetFormulation, plan: FleetPlan) -> float:
+    """The pipeline's p99: per stage the slowest mode in use (at its capacity), summed."""
     f = form.cost.space.fusions.index(plan.fusion)
     shares = plan.shares[plan.shares["mode"] >= 0]
     modes = form.fleet.modes.iloc[shares["mode"].to_numpy()]
     unit_of, p99 = modes.unit.to_numpy(), modes.p99_at_cap_ms.to_numpy()
-    total = sum(float(p99[np.isin(unit_of, units)].max(initial=0.0)) for _, units in form.stages[f])
-    return [_value("latency_e2e_max", plan.fusion, total, e2e)]
+    return sum(float(p99[np.isin(unit_of, units)].max(initial=0.0)) for _, units in form.stages[f])
 
 
-def _quota(form, plan, cost):
+def _e2e(form, plan, cost):
+    e2e = form.cost.scn.constraints.e2e_latency_ms
+    if e2e is None:
+        return []
+    return [_value("latency_e2e_max", plan.fusion, pipeline_ms(form, plan), e2e)]
+
+
+def quota_hours(form: FleetFormulation, plan: FleetPlan) -> dict[str, np.ndarray]:
+    """Per type with a quota, its (D, 24) instances at every hour of every day type, over
+    every pool and plan (a partition row's nodes count as its parent type's), plus the
+    fusion layer's replicas of the chosen configuration on that type."""
     scn, days = form.cost.scn, form.days.names
     counts = plan.counts
     node = np.array(payers(scn, counts.instance), object)
     f = form.cost.space.fusions.index(plan.fusion)
-    out = []
-    for name, quota in scn.constraints.quotas.items():
-        if name not in form.cost.space.instances:
-            continue
-        used = hourly_counts(counts[node == name], days) + fusion_layer(form, name)[f]
-        out.append(_value("quota_max", name, used.max(), quota))
-    return out
+    return {
+        name: hourly_counts(counts[node == name], days) + fusion_layer(form, name)[f]
+        for name in scn.constraints.quotas
+    }
+
+
+def _quota(form, plan, cost):
+    quotas = form.cost.scn.constraints.quotas
+    return [
+        _value("quota_max", name, used.max(), quotas[name])
+        for name, used in quota_hours(form, plan).items()
+        if name in form.cost.space.instances
+    ]
 
 
 def _budget(form, plan, cost):

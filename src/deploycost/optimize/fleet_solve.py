@@ -19,7 +19,7 @@ import pandas as pd
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import PriceVector, payers, plan_price_name, priced_as
+from deploycost.cost.prices import PriceVector, plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
 from deploycost.optimize.fleet import (
@@ -28,7 +28,7 @@ from deploycost.optimize.fleet import (
     fit_together,
     shown_plans,
 )
-from deploycost.optimize.fleet_limits import fleet_limits
+from deploycost.optimize.fleet_limits import fleet_limits, pipeline_ms, quota_hours
 from deploycost.optimize.fleet_llm import compute_shares, fleet_llm_table, type_costs
 from deploycost.optimize.limits import stages_text
 from deploycost.optimize.result import (
@@ -137,7 +137,6 @@ def solve_fleet(
         estimates=tuple(fleet_estimates(scn, result.plan)),
         defaults=tuple(stated_defaults(scn)),
     )
-    return result
 
 
 def fleet_estimates(scn, plan: FleetPlan) -> list[str]:
@@ -467,7 +466,7 @@ def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
         _audit_p99(form, shares, (pool, inst), offer, node, problems, slow)
     _audit_memory(form, shares, problems)
     checks += _audit_quotas(form, plan, problems)
-    checks += _audit_e2e(form, plan.fusion, shares, problems)
+    checks += _audit_e2e(form, plan, problems)
     cost = _recomputed_cost(form, plan, result.solution)
     checks += 1
     if abs(cost - objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
@@ -484,20 +483,15 @@ def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
 
 
 def _audit_quotas(form: FleetFormulation, plan: FleetPlan, problems: list[str]) -> int:
-    """Instances of each type with a quota at every hour of every day type, over every pool
-    and plan (a partition row's nodes count as its parent type's), plus the fusion layer's
-    replicas of the chosen configuration on that type."""
-    scn, days = form.cost.scn, form.days.names
-    counts = plan.counts
-    node = np.array(payers(scn, counts.instance), object)
-    fusion = next(f for f in scn.fusion_configs if f.name == plan.fusion)
+    """Every hour of every day type within each quota (``fleet_limits.quota_hours``)."""
+    days, quotas = form.days.names, form.cost.scn.constraints.quotas
     checks = 0
-    for name, quota in scn.constraints.quotas.items():
-        layer = fusion.replicas if fusion.instance == name else 0
-        used = hourly_counts(counts[node == name], days) + layer
+    for name, used in quota_hours(form, plan).items():
         checks += used.size
-        for d, t in zip(*np.nonzero(used > quota), strict=True):
-            problems.append(f"{name}, {days[d]} {t:02d}h: {used[d, t]} instances, quota {quota}")
+        for d, t in zip(*np.nonzero(used > quotas[name]), strict=True):
+            problems.append(
+                f"{name}, {days[d]} {t:02d}h: {used[d, t]} instances, quota {quotas[name]}"
+            )
     return checks
 
 
@@ -538,21 +532,14 @@ def _audit_p99(form, shares, where, offer, slices, problems, slow) -> None:
             slow[key] = (hours + int(late.sum()), max(worst, float(p99[late].max())))
 
 
-def _audit_e2e(form, fusion: str, shares, problems) -> int:
-    """The pipeline's p99: per stage the slowest mode in use (at its capacity), summed."""
+def _audit_e2e(form: FleetFormulation, plan: FleetPlan, problems: list[str]) -> int:
+    """The pipeline's p99 (``fleet_limits.pipeline_ms``) within the end-to-end limit."""
     e2e = form.cost.scn.constraints.e2e_latency_ms
     if e2e is None:
         return 0
-    f = form.cost.space.fusions.index(fusion)
-    modes = form.fleet.modes
-    units_of_mode = modes.unit.to_numpy()[shares["mode"].to_numpy()]
-    p99 = modes.p99_at_cap_ms.to_numpy()[shares["mode"].to_numpy()]
-    total = 0.0
-    for _, stage_units in form.stages[f]:
-        inside = np.isin(units_of_mode, stage_units)
-        total += float(p99[inside].max(initial=0.0))
+    total = pipeline_ms(form, plan)
     if total > e2e * (1 + AUDIT_REL_TOL):
-        problems.append(f"end-to-end p99 {total:.4g} ms > {e2e:g} ms for fusion {fusion!r}")
+        problems.append(f"end-to-end p99 {total:.4g} ms > {e2e:g} ms for fusion {plan.fusion!r}")
     return 1
 
 

@@ -130,7 +130,7 @@ Plan = DeploymentPlan | FleetPlan
 
 
 def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
-    """(D, 24) instances of ``counts`` rows (any subset of ``FleetResult.counts``) per day
+    """(D, 24) instances of ``counts`` rows (any subset of ``FleetPlan.counts``) per day
     type and hour: a committed row counts in every hour, the others in their own."""
     out = np.zeros((len(day_types), 24), int)
     committed = counts.plan.isin(COMMITTED_PLANS).to_numpy()

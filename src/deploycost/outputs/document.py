@@ -186,8 +186,19 @@ def or_none(value) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def llm_figures(row) -> dict:
-    """An LLM's TTFT, TPOT, tokens and their cost from a row of ``SolveResult.llm``."""
+def llm_fields(hw, row) -> dict:
+    """An LLM's serving configuration on an instance of catalog row ``hw`` (its engines:
+    accelerators / tensor-parallel degree, as costed), TTFT, TPOT, tokens and their cost,
+    from a row of ``SolveResult.llm`` (a deployment's or a fleet's)."""
+    return {
+        "tensor_parallel": int(row.tensor_parallel),
+        "engines_per_instance": int(hw.accel_count) // int(row.tensor_parallel),
+        "sequences_per_engine": int(row.sequences_per_engine),
+        **_llm_figures(row),
+    }
+
+
+def _llm_figures(row) -> dict:
     return {
         "ttft_p99_ms": float(row.ttft_p99_ms),
         "ttft_limit_ms": or_none(row.ttft_limit_ms),

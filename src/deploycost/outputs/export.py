@@ -25,7 +25,7 @@ from deploycost.outputs.document import (
     clean,
     document_head,
     limits_section,
-    llm_figures,
+    llm_fields,
     rows_of,
     write_set,
 )
@@ -159,13 +159,7 @@ def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:
     if not scn.model(name).is_llm:
         return {}
     row = result.llm.set_index("model").loc[name]
-    hw = scn.resolved_catalog.hardware.loc[choice.instance]
-    return {
-        "tensor_parallel": int(choice.tensor_parallel),
-        "engines_per_instance": int(hw.accel_count) // int(choice.tensor_parallel),
-        "sequences_per_engine": int(choice.batch),
-        **llm_figures(row),
-    }
+    return llm_fields(scn.resolved_catalog.hardware.loc[choice.instance], row)
 
 
 def _or_text(value) -> str | None:

@@ -30,7 +30,7 @@ from deploycost.outputs.document import (
     clean,
     document_head,
     limits_section,
-    llm_figures,
+    llm_fields,
 )
 from deploycost.outputs.k8s import (
     IMAGE_PLACEHOLDER,
@@ -182,14 +182,7 @@ def _llm_fields(scn: Scenario, table) -> dict[tuple[str, str], dict]:
     names them."""
     hardware = scn.resolved_catalog.hardware
     return {
-        (r.model, r.instance): {
-            "tensor_parallel": int(r.tensor_parallel),
-            "engines_per_instance": int(hardware.at[r.instance, "accel_count"])
-            // int(r.tensor_parallel),
-            "sequences_per_engine": int(r.sequences_per_engine),
-            **llm_figures(r),
-        }
-        for r in table.itertuples()
+        (r.model, r.instance): llm_fields(hardware.loc[r.instance], r) for r in table.itertuples()
     }
 
 
