@@ -28,7 +28,7 @@ import pandas as pd
 from deploycost.cost.model import CostModel
 from deploycost.optimize.solve import choice_of, solve
 from deploycost.options.grid import enumerate_options
-from deploycost.options.performance import Queueing
+from deploycost.options.latency import Queueing
 from deploycost.scenario.schema import load_scenario
 from deploycost.simulate import run as simrun
 from deploycost.simulate.engine import POLICIES

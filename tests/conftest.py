@@ -28,6 +28,7 @@ from deploycost.scenario.synthetic import POOL, random_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
+FLEET_PROBLEMS = sorted((ROOT / "problems" / "fleet").glob("*.yaml"))
 
 HAND_SCENARIO: dict = {
     "name": "hand-worked",

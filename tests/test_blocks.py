@@ -10,14 +10,14 @@ import pytest
 import scipy.sparse as sp
 
 from deploycost.cost.model import CostModel
-from deploycost.optimize.blocks import solve_in_blocks
 from deploycost.optimize.fleet import build_fleet
-from deploycost.optimize.fleet_solve import COUPLING
 from deploycost.optimize.formulation import Milp
 from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
 from deploycost.scenario.schema import validate_scenario
 from deploycost.scenario.synthetic import random_fleet_scenario
+
+from .blocks_support import in_blocks
 
 BACKENDS = ["scipy-highs", "pulp-cbc"]
 
@@ -60,15 +60,15 @@ def hand(budget: float) -> Form:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hand_blocks_answer_when_the_coupling_row_is_slack_and_hand_off_when_it_binds(backend):
     solver = get_backend(backend)
-    slack = solve_in_blocks(hand(10), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
+    slack = in_blocks(hand(10), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
     assert slack.status == Status.OPTIMAL
     assert slack.objective == pytest.approx(7.0)
     assert list(slack.x) == [1, 0, 3, 2]
     assert solver(hand(10), SolverOptions()).objective == pytest.approx(7.0)
-    binding = solve_in_blocks(hand(4), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
+    binding = in_blocks(hand(4), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
     assert binding is None  # z0's blocks need xA + xB = 5 > 4
     assert solver(hand(4), SolverOptions()).objective == pytest.approx(8.0)
-    none = solve_in_blocks(hand(2), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
+    none = in_blocks(hand(2), solver, SolverOptions(), np.array([0, 1]), ("budget_max",))
     assert none is None  # the relaxation is feasible: only the whole MILP proves it is not
     assert solver(hand(2), SolverOptions()).status == Status.INFEASIBLE
 
@@ -86,7 +86,7 @@ def test_blocks_each_proven_by_their_solver_make_a_proven_answer():
         out = highs(form, options)
         return swap(out, bound=out.objective - 4e-7)
 
-    out = solve_in_blocks(hand(10), shy, SolverOptions(), np.array([0, 1]), ("budget_max",))
+    out = in_blocks(hand(10), shy, SolverOptions(), np.array([0, 1]), ("budget_max",))
     assert out.status == Status.OPTIMAL
     assert out.objective == pytest.approx(7.0)
 
@@ -94,7 +94,7 @@ def test_blocks_each_proven_by_their_solver_make_a_proven_answer():
         out = highs(form, options)
         return swap(out, status=Status.FEASIBLE, bound=out.objective - 0.5)
 
-    out = solve_in_blocks(hand(10), unsure, SolverOptions(), np.array([0, 1]), ("budget_max",))
+    out = in_blocks(hand(10), unsure, SolverOptions(), np.array([0, 1]), ("budget_max",))
     assert out.status == Status.FEASIBLE
     assert out.bound < out.objective
 
@@ -106,7 +106,7 @@ def _whole_and_blocks(raw: dict, backend: str):
     choice = np.arange(form.z.start, form.z.stop)
     return (
         solver(form, SolverOptions()),
-        solve_in_blocks(form, solver, SolverOptions(), choice, COUPLING),
+        in_blocks(form, solver, SolverOptions(), choice),
     )
 
 
@@ -133,9 +133,7 @@ def test_a_gap_is_carried_from_the_blocks():
     raw["constraints"].pop("quality_floor", None)
     form = build_fleet(CostModel(validate_scenario(raw)))
     choice = np.arange(form.z.start, form.z.stop)
-    out = solve_in_blocks(
-        form, get_backend("scipy-highs"), SolverOptions(mip_gap=0.05), choice, COUPLING
-    )
+    out = in_blocks(form, get_backend("scipy-highs"), SolverOptions(mip_gap=0.05), choice)
     assert out is not None
     assert out.bound <= out.objective + 1e-9
     assert (out.status == Status.OPTIMAL) == (out.gap <= 1e-9)
@@ -152,7 +150,7 @@ def test_a_binding_quality_floor_is_raised_pool_by_pool_to_the_whole_milp_s_opti
     form = build_fleet(CostModel(scn))
     choice = np.arange(form.z.start, form.z.stop)
     solver = get_backend("scipy-highs")
-    slack = solve_in_blocks(form, solver, SolverOptions(), choice, COUPLING)
+    slack = in_blocks(form, solver, SolverOptions(), choice)
     row = form.milp.row_names.index(
         next(r for r in form.milp.row_names if r.startswith("quality_min"))
     )

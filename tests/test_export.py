@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import kubernetes_validate
 import pytest
@@ -16,7 +17,7 @@ from deploycost.outputs.document import inputs_digest
 from deploycost.outputs.export import manifests, recommendation, write_export
 from deploycost.scenario.schema import load_scenario, validate_scenario
 
-from .conftest import PROBLEMS, STORAGE_PER_DAY, hand
+from .conftest import FLEET_PROBLEMS, PROBLEMS, STORAGE_PER_DAY, hand
 
 runner = CliRunner()
 
@@ -418,7 +419,9 @@ def test_the_export_s_own_file_evaluates_to_the_solve_s_cost(path, tmp_path):
         assert f"{result.objective_per_day * 30.4:,.2f}" in out.output
 
 
-def test_a_fleet_s_recommended_file_is_refused_by_evaluate_with_the_reason(tmp_path):
+def test_a_fleet_s_recommended_file_is_no_baseline_deployment(tmp_path):
+    """A fleet's file costs as a fleet (below); as a deployment it is refused with the
+    reason and the commands that take it."""
     from deploycost.scenario.schema import load_deployment
 
     from .fleet_cases import box, fleet_scenario, model
@@ -427,5 +430,93 @@ def test_a_fleet_s_recommended_file_is_refused_by_evaluate_with_the_reason(tmp_p
     scn = validate_scenario(fleet_scenario([model("m", {"b": 100.0})], boxes, 50.0))
     result = solve(scn).raise_for_status()
     write_export(scn, result, tmp_path / "out")
-    with pytest.raises(DeployCostError, match="a fleet's recommended.yaml"):
+    with pytest.raises(DeployCostError, match="a fleet's recommended.yaml .* --recommended"):
         load_deployment(scn, tmp_path / "out" / "recommended.yaml")
+
+
+@pytest.mark.parametrize("path", FLEET_PROBLEMS, ids=lambda p: p.stem)
+def test_a_fleet_s_own_file_evaluates_to_the_solve_s_cost(path, tmp_path):
+    """export -> evaluate for a fleet: the file fixes every decision (shares, counts per
+    hour, artifacts, tiers), so its cost is the solver's to the cent, every limit has the
+    solver's value and none is broken; diff --recommended of the file gives the change the
+    solve gives. With one hour's spot instances of a pool taken away, the capacity row of
+    that hour is broken and evaluate exits 2 naming it."""
+    from deploycost.analysis.diff import diff_result
+    from deploycost.optimize.fleet_given import evaluate_fleet
+
+    scn = load_scenario(path)
+    result = solve(scn, runner_ups=False).raise_for_status()
+    write_export(scn, result, tmp_path / "out")
+    written = tmp_path / "out" / "recommended.yaml"
+    doc = yaml.safe_load(written.read_text())
+    given = evaluate_fleet(scn, doc)
+    assert given.ok, given.problems
+    assert round(given.result.objective_per_day, 2) == round(result.objective_per_day, 2)
+    assert [v.name for v in given.result.limits] == [v.name for v in result.limits]
+    for mine, solved in zip(given.result.limits, result.limits, strict=True):
+        assert mine.value == pytest.approx(solved.value, rel=1e-6, abs=1e-9), mine.name
+    cli = CliRunner().invoke(app, ["evaluate", str(path), "--deployment", str(written)])
+    assert cli.exit_code == 0, cli.output
+    assert f"{result.objective_per_day * 30.4:,.2f}" in cli.output
+    assert "meets every limit" in cli.output
+    if scn.baseline_deployment is not None:
+        cli = CliRunner().invoke(app, ["diff", str(path), "--recommended", str(written), "--json"])
+        assert cli.exit_code == 0, cli.output
+        expected = diff_result(scn, scn.baseline_deployment, result).change_per_day
+        assert json.loads(cli.output)["change_per_day"] == pytest.approx(expected, abs=0.005)
+    busy = max(
+        (p for p in doc["pools"] if p.get("spot")),
+        key=lambda p: max(max(hours) for hours in p["spot"].values()),
+    )
+    day, hourly = max(busy["spot"].items(), key=lambda item: max(item[1]))
+    hour = max(range(24), key=lambda t: hourly[t])
+    hourly[hour] = 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(doc))
+    cli = CliRunner().invoke(app, ["evaluate", str(path), "--deployment", str(broken)])
+    assert cli.exit_code == 2, cli.output
+    assert f"capacity[{busy['pool']},{busy['instance']},{day}," in cli.output
+
+
+def test_a_fleet_file_with_bad_entries_gets_errors_naming_the_field(tmp_path):
+    """Every entry a fleet file states is checked before it is costed: the error names the
+    field and the value, and nothing the file buys is dropped from the cost."""
+    import copy
+
+    from deploycost.errors import ScenarioError
+    from deploycost.optimize.fleet_given import evaluate_fleet
+
+    from .fleet_cases import box, fleet_scenario, model
+
+    boxes = [box("b", on_demand=1.0, spot=0.4), box("c", on_demand=3.0)]
+    scn = validate_scenario(fleet_scenario([model("m", {"b": 100.0, "c": 400.0})], boxes, 150.0))
+    result = solve(scn).raise_for_status()
+    write_export(scn, result, tmp_path / "out")
+    doc = yaml.safe_load((tmp_path / "out" / "recommended.yaml").read_text())
+    given = evaluate_fleet(scn, doc)
+    assert given.ok
+    assert round(given.result.objective_per_day, 2) == round(result.objective_per_day, 2)
+    pool = doc["pools"][0]
+    plan = next(p for p in ("on_demand", "spot") if p in pool)
+    day = next(iter(pool[plan]))
+    cases = {
+        "fusion": lambda d: d.update(fusion="nope"),
+        "models.m.runs_on[0].share": lambda d: d["models"]["m"]["runs_on"][0].update(
+            share=float("nan")
+        ),
+        "models.m.runs_on[0]": lambda d: d["models"]["m"]["runs_on"][0].update(batch=7),
+        "models.m.artifact": lambda d: d["models"]["m"]["artifact"].update(precision="int2"),
+        f"pools[0].{plan}.{day}": lambda d: d["pools"][0][plan][day].pop(),
+        "pools[0].reserved_1yr": lambda d: d["pools"][0].update(reserved_1yr=-1),
+        "pools[1]": lambda d: d["pools"].append("b"),
+        "models.m: missing": lambda d: d["models"].pop("m"),
+    }
+    for field, change in cases.items():
+        bad = copy.deepcopy(doc)
+        change(bad)
+        with pytest.raises(ScenarioError, match=re.escape(field)):
+            evaluate_fleet(scn, bad)
+    buys = copy.deepcopy(doc)  # a type no model runs on: its instances are never free
+    buys["pools"].append({"pool": pool["pool"], "instance": "nowhere", "on_demand": {}})
+    with pytest.raises(ScenarioError, match="not in the scenario"):
+        evaluate_fleet(scn, buys)

@@ -413,7 +413,7 @@ def test_cli_solves_a_fleet_with_strict_json_and_refuses_it_where_unsupported(tm
     assert "no fleet meets every limit" in infeasible.output
     # explained in deployment terms: without the quotas 1 big + 1 small (96 USD/day)
     assert "instance quotas cannot all be met" in infeasible.output
-    assert "quota_max[big,every_day,00h+23] needs 1 (limit 0)" in infeasible.output
+    assert "quota_max[big,every_day,00h+23] needs 1 instances (limit 0)" in infeasible.output
     raw["constraints"] = {"utilisation_max": 1.0, "budget_per_day": 50}
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     over = runner.invoke(app, ["solve", str(path)])

@@ -233,7 +233,7 @@ def test_queue_wait_by_dispatch_policy_and_service_variability():
     """Central queue with CV 1 is plain M/M/c; random dispatch (and least request) is M/M/1
     per replica at lambda / n; round robin scales that by (1/n + cs^2) / 2; CV 0 halves the
     M/M wait."""
-    from deploycost.options.performance import Queueing, queue_wait_ms
+    from deploycost.options.latency import Queueing, queue_wait_ms
 
     n, lam, mu = np.array(4.0), np.array(3.2), np.array(1.0)
     mmc = float(wait_quantile_s(4, 3.2, 1.0)) * 1000
@@ -279,7 +279,7 @@ def test_replicas_an_slo_needs_come_from_the_queueing_model_not_a_window():
     the utilisation minimum (24) plus the two extra the window offers: the grid finds the
     smallest count that meets 20 ms, and the simulation of that deployment meets it."""
     from deploycost.optimize.solve import solve
-    from deploycost.options.performance import Queueing, p99_latency_ms
+    from deploycost.options.latency import Queueing, p99_latency_ms
     from deploycost.scenario.schema import validate_scenario
     from deploycost.simulate.run import Settings, simulate_deployment
 

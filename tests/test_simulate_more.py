@@ -304,7 +304,7 @@ def test_llm_slot_wait_follows_the_dispatch_policy():
     """Four replicas of eight slots, 1 s per request on a slot (throughput 8/s per replica),
     24 req/s: one queue over 32 slots, or (random) an M/M/8 per replica at 6 req/s;
     round robin scales that by (1/4 + 1) / 2. Erlang C computed independently."""
-    from deploycost.options.performance import slot_wait_ms
+    from deploycost.options.latency import slot_wait_ms
 
     from .conftest import erlang_c_direct
 
@@ -343,10 +343,12 @@ def test_an_autoscaler_sizes_replicas_by_latency_every_hour():
     the simulation agrees."""
     import yaml
 
-    from deploycost.cost.model import CostModel, running_replicas
+    from deploycost.cost.constants import running_replicas
+    from deploycost.cost.model import CostModel
     from deploycost.optimize.solve import solve
     from deploycost.options.grid import Units
-    from deploycost.options.performance import Configs, Queueing, performance
+    from deploycost.options.latency import Queueing
+    from deploycost.options.performance import Configs, performance
     from deploycost.scenario.schema import validate_scenario
     from deploycost.simulate.run import simulate_deployment
 

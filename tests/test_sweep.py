@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from deploycost.analysis.sensitivity import pareto, tornado
-from deploycost.analysis.sweep import DaskExecutor, run_sweep
+from deploycost.analysis.sweep import run_sweep
+from deploycost.analysis.sweep_dask import DaskExecutor
 from deploycost.analysis.sweep_spec import load_spec, price_matrix
 from deploycost.cost.prices import build_prices
 from deploycost.errors import ScenarioError

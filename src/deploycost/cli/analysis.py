@@ -104,7 +104,8 @@ def _run_sweep_with_progress(scn, sweep_spec, params, backend, state, dask, prog
     whatever happens."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from deploycost.analysis.sweep import DaskExecutor, run_sweep
+    from deploycost.analysis.sweep import run_sweep
+    from deploycost.analysis.sweep_dask import DaskExecutor
 
     executor = DaskExecutor(dask) if dask else None
     show = sys.stderr.isatty() if progress is None else progress

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +54,10 @@ def evaluate_command(
     from deploycost.optimize.audit import deployment_limits
 
     scn = _scenario(scenario)
+    given = _fleet_file(scn, deployment)
+    if given is not None:
+        _print_given_fleet(scn, given, as_json)
+        return
     spec = _given_or_baseline(scn, deployment, "--deployment", scenario)
     result = evaluate(scn, from_specs(scn, [spec]))
     totals = result.components().iloc[0]
@@ -126,7 +131,12 @@ def diff_command(
 
     scn = _scenario(scenario)
     before = _given_or_baseline(scn, baseline, "--baseline", scenario)
-    if recommended is not None:
+    given = _fleet_file(scn, recommended)
+    if given is not None:
+        with _progress("costing and checking both"):
+            change = diff_result(scn, before, given.result)
+        change = replace(change, violations=(change.violations[0], list(given.problems)))
+    elif recommended is not None:
         after = load_deployment(scn, recommended)
         with _progress("costing and checking both deployments"):
             change = diff(scn, before, after)
@@ -200,6 +210,56 @@ def print_diff(change, scn: Scenario) -> None:
             )
         else:
             out.print(f"{label} meets every limit", markup=False, highlight=False)
+
+
+def _fleet_file(scn: Scenario, path: Path | None):
+    """The fleet a fleet's export file states, costed and checked (``GivenFleet``); None
+    when no file is given or it is not a fleet's."""
+    from deploycost.optimize.fleet_given import evaluate_fleet, is_fleet_document
+    from deploycost.scenario.yamlfile import parse_yaml, read_input
+
+    if path is None:
+        return None
+    raw = parse_yaml(read_input(path), str(path))
+    return evaluate_fleet(scn, raw, str(path)) if is_fleet_document(raw) else None
+
+
+def _print_given_fleet(scn: Scenario, given, as_json: bool) -> None:
+    """``evaluate`` of a fleet file: the six components, every limit, what it breaks; exit
+    2 when it breaks anything."""
+    result = given.result
+    comp = result.components
+    if as_json:
+        payload = {
+            "scenario": scn.name,
+            "currency": scn.currency,
+            "plan": "fleet",
+            "per_day": dict(zip(comp.component, comp.per_day.astype(float), strict=True)),
+            "per_month": dict(zip(comp.component, comp.per_month.astype(float), strict=True)),
+            "per_year": dict(zip(comp.component, comp.per_year.astype(float), strict=True)),
+            "meets_every_limit": given.ok,
+            "violations": list(given.problems),
+            "limits": _records(limits_table(result.limits)),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    else:
+        out.print(_table(comp, f"{scn.name}: the fleet's six-component breakdown"))
+        total = float(comp.set_index("component").at["total", "per_day"])
+        out.print(f"total: {_in_period(total, scn)}", markup=False, highlight=False)
+        out.print(_table(limits_table(result.limits), "limits"))
+        if given.ok:
+            out.print(
+                f"meets every limit ({len(result.limits)} checked, "
+                f"{result.plan.audit.checks} audit checks)",
+                markup=False,
+                highlight=False,
+            )
+        else:
+            err.print(f"breaks {len(given.problems)} check(s):", style="bold red", markup=False)
+            for line in given.problems:
+                err.print(f"  - {line}", markup=False, highlight=False)
+    if not given.ok:
+        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 def _given_or_baseline(scn: Scenario, path: Path | None, option: str, scenario: Path | None):

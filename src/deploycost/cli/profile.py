@@ -13,7 +13,8 @@ import yaml
 from deploycost.cli.common import _friendly, _scenario, _table, out
 from deploycost.cost.model import CostModel
 from deploycost.errors import ScenarioError
-from deploycost.options.performance import calibrate, hardware_axes
+from deploycost.options.llm_performance import calibrate
+from deploycost.options.performance import hardware_axes
 from deploycost.scenario.architecture import architecture_of
 from deploycost.scenario.models import TokenProfile
 from deploycost.scenario.profile_import import read_result

@@ -58,285 +58,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deploycost.catalog import COMMITTED_PLANS, PRICING_COLUMNS
+from deploycost.cost.constants import (
+    ModelConstants,
+    artifact_loads_per_day,
+    billed_factor,
+    daily_replicas,
+    fusion_matrices,
+)
 from deploycost.cost.deployments import Deployments, Space
+from deploycost.cost.ledger import COMPONENTS, Block, Quantities, choice_block, fixed_block
 from deploycost.cost.prices import PriceVector, build_prices
 from deploycost.errors import DeployCostError
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
-from deploycost.scenario.architecture import architecture_of
 from deploycost.scenario.schema import Scenario
 
-COMPONENTS = ("data", "model_storage", "compression", "compute", "people", "fusion")
 COMMITTED_PRICING = COMMITTED_PLANS  # price plans paid per hour of the term, used or not
-
-
-@dataclass(frozen=True)
-class Quantities:
-    """``q[d, l]``: quantity per day of ledger line ``l`` in deployment ``d``."""
-
-    q: np.ndarray
-    lines: pd.DataFrame  # component, owner, owner_kind, price, unit
-    price_of_line: np.ndarray  # (L,) index into the price vector
-    n_prices: int
-
-    @cached_property
-    def by_price(self) -> np.ndarray:
-        """``Q[d, r]``: quantity per day bought at price ``r`` (lines summed per price)."""
-        n_lines = self.price_of_line.shape[0]
-        fold = sp.csr_matrix(
-            (np.ones(n_lines), (np.arange(n_lines), self.price_of_line)),
-            shape=(n_lines, self.n_prices),
-        )
-        return np.asarray((fold.T @ self.q.T).T)
-
-    def line_costs(self, prices: np.ndarray) -> np.ndarray:
-        """Cost per day of every line, (D, L); a line not bought costs nothing, whatever
-        its price (an infinite price of an unused instance type is not a NaN total)."""
-        unit = np.asarray(prices)[self.price_of_line]
-        with np.errstate(invalid="ignore", over="ignore"):
-            return np.where(self.q == 0, 0.0, self.q * unit)
-
-    def totals(self, price_scenarios: np.ndarray) -> np.ndarray:
-        """Total cost per day for (D deployments) x (S price scenarios): ``Q @ P.T``."""
-        return self.by_price @ np.atleast_2d(price_scenarios).T
-
-    @cached_property
-    def component_of_line(self) -> np.ndarray:
-        """(L,) index of each line's component in ``COMPONENTS``."""
-        return pd.Categorical(self.lines.component, categories=COMPONENTS).codes
-
-    def component_costs(self, prices: np.ndarray) -> np.ndarray:
-        """(D, 6) cost per day by component, in ``COMPONENTS`` order."""
-        onehot = np.zeros((len(self.component_of_line), len(COMPONENTS)))
-        onehot[np.arange(len(self.component_of_line)), self.component_of_line] = 1.0
-        return self.line_costs(prices) @ onehot
-
-    def component_quantities(self, row: int = 0) -> np.ndarray:
-        """(6, P): deployment ``row``'s quantities per component and price."""
-        out = np.zeros((len(COMPONENTS), self.n_prices))
-        np.add.at(out, (self.component_of_line, self.price_of_line), self.q[row])
-        return out
-
-
-@dataclass(frozen=True)
-class _Block:
-    """Ledger lines of one cost term: owner o of deployment d buys ``values[d, o]``.
-
-    A *choice* block has a line for every (owner, price) pair and the deployment buys at
-    one of them, ``prices[choice[d, o]]``; a *fixed* block (``choice`` None) has one line per
-    owner, at that owner's own price ``prices[o]``. ``q`` lays the lines out densely (for the
-    ledger of a few deployments); ``CostModel._sparse`` keeps the bought lines only (for many
-    options).
-    """
-
-    component: str
-    owner_kind: str
-    owners: list[str]
-    prices: list[str]
-    unit: str
-    values: np.ndarray  # (D, O)
-    choice: np.ndarray | None  # (D, O) index into ``prices``; None for a fixed block
-
-    @property
-    def fixed(self) -> bool:
-        return self.choice is None
-
-    @property
-    def q(self) -> np.ndarray:
-        """``q[d, o * K + k]`` (choice) or ``q[d, o]`` (fixed)."""
-        if self.choice is None:
-            return np.asarray(self.values)
-        d, o = self.values.shape
-        q = np.zeros((d, o, len(self.prices)))
-        choice = np.broadcast_to(self.choice, (d, o))[..., None]
-        np.put_along_axis(q, choice, self.values[..., None], axis=2)
-        return q.reshape(d, o * len(self.prices))
-
-    @property
-    def line_owner(self) -> list[str]:
-        return list(self.owners) if self.fixed else [o for o in self.owners for _ in self.prices]
-
-    @property
-    def line_price(self) -> list[str]:
-        return list(self.prices) if self.fixed else [p for _ in self.owners for p in self.prices]
-
-
-def _choice_block(
-    component: str,
-    owner_kind: str,
-    owners: list[str],
-    prices: list[str],
-    unit: str,
-    values: np.ndarray,
-    choice: np.ndarray,
-) -> _Block:
-    """Deployment d buys ``values[d, o]`` at price ``prices[choice[d, o]]``."""
-    values = np.asarray(values, float)
-    choice = np.broadcast_to(np.asarray(choice, np.intp), values.shape)
-    return _Block(component, owner_kind, owners, prices, unit, values, choice)
-
-
-def _fixed_block(
-    component: str,
-    owner_kind: str,
-    owners: list[str],
-    prices: list[str],
-    unit: str,
-    values: np.ndarray,
-) -> _Block:
-    """Deployment d buys ``values[d, o]`` at owner o's own price ``prices[o]``."""
-    return _Block(component, owner_kind, owners, prices, unit, np.asarray(values), None)
-
-
-def _weights_gb_per_byte(model, scn: Scenario, bytes_per: pd.Series) -> float:
-    """GB of weights per byte per parameter: parameters / 1e9 (an LLM that gives neither
-    size nor count takes its architecture's)."""
-    if model.params_million is not None:
-        return model.params_million * 1e-3
-    if model.size_gb is not None:
-        return model.size_gb / float(bytes_per[model.checkpoint_precision])
-    return architecture_of(model, scn.resolved_catalog).total / 1e9
-
-
-@dataclass(frozen=True)
-class ModelConstants:
-    """Per-model figures from the scenario, as arrays over the model axis (M,)."""
-
-    gb_per_param_byte: np.ndarray  # GB of weights per byte/param (params / 1e9)
-    checkpoint_precision: np.ndarray
-    versions_kept: np.ndarray
-    retrains_per_day: np.ndarray
-    maintenance_pd_per_day: np.ndarray
-    role: np.ndarray
-    requests_per_query: np.ndarray  # model requests per user query: share x fan-out
-    min_replicas: np.ndarray
-    effort_pd_per_retrain: np.ndarray
-    effort_gpu_h_per_retrain: np.ndarray
-    slo_ms: np.ndarray  # p99 limit
-    min_backups: np.ndarray
-    flops_per_request: np.ndarray  # default 2 x parameters
-    bytes_read_per_request: np.ndarray
-    embedding_gb: np.ndarray  # at the checkpoint precision
-
-    def take(self, models: np.ndarray) -> ModelConstants:
-        """The constants of ``models`` (indices), e.g. one entry per candidate option."""
-        return ModelConstants(**{k: getattr(self, k)[models] for k in self.__dataclass_fields__})
-
-    @classmethod
-    def of(cls, scn: Scenario, space: Space) -> ModelConstants:
-        bytes_per = scn.resolved_catalog.precision.bytes_per_param
-        gb = [_weights_gb_per_byte(m, scn, bytes_per) for m in scn.models]
-        return cls(
-            gb_per_param_byte=np.array(gb, float),
-            checkpoint_precision=np.array(
-                [space.precisions.index(m.checkpoint_precision) for m in scn.models]
-            ),
-            versions_kept=np.array([m.versions_kept for m in scn.models], float),
-            retrains_per_day=np.array([m.retrains_per_month for m in scn.models]) / DAYS_PER_MONTH,
-            maintenance_pd_per_day=np.array(
-                [m.maintenance_person_days_per_month for m in scn.models]
-            )
-            / DAYS_PER_MONTH,
-            role=np.array([space.roles.index(m.role or scn.default_role) for m in scn.models]),
-            requests_per_query=np.array(
-                [m.traffic_share * m.requests_per_query for m in scn.models]
-            ),
-            min_replicas=np.array([m.min_replicas for m in scn.models], float),
-            effort_pd_per_retrain=np.array(
-                [m.compression_effort.person_days_per_retrain for m in scn.models]
-            ),
-            effort_gpu_h_per_retrain=np.array(
-                [m.compression_effort.calibration_gpu_hours_per_retrain for m in scn.models]
-            ),
-            slo_ms=np.array([m.latency_limit_ms for m in scn.models], float),
-            min_backups=np.array([m.min_backups for m in scn.models]),
-            flops_per_request=np.array(
-                [
-                    m.gflops_per_query * 1e9 if m.gflops_per_query is not None else 2.0 * g * 1e9
-                    for m, g in zip(scn.models, gb, strict=True)
-                ]
-            ),
-            bytes_read_per_request=np.array([(m.mb_per_query or 0.0) * 1e6 for m in scn.models]),
-            embedding_gb=np.array([m.embedding_gb for m in scn.models], float),
-        )
-
-
-def fusion_matrices(scn: Scenario, space: Space) -> tuple[np.ndarray, np.ndarray]:
-    """(F, M) membership and traffic fraction of each model in each fusion configuration."""
-    member = np.zeros((len(space.fusions), len(space.models)), bool)
-    fraction = np.zeros_like(member, dtype=float)
-    for f, cfg in enumerate(scn.fusion_configs):
-        fractions = cfg.stage_fractions or [1.0] * len(cfg.members)
-        for name, frac in zip(cfg.members, fractions, strict=True):
-            member[f, space.models.index(name)] = True
-            fraction[f, space.models.index(name)] = frac
-    return member, fraction
-
-
-def _billed_factor(min_days: np.ndarray, lifetime_days: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(lifetime_days > 0, min_days / lifetime_days, 0.0)
-    return np.maximum(1.0, ratio)
-
-
-def artifact_loads_per_day(
-    replicas: np.ndarray, retrains_per_day: np.ndarray, starts_per_day: np.ndarray
-) -> np.ndarray:
-    """Artifact pulls per day: every replica loads each new version, and every replica start
-    (scale-up over the daily cycle) loads the current one."""
-    return replicas * retrains_per_day + starts_per_day
-
-
-def running_replicas(
-    scn: Scenario,
-    replicas: np.ndarray,
-    capacity_qps: np.ndarray,
-    share: np.ndarray,
-    min_replicas: np.ndarray,
-) -> np.ndarray:
-    """(K, 24) replicas an autoscaler runs in each hour for K autoscaled entries (all (K,)):
-    ``ceil(lambda_h / (capacity x utilisation_max))`` at the hour's mean rate, clamped to
-    [min_replicas, deployed replicas]."""
-    load = np.asarray(share, float)[:, None] * np.asarray(scn.workload.hourly_mean_qps)
-    per_replica = np.asarray(capacity_qps, float)[:, None] * scn.constraints.utilisation_max
-    with np.errstate(invalid="ignore", divide="ignore"):
-        needed = np.ceil(load / per_replica)
-    needed = np.maximum(needed, np.asarray(min_replicas, float)[:, None])
-    return np.minimum(needed, np.asarray(replicas, float)[:, None])
-
-
-def daily_replicas(
-    scn: Scenario,
-    replicas: np.ndarray,
-    capacity_qps: np.ndarray,
-    share: np.ndarray,
-    min_replicas: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(D, M) replica-hours per day and replica starts per day of ``replicas`` (D, M) peak
-    replicas with per-replica ``capacity_qps`` (NaN: not autoscaled), serving ``share``
-    requests per user query, at least ``min_replicas`` (M,).
-
-    A model that does not autoscale runs its peak replicas all day (24 x replicas, no
-    starts). An autoscaled one runs ``ceil(lambda_h / (capacity * utilisation_max))``
-    replicas in hour h, clamped to [min_replicas, deployed replicas]; each increase from
-    one hour to the next (the day wrapping round) is a start. The hourly profile is built
-    only for the autoscaled entries, so a grid of a million fixed options stays (D, M).
-    """
-    replicas = np.asarray(replicas, float)
-    hours = replicas * HOURS_PER_DAY
-    starts = np.zeros_like(hours)
-    capacity = np.broadcast_to(capacity_qps, replicas.shape)
-    d, m = np.nonzero(~np.isnan(capacity))
-    if len(d):
-        running = running_replicas(
-            scn,
-            replicas[d, m],
-            capacity[d, m],
-            np.broadcast_to(share, replicas.shape)[d, m],
-            np.asarray(min_replicas)[m],
-        )
-        hours[d, m] = running.sum(axis=1) * (HOURS_PER_DAY / 24.0)
-        starts[d, m] = np.maximum(np.diff(running, axis=1, append=running[:, :1]), 0).sum(axis=1)
-    return hours, starts
 
 
 class CostModel:
@@ -407,9 +143,9 @@ class CostModel:
             * self.size_factor[precision, compression]
         )
 
-    def _compute(self, dep: Deployments, hours: np.ndarray, owners: list[str]) -> list[_Block]:
+    def _compute(self, dep: Deployments, hours: np.ndarray, owners: list[str]) -> list[Block]:
         return [
-            _choice_block(
+            choice_block(
                 "compute",
                 "model",
                 owners,
@@ -427,17 +163,17 @@ class CostModel:
         starts: np.ndarray,
         const: ModelConstants,
         owners: list[str],
-    ) -> list[_Block]:
+    ) -> list[Block]:
         artifact_gb = self.artifact_gb(const, dep.precision, dep.compression)
         stored_gb = artifact_gb * const.versions_kept * (1 + dep.backups)
         with np.errstate(divide="ignore"):
             lifetime = np.where(
                 const.retrains_per_day > 0, const.versions_kept / const.retrains_per_day, np.inf
             )
-        billed = _billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
+        billed = billed_factor(self.min_days[dep.tier], np.broadcast_to(lifetime, dep.tier.shape))
         loads = artifact_loads_per_day(dep.replicas * active, const.retrains_per_day, starts)
         return [
-            _choice_block(
+            choice_block(
                 "model_storage",
                 "model",
                 owners,
@@ -446,7 +182,7 @@ class CostModel:
                 stored_gb * billed / DAYS_PER_MONTH * active,
                 dep.tier,
             ),
-            _choice_block(
+            choice_block(
                 "model_storage",
                 "model",
                 owners,
@@ -459,11 +195,11 @@ class CostModel:
 
     def _compression(
         self, dep: Deployments, active: np.ndarray, const: ModelConstants, owners: list[str]
-    ) -> list[_Block]:
+    ) -> list[Block]:
         retrains = const.retrains_per_day * ((dep.precision != const.checkpoint_precision) & active)
         calibration = f"instance_hour[{self.scn.calibration_instance}]"
         return [
-            _choice_block(
+            choice_block(
                 "compression",
                 "model",
                 owners,
@@ -472,7 +208,7 @@ class CostModel:
                 const.effort_pd_per_retrain * retrains,
                 np.broadcast_to(const.role, retrains.shape),
             ),
-            _fixed_block(
+            fixed_block(
                 "compression",
                 "model",
                 owners,
@@ -484,11 +220,11 @@ class CostModel:
 
     def _maintenance(
         self, automation: np.ndarray, active: np.ndarray, const: ModelConstants, owners: list[str]
-    ) -> list[_Block]:
+    ) -> list[Block]:
         """Maintenance of the active models at automation level ``automation`` (D,)."""
         multiplier = self.multiplier[automation][:, None]
         return [
-            _choice_block(
+            choice_block(
                 "people",
                 "model",
                 owners,
@@ -499,12 +235,12 @@ class CostModel:
             )
         ]
 
-    def _people_shared(self, automation: np.ndarray) -> list[_Block]:
+    def _people_shared(self, automation: np.ndarray) -> list[Block]:
         """Training and the automation level's fixed cost, for levels ``automation`` (D,)."""
         scn, d = self.scn, len(automation)
         training = np.full((d, 1), scn.people.training_person_days_per_month / DAYS_PER_MONTH)
         return [
-            _fixed_block(
+            fixed_block(
                 "people",
                 "shared",
                 ["training"],
@@ -512,7 +248,7 @@ class CostModel:
                 "person-day/day",
                 training,
             ),
-            _choice_block(
+            choice_block(
                 "people",
                 "shared",
                 ["automation"],
@@ -523,7 +259,7 @@ class CostModel:
             ),
         ]
 
-    def _fusion(self, f: np.ndarray, automation: np.ndarray) -> list[_Block]:
+    def _fusion(self, f: np.ndarray, automation: np.ndarray) -> list[Block]:
         """The fusion layer of configurations ``f`` (D,) at automation levels (D,)."""
         cfgs = self.scn.fusion_configs
         complexity = np.array([c.complexity for c in cfgs])
@@ -533,7 +269,7 @@ class CostModel:
         inst = np.array([self.space.instances.index(c.instance) if c.instance else 0 for c in cfgs])
         multiplier = self.multiplier[automation]
         return [
-            _choice_block(
+            choice_block(
                 "fusion",
                 "fusion",
                 ["fusion"],
@@ -542,7 +278,7 @@ class CostModel:
                 complexity[f][:, None],
                 f[:, None],
             ),
-            _choice_block(
+            choice_block(
                 "fusion",
                 "fusion",
                 ["fusion"],
@@ -551,7 +287,7 @@ class CostModel:
                 (upkeep[f] * multiplier)[:, None],
                 role[f][:, None],
             ),
-            _choice_block(
+            choice_block(
                 "fusion",
                 "fusion",
                 ["fusion"],
@@ -562,7 +298,7 @@ class CostModel:
             ),
         ]
 
-    def _data(self, data_tier: np.ndarray) -> list[_Block]:
+    def _data(self, data_tier: np.ndarray) -> list[Block]:
         """The data component with source s kept on tier ``data_tier[d, s]``."""
         src = self.scn.data_sources
         if not src:
@@ -572,11 +308,11 @@ class CostModel:
         gb = np.array([s.gb_per_day for s in src])
         raw_gb = np.broadcast_to(gb / np.array([s.usable_fraction for s in src]), shape)
         retention = np.array([s.retention_days for s in src])
-        billed = _billed_factor(self.min_days[data_tier], np.broadcast_to(retention, shape))
+        billed = billed_factor(self.min_days[data_tier], np.broadcast_to(retention, shape))
         reads = np.broadcast_to(np.array([s.read_gb_per_day for s in src]), shape)
         labelling = np.array([s.labelling_person_days_per_month for s in src]) / DAYS_PER_MONTH
         return [
-            _fixed_block(
+            fixed_block(
                 "data",
                 "data_source",
                 names,
@@ -584,7 +320,7 @@ class CostModel:
                 "GB/day",
                 raw_gb,
             ),
-            _fixed_block(
+            fixed_block(
                 "data",
                 "data_source",
                 names,
@@ -592,7 +328,7 @@ class CostModel:
                 "GB/day",
                 raw_gb,
             ),
-            _choice_block(
+            choice_block(
                 "data",
                 "data_source",
                 names,
@@ -601,10 +337,10 @@ class CostModel:
                 gb * retention * billed / DAYS_PER_MONTH,
                 data_tier,
             ),
-            _choice_block(
+            choice_block(
                 "data", "data_source", names, self.names["fetch"], "GB/day", reads, data_tier
             ),
-            _fixed_block(
+            fixed_block(
                 "data",
                 "data_source",
                 names,
@@ -621,7 +357,7 @@ class CostModel:
         share: np.ndarray,
         const: ModelConstants,
         owners: list[str],
-    ) -> list[_Block]:
+    ) -> list[Block]:
         hours, starts = daily_replicas(
             self.scn, dep.replicas, dep.capacity_qps, share, const.min_replicas
         )
@@ -720,7 +456,7 @@ class CostModel:
         blocks = [b for b in blocks if component in (None, b.component)]
         return self._sparse(blocks, np.arange(count)[None, :], count)
 
-    def _sparse(self, blocks: list[_Block], rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    def _sparse(self, blocks: list[Block], rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
         """Block quantities summed into a sparse (n_rows, P) matrix: the quantity of owner o
         in deployment d goes to row ``rows[d, o]`` (broadcast), at its price's column."""
         all_rows, all_cols, all_vals = [], [], []
@@ -778,7 +514,7 @@ class CostModel:
         rows = np.arange(sources)[None, :] * tiers + np.arange(tiers)[:, None]
         return self._sparse(self._data(every_tier), rows, sources * tiers)
 
-    def _lay_out(self, blocks: list[_Block]) -> tuple[pd.DataFrame, np.ndarray]:
+    def _lay_out(self, blocks: list[Block]) -> tuple[pd.DataFrame, np.ndarray]:
         """The ledger lines (the same for every call): built once, on first use."""
         owners = [b.line_owner for b in blocks]
         prices = [b.line_price for b in blocks]

@@ -120,10 +120,25 @@ def priced_as(scn: Scenario, instance: str) -> str:
 
 
 def build_prices(scn: Scenario) -> PriceVector:
-    """Assemble the price vector for a validated scenario."""
-    cat = scn.resolved_catalog
+    """Assemble the price vector for a validated scenario: instances (and their fleet plan
+    prices), storage tiers, labour, then the scenario's own data, fusion and automation
+    prices, each converted to the scenario's currency with its source."""
     money = _Money(scn)
+    rows = [
+        *_instance_rows(scn, money),
+        *_storage_rows(scn, money),
+        *_labor_rows(scn, money),
+        *_scenario_rows(scn, money),
+    ]
+    table = pd.DataFrame(rows)
+    return PriceVector(tuple(table.name), table.value.to_numpy(dtype=float), table)
+
+
+def _instance_rows(scn: Scenario, money: _Money) -> list[dict]:
+    """One instance-hour price per type under the scenario's pricing (on-demand where it has
+    none), and for a fleet one per type and plan it allows."""
     rows: list[dict] = []
+    cat = scn.resolved_catalog
     column = PRICING_COLUMNS[scn.catalog.pricing]
     names = instance_names(scn)
     hardware = cat.hardware.loc[names]
@@ -167,6 +182,13 @@ def build_prices(scn: Scenario) -> PriceVector:
                     f"fleet plan {plan}; {row['note'][i]}",
                 )
             )
+    return rows
+
+
+def _storage_rows(scn: Scenario, money: _Money) -> list[dict]:
+    """Per storage tier: its GB-month and its retrieval per GB."""
+    cat = scn.resolved_catalog
+    rows: list[dict] = []
     for name in tier_names(scn):
         r = cat.storage.loc[name]
         rows.append(
@@ -196,6 +218,13 @@ def build_prices(scn: Scenario) -> PriceVector:
                 r.note,
             )
         )
+    return rows
+
+
+def _labor_rows(scn: Scenario, money: _Money) -> list[dict]:
+    """Per role: its day rate, from the labour catalog or the scenario."""
+    cat = scn.resolved_catalog
+    rows: list[dict] = []
     for name, role in scn.role_specs.items():
         if role.catalog is not None:
             r = cat.labor.loc[role.catalog]
@@ -225,6 +254,13 @@ def build_prices(scn: Scenario) -> PriceVector:
                     role.source,
                 )
             )
+    return rows
+
+
+def _scenario_rows(scn: Scenario, money: _Money) -> list[dict]:
+    """The prices the scenario states itself: data acquisition and cleaning per source,
+    fusion per unit of complexity-day, automation per month."""
+    rows: list[dict] = []
     for src in scn.data_sources:
         rows.append(
             _row(
@@ -276,5 +312,4 @@ def build_prices(scn: Scenario) -> PriceVector:
                 "scenario file",
             )
         )
-    table = pd.DataFrame(rows)
-    return PriceVector(tuple(table.name), table.value.to_numpy(dtype=float), table)
+    return rows

@@ -17,18 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deploycost.cost.model import CostModel, Evaluation, running_replicas
+from deploycost.cost.constants import running_replicas
+from deploycost.cost.model import CostModel, Evaluation
 from deploycost.errors import DeployCostError
 from deploycost.optimize.layout import Layout, lay_out
 from deploycost.optimize.limits import LimitValue, Picks, check
 from deploycost.options.grid import enumerate_options
-from deploycost.options.performance import (
-    REASONS,
-    Configs,
-    cold_start_seconds,
-    option_latency,
-    performance,
-)
+from deploycost.options.latency import option_latency
+from deploycost.options.performance import REASONS, Configs, cold_start_seconds, performance
 from deploycost.scenario.schema import DeploymentSpec, check_deployment
 
 REL_TOL = 1e-6
@@ -88,86 +84,43 @@ def check_limits(
     allowed, out of memory), or a limit violated. ``None`` for the report when the choices
     cannot be evaluated."""
     cost = layout.cost
-    scn, space = cost.scn, cost.space
-    problems = check_deployment(scn, spec, where)
+    problems = check_deployment(cost.scn, spec, where)
     if problems:
         return problems, None
-    total = float(evaluation.total_per_day[row])
-    f = space.fusions.index(spec.fusion or space.fusions[0])
-    units = layout.options.units
-    position = {name: i for i, name in enumerate(space.models)}
-    unit_of_model = {int(units.model[u]): int(u) for u in np.nonzero(units.fusion == f)[0]}
-    names = list(spec.models)
-    choices = [spec.models[n] for n in names]
-    specs = {m.name: m for m in scn.models}
-    idx = np.array([position[n] for n in names], np.intp)
-    unit = np.array([unit_of_model[i] for i in idx], np.intp)
-    h = _indices(space.instances, [c.instance for c in choices])
-    c = _indices(
-        space.precisions,
-        [
-            c.precision if c.precision is not None else specs[n].checkpoint_precision
-            for n, c in zip(names, choices, strict=True)
-        ],
-    )
-    tier = _indices(space.tiers, [c.tier for c in choices])
-    zips = _indices(space.compressions, [c.compression for c in choices])
-    batch = np.array([c.batch for c in choices])
-    tp = np.array([c.tensor_parallel for c in choices])
-    is_llm = np.array([specs[n].is_llm for n in names], bool)
-    replicas = np.array([c.replicas for c in choices], float)
-    configs = Configs.of(batch, tp, is_llm)
-    b = configs.index(batch, tp, is_llm)
-    perf = performance(cost, configs)
-    lam = units.arrival_qps[unit]
-    thr = perf.throughput_qps[idx, h, c, b]
-    capacity = np.array(
-        [ch.capacity_qps if ch.autoscale and ch.capacity_qps else np.nan for ch in choices]
-    )
-    scaled = ~np.isnan(capacity)
-    hourly = np.repeat(replicas[:, None], 24, axis=1)
-    if scaled.any():  # the hours run what the autoscaler runs, as the cost model bills
-        hourly[scaled] = running_replicas(
-            scn,
-            replicas[scaled],
-            capacity[scaled],
-            units.share[unit][scaled],
-            cost.const.take(idx[scaled]).min_replicas,
-        )
-    p99, ttft = option_latency(
-        perf,
-        scn.workload,
-        scn.options.latency_every_hour,
-        (idx, h, c, b),
-        replicas,
-        lam,
-        units.share[unit],
-        hourly,
-    )
-    tpot = perf.tpot_ms[idx, h, c, b]
-    utilisation = lam / (replicas * thr)
-    cold = cold_start_seconds(cost, idx, c, tier, zips)
-    for name, reason in zip(names, perf.reason[idx, h, c, b], strict=True):
+    at = _Chosen.of(layout, spec)
+    perf = performance(cost, at.configs)
+    cell = (at.model, at.instance, at.precision, at.config)
+    lam = layout.options.units.arrival_qps[at.unit]
+    thr = perf.throughput_qps[cell]
+    p99, ttft = _latency(layout, at, perf, lam)
+    tpot = perf.tpot_ms[cell]
+    utilisation = lam / (at.replicas * thr)
+    cold = cold_start_seconds(cost, at.model, at.precision, at.tier, at.compression)
+    for name, reason in zip(at.names, perf.reason[cell], strict=True):
         if reason:
             problems.append(f"{name}: option is infeasible ({REASONS[reason - 1]})")
-    const = cost.const.take(idx)
-    backups = np.array([ch.backups for ch in choices])
-    stored = cost.artifact_gb(const, c, zips) * const.versions_kept * (1 + backups)
+    const = cost.const.take(at.model)
+    stored = (
+        cost.artifact_gb(const, at.precision, at.compression)
+        * const.versions_kept
+        * (1 + at.backups)
+    )
+    space = cost.space
     picks = Picks(
-        fusion=f,
-        units=unit,
-        instance=h[None],
-        replicas=replicas[None],
+        fusion=at.fusion,
+        units=at.unit,
+        instance=at.instance[None],
+        replicas=at.replicas[None],
         p99_ms=p99[None],
         ttft_ms=ttft[None],
         tpot_ms=tpot[None],
         utilisation=utilisation[None],
         cold_start_s=cold[None],
-        quality_delta=cost.quality_delta[idx, c][None],
-        tier=tier[None],
+        quality_delta=cost.quality_delta[at.model, at.precision][None],
+        tier=at.tier[None],
         stored_gb=stored[None],
         data_tier=_indices(space.tiers, [spec.data_tiers.get(s) for s in space.sources])[None],
-        cost_per_day=np.array([total]),
+        cost_per_day=np.array([float(evaluation.total_per_day[row])]),
     )
     limits = tuple(checked.at(0) for checked in check(layout, picks))
     for limit in limits:
@@ -186,9 +139,93 @@ def check_limits(
             float(lam[j]),
             float(cold[j]),
         )
-        for j, name in enumerate(names)
+        for j, name in enumerate(at.names)
     }
     return problems, AuditReport(figures, limits)
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """A deployment's choices as indices on the scenario's axes, model by model."""
+
+    names: list[str]
+    choices: list
+    fusion: int
+    model: np.ndarray
+    unit: np.ndarray
+    instance: np.ndarray
+    precision: np.ndarray
+    tier: np.ndarray
+    compression: np.ndarray
+    backups: np.ndarray
+    replicas: np.ndarray
+    configs: Configs
+    config: np.ndarray
+
+    @classmethod
+    def of(cls, layout: Layout, spec: DeploymentSpec) -> _Chosen:
+        scn, space = layout.cost.scn, layout.cost.space
+        f = space.fusions.index(spec.fusion or space.fusions[0])
+        units = layout.options.units
+        position = {name: i for i, name in enumerate(space.models)}
+        unit_of_model = {int(units.model[u]): int(u) for u in np.nonzero(units.fusion == f)[0]}
+        names = list(spec.models)
+        choices = [spec.models[n] for n in names]
+        specs = {m.name: m for m in scn.models}
+        idx = np.array([position[n] for n in names], np.intp)
+        precisions = [
+            c.precision if c.precision is not None else specs[n].checkpoint_precision
+            for n, c in zip(names, choices, strict=True)
+        ]
+        batch = np.array([c.batch for c in choices])
+        tp = np.array([c.tensor_parallel for c in choices])
+        is_llm = np.array([specs[n].is_llm for n in names], bool)
+        configs = Configs.of(batch, tp, is_llm)
+        return cls(
+            names=names,
+            choices=choices,
+            fusion=f,
+            model=idx,
+            unit=np.array([unit_of_model[i] for i in idx], np.intp),
+            instance=_indices(space.instances, [c.instance for c in choices]),
+            precision=_indices(space.precisions, precisions),
+            tier=_indices(space.tiers, [c.tier for c in choices]),
+            compression=_indices(space.compressions, [c.compression for c in choices]),
+            backups=np.array([c.backups for c in choices]),
+            replicas=np.array([c.replicas for c in choices], float),
+            configs=configs,
+            config=configs.index(batch, tp, is_llm),
+        )
+
+
+def _latency(layout: Layout, at: _Chosen, perf, lam: np.ndarray):
+    """(p99, TTFT p99) of each model at its replicas, hour by hour as the autoscaler runs
+    them where it scales (the hours the cost model bills)."""
+    cost = layout.cost
+    scn, share = cost.scn, layout.options.units.share[at.unit]
+    capacity = np.array(
+        [ch.capacity_qps if ch.autoscale and ch.capacity_qps else np.nan for ch in at.choices]
+    )
+    scaled = ~np.isnan(capacity)
+    hourly = np.repeat(at.replicas[:, None], 24, axis=1)
+    if scaled.any():
+        hourly[scaled] = running_replicas(
+            scn,
+            at.replicas[scaled],
+            capacity[scaled],
+            share[scaled],
+            cost.const.take(at.model[scaled]).min_replicas,
+        )
+    return option_latency(
+        perf,
+        scn.workload,
+        scn.options.latency_every_hour,
+        (at.model, at.instance, at.precision, at.config),
+        at.replicas,
+        lam,
+        share,
+        hourly,
+    )
 
 
 def _indices(axis: tuple[str, ...], names: list[str | None]) -> np.ndarray:

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from deploycost.optimize.formulation import Milp
-from deploycost.optimize.frontier import FRONTIER, raise_row
+from deploycost.optimize.frontier import raise_row
 from deploycost.optimize.solvers import (
     SolverOptions,
     SolverOutput,
@@ -61,16 +61,22 @@ class Fixed:
 
 
 def solve_in_blocks(
-    form, solver, options: SolverOptions, choice: np.ndarray, coupling: tuple[str, ...]
+    form,
+    solver,
+    options: SolverOptions,
+    choice: np.ndarray,
+    coupling: np.ndarray,
+    raisable: np.ndarray | None = None,
 ) -> SolverOutput | None:
     """Solve ``form.milp`` block by block for each ``choice`` column set to 1 (exactly one
-    of them is 1 in every solution; see the module docstring); ``coupling``: prefixes of the
-    row names set aside and checked after. With a MIP gap the blocks may stop at it: the
-    answer then carries the summed bounds and its gap."""
+    of them is 1 in every solution; see the module docstring); ``coupling``: (rows,) True on
+    the rows set aside and checked after; ``raisable``: (rows,) True on the coupling ``>=``
+    rows a frontier may raise (none when not given). With a MIP gap the blocks may stop at
+    it: the answer then carries the summed bounds and its gap."""
     m = form.milp
     start = time.perf_counter()
-    names = np.array(m.row_names, dtype=str)
-    kept = ~np.any([np.char.startswith(names, p) for p in coupling], axis=0)
+    kept = ~np.asarray(coupling, bool)
+    raisable = np.zeros(len(kept), bool) if raisable is None else np.asarray(raisable, bool)
     solved: dict[bytes, SolverOutput] = {}  # blocks that recur under several choices
 
     def solve_part(sub: Milp) -> SolverOutput:
@@ -107,19 +113,19 @@ def solve_in_blocks(
             f"the cheapest answer without the other coupling rows costs {bound:.6g}, over "
             f"the cap of {cap:.6g}",
         )
-    return _repaired(m, kept, answers, solve_part, options, start, caps)
+    return _repaired(m, (kept, raisable), answers, solve_part, options, start, caps)
 
 
-def _repaired(m, kept, answers, solve_part, options, start, caps) -> SolverOutput | None:
+def _repaired(m, rows, answers, solve_part, options, start, caps) -> SolverOutput | None:
     """The optimum when a coupling row binds: per choice (cheapest relaxation first, none
     that cannot beat the best so far), the blocks' answer if it meets the coupling rows,
-    else ``frontier.raise_row`` when the only row it misses is a ``>=`` row of the
-    ``FRONTIER`` families; None when neither applies (the caller solves the whole). An
+    else ``frontier.raise_row`` when the only row it misses is a ``raisable`` one (``rows``
+    = (kept, raisable) masks); None when neither applies (the caller solves the whole). An
     answer, exact for its choice, that misses only a cap on the cost (``caps``) proves the
     choice infeasible."""
     if options.mip_gap:
         return None  # the frontier is exact only over proven blocks
-    names = np.array(m.row_names, dtype=str)
+    kept, raisable = rows
     best, bound = None, np.inf
     for out in sorted(answers, key=lambda a: a.objective):
         if best is not None and not _below(out.lower, best):
@@ -129,7 +135,7 @@ def _repaired(m, kept, answers, solve_part, options, start, caps) -> SolverOutpu
             return None
         missed = np.setdiff1d(_violated(m, kept, out.x), caps)
         if missed.size:
-            if missed.size > 1 or not any(names[missed[0]].startswith(p) for p in FRONTIER):
+            if missed.size > 1 or not raisable[missed[0]]:
                 return None
             x = raise_row(m, int(missed[0]), out, solve_part, TOL)
             if x is False:

@@ -22,21 +22,23 @@ from deploycost.cost.model import COMPONENTS, CostModel
 from deploycost.cost.prices import PriceVector, plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
-from deploycost.optimize.fleet import (
-    FleetFormulation,
-    build_fleet,
-    fit_together,
-    shown_plans,
-)
-from deploycost.optimize.fleet_limits import fleet_limits, pipeline_ms, quota_hours
+from deploycost.optimize.days import hourly_counts
+from deploycost.optimize.fleet import FleetFormulation, build_fleet
 from deploycost.optimize.fleet_llm import compute_shares, fleet_llm_table, type_costs
-from deploycost.optimize.limits import stages_text
+from deploycost.optimize.fleet_pools import shown_plans
+from deploycost.optimize.limits import (
+    BY_FAMILY,
+    RELAX_ORDER,
+    LimitValue,
+    Relaxed,
+    fleet_limits,
+    quota_hours,
+)
 from deploycost.optimize.result import (
     FleetAudit,
     FleetPlan,
     SolveResult,
     components_table,
-    hourly_counts,
     stopped_early,
 )
 from deploycost.optimize.solvers import (
@@ -111,21 +113,14 @@ def solve_fleet(
             out.status, backend, scn.currency, explanation=tuple(why), timings=timings, size=size
         )
     result = decode(form, out.x, out.status, backend, out.gap)
-    audit_report = audit_fleet(form, result)
+    limits = fleet_limits(form, result.plan, result.objective_per_day)
+    audit_report = audit_fleet(form, result, limits)
     t3 = time.perf_counter()
     timings["audit_s"] = t3 - t2
     if not audit_report.ok:
         raise DeployCostError(
             "internal error: the solver's fleet fails the independent audit: "
             + "; ".join(audit_report.problems[:5])
-        )
-    limits = fleet_limits(form, result.plan, result.objective_per_day)
-    broken = [
-        f"{v.name}: {v.value:.6g} {v.sense} {v.limit:g} {v.unit}" for v in limits if not v.met
-    ]
-    if broken:
-        raise DeployCostError(
-            "internal error: the solver's fleet breaks a limit: " + "; ".join(broken[:5])
         )
     return replace(
         result,
@@ -162,22 +157,14 @@ def fleet_estimates(scn, plan: FleetPlan) -> list[str]:
     return service_estimates(scn, choices) + rows_estimates(scn, used, served, stored)
 
 
-# rows that tie pools together: set aside while the pools are solved one by one, then checked
-COUPLING = (
-    "quality_min",
-    "quota_max",
-    "budget_max",
-    "storage_capacity_max",
-    "latency_e2e_max",
-)
-
-
 def solve_formulation(form: FleetFormulation, solver, options: SolverOptions):
     """The fleet MILP, pool by pool when the coupling rows do not bind (exact; see
     ``optimize.blocks``), else whole, in the time left."""
     start = time.perf_counter()
     choice = np.arange(form.z.start, form.z.stop)
-    out = solve_in_blocks(form, solver, options, choice, COUPLING)
+    coupling = form.rows_of(lambda limit: limit.couples)
+    raisable = form.rows_of(lambda limit: limit.raisable)
+    out = solve_in_blocks(form, solver, options, choice, coupling, raisable)
     if out is not None:
         return out
     if options.time_limit_s is None:
@@ -190,31 +177,18 @@ def solve_formulation(form: FleetFormulation, solver, options: SolverOptions):
     return solver(form, replace(options, time_limit_s=left))
 
 
-# limit families an infeasible fleet is explained by, in the order they are tried: the rows
-# whose names start with the prefix are lifted one family at a time
-RELAXABLE = (
-    ("quota_max", "instance quotas"),
-    ("budget_max", "the budget"),
-    ("quality_min", "the quality floor"),
-    ("latency_e2e_max", "the end-to-end latency limit"),
-    ("memory_", "the memory of shared instances"),
-    ("max_types", "the cap on instance types per model"),
-    ("min_share", "the minimum share per type"),
-    ("storage_capacity_max", "owned storage capacity"),
-)
-
-
 def explain_infeasible_fleet(form: FleetFormulation, solver, options: SolverOptions) -> list[str]:
-    """Which limit family makes the fleet infeasible: each family's rows are lifted in turn
-    and the fleet re-solved; the first that brings a fleet back is named, with what that
-    fleet needs (instances per type against a quota, cost against a budget)."""
+    """Which limit family makes the fleet infeasible: each family's rows (``RELAX_ORDER``)
+    are lifted in turn and the fleet re-solved; the first that brings a fleet back is
+    named, with what that fleet needs of it (``Limit.fleet_explain``)."""
     m = form.milp
-    names = np.array(m.row_names)
     limit = SolverOptions(time_limit_s=min(options.time_limit_s or 60.0, 60.0))
-    for prefix, words in RELAXABLE:
-        rows = np.char.startswith(names.astype(str), prefix)
-        if not rows.any():
+    for family in RELAX_ORDER:
+        keyed = form.limit_rows.get(family, ())
+        if not keyed:
             continue
+        rows = np.zeros(len(m.row_names), bool)
+        rows[[row for row, _ in keyed]] = True
         lifted = replace(
             m,
             row_lb=np.where(rows, -np.inf, m.row_lb),
@@ -223,55 +197,72 @@ def explain_infeasible_fleet(form: FleetFormulation, solver, options: SolverOpti
         out = solver(replace(form, milp=lifted), limit)
         if out.x is None:
             continue
-        return [_without(form, prefix, words, rows, out)]
+        activity = m.A @ out.x
+        tol = 1e-6 * np.maximum(1.0, np.abs(np.where(np.isfinite(m.row_ub), m.row_ub, m.row_lb)))
+        over = [
+            (key, float(activity[row]), float(bound))
+            for row, key in keyed
+            for bound in [m.row_ub[row] if np.isfinite(m.row_ub[row]) else m.row_lb[row]]
+            if activity[row] > m.row_ub[row] + tol[row] or activity[row] < m.row_lb[row] - tol[row]
+        ]
+        return [BY_FAMILY[family].fleet_explain(form, Relaxed(float(out.objective), over))]
     return [
         "no fleet carries the load at the SLO even without quotas, budget, quality, "
         "latency, memory, type or storage limits: allow more instance types or plans"
     ]
 
 
-def _without(form: FleetFormulation, prefix: str, words: str, rows, out) -> str:
-    m = form.milp
-    activity = m.A @ out.x
-    over = np.nonzero(rows & (activity > m.row_ub + 1e-6 * np.maximum(1.0, np.abs(m.row_ub))))[0]
-    cur = form.cost.scn.currency
-    if prefix == "budget_max":
-        return (
-            f"{words} cannot be met: the cheapest fleet meeting every other limit costs "
-            f"{out.objective:,.2f} {cur}/day, over the budget of {m.row_ub[over[0]]:,.2f}"
-            if len(over)
-            else f"{words} cannot be met"
-        )
-    if prefix == "latency_e2e_max" and len(over):
-        e2e = form.cost.scn.constraints.e2e_latency_ms
-        key = m.row_names[over[0]].removeprefix(f"{prefix}[").removesuffix("]")
-        f = form.cost.space.fusions.index(key)
-        return (
-            f"end-to-end p99 <= {e2e:g} ms ({m.row_names[over[0]]}, "
-            f"{stages_text(form, f)}) cannot be met: the cheapest fleet meeting every other "
-            f"limit ({out.objective:,.2f} {cur}/day) needs {activity[over[0]] + e2e:.4g} ms"
-        )
-    details = [
-        f"{m.row_names[r]} needs {activity[r]:.4g} (limit {m.row_ub[r]:g})" for r in over[:3]
-    ]
-    return (
-        f"{words} cannot all be met; without them the cheapest fleet costs "
-        f"{out.objective:,.2f} {cur}/day and needs: " + "; ".join(details or ["(no detail)"])
-    )
-
-
 def decode(
     form: FleetFormulation, x: np.ndarray, status: Status, backend: str, gap: float | None
 ) -> SolveResult:
-    cost, space, fleet = form.cost, form.cost.space, form.fleet
+    """The fleet a solution ``x`` of the fleet MILP states, with its cost lines."""
+    cost, space = form.cost, form.cost.space
     x = np.asarray(x, float)
-    zj = int(np.argmax(x[form.z]))
-    f, a = form.z_pairs[zj]
-    art = fleet.artifacts
+    f, a = form.z_pairs[int(np.argmax(x[form.z]))]
+    artifacts = _decoded_artifacts(form, x)
+    n = np.round(x[form.cols.counts]).astype(int)
+    nz = np.nonzero(n)[0]
+    shares = _with_standby(form, _decoded_shares(form, x), form.cols.count_keys.iloc[nz], artifacts)
+    counts = _decoded_counts(form, n, nz)
+    shares["compute_per_day"] = compute_shares(form, shares, counts)
+    q = np.array([form.cols.by_component[part].T @ x for part in COMPONENTS])
+    per_component = q @ cost.prices.values
+    plan = FleetPlan(
+        fusion=space.fusions[f],
+        automation=space.automation[a],
+        data_tiers={
+            space.sources[s]: space.tiers[t]
+            for s, t in form.y_pairs[np.nonzero(x[form.y] > 0.5)[0]]
+        },
+        artifacts=artifacts,
+        shares=shares,
+        counts=counts,
+        costs=_cost_lines(form, n, per_component),
+        commitments=tuple(commitment_advice(form, counts, shares)),
+        component_quantities=q,
+        prices=cost.prices,
+        days=form.days,
+    )
+    return SolveResult(
+        status=status,
+        backend=backend,
+        currency=cost.scn.currency,
+        objective_per_day=float(form.milp.c @ x),
+        gap=gap,
+        plan=plan,
+        components=components_table(dict(zip(COMPONENTS, per_component.tolist(), strict=True))),
+        explanation=stopped_early(status, gap),
+        solution=x,
+    )
+
+
+def _decoded_artifacts(form: FleetFormulation, x: np.ndarray) -> pd.DataFrame:
+    """The artifact stored for each model of the chosen configuration."""
+    space, art = form.cost.space, form.fleet.artifacts
     chosen = np.nonzero(x[form.x] > 0.5)[0]
-    artifacts = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "model": [space.models[fleet.units.model[u]] for u in art.unit.iloc[chosen]],
+            "model": [space.models[form.fleet.units.model[u]] for u in art.unit.iloc[chosen]],
             "precision": [space.precisions[c] for c in art.precision_idx.iloc[chosen]],
             "tier": [space.tiers[t] for t in art.tier_idx.iloc[chosen]],
             "compression": [space.compressions[z] for z in art.compression_idx.iloc[chosen]],
@@ -282,10 +273,14 @@ def decode(
             "cost_per_day": art.cost_per_day.iloc[chosen].to_numpy(),
         }
     )
+
+
+def _decoded_shares(form: FleetFormulation, x: np.ndarray) -> pd.DataFrame:
+    """Each mode carrying load: its model, pool, type, configuration and share."""
     w = x[form.cols.w] / form.cols.w_scale
     used = np.nonzero(w > SHARE_TOL)[0]
-    modes = fleet.modes.iloc[used]
-    shares = pd.DataFrame(
+    modes = form.fleet.modes.iloc[used]
+    return pd.DataFrame(
         {
             "model": modes.model.to_numpy(),
             "pool": [form.pools[form.pool_of_unit[u]] for u in modes.unit],
@@ -301,65 +296,41 @@ def decode(
             "mode": used,
         }
     )
-    keys = form.cols.count_keys
-    n = np.round(x[form.cols.counts]).astype(int)
-    nz = np.nonzero(n)[0]
-    shares = _with_standby(form, shares, keys.iloc[nz], artifacts)
+
+
+def _decoded_counts(form: FleetFormulation, n: np.ndarray, nz: np.ndarray) -> pd.DataFrame:
+    """Instances per (pool, type, plan) and hour of each day type ("all", hour -1 for a
+    committed plan), with the count column each comes from."""
+    keys, space = form.cols.count_keys, form.cost.space
+    pool, inst = keys.pool.to_numpy(), keys.instance_idx.to_numpy()
+    plan, day, group = keys.plan.to_numpy(), keys.day.to_numpy(), keys.group.to_numpy()
     records = []
     for j in nz:
-        k = keys.iloc[j]
-        pool, inst = form.pools[k.pool], space.instances[k.instance_idx]
-        if k.plan in COMMITTED_PLANS:
-            records.append((pool, inst, k.plan, "all", -1, n[j], j))
+        where = (form.pools[pool[j]], space.instances[inst[j]], plan[j])
+        if plan[j] in COMMITTED_PLANS:
+            records.append((*where, "all", -1, n[j], j))
             continue
-        day = form.days.names[k.day]
-        for t in form.days.slots[k.day][k.group][1]:  # a slot's count, hour by hour
-            records.append((pool, inst, k.plan, day, t, n[j], j))
-    counts = pd.DataFrame(
+        name = form.days.names[day[j]]
+        for t in form.days.slots[day[j]][group[j]][1]:  # a slot's count, hour by hour
+            records.append((*where, name, t, n[j], j))
+    return pd.DataFrame(
         records, columns=["pool", "instance", "plan", "day_type", "hour", "instances", "column"]
     )
-    shares["compute_per_day"] = compute_shares(form, shares, counts)
-    prices = cost.prices
-    c = form.milp.c
-    paid = n * c[form.cols.counts]  # per day, per count column: instances x hours x price
-    plan_of = keys.plan.to_numpy()
-    q = np.array([form.cols.by_component[part].T @ x for part in COMPONENTS])
-    per_component = q @ prices.values
+
+
+def _cost_lines(form: FleetFormulation, n: np.ndarray, per_component: np.ndarray):
+    """Per component its cost per day, compute followed by the instances of each plan."""
+    paid = n * form.milp.c[form.cols.counts]  # per count column: instances x hours x price
+    plan_of = form.cols.count_keys.plan.to_numpy()
     lines = []
     for part, amount in zip(COMPONENTS, per_component.tolist(), strict=True):
         lines.append((part, amount))
         if part == "compute":  # the fleet's instances by purchase plan
-            for plan in shown_plans(cost.scn):
+            for plan in shown_plans(form.cost.scn):
                 lines.append((f"  {plan}", float(paid[plan_of == plan].sum())))
     costs = pd.DataFrame(lines, columns=["line", "per_day"])
     costs.loc[len(costs)] = ("total", float(per_component.sum()))  # plan lines are in compute
-    plan = FleetPlan(
-        fusion=space.fusions[f],
-        automation=space.automation[a],
-        data_tiers={
-            space.sources[s]: space.tiers[t]
-            for s, t in form.y_pairs[np.nonzero(x[form.y] > 0.5)[0]]
-        },
-        artifacts=artifacts,
-        shares=shares,
-        counts=counts,
-        costs=costs,
-        commitments=tuple(commitment_advice(form, counts, shares)),
-        component_quantities=q,
-        prices=prices,
-        days=form.days,
-    )
-    return SolveResult(
-        status=status,
-        backend=backend,
-        currency=cost.scn.currency,
-        objective_per_day=float(c @ x),
-        gap=gap,
-        plan=plan,
-        components=components_table(dict(zip(COMPONENTS, per_component.tolist(), strict=True))),
-        explanation=stopped_early(status, gap),
-        solution=x,
-    )
+    return costs
 
 
 def _with_standby(form, shares, bought, artifacts) -> pd.DataFrame:
@@ -423,9 +394,12 @@ def commitment_advice(form: FleetFormulation, counts: pd.DataFrame, shares) -> l
     return out
 
 
-def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
+def audit_fleet(
+    form: FleetFormulation, result: SolveResult, limits: tuple[LimitValue, ...]
+) -> FleetAudit:
     """Check the decoded fleet (``result.plan``) against the scenario (see the module
-    docstring)."""
+    docstring); ``limits``: its values of every limit family (``fleet_limits``), each of
+    which must be met."""
     plan, objective_per_day = result.plan, result.objective_per_day
     scn, space, fleet, days = form.cost.scn, form.cost.space, form.fleet, form.days
     problems: list[str] = []
@@ -438,13 +412,10 @@ def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
     for u in np.nonzero(chosen & (np.abs(totals - 1.0) > 1e-6))[0]:
         problems.append(f"{space.models[units.model[u]]}: shares sum to {totals[u]:.6g}, not 1")
     checks += int(chosen.sum())
-    per_type = shares.groupby(["model", "instance"]).share.sum()
-    if scn.fleet.max_types_per_model is not None:
-        over = per_type.groupby(level=0).size() > scn.fleet.max_types_per_model
-        problems += [f"{m}: more types than allowed" for m in over.index[over]]
-    if scn.fleet.min_share > 0:
-        low = per_type < scn.fleet.min_share - 1e-6
-        problems += [f"{m} on {h}: below min_share" for m, h in per_type.index[low]]
+    problems += [
+        f"{v.name}: {v.value:.6g} {v.sense} {v.limit:g} {v.unit}" for v in limits if not v.met
+    ]
+    checks += len(limits)
     keep = 1.0 - scn.fleet.spot_interruption_fraction
     counts = plan.counts
     need = required_instances(form, shares)
@@ -464,9 +435,7 @@ def audit_fleet(form: FleetFormulation, result: SolveResult) -> FleetAudit:
                 f"{load[d, t]:.6g} instances, {float(offer[d, t]):g} offered"
             )
         _audit_p99(form, shares, (pool, inst), offer, node, problems, slow)
-    _audit_memory(form, shares, problems)
     checks += _audit_quotas(form, plan, problems)
-    checks += _audit_e2e(form, plan, problems)
     cost = _recomputed_cost(form, plan, result.solution)
     checks += 1
     if abs(cost - objective_per_day) > AUDIT_REL_TOL * max(1.0, abs(cost)):
@@ -530,35 +499,6 @@ def _audit_p99(form, shares, where, offer, slices, problems, slow) -> None:
             key = (r.model, inst, int(mode.batch), slo)
             hours, worst = slow.get(key, (0, 0.0))
             slow[key] = (hours + int(late.sum()), max(worst, float(p99[late].max())))
-
-
-def _audit_e2e(form: FleetFormulation, plan: FleetPlan, problems: list[str]) -> int:
-    """The pipeline's p99 (``fleet_limits.pipeline_ms``) within the end-to-end limit."""
-    e2e = form.cost.scn.constraints.e2e_latency_ms
-    if e2e is None:
-        return 0
-    total = pipeline_ms(form, plan)
-    if total > e2e * (1 + AUDIT_REL_TOL):
-        problems.append(f"end-to-end p99 {total:.4g} ms > {e2e:g} ms for fusion {plan.fusion!r}")
-    return 1
-
-
-def _audit_memory(form, shares, problems) -> None:
-    """The models placed on an instance of a shared pool fit it together."""
-    reserve = form.cost.scn.options.host_reserve_gb
-    for (pool, inst), group in shares.groupby(["pool", "instance"]):
-        if group.model.nunique() < 2:
-            continue
-        h = form.cost.space.instances.index(inst)
-        modes = form.fleet.modes.iloc[group["mode"].to_numpy()]
-        dev, host = float(modes.device_gb.sum()), float(modes.host_gb.sum())
-        device_ok, host_ok = fit_together(form.cost, h, dev, host, len(modes), tol=1e-9)
-        if not device_ok:
-            problems.append(f"pool {pool} on {inst}: {dev:.4g} GB of accelerator memory")
-        if not host_ok:
-            problems.append(
-                f"pool {pool} on {inst}: {host - reserve * (len(modes) - 1):.4g} GB of host memory"
-            )
 
 
 def _recomputed_cost(form: FleetFormulation, plan: FleetPlan, x: np.ndarray) -> float:

@@ -33,7 +33,6 @@ import scipy.sparse as sp
 from deploycost.optimize.formulation import Milp
 from deploycost.optimize.solvers import Status, solve_many
 
-FRONTIER = ("quality_min",)  # row families a frontier may raise
 MAX_VALUES = 100_000  # distinct shares a block may take, enumerated
 MIN_GAP = 1e-5  # relative: closer shares would sit inside the solvers' tolerances
 MAX_POINTS = 1_000  # block solves before handing the choice to the whole MILP

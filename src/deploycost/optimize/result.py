@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
 from deploycost.errors import DeployCostError
 from deploycost.optimize.limits import LimitValue
@@ -31,7 +30,7 @@ from deploycost.scenario.schema import DeploymentSpec
 if TYPE_CHECKING:
     from deploycost.cost.model import Evaluation
     from deploycost.cost.prices import PriceVector
-    from deploycost.optimize.fleet import DayTable
+    from deploycost.optimize.days import DayTable
 
 
 class InfeasibleError(DeployCostError):
@@ -127,18 +126,6 @@ class FleetPlan:
 
 
 Plan = DeploymentPlan | FleetPlan
-
-
-def hourly_counts(counts: pd.DataFrame, day_types: list[str]) -> np.ndarray:
-    """(D, 24) instances of ``counts`` rows (any subset of ``FleetPlan.counts``) per day
-    type and hour: a committed row counts in every hour, the others in their own."""
-    out = np.zeros((len(day_types), 24), int)
-    committed = counts.plan.isin(COMMITTED_PLANS).to_numpy()
-    out += int(counts.instances.to_numpy()[committed].sum())
-    rest = counts[~committed]
-    day = pd.Index(day_types).get_indexer(rest.day_type)
-    np.add.at(out, (day, rest.hour.to_numpy(int)), rest.instances.to_numpy(int))
-    return out
 
 
 def token_figures(

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploycost.cost.model import CostModel, running_replicas
-from deploycost.options.performance import Performance, worst_hour_latency
+from deploycost.cost.constants import running_replicas
+from deploycost.cost.model import CostModel
+from deploycost.options.latency import worst_hour_latency
+from deploycost.options.performance import Performance
 
 RATIO = 0.9
 STEPS = 40  # down to 0.9^39 = 1.6 % of the throughput before the last resort

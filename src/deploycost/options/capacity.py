@@ -46,12 +46,7 @@ from deploycost.options.grid import (
     cheapest_storage,
     storage_combos,
 )
-from deploycost.options.performance import (
-    Performance,
-    Reason,
-    config_grid,
-    performance,
-)
+from deploycost.options.performance import Performance, Reason, config_grid, performance
 
 UTILISATION_STEPS = 48  # geometric grid of per-instance utilisations searched for the SLO
 BISECTIONS = 40

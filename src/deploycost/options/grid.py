@@ -38,9 +38,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deploycost.cost.model import CostModel, artifact_loads_per_day, daily_replicas
+from deploycost.cost.constants import artifact_loads_per_day, daily_replicas
+from deploycost.cost.model import CostModel
 from deploycost.memory import check_fits
 from deploycost.options.autoscale import autoscale_capacity
+from deploycost.options.latency import option_latency
 from deploycost.options.performance import (
     REASONS,
     Configs,
@@ -49,7 +51,6 @@ from deploycost.options.performance import (
     cold_start_seconds,
     config_grid,
     hardware_axes,
-    option_latency,
     performance,
 )
 

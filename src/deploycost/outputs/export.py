@@ -45,32 +45,10 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
         return fleet_recommendation(scn, result)
     spec = result.plan.deployment
     evaluation = result.plan.evaluation
-    ledger = evaluation.ledger()
     prices = evaluation.prices.table.set_index("name")
     cat = scn.resolved_catalog
     catalog_rows = used_catalog_rows(scn, spec)
-
-    by_price = ledger.groupby("price", sort=True).quantity_per_day.sum()
-    bom: dict[str, dict] = {
-        "instance_hours": {},
-        "storage_gb": {},
-        "retrieved_gb": {},
-        "person_days": {},
-    }
-    for name, qty in by_price.items():
-        kind, _, item = name.partition("[")
-        item = item.rstrip("]")
-        if not qty:
-            continue
-        if kind == "storage_gb_month":  # GB-months per day x 30.4 = GB kept on average
-            bom["storage_gb"][item] = {"average_stored": qty * DAYS_PER_MONTH}
-        elif kind in ("instance_hour", "retrieval_gb", "day_rate"):
-            label = {
-                "instance_hour": "instance_hours",
-                "retrieval_gb": "retrieved_gb",
-                "day_rate": "person_days",
-            }[kind]
-            bom[label][item] = {"per_day": qty, "per_month": qty * DAYS_PER_MONTH}
+    by_price = evaluation.ledger().groupby("price", sort=True).quantity_per_day.sum()
     totals = evaluation.components().iloc[0]
     models = result.plan.models.set_index("model")
     used_prices = [n for n in prices.index if by_price.get(n, 0.0) != 0.0]
@@ -82,30 +60,11 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
             "automation": spec.automation,
             "data_tiers": dict(sorted(spec.data_tiers.items())),
             "models": {
-                name: {
-                    "instance": c.instance,
-                    "region": _or_text(cat.hardware.at[c.instance, "region"]),
-                    "replicas": c.replicas,
-                    "precision": c.precision,
-                    "batch": c.batch,
-                    "artifact_tier": c.tier,
-                    "backups": c.backups,
-                    "file_compression": c.compression,
-                    "autoscale": c.autoscale,
-                    **({"autoscale_capacity_qps": c.capacity_qps} if c.autoscale else {}),
-                    "p99_ms": models.at[name, "p99_ms"],
-                    "slo_ms": models.at[name, "slo_ms"],
-                    "latency_headroom_ms": models.at[name, "headroom_ms"],
-                    "utilisation": models.at[name, "utilisation"],
-                    "utilisation_max": scn.constraints.utilisation_max,
-                    "peak_requests_per_s": models.at[name, "arrival_qps"],
-                    "capacity_requests_per_s": models.at[name, "capacity_qps"],
-                    **_llm_fields(scn, result, name, c),
-                }
+                name: _model_entry(scn, result, models, name, c)
                 for name, c in sorted(spec.models.items())
             },
         },
-        "bill_of_materials": bom,
+        "bill_of_materials": _bill_of_materials(by_price),
         "cost": {
             "per_day": {c: totals[c] for c in (*COMPONENTS, "total")},
             "per_month": {c: totals[c] * DAYS_PER_MONTH for c in (*COMPONENTS, "total")},
@@ -126,31 +85,75 @@ def recommendation(scn: Scenario, result: SolveResult) -> dict:
         "limits": limits_section(result),
         "estimates": list(result.estimates),
         "defaults": list(result.defaults),
-        "prices": [
-            {
-                "name": n,
-                **{
-                    k: prices.at[n, k]
-                    for k in (
-                        "kind",
-                        "unit",
-                        "value",
-                        "native_value",
-                        "native_currency",
-                        "fx_rate",
-                        "as_of",
-                        "source",
-                        "note",
-                    )
-                },
-            }
-            for n in used_prices
-        ],
+        "prices": [{"name": n, **{k: prices.at[n, k] for k in PRICE_FIELDS}} for n in used_prices],
         "catalog_rows": {
             kind: rows_of(cat.table(kind), rows) for kind, rows in catalog_rows.items()
         },
     }
     return clean(doc)
+
+
+PRICE_FIELDS = (
+    "kind",
+    "unit",
+    "value",
+    "native_value",
+    "native_currency",
+    "fx_rate",
+    "as_of",
+    "source",
+    "note",
+)
+
+
+def _bill_of_materials(by_price) -> dict[str, dict]:
+    """Instance-hours, GB kept and retrieved, and person-days per day (and month) of every
+    price with a quantity (``by_price``: quantity per day per price name)."""
+    bom: dict[str, dict] = {
+        "instance_hours": {},
+        "storage_gb": {},
+        "retrieved_gb": {},
+        "person_days": {},
+    }
+    labels = {
+        "instance_hour": "instance_hours",
+        "retrieval_gb": "retrieved_gb",
+        "day_rate": "person_days",
+    }
+    for name, qty in by_price.items():
+        kind, _, item = name.partition("[")
+        item = item.rstrip("]")
+        if not qty:
+            continue
+        if kind == "storage_gb_month":  # GB-months per day x 30.4 = GB kept on average
+            bom["storage_gb"][item] = {"average_stored": qty * DAYS_PER_MONTH}
+        elif kind in labels:
+            bom[labels[kind]][item] = {"per_day": qty, "per_month": qty * DAYS_PER_MONTH}
+    return bom
+
+
+def _model_entry(scn: Scenario, result: SolveResult, models, name: str, c) -> dict:
+    """A model's choice and the figures it was sized at (``models``: the plan's table)."""
+    return {
+        "instance": c.instance,
+        "region": _or_text(scn.resolved_catalog.hardware.at[c.instance, "region"]),
+        "replicas": c.replicas,
+        "precision": c.precision,
+        "batch": c.batch,
+        "artifact_tier": c.tier,
+        "backups": c.backups,
+        "file_compression": c.compression,
+        "autoscale": c.autoscale,
+        **({"autoscale_capacity_qps": c.capacity_qps} if c.autoscale else {}),
+        "p99_ms": models.at[name, "p99_ms"],
+        "slo_ms": models.at[name, "slo_ms"],
+        "latency_headroom_ms": models.at[name, "headroom_ms"],
+        "utilisation": models.at[name, "utilisation"],
+        "utilisation_max": scn.constraints.utilisation_max,
+        "peak_requests_per_s": models.at[name, "arrival_qps"],
+        "capacity_requests_per_s": models.at[name, "capacity_qps"],
+        **_llm_fields(scn, result, name, c),
+    }
 
 
 def _llm_fields(scn: Scenario, result: SolveResult, name: str, choice) -> dict:

@@ -23,8 +23,9 @@ import numpy as np
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS
-from deploycost.optimize.fleet import shown_plans
-from deploycost.optimize.result import SolveResult, hourly_counts
+from deploycost.optimize.days import hourly_counts
+from deploycost.optimize.fleet_pools import shown_plans
+from deploycost.optimize.result import SolveResult
 from deploycost.outputs.document import (
     check_exportable,
     clean,
@@ -69,9 +70,40 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
     """The export document of a solved fleet (see the module docstring)."""
     check_exportable(result)
     plan = result.plan
-    day_types = plan.days.names
-    counts, shares = plan.counts, plan.shares
-    cat = scn.resolved_catalog
+    head = document_head(scn, result, plan.catalog_rows())
+    head["solver"]["audit_checks"] = plan.audit.checks if plan.audit else 0
+    costs = {
+        line.strip(): {
+            "per_day": per_day,
+            "per_month": per_day * DAYS_PER_MONTH,
+            "per_year": per_day * DAYS_PER_YEAR,
+        }
+        for line, per_day in zip(plan.costs.line, plan.costs.per_day, strict=True)
+    }
+    return clean(
+        {
+            **head,
+            "fusion": plan.fusion,
+            "automation": plan.automation,
+            "data_tiers": dict(plan.data_tiers),
+            "models": _fleet_models(scn, result),
+            "pools": _fleet_pools(scn, plan),
+            "commitments": list(plan.commitments),
+            "warnings": list(plan.audit.warnings) if plan.audit else [],
+            "estimates": list(result.estimates),
+            "defaults": list(result.defaults),
+            "costs": {k: costs[k] for k in (*COMPONENTS, *shown_plans(scn))}
+            | {"total": costs["total"]},
+            "limits": limits_section(result),
+            "prices": _paid_prices(plan),
+            "assumptions": _fleet_assumptions(scn, plan),
+        }
+    )
+
+
+def _fleet_models(scn: Scenario, result: SolveResult) -> dict:
+    """Per model: its pool, its artifact, and the types it runs on with their share."""
+    plan, shares = result.plan, result.plan.shares
     llm = _llm_fields(scn, result.llm)
     models = {}
     for art in plan.artifacts.itertuples():
@@ -98,6 +130,14 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
                 for r in mine.itertuples()
             ],
         }
+    return models
+
+
+def _fleet_pools(scn: Scenario, plan) -> list[dict]:
+    """Per pool and type: its models and the instances of each plan (committed: a count,
+    on demand and spot: 24 hourly counts per day type)."""
+    counts, shares, day_types = plan.counts, plan.shares, plan.days.names
+    hardware = scn.resolved_catalog.hardware
     pools = []
     for (pool, inst), group in counts.groupby(["pool", "instance"], sort=True):
         entry = {
@@ -105,10 +145,10 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
             "instance": inst,
             "models": sorted(set(shares[(shares.pool == pool) & (shares.instance == inst)].model)),
         }
-        parent = cat.hardware.at[inst, "partition_of"]
+        parent = hardware.at[inst, "partition_of"]
         if isinstance(parent, str):  # instances are nodes of the parent, split in slices
             entry["partition_of"] = parent
-            entry["slices_per_node"] = int(cat.hardware.at[inst, "slices_per_node"])
+            entry["slices_per_node"] = int(hardware.at[inst, "slices_per_node"])
         for bought in [p for p in shown_plans(scn) if p in COMMITTED_PLANS]:
             entry[bought] = int(group[group.plan == bought].instances.sum())
         for bought in ("on_demand", "spot"):
@@ -116,17 +156,14 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
             if len(mine):
                 entry[bought] = _schedule(mine, day_types)
         pools.append(entry)
-    costs = {}
-    for line, per_day in zip(plan.costs.line, plan.costs.per_day, strict=True):
-        costs[line.strip()] = {
-            "per_day": per_day,
-            "per_month": per_day * DAYS_PER_MONTH,
-            "per_year": per_day * DAYS_PER_YEAR,
-        }
+    return pools
+
+
+def _paid_prices(plan) -> list[dict]:
+    """Every price the fleet pays, with its unit, source and date."""
     prices = plan.prices
-    paid = plan.paid_prices()
     table = prices.table.set_index("name")
-    price_rows = [
+    return [
         {
             "name": prices.names[r],
             "value": float(prices.values[r]),
@@ -134,47 +171,29 @@ def fleet_recommendation(scn: Scenario, result: SolveResult) -> dict:
             "source": str(table.at[prices.names[r], "source"]),
             "as_of": str(table.at[prices.names[r], "as_of"]),
         }
-        for r in paid
+        for r in plan.paid_prices()
     ]
-    catalog_rows = plan.catalog_rows()
+
+
+def _fleet_assumptions(scn: Scenario, plan) -> dict:
     fleet = scn.fleet
-    head = document_head(scn, result, catalog_rows)
-    head["solver"]["audit_checks"] = plan.audit.checks if plan.audit else 0
-    return clean(
-        {
-            **head,
-            "fusion": plan.fusion,
-            "automation": plan.automation,
-            "data_tiers": dict(plan.data_tiers),
-            "models": models,
-            "pools": pools,
-            "commitments": list(plan.commitments),
-            "warnings": list(plan.audit.warnings) if plan.audit else [],
-            "estimates": list(result.estimates),
-            "defaults": list(result.defaults),
-            "costs": {k: costs[k] for k in (*COMPONENTS, *shown_plans(scn))}
-            | {"total": costs["total"]},
-            "limits": limits_section(result),
-            "prices": price_rows,
-            "assumptions": {
-                "capacity": "each instance has its own queue (requests spread by a load "
-                "balancer): per-instance M/M/1 p99 at the SLO, capped at utilisation_max",
-                "plans": list(fleet.plans),
-                "spot_interruption_fraction": fleet.spot_interruption_fraction,
-                "scale_up_lag_min": fleet.scale_up_lag_min,
-                "autoscale": scn.options.autoscale,
-                "day_types": [
-                    {"name": name, "days": n_days, "peak_qps": peak}
-                    for name, n_days, peak in zip(
-                        plan.days.names,
-                        plan.days.days.tolist(),
-                        plan.days.qps.max(axis=1).tolist(),
-                        strict=True,
-                    )
-                ],
-            },
-        }
-    )
+    return {
+        "capacity": "each instance has its own queue (requests spread by a load "
+        "balancer): per-instance M/M/1 p99 at the SLO, capped at utilisation_max",
+        "plans": list(fleet.plans),
+        "spot_interruption_fraction": fleet.spot_interruption_fraction,
+        "scale_up_lag_min": fleet.scale_up_lag_min,
+        "autoscale": scn.options.autoscale,
+        "day_types": [
+            {"name": name, "days": n_days, "peak_qps": peak}
+            for name, n_days, peak in zip(
+                plan.days.names,
+                plan.days.days.tolist(),
+                plan.days.qps.max(axis=1).tolist(),
+                strict=True,
+            )
+        ],
+    }
 
 
 def _llm_fields(scn: Scenario, table) -> dict[tuple[str, str], dict]:
@@ -199,7 +218,6 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
     check_images(scn, names)
     namespace = namespace_of(scn)
     part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
-    cold = plan.artifacts.set_index("model").cold_start_s
     day_types = plan.days.names
     out: dict[str, list[dict]] = {}
     counts = counts.assign(capacity=counts.plan.map(CAPACITY_TYPE))
@@ -221,31 +239,7 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
             **part_of,
             "deploycost.io/pool": k8s_name(pool),
         }
-        containers, ports, notes = [], [], {}
-        for k, model in enumerate(models):
-            mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
-            port = {"name": f"http-{k}" if len(models) > 1 else "http", "containerPort": PORT + k}
-            ports.append(port)
-            llm = scn.model(model).is_llm
-            env, llm_notes = serving(
-                llm, hw, mine.precision, int(mine.batch), int(mine.tensor_parallel)
-            )
-            if len(models) == 1:  # several models: each container's env says it
-                notes = llm_notes
-            memory = (float(mine.host_gb), float(mine.device_gb))
-            containers.append(
-                {
-                    "name": model,
-                    "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
-                    "ports": [port],
-                    "resources": pod_resources(hw, *memory, len(models), devices=k == 0),
-                    "env": [
-                        *env,
-                        {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"},
-                    ],
-                    **probes(llm, float(cold.get(model, 0.0)), port["name"]),
-                }
-            )
+        containers, ports, notes = _pool_containers(scn, plan, inst, models)
         pod = {
             "nodeSelector": {
                 **node_selector(hw, inst),
@@ -279,6 +273,37 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
                         scaled_object(name, namespace, labels, day, hours, tz)
                     ]
     return out
+
+
+def _pool_containers(scn: Scenario, plan, inst: str, models: list[str]):
+    """(containers, ports, annotations) of a pool's pod on type ``inst``: one container per
+    model on its own port from 8000, its serving settings as costed, its share of the
+    traffic, its memory and devices (the first container holds the pod's devices)."""
+    hw = scn.resolved_catalog.hardware.loc[inst]
+    shares = plan.shares
+    cold = plan.artifacts.set_index("model").cold_start_s
+    containers, ports, notes = [], [], {}
+    for k, model in enumerate(models):
+        mine = shares[(shares.model == model) & (shares.instance == inst)].iloc[0]
+        port = {"name": f"http-{k}" if len(models) > 1 else "http", "containerPort": PORT + k}
+        ports.append(port)
+        llm = scn.model(model).is_llm
+        config = (mine.precision, int(mine.batch), int(mine.tensor_parallel))
+        env, llm_notes = serving(llm, hw, *config)
+        if len(models) == 1:  # several models: each container's env says it
+            notes = llm_notes
+        memory = (float(mine.host_gb), float(mine.device_gb))
+        containers.append(
+            {
+                "name": model,
+                "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
+                "ports": [port],
+                "resources": pod_resources(hw, *memory, len(models), devices=k == 0),
+                "env": [*env, {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"}],
+                **probes(llm, float(cold.get(model, 0.0)), port["name"]),
+            }
+        )
+    return containers, ports, notes
 
 
 def scaled_object(

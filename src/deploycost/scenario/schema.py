@@ -231,9 +231,10 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
         if "pools" in raw:
             raise ScenarioError(
                 [
-                    "this is a fleet's recommended.yaml (it has pools): a fleet is costed by "
-                    "solving its scenario (deploycost solve); evaluate and diff take one "
-                    "deployment per model"
+                    "this is a fleet's recommended.yaml (it has pools), not a deployment: "
+                    "`deploycost evaluate SCN --deployment FILE` and `deploycost diff SCN "
+                    "--recommended FILE` cost it as a fleet; a baseline is one deployment "
+                    "per model"
                 ],
                 source,
             )

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.model import CostModel
-from deploycost.optimize.result import FleetPlan, hourly_counts
+from deploycost.optimize.days import hourly_counts
+from deploycost.optimize.result import FleetPlan
 from deploycost.options.capacity import slices_per_node
 from deploycost.options.grid import Units
 from deploycost.scenario.schema import Scenario

@@ -9,7 +9,7 @@ queue delay (``deploycost.simulate.engine``). A replica's batch of ``k`` occupie
 ``k / throughput(k)`` (the option grid's figures at batch ``k``); a measured capacity
 profile whose latency exceeds that occupancy (a pipelined engine) adds the difference to
 each request as a fixed delay. The analytic p99 is computed for the same hour, replicas,
-dispatch policy, service variability and batcher delay (``options.performance.Queueing``).
+dispatch policy, service variability and batcher delay (``options.latency.Queueing``).
 
 * **LLMs** (continuous batching): an instance is a group of ``engines x sequences`` slots;
   a request holds a slot for ``TTFT + (n - 1) TPOT`` (unloaded TTFT, TPOT at the configured
@@ -45,11 +45,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from deploycost.cost.model import CostModel, running_replicas
+from deploycost.cost.constants import running_replicas
+from deploycost.cost.model import CostModel
 from deploycost.errors import DeployCostError
 from deploycost.memory import check_fits
 from deploycost.options.grid import Units
-from deploycost.options.performance import Configs, Queueing, performance
+from deploycost.options.latency import Queueing
+from deploycost.options.performance import Configs, performance
 from deploycost.scenario.models import TokenCount
 from deploycost.scenario.schema import DeploymentSpec, Scenario
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate_groups
