@@ -175,11 +175,11 @@ def test_random_binding_floors_in_blocks_match_the_whole_milp():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("first", range(100, 160, 10))  # 60 seeds, in parts
+@pytest.mark.parametrize("first", range(100, 160, 5))  # 60 seeds, in parallel parts
 def test_many_random_binding_floors_in_blocks_match_the_whole_milp(first):
-    for tally in _agree(range(first, first + 10)).values():
-        assert tally["agree"] + tally["infeasible"] == 10
-        assert tally["raised"] >= 2
+    for tally in _agree(range(first, first + 5)).values():
+        assert tally["agree"] + tally["infeasible"] == 5
+        assert tally["raised"] >= 1  # the floor bound and was raised block by block
 
 
 @pytest.mark.slow
