@@ -109,9 +109,13 @@ def plan_price_name(plan: str, instance: str) -> str:
 def payers(scn: Scenario, instances) -> list[str]:
     """The row whose fleet prices each of ``instances`` pays: an accelerator partition's
     parent (a node is bought whole, at the parent's price), else the type itself."""
-    names = [str(i) for i in instances]
-    parent = scn.resolved_catalog.hardware.partition_of.reindex(names)
-    return [p if isinstance(p, str) else name for p, name in zip(parent, names, strict=True)]
+    catalog = scn.resolved_catalog
+    parent = catalog.__dict__.get("_parent_of")  # kept with the catalog (asked per row)
+    if parent is None:
+        column = catalog.hardware.partition_of
+        parent = {str(k): v for k, v in column.items() if isinstance(v, str)}
+        catalog.__dict__["_parent_of"] = parent
+    return [parent.get(str(i), str(i)) for i in instances]
 
 
 def priced_as(scn: Scenario, instance: str) -> str:
@@ -187,10 +191,10 @@ def _instance_rows(scn: Scenario, money: _Money) -> list[dict]:
 
 def _storage_rows(scn: Scenario, money: _Money) -> list[dict]:
     """Per storage tier: its GB-month and its retrieval per GB."""
-    cat = scn.resolved_catalog
+    storage = scn.resolved_catalog.storage
     rows: list[dict] = []
-    for name in tier_names(scn):
-        r = cat.storage.loc[name]
+    for name, r in zip(storage.index, storage.itertuples(index=False), strict=True):
+        name = str(name)
         rows.append(
             _row(
                 f"storage_gb_month[{name}]",

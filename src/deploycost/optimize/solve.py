@@ -257,6 +257,25 @@ def _solve_fleet(scn, backend, options, prices, runner_ups, progress) -> SolveRe
     return replace(result, runner_ups=alternatives, timings=timings)
 
 
+def _without_answer(form, backend, options, out, timings, size) -> SolveResult:
+    """The result of a solve that found no deployment: infeasible (explained by the limits
+    that cause it) or stopped (its message)."""
+    start = timings.pop("start")
+    scn = form.cost.scn
+    if out.status == Status.INFEASIBLE:
+        mark = time.perf_counter()
+        explanation = explain_infeasible(form, backend, options, out.seconds)
+        timings["explain_s"] = time.perf_counter() - mark
+        status = Status.INFEASIBLE
+    else:
+        explanation = [out.message or "no solution within the limits"]
+        status = Status.NOT_SOLVED
+    timings["total_s"] = time.perf_counter() - start
+    return SolveResult(
+        status, backend, scn.currency, explanation=tuple(explanation), timings=timings, size=size
+    )
+
+
 def _solve_deployment(
     scn: Scenario,
     backend: str,
@@ -281,29 +300,8 @@ def _solve_deployment(
     }
     out = solver(form, options)
     timings["solve_s"] = out.seconds
-    if out.status == Status.INFEASIBLE:
-        mark = time.perf_counter()
-        explanation = explain_infeasible(form, backend, options, out.seconds)
-        timings["explain_s"] = time.perf_counter() - mark
-        timings["total_s"] = time.perf_counter() - start
-        return SolveResult(
-            Status.INFEASIBLE,
-            backend,
-            scn.currency,
-            explanation=tuple(explanation),
-            timings=timings,
-            size=size,
-        )
     if out.x is None:
-        timings["total_s"] = time.perf_counter() - start
-        return SolveResult(
-            Status.NOT_SOLVED,
-            backend,
-            scn.currency,
-            explanation=(out.message or "no solution within the limits",),
-            timings=timings,
-            size=size,
-        )
+        return _without_answer(form, backend, options, out, timings | {"start": start}, size)
     mark = time.perf_counter()
     spec, chosen = _decode(form, out.x)
     evaluation = evaluate(scn, from_specs(scn, [spec]), cost.prices)

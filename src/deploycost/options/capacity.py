@@ -100,8 +100,13 @@ def per_instance_capacity(
 def slices_per_node(cost: CostModel) -> np.ndarray:
     """(H,) servers one instance of each type holds: a partition row's slices per node
     (``Catalog.with_partitions``), else 1."""
-    hw = cost.scn.resolved_catalog.hardware.loc[list(cost.space.instances)]
-    return pd.to_numeric(hw.slices_per_node).fillna(1.0).to_numpy(float)
+    known = cost.__dict__.get("_slices_per_node")  # kept with the cost model
+    if known is None:
+        hw = cost.scn.resolved_catalog.hardware.loc[list(cost.space.instances)]
+        known = pd.to_numeric(hw.slices_per_node).fillna(1.0).to_numpy(float)
+        known.flags.writeable = False
+        cost.__dict__["_slices_per_node"] = known
+    return known
 
 
 def fleet_options(cost: CostModel) -> FleetOptions:

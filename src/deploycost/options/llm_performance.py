@@ -92,12 +92,33 @@ def calibrate(cost: CostModel, ax: dict, arch, h: int, c: int, tp: int, rows) ->
     )
 
 
-def llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
-    """Per-instance figures of every LLM model over (instance, precision, LLM config): an
-    instance runs ``accelerators // tp`` engines (``deploycost.options.llm``); measured
-    token profiles calibrate their (instance, precision, tensor_parallel)."""
-    scn, space, opts = cost.scn, cost.space, cost.scn.options
-    shape = (len(space.models), len(space.instances), len(space.precisions), len(configs))
+def _calibrated(cost: CostModel, ax: dict, arch, i: int, degrees: np.ndarray, found: dict):
+    """(scales, profiled) of model i's engines over (instance, precision, LLM config of
+    tensor-parallel degree ``degrees``): time, TPOT and TTFT factors from its measured
+    profiles (1 where none), and where a profile calibrated them; each fit is recorded in
+    ``found`` under (model, instance, precision, degree)."""
+    space = cost.space
+    shape = (len(space.instances), len(space.precisions), len(degrees))
+    scales = {name: np.ones(shape) for name in ("time", "tpot", "ttft")}
+    profiled = np.zeros(shape, bool)
+    groups: dict[tuple[int, int, int], list] = {}
+    for p in cost.scn.models[i].llm.profiles:
+        if p.instance in space.instances and p.precision in space.precisions:
+            key = (space.instances.index(p.instance), space.precisions.index(p.precision))
+            groups.setdefault((*key, p.tensor_parallel), []).append(p)
+    for (hi, ci, degree), rows in groups.items():
+        fit = calibrate(cost, ax, arch, hi, ci, degree, rows)
+        on = degrees == degree
+        scales["time"][hi, ci, on] = fit.time_scale
+        scales["tpot"][hi, ci, on] = fit.tpot_scale
+        scales["ttft"][hi, ci, on] = fit.ttft_scale
+        profiled[hi, ci, on] = True
+        found[(i, hi, ci, degree)] = fit
+    return scales, profiled
+
+
+def _no_llm(shape: tuple[int, int, int, int]) -> dict:
+    """The figures where no LLM runs: NaN times, one slot, fitting, unsupported."""
     out: dict = {
         name: np.full(shape, np.nan)
         for name in (
@@ -114,9 +135,19 @@ def llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
     out["fits"] = np.ones(shape, bool)
     out["supported"] = np.zeros(shape, bool)
     out["profiled"] = np.zeros(shape, bool)
-    out["ttft_limit_ms"] = np.full(len(space.models), np.inf)
-    out["tpot_limit_ms"] = np.full(len(space.models), np.inf)
+    out["ttft_limit_ms"] = np.full(shape[0], np.inf)
+    out["tpot_limit_ms"] = np.full(shape[0], np.inf)
     out["calibration"] = {}
+    return out
+
+
+def llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
+    """Per-instance figures of every LLM model over (instance, precision, LLM config): an
+    instance runs ``accelerators // tp`` engines (``deploycost.options.llm``); measured
+    token profiles calibrate their (instance, precision, tensor_parallel)."""
+    scn, space, opts = cost.scn, cost.space, cost.scn.options
+    shape = (len(space.models), len(space.instances), len(space.precisions), len(configs))
+    out = _no_llm(shape)
     if not configs.llm.any():
         return out
     k = np.nonzero(configs.llm)[0]
@@ -147,21 +178,7 @@ def llm_performance(cost: CostModel, configs: Configs, ax: dict) -> dict:
             tokens_out,
             spec.prefix_cache_hit_rate,
         )
-        scales = {name: np.ones(shape[1:3] + (len(k),)) for name in ("time", "tpot", "ttft")}
-        profiled = np.zeros(scales["time"].shape, bool)
-        groups: dict[tuple[int, int, int], list] = {}
-        for p in spec.profiles:
-            if p.instance in space.instances and p.precision in space.precisions:
-                key = (space.instances.index(p.instance), space.precisions.index(p.precision))
-                groups.setdefault((*key, p.tensor_parallel), []).append(p)
-        for (hi, ci, degree), rows in groups.items():
-            fit = calibrate(cost, ax, arch, hi, ci, degree, rows)
-            on = configs.tp[k] == degree
-            scales["time"][hi, ci, on] = fit.time_scale
-            scales["tpot"][hi, ci, on] = fit.tpot_scale
-            scales["ttft"][hi, ci, on] = fit.ttft_scale
-            profiled[hi, ci, on] = True
-            out["calibration"][(i, hi, ci, degree)] = fit
+        scales, profiled = _calibrated(cost, ax, arch, i, configs.tp[k], out["calibration"])
         weights_gb = arch.total * cost.bytes_per[None, :, None] / tp / 1e9  # per accelerator
         fits = fits_memory(
             weights_gb,

@@ -297,7 +297,6 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     bsz = batches[None, None, None, :].astype(float)
 
     weights_gb = const.gb_per_param_byte[:, None] * cost.bytes_per[None, :]  # (M, C)
-    read_bytes = const.bytes_read_per_request
     service_s = _roofline_s(
         cost, bsz, weights_gb[:, None, :, None] * 1e9, ax["peak_flops"][None, :, :, None], ax
     )
@@ -311,38 +310,8 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
     log_b = np.where(configs.llm, np.nan, np.log2(batches))
     _apply_profiles(cost, log_b, throughput, service_s, bound, profiled)
 
-    # memory: dense weights + activations on the accelerators, embeddings split to host RAM
-    usable = opts.memory_usable_fraction
-    ckpt_bytes = cost.bytes_per[const.checkpoint_precision]
-    emb_gb = np.minimum(
-        const.embedding_gb[:, None] * cost.bytes_per[None, :] / ckpt_bytes[:, None],
-        weights_gb,
-    )  # (M, C)
-    act_gb = bsz * read_bytes[:, None, None, None] / 1e9
-    dense = (weights_gb - emb_gb)[:, None, :, None] + act_gb
-    device = ax["device_gb"][None, :, None, None] * usable
-    emb_off = np.maximum(emb_gb[:, None, :, None] - np.maximum(device - dense, 0.0), 0.0)
-    cpu = ax["cpu"][None, :, None, None]
-    device_gb = np.where(cpu, 0.0, dense + emb_gb[:, None, :, None] - emb_off)
-    host_gb = np.where(cpu, weights_gb[:, None, :, None] + act_gb, emb_off) + opts.host_reserve_gb
-    fits = np.where(cpu, True, dense <= device) & (
-        host_gb <= ax["host_gb"][None, :, None, None] * usable
-    )
-
-    allowed = np.ones((m, h, c), bool)
-    instances, precisions = space.instances, space.precisions
-    for i, model in enumerate(scn.models):
-        if model.allowed_instances is not None:
-            allowed[i] = False
-            allowed[i, [instances.index(n) for n in model.allowed_instances if n in instances]] = (
-                True
-            )
-        if model.allowed_precisions is not None:
-            keep = np.zeros(c, bool)
-            keep[[precisions.index(p) for p in model.allowed_precisions if p in precisions]] = True
-            allowed[i, :, ~keep] = False
-        elif not model.is_llm:
-            allowed[i, :, ax["llm_only"]] = False
+    device_gb, host_gb, fits = _memory(cost, ax, weights_gb, bsz)
+    allowed = _allowed(cost, ax)
     is_llm = np.array([mm.is_llm for mm in scn.models])
     allowed = allowed[..., None] & (is_llm[:, None, None, None] == configs.llm)
     measured_only = has_profiles & (not opts.estimate_unprofiled)
@@ -381,6 +350,51 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
         llm["calibration"],
         Queueing.of(cost.scn),
     )
+
+
+def _memory(cost: CostModel, ax: dict, weights_gb: np.ndarray, bsz: np.ndarray):
+    """(device GB, host GB, fits) over (model, instance, precision, config): dense weights
+    and activations on the accelerators, the embedding tables' part that does not fit there
+    in host RAM (CPU instances hold all in RAM), plus the host reserve."""
+    const, opts = cost.const, cost.scn.options
+    usable = opts.memory_usable_fraction
+    ckpt_bytes = cost.bytes_per[const.checkpoint_precision]
+    emb_gb = np.minimum(
+        const.embedding_gb[:, None] * cost.bytes_per[None, :] / ckpt_bytes[:, None],
+        weights_gb,
+    )  # (M, C)
+    act_gb = bsz * const.bytes_read_per_request[:, None, None, None] / 1e9
+    dense = (weights_gb - emb_gb)[:, None, :, None] + act_gb
+    device = ax["device_gb"][None, :, None, None] * usable
+    emb_off = np.maximum(emb_gb[:, None, :, None] - np.maximum(device - dense, 0.0), 0.0)
+    cpu = ax["cpu"][None, :, None, None]
+    device_gb = np.where(cpu, 0.0, dense + emb_gb[:, None, :, None] - emb_off)
+    host_gb = np.where(cpu, weights_gb[:, None, :, None] + act_gb, emb_off) + opts.host_reserve_gb
+    fits = np.where(cpu, True, dense <= device) & (
+        host_gb <= ax["host_gb"][None, :, None, None] * usable
+    )
+    return device_gb, host_gb, fits
+
+
+def _allowed(cost: CostModel, ax: dict) -> np.ndarray:
+    """(model, instance, precision): the instances and precisions each model may use (its
+    own lists, else every one but the LLM-only precisions for other models)."""
+    space = cost.space
+    instances, precisions = space.instances, space.precisions
+    allowed = np.ones((len(space.models), len(instances), len(precisions)), bool)
+    for i, model in enumerate(cost.scn.models):
+        if model.allowed_instances is not None:
+            allowed[i] = False
+            allowed[i, [instances.index(n) for n in model.allowed_instances if n in instances]] = (
+                True
+            )
+        if model.allowed_precisions is not None:
+            keep = np.zeros(len(precisions), bool)
+            keep[[precisions.index(p) for p in model.allowed_precisions if p in precisions]] = True
+            allowed[i, :, ~keep] = False
+        elif not model.is_llm:
+            allowed[i, :, ax["llm_only"]] = False
+    return allowed
 
 
 def cold_start_seconds(

@@ -319,6 +319,27 @@ def min_available(arrival_qps: float, per_replica_qps: float, utilisation_max: f
     return max(1, math.ceil(arrival_qps / (per_replica_qps * utilisation_max) - 1e-9))
 
 
+def _annotations(scn: Scenario, model, choice, row) -> dict[str, str]:
+    """What a model's Deployment was costed and sized at (``row``: its line of the plan's
+    model table), and a note where its image is a placeholder."""
+    parts = ("compute_per_day", "model_storage_per_day", "compression_per_day", "people_per_day")
+    cost_day = sum(float(row[c]) for c in parts)
+    annotations = (
+        {}
+        if model.image
+        else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
+    )
+    return annotations | {
+        "deploycost.io/cost-per-day": f"{cost_day:.2f} {scn.currency}",
+        "deploycost.io/compute-per-day": f"{float(row.compute_per_day):.2f} {scn.currency}",
+        "deploycost.io/precision": str(choice.precision),
+        "deploycost.io/batch": str(choice.batch),
+        "deploycost.io/p99-ms": f"{float(row.p99_ms):.3f}",
+        "deploycost.io/slo-ms": f"{model.latency_limit_ms:g}",
+        "deploycost.io/artifact-tier": str(choice.tier),
+    }
+
+
 def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
     """Per model of a ``SolveResult``: Namespace, Deployment, Service, PodDisruptionBudget
     and, when autoscaling, a HorizontalPodAutoscaler (see the module docstring)."""
@@ -334,29 +355,7 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
         model = scn.model(name)
         row = models.loc[name]
         labels = {"app.kubernetes.io/name": name, **part_of}
-        cost_day = sum(
-            float(row[c])
-            for c in (
-                "compute_per_day",
-                "model_storage_per_day",
-                "compression_per_day",
-                "people_per_day",
-            )
-        )
-        annotations = (
-            {}
-            if model.image
-            else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
-        )
-        annotations |= {
-            "deploycost.io/cost-per-day": f"{cost_day:.2f} {scn.currency}",
-            "deploycost.io/compute-per-day": f"{float(row.compute_per_day):.2f} {scn.currency}",
-            "deploycost.io/precision": str(choice.precision),
-            "deploycost.io/batch": str(choice.batch),
-            "deploycost.io/p99-ms": f"{float(row.p99_ms):.3f}",
-            "deploycost.io/slo-ms": f"{model.latency_limit_ms:g}",
-            "deploycost.io/artifact-tier": str(choice.tier),
-        }
+        annotations = _annotations(scn, model, choice, row)
         env, llm_notes = serving(
             model.is_llm, hw, choice.precision, choice.batch, choice.tensor_parallel
         )

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployment") -> list[str]:
     """Cross-check a deployment against its scenario; returns the problems found."""
-    catalog = scn.resolved_catalog
     problems: list[str] = []
     fusions = {f.name: f for f in scn.fusion_configs}
     fusion_name = dep.fusion or next(iter(fusions))
@@ -25,7 +24,6 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
         return problems
     members = fusions[fusion_name].members
     member_set = set(members)
-    priced = usable_instances(scn, catalog)
     for name in dep.models:
         if name not in member_set:
             where = f"{prefix}.models[{name}]"
@@ -42,58 +40,7 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
                 f"{prefix}.models[{name}] is required (member of fusion {fusion_name!r})"
             )
             continue
-        choice = dep.models[name]
-        spec = scn.model(name)
-        where = f"{prefix}.models[{name}]"
-        _ref(
-            choice.instance,
-            priced,
-            f"{where}.instance",
-            f"instance priced {scn.catalog.pricing} in the selected regions",
-            problems,
-        )
-        if choice.precision is not None:
-            _ref(
-                choice.precision,
-                list(catalog.precision.index),
-                f"{where}.precision",
-                "precision",
-                problems,
-            )
-        if choice.tier is not None:
-            _ref(
-                choice.tier,
-                scn.model_storage_tiers,
-                f"{where}.tier",
-                "tier in model_storage_tiers",
-                problems,
-            )
-        _ref(
-            choice.compression,
-            list(catalog.compression.index),
-            f"{where}.compression",
-            "file compression",
-            problems,
-        )
-        if choice.replicas < spec.min_replicas:
-            problems.append(
-                f"{where}.replicas must be >= min_replicas ({spec.min_replicas}), "
-                f"got {choice.replicas}"
-            )
-        if choice.autoscale and choice.capacity_qps is None:
-            problems.append(f"{where}.capacity_qps is required when autoscale is true")
-        if choice.tensor_parallel > 1 and choice.instance in catalog.hardware.index:
-            accelerators = _accelerators(catalog, choice.instance)
-            if choice.tensor_parallel > accelerators:
-                problems.append(
-                    f"{where}.tensor_parallel must be <= the {accelerators} accelerators of "
-                    f"{choice.instance}, got {choice.tensor_parallel}"
-                )
-            if not spec.is_llm:
-                problems.append(
-                    f"{where}.tensor_parallel applies to LLM models only, got "
-                    f"{choice.tensor_parallel}"
-                )
+        _check_choice(scn, name, dep.models[name], f"{prefix}.models[{name}]", problems)
     sources = {s.name: s for s in scn.data_sources}
     for name, tier in dep.data_tiers.items():
         if name not in sources:
@@ -110,3 +57,59 @@ def check_deployment(scn: Scenario, dep: DeploymentSpec, prefix: str = "deployme
     if dep.automation is not None:
         _ref(dep.automation, levels, f"{prefix}.automation", "automation level", problems)
     return problems
+
+
+def _check_choice(scn: Scenario, name: str, choice, where: str, problems: list[str]) -> None:
+    """One model's choice against the catalog and the model: instance priced in the
+    regions, known precision, tier and compression, replicas, autoscale and tensor
+    parallelism."""
+    catalog = scn.resolved_catalog
+    spec = scn.model(name)
+    priced = usable_instances(scn, catalog)
+    _ref(
+        choice.instance,
+        priced,
+        f"{where}.instance",
+        f"instance priced {scn.catalog.pricing} in the selected regions",
+        problems,
+    )
+    if choice.precision is not None:
+        _ref(
+            choice.precision,
+            list(catalog.precision.index),
+            f"{where}.precision",
+            "precision",
+            problems,
+        )
+    if choice.tier is not None:
+        _ref(
+            choice.tier,
+            scn.model_storage_tiers,
+            f"{where}.tier",
+            "tier in model_storage_tiers",
+            problems,
+        )
+    _ref(
+        choice.compression,
+        list(catalog.compression.index),
+        f"{where}.compression",
+        "file compression",
+        problems,
+    )
+    if choice.replicas < spec.min_replicas:
+        problems.append(
+            f"{where}.replicas must be >= min_replicas ({spec.min_replicas}), got {choice.replicas}"
+        )
+    if choice.autoscale and choice.capacity_qps is None:
+        problems.append(f"{where}.capacity_qps is required when autoscale is true")
+    if choice.tensor_parallel > 1 and choice.instance in catalog.hardware.index:
+        accelerators = _accelerators(catalog, choice.instance)
+        if choice.tensor_parallel > accelerators:
+            problems.append(
+                f"{where}.tensor_parallel must be <= the {accelerators} accelerators of "
+                f"{choice.instance}, got {choice.tensor_parallel}"
+            )
+        if not spec.is_llm:
+            problems.append(
+                f"{where}.tensor_parallel applies to LLM models only, got {choice.tensor_parallel}"
+            )
