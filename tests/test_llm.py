@@ -180,7 +180,7 @@ def test_estimate_within_half_and_double_of_every_published_measurement():
     [
         (
             lambda m: m["llm"].update(input_tokens={"mean": 0}),
-            r"models\[chat\]\.llm\.input_tokens\.mean must be > 0, got 0",
+            r"models\[chat\]\.llm\.input_tokens\.mean must be >= 1, got 0",
         ),
         (
             lambda m: m["llm"].update(

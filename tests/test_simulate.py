@@ -212,8 +212,11 @@ def test_simulate_cli_reports_json_and_refuses_bad_settings(tmp_path):
     rows = json.loads(result.stdout, parse_constant=refuse)["rows"]
     assert {r["model"] for r in rows} == {"recall", "coarse-ranker", "ranker"}
     for args, message in (
-        (["--cv", "-0.5"], "cv must be a finite number >= 0, got -0.5"),
-        (["--requests", "1000000000000"], "the simulation of 1,000,000,000,000 requests"),
+        (["--cv", "-0.5"], "cv must be a number from 0 to 10, got -0.5"),
+        (
+            ["--requests", "1000000000000"],
+            "requests must be from 1,000 to 2,000,000 per model-hour, got 1,000,000,000,000",
+        ),
         (["--max-queue-delay-ms", "-1"], "max_queue_delay_ms must be >= 0, got -1.0"),
     ):
         bad = runner.invoke(app, ["simulate", path, *args])

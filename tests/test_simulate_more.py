@@ -144,7 +144,7 @@ def test_llm_answers_are_simulated_slot_by_slot():
     ("text", "message"),
     [
         ("timestamp_s\n0.5\n0.2\n", "timestamps must be sorted, row 3 (0.2) comes before row 2"),
-        ("timestamp_s\n-1\n0.2\n", "timestamps must be >= 0, row 2 is -1"),
+        ("timestamp_s\n-1\n0.2\n", "lie within one day, from 0 to under 86400 s; row 2 is -1"),
         ("timestamp_s\n0.1\nsoon\n", "row 3 is not a finite number of seconds: 'soon'"),
         ("t,u\n1,2\n", "needs a column timestamp_s (or a single column), got t, u"),
         ("timestamp_s\n", "has no timestamps"),

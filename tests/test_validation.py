@@ -429,7 +429,7 @@ def test_problems_name_the_file_line_and_column_of_their_field(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     problems = caught.value.problems
-    assert f"{path}:4:3: workload.peak_qps must be > 0, got -3" in problems
+    assert f"{path}:4:3: workload.peak_qps must be >= 1e-06, got -3" in problems
     assert f"{path}:9:5: models[ranker].size_gb must be > 0, got -2" in problems
     assert any(
         p.startswith(f"{path}:10:5: models[ranker]: unknown key 'latncy_slo_ms'") for p in problems

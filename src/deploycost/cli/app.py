@@ -15,6 +15,7 @@ from deploycost.cli.analysis import sensitivity_command, sweep_command
 from deploycost.cli.common import (
     _friendly,
     _table,
+    emit,
     out,
     print_table,
 )
@@ -70,7 +71,7 @@ def schema(
         else json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n"
     )
     if output is None:
-        sys.stdout.write(text)
+        emit(text)
     else:
         output.write_text(text, encoding="utf-8")
 
@@ -135,7 +136,7 @@ def catalog(
         keep = frame[column].astype(str).str.contains(text, case=False, regex=False)
         frame = frame[keep.to_numpy()]
     if csv:
-        sys.stdout.write(frame.to_csv(index=False))
+        emit(frame.to_csv(index=False))
         return
     brief = (
         *("source", "note", "as_of", "instance_type", "provider", "compute_class", "kind"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deploycost.errors import DeployCostError, printable
+from deploycost.files import io_error
 from deploycost.optimize.solvers import BACKENDS
 from deploycost.scenario.schema import Scenario, load_scenario
 
@@ -49,13 +51,51 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a write error surfaces here, not after the exit code
         except DeployCostError as exc:
             err.print("error:", style="bold red", end=" ")
             err.print(printable(str(exc)), markup=False, highlight=False)
             raise typer.Exit(1) from None
+        except OSError as exc:
+            raise typer.Exit(_os_error(exc)) from None
 
     return run
+
+
+def emit(text: str) -> None:
+    """Write ``text`` to standard output in full or raise ``OSError``: the text layer lets
+    a short write (a file-size limit reached mid-way) pass as success, which would leave a
+    truncated JSON file behind an exit code of 0."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # captured, as in tests
+        sys.stdout.write(text)
+        return
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="replace"))
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _os_error(exc: OSError) -> int:
+    """One line for an error of the system and exit 1. Without a file name it is a write to
+    standard output that failed (the disk full, a file-size limit, a closed pipe): what
+    was left to write goes nowhere, so no second error follows at the exit."""
+    if exc.filename is None:
+        message = str(io_error("standard output", exc))
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    else:
+        message = f"{exc.filename}: {exc.strerror or exc}"
+    err.print("error:", style="bold red", end=" ")
+    err.print(printable(message), markup=False, highlight=False)
+    return 1
 
 
 @contextmanager

@@ -4,7 +4,6 @@ two side by side."""
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from deploycost.cli.common import (
     _records,
     _scenario,
     _table,
+    emit,
     err,
     out,
 )
@@ -75,7 +75,7 @@ def evaluate_command(
             "violations": violations,
             "limits": _records(limits_table(limits)),
         }
-        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        emit(json.dumps(payload, indent=2, allow_nan=False) + "\n")
         if violations:
             raise typer.Exit(EXIT_INFEASIBLE)
         return
@@ -159,7 +159,7 @@ def diff_command(
             "baseline_violations": change.violations[0],
             "recommended_violations": change.violations[1],
         }
-        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        emit(json.dumps(payload, indent=2, allow_nan=False) + "\n")
         return
     print_diff(change, scn)
 
@@ -241,7 +241,7 @@ def _print_given_fleet(scn: Scenario, given, as_json: bool) -> None:
             "violations": list(given.problems),
             "limits": _records(limits_table(result.limits)),
         }
-        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        emit(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     else:
         out.print(_table(comp, f"{scn.name}: the fleet's six-component breakdown"))
         total = float(comp.set_index("component").at["total", "per_day"])

@@ -18,6 +18,7 @@ from deploycost.cli.common import (
     _records,
     _scenario,
     _table,
+    emit,
     err,
     out,
     print_table,
@@ -120,7 +121,7 @@ def simulate_command(
         table = run()
     if as_json:
         payload = {"scenario": scn.name, "rows": _records(table)}
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        emit(json.dumps(payload, indent=2) + "\n")
         return
     _print(table, settings, wide)
 

@@ -17,6 +17,7 @@ from deploycost.cli.common import (
     _friendly,
     _progress,
     _scenario,
+    emit,
     err,
 )
 from deploycost.cli.show import (
@@ -83,7 +84,7 @@ def solve_command(
     if as_json:
         payload = solve_json(result, scn)
         payload["verification"] = None if checked is None else checked.document(settings)
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        emit(json.dumps(payload, indent=2, default=str) + "\n")
     else:
         print_result(result, scn, wide)
         if checked is not None:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from deploycost.errors import DeployCostError
-from deploycost.files import atomic_write, exclusive, io_error
+from deploycost.files import atomic_write, exchange, exclusive, folder_mode, io_error
 from deploycost.optimize.limits import BY_FAMILY
 from deploycost.optimize.result import SolveResult
 from deploycost.scenario.schema import Scenario
@@ -131,6 +131,7 @@ def write_set(
     for name, docs in docs_by_name.items():
         files[Path("k8s") / f"{name}.yaml"] = yaml.safe_dump_all(docs, sort_keys=False)
     with exclusive(out_dir, "export"):
+        recover_swap(out_dir)
         previous = out_dir.exists() and any(out_dir.iterdir())
         if previous:
             foreign = _foreign_files(out_dir)
@@ -149,8 +150,11 @@ def write_set(
 
 
 def _swap_in(out_dir: Path, files: dict[Path, str]) -> None:
-    """Write ``files`` into a fresh sibling folder, then rename it to ``out_dir`` (moving an
-    earlier export aside first and deleting it after)."""
+    """Write ``files`` into a fresh sibling folder, then put it at ``out_dir``: exchanged
+    with an earlier export in one step where the system can (Linux ``renameat2``), so a
+    complete export sits at ``out_dir`` at every instant; else the earlier one is moved
+    aside first (a run killed between the two renames is recovered by the next,
+    ``recover_swap``). The earlier export is deleted after."""
     parent = out_dir.parent
     try:
         fresh = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.new-"))
@@ -162,23 +166,43 @@ def _swap_in(out_dir: Path, files: dict[Path, str]) -> None:
         for rel, text in files.items():
             (fresh / rel).parent.mkdir(parents=True, exist_ok=True)
             atomic_write(fresh / rel, text)
-        os.chmod(fresh, 0o755)  # mkdtemp makes it private; an export is an ordinary folder
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.old-"))
-            os.replace(out_dir, old)
-        os.replace(fresh, out_dir)
+        os.chmod(fresh, folder_mode())  # mkdtemp makes it private; an export is not
+        if out_dir.exists() and exchange(fresh, out_dir):
+            old, fresh = fresh, None  # the earlier export now sits where fresh was
+        else:
+            if out_dir.exists():
+                old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.old-"))
+                os.replace(out_dir, old)
+            os.replace(fresh, out_dir)
     except OSError as exc:
         if old is not None and not out_dir.exists():
             os.replace(old, out_dir)  # put the earlier export back
             old = None
-        shutil.rmtree(fresh, ignore_errors=True)
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
         raise io_error(out_dir, exc) from None
     except BaseException:
-        shutil.rmtree(fresh, ignore_errors=True)
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
         raise
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_swap(out_dir: Path) -> None:
+    """Undo what a killed export left beside ``out_dir``: with no folder at ``out_dir`` the
+    newest earlier export moved aside goes back; the rest (unfinished or superseded sets,
+    hidden ``.NAME.new-*`` and ``.NAME.old-*`` folders) is deleted."""
+    parent = out_dir.parent
+    aside = sorted(
+        parent.glob(f".{out_dir.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    if not out_dir.exists() and aside:
+        os.replace(aside.pop(0), out_dir)
+    for leftover in [*aside, *parent.glob(f".{out_dir.name}.new-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def or_none(value) -> float | None:

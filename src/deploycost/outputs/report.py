@@ -281,13 +281,15 @@ def render_markdown(report: Report, image_dir: str) -> str:
 
 
 def check_report_path(out: Path, force: bool = False) -> None:
-    """Refuse a report path before any work is done: not .html, no folder, or (without
-    ``force``) an existing report."""
+    """Refuse a report path before any work is done: not .html, a folder in the way that
+    is a file, or (without ``force``) an existing report. A missing folder is made when
+    the report is written."""
     out = Path(out)
     if out.suffix != ".html":
         raise DeployCostError(f"--out must end in .html, got {out.name!r}")
-    if not out.parent.is_dir():
-        raise DeployCostError(f"--out: the folder {out.parent} does not exist")
+    folder = next((p for p in [out.parent, *out.parent.parents] if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise DeployCostError(f"--out: {folder} is a file, not a folder")
     existing = [str(t) for t in (out, out.with_suffix(".md")) if t.exists()]
     if existing and not force:
         raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
@@ -308,6 +310,10 @@ def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
         (markdown, render_markdown(report, images.name).encode("utf-8")),
         (out, render_html(report).encode("utf-8")),
     ]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise io_error(out.parent, exc) from None
     with exclusive(out, "report"):
         if images.is_symlink():
             raise DeployCostError(f"{images} is a link; remove it or choose another --out")

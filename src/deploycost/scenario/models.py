@@ -30,6 +30,11 @@ Pos = Annotated[float, Field(gt=0, le=BIG)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 # a share of data that survives cleaning: below one in a million it divides costs into inf
 UsableFraction = Annotated[float, Field(ge=1e-6, le=1)]
+# traffic: at least one request in ~11 days (a denormal rate underflows in the sizing)
+Rate = Annotated[float, Field(ge=1e-6, le=BIG)]
+# a ceiling under 1 % would size a million replicas per request/s
+Ceiling = Annotated[float, Field(ge=0.01, le=1)]
+Tokens = Annotated[float, Field(ge=1, le=10_000_000)]  # a request holds at least one token
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
@@ -40,8 +45,8 @@ class Strict(BaseModel):
 class Workload(Strict):
     """Traffic: daily volume and its peak."""
 
-    queries_per_day: Pos = 1_000_000.0
-    peak_qps: Pos | None = None
+    queries_per_day: Annotated[float, Field(ge=1, le=BIG)] = 1_000_000.0
+    peak_qps: Rate | None = None
     peak_to_mean: Annotated[float, Field(ge=1, le=1000)] = 3.0
     hourly_profile: Annotated[list[NonNeg], Field(min_length=24, max_length=24)] | None = None
     day_types: list[DayType] = []
@@ -77,7 +82,7 @@ class DayType(Strict):
 
     name: Name
     days: Annotated[float, Field(gt=0, le=366)]
-    peak_qps: Pos
+    peak_qps: Rate
     hourly_profile: Annotated[list[NonNeg], Field(min_length=24, max_length=24)] | None = None
 
     def hourly_qps(self) -> list[float]:
@@ -111,10 +116,27 @@ class CompressionEffort(Strict):
 class TokenCount(Strict):
     """Tokens per request: the mean, and optionally percentiles of the distribution."""
 
-    mean: Annotated[float, Field(gt=0, le=10_000_000)]
-    p50: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
-    p90: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
-    p99: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+    mean: Tokens
+    p50: Tokens | None = None
+    p90: Tokens | None = None
+    p99: Tokens | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TokenCount:
+        """Percentiles rise (p50 <= p90 <= p99), and the p99, the figure a request's
+        latency is sized at, is no less than the mean (a tail below the mean would size
+        every request shorter than the average one)."""
+        given = [
+            (n, v)
+            for n, v in (("p50", self.p50), ("p90", self.p90), ("p99", self.p99))
+            if v is not None
+        ]
+        for (low, a), (high, b) in zip(given, given[1:], strict=False):
+            if a > b:
+                raise ValueError(f"{low} ({a:g}) must not exceed {high} ({b:g})")
+        if self.p99 is not None and self.p99 < self.mean:
+            raise ValueError(f"p99 ({self.p99:g}) must be at least the mean ({self.mean:g})")
+        return self
 
     @property
     def tail(self) -> float:
@@ -290,7 +312,7 @@ class Constraints(Strict):
     e2e_models: list[Name] | None = None
     quotas: dict[str, Count] = {}
     budget_per_day: Pos | None = None
-    utilisation_max: Fraction = 0.8
+    utilisation_max: Ceiling = 0.8
     max_cold_start_s: Pos = 600.0
     owned_storage_gb: dict[str, NonNeg] = {}
 

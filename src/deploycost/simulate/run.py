@@ -36,6 +36,7 @@ Every hour starts empty and is simulated on its own.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -54,12 +55,19 @@ from deploycost.options.latency import Queueing
 from deploycost.options.performance import Configs, performance
 from deploycost.scenario.models import TokenCount
 from deploycost.scenario.schema import DeploymentSpec, Scenario
+from deploycost.scenario.yamlfile import read_input
 from deploycost.simulate.engine import DISTRIBUTIONS, POLICIES, simulate_groups
 from deploycost.simulate.stats import estimate
 
 BYTES_PER_REQUEST = 72.0  # arrival, class, size, latency, wait, server, queue link, a copy
 MIN_REQUESTS_FOR_P99 = 1000
+# ten times the default: the p99 is then known to ~0.1 % and a model-hour takes seconds; a
+# longer run is a trace's to ask for
+MAX_REQUESTS = 2_000_000
+MAX_CV = 10.0  # a service-time CV beyond this describes no server (lognormal tail overflow)
+MAX_SEED = 2**63 - 1
 SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,10 @@ class Settings:
             problems.append(
                 f"service must be one of {', '.join(DISTRIBUTIONS)}, got {self.service!r}"
             )
-        if not (self.cv >= 0 and math.isfinite(self.cv)):
-            problems.append(f"cv must be a finite number >= 0, got {self.cv}")
+        if not 0 <= self.cv <= MAX_CV:
+            problems.append(f"cv must be a number from 0 to {MAX_CV:g}, got {self.cv}")
+        if not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
         if not self.max_queue_delay_ms >= 0:
             problems.append(f"max_queue_delay_ms must be >= 0, got {self.max_queue_delay_ms}")
         if not (0 <= self.scale_up_lag_min <= 60):
@@ -133,8 +143,11 @@ class Settings:
             )
         if self.hours not in ("all", "peak"):
             problems.append(f"hours must be all or peak, got {self.hours!r}")
-        if self.requests < 1000:
-            problems.append(f"requests must be >= 1000 per model-hour, got {self.requests}")
+        if not MIN_REQUESTS_FOR_P99 <= self.requests <= MAX_REQUESTS:
+            problems.append(
+                f"requests must be from {MIN_REQUESTS_FOR_P99:,} to {MAX_REQUESTS:,} per "
+                f"model-hour, got {self.requests:,}"
+            )
         if problems:
             raise DeployCostError("; ".join(problems))
         check_fits(
@@ -149,9 +162,10 @@ def load_trace(path: str | Path) -> np.ndarray:
     """Request timestamps (s from the start of a day) from a CSV: the column
     ``timestamp_s``, or the only column. They must be finite, >= 0 and sorted."""
     where = f"trace {path}"
+    text = read_input(path)  # a regular file within the input limit, UTF-8
     try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
+        frame = pd.read_csv(io.StringIO(text))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DeployCostError(f"{where}: cannot read it as CSV ({exc})") from None
     if "timestamp_s" in frame.columns:
         column = frame["timestamp_s"]
@@ -170,9 +184,13 @@ def load_trace(path: str | Path) -> np.ndarray:
         )
     if len(t) == 0:
         raise DeployCostError(f"{where}: has no timestamps")
-    if (t < 0).any():
-        k = int(np.argmax(t < 0))
-        raise DeployCostError(f"{where}: timestamps must be >= 0, row {k + 2} is {t[k]:g}")
+    outside = (t < 0) | (t >= SECONDS_PER_DAY)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise DeployCostError(
+            f"{where}: timestamps must lie within one day, from 0 to under "
+            f"{SECONDS_PER_DAY:g} s; row {k + 2} is {t[k]:g}"
+        )
     if (np.diff(t) < 0).any():
         k = int(np.argmax(np.diff(t) < 0)) + 1
         raise DeployCostError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -151,9 +152,10 @@ def solve_workers() -> int:
     CBC runs in its own process)."""
     raw = os.environ.get("DEPLOYCOST_SOLVE_THREADS", "").strip()
     if raw:
-        if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        # ASCII digits only: str.isdigit also takes "²", and int() refuses 5,000 digits
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 256:
             raise DeployCostError(
-                f"DEPLOYCOST_SOLVE_THREADS must be a whole number from 1 to 256, got {raw!r}"
+                f"DEPLOYCOST_SOLVE_THREADS must be a whole number from 1 to 256, got {raw[:40]!r}"
             )
         return int(raw)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -1,0 +1,211 @@
+"""Input surfaces and writes that must end in one clean line, never a traceback or a silent
+value: environment variables, simulation options and traces, numbers at the edge of the
+scenario schema, the output lock, file modes, an interrupted export, a failing standard
+output."""
+
+from __future__ import annotations
+
+import copy
+import os
+import resource
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deploycost.cli.app import app
+from deploycost.errors import DeployCostError, ScenarioError
+from deploycost.files import atomic_write, exclusive
+from deploycost.optimize.solve import solve
+from deploycost.optimize.solvers import solve_workers
+from deploycost.outputs.export import write_export
+from deploycost.scenario.schema import load_scenario, validate_scenario
+
+from .conftest import ROOT, hand
+
+runner = CliRunner()
+SEED = ROOT / "problems" / "seed_example.yaml"
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "0", "-1", "1.5", "٣"])
+def test_a_solve_threads_setting_that_is_not_a_small_ascii_number_names_the_variable(
+    value, monkeypatch
+):
+    monkeypatch.setenv("DEPLOYCOST_SOLVE_THREADS", value)
+    with pytest.raises(DeployCostError, match="DEPLOYCOST_SOLVE_THREADS must be a whole") as e:
+        solve_workers()
+    assert len(str(e.value)) < 200  # the value is shown cut, not 5,000 digits
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--seed", "-1", "seed must be a whole number from 0"),
+        ("--cv", "1e308", "cv must be a number from 0 to 10"),
+        ("--cv", "nan", "cv must be a number from 0 to 10"),
+        ("--requests", "10000000", "requests must be from 1,000 to 2,000,000"),
+    ],
+)
+def test_simulation_options_outside_their_range_are_refused(option, value, says):
+    out = runner.invoke(app, ["simulate", str(SEED), option, value])
+    assert out.exit_code == 1, out.output
+    assert says in out.output
+    assert "Traceback" not in out.output
+
+
+def test_a_trace_that_is_no_csv_of_one_day_is_refused(tmp_path):
+    packed = tmp_path / "t.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("t.csv", "timestamp_s\n1\n2\n")
+    late = tmp_path / "late.csv"
+    late.write_text("timestamp_s\n1\n172800\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, says in (
+        (packed, "not UTF-8"),
+        (late, "timestamps must lie within one day"),
+        (fifo, "not a regular file"),
+    ):
+        out = runner.invoke(app, ["simulate", str(SEED), "--trace", str(path)])
+        assert out.exit_code == 1, out.output
+        assert says in out.output
+
+
+def _llm_raw() -> dict:
+    return yaml.safe_load((ROOT / "problems" / "ecommerce_genai.yaml").read_text())
+
+
+def _tokens(raw: dict) -> dict:
+    return next(m for m in raw["models"] if "llm" in m)["llm"]["input_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: d["workload"].update(queries_per_day=5e-324), "queries_per_day must be >= 1"),
+        (
+            lambda d: d.setdefault("constraints", {}).update(utilisation_max=5e-324),
+            "utilisation_max must be >= 0.01",
+        ),
+        (lambda d: _tokens(d).update(mean=5e-324), "input_tokens.mean must be >= 1"),
+        (lambda d: _tokens(d).update(mean=600, p99=500), "p99 (500) must be at least the mean"),
+        (lambda d: _tokens(d).update(p50=300, p90=200), "p50 (300) must not exceed p90 (200)"),
+        (
+            lambda d: d["workload"].update(
+                day_types=[{"name": "normal", "days": 365, "peak_qps": 5e-324}]
+            ),
+            "peak_qps must be >= 1e-06",
+        ),
+    ],
+)
+def test_numbers_at_the_edge_of_the_schema_are_refused_by_name(change, says):
+    raw = _llm_raw()
+    change(raw)
+    with pytest.raises(ScenarioError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        validate_scenario(raw)
+
+
+def test_a_refused_run_leaves_the_lock_of_the_run_that_holds_it(tmp_path):
+    target = tmp_path / "out"
+    lock = tmp_path / ".out.lock"
+    with exclusive(target, "export"):
+        for _ in range(2):  # the second refusal proves the first did not remove the lock
+            with pytest.raises(DeployCostError, match="another deploycost export"):
+                with exclusive(target, "export"):
+                    pass
+            assert lock.exists()
+    assert not lock.exists()  # the holder removes it when done
+    with exclusive(target, "export"):
+        pass
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_are_written_with_the_user_s_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        atomic_write(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == mode
+
+
+def test_an_export_killed_between_its_renames_is_recovered_by_the_next(tmp_path):
+    """A run killed after moving the earlier export aside (``.out.old-*``) and before putting
+    the new one in place (``.out.new-*``): the next run puts the earlier one back, replaces
+    it with --force, and leaves no hidden folder; files and folders follow the umask."""
+    scn = validate_scenario(hand())
+    result = solve(scn, runner_ups=False).raise_for_status()
+    out = tmp_path / "out"
+    write_export(scn, result, out)
+    os.replace(out, tmp_path / ".out.old-abc")
+    (tmp_path / ".out.new-def").mkdir()
+    (tmp_path / ".out.new-def" / "recommended.yaml").write_text("half")
+    with pytest.raises(DeployCostError, match="pass --force"):  # the earlier one is back
+        write_export(scn, result, out)
+    assert (out / "recommended.yaml").exists()
+    write_export(scn, result, out, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~_umask()
+    assert stat.S_IMODE((out / "recommended.yaml").stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_report_makes_its_folder(tmp_path):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    target = tmp_path / "new" / "sub" / "r.html"
+    out = runner.invoke(app, ["report", str(tmp_path / "s.yaml"), "--out", str(target)])
+    assert out.exit_code == 0, out.output
+    assert target.exists()
+    assert target.with_suffix(".md").exists()
+    (tmp_path / "file").write_text("")
+    blocked = runner.invoke(
+        app, ["report", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "file" / "r.html")]
+    )
+    assert blocked.exit_code == 1
+    assert "is a file, not a folder" in blocked.output
+
+
+def _limited(limit_bytes: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+@pytest.mark.slow  # a process of its own under a file-size limit
+@pytest.mark.parametrize("as_json", [True, False])
+def test_standard_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, as_json):
+    """Standard output to a file under a 2 KB file-size limit: one error line and exit 1,
+    never exit 0 over a truncated file, never a traceback."""
+    problem = ROOT / "problems" / "ecommerce_search_rec.yaml"
+    args = [sys.executable, "-m", "deploycost", "solve", str(problem), "--no-runner-ups"]
+    with open(tmp_path / "out.txt", "wb") as sink:
+        done = subprocess.run(
+            args + (["--json"] if as_json else []),
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_limited(2048),
+            timeout=300,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "cannot write standard output: the file is larger than allowed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_shipped_problems_stay_inside_the_new_bounds():
+    for path in sorted((ROOT / "problems").rglob("*.yaml")):
+        if "sweeps" not in path.parts:
+            load_scenario(path)
+    raw = copy.deepcopy(_llm_raw())
+    assert validate_scenario(raw).name == raw["name"]
