@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -209,3 +210,81 @@ def test_the_shipped_problems_stay_inside_the_new_bounds():
             load_scenario(path)
     raw = copy.deepcopy(_llm_raw())
     assert validate_scenario(raw).name == raw["name"]
+
+
+def test_a_report_killed_mid_write_keeps_every_image_its_markdown_shows(tmp_path, monkeypatch):
+    """A second report of another scenario, killed after its images and before its
+    Markdown: the earlier Markdown still shows only images that exist; a finished run
+    leaves only its own images."""
+    import re
+
+    import deploycost.outputs.report as report
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    second.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
+    out = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(first), "--out", str(out)]).exit_code == 0
+    before = out.with_suffix(".md").read_text()
+    written = report.atomic_write
+
+    def killed(path, data):
+        if Path(path).suffix == ".md":
+            raise KeyboardInterrupt
+        written(path, data)
+
+    monkeypatch.setattr(report, "atomic_write", killed)
+    runner.invoke(app, ["report", str(second), "--out", str(out), "--force"])
+    monkeypatch.setattr(report, "atomic_write", written)
+    assert out.with_suffix(".md").read_text() == before
+    folder = tmp_path / "r_files"
+    for shown in re.findall(r"\(r_files/([^)]+)\)", before):
+        assert (folder / shown).exists(), shown
+    assert runner.invoke(app, ["report", str(second), "--out", str(out), "--force"]).exit_code == 0
+    shown = set(re.findall(r"\(r_files/([^)]+)\)", out.with_suffix(".md").read_text()))
+    assert {p.name for p in folder.glob("*.png")} == shown
+
+
+def test_the_memory_budget_respects_an_address_space_limit():
+    """Under ``ulimit -v`` 3 GB the budget is at most half of it, so work that would not fit
+    is refused by name instead of ending in a MemoryError."""
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, "
+        "resource.getrlimit(resource.RLIMIT_AS)[1])); "
+        "from deploycost.memory import memory_budget_bytes; print(memory_budget_bytes())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) <= 1.5 * 2**30
+
+
+def test_every_deployment_runs_restricted(tmp_path):
+    """Single-type and fleet manifests alike: no root, no privilege escalation, no
+    capabilities, the runtime's seccomp profile, a read-only root file system with a
+    writable /tmp, no service-account token, and resources on every container."""
+    from .fleet_cases import box, fleet_scenario, model
+
+    fleet = fleet_scenario([model("a", {"b": 100.0})], [box("b", on_demand=1.0)], 150.0)
+    for n, raw in enumerate((hand(), fleet)):
+        scn = validate_scenario(raw)
+        write_export(scn, solve(scn, runner_ups=False).raise_for_status(), tmp_path / f"o{n}")
+        deployments = [
+            doc
+            for path in (tmp_path / f"o{n}" / "k8s").rglob("*.yaml")
+            for doc in yaml.safe_load_all(path.read_text())
+            if doc["kind"] == "Deployment"
+        ]
+        assert deployments
+        for doc in deployments:
+            pod = doc["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert pod["automountServiceAccountToken"] is False
+            for container in pod["containers"]:
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["readOnlyRootFilesystem"] is True
+                assert context["capabilities"] == {"drop": ["ALL"]}
+                assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+                assert container["resources"]["requests"]
+                assert container["resources"]["limits"]

@@ -4,6 +4,7 @@ the estimate onto them (own point reproduced exactly, least squares over several
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -270,3 +271,90 @@ def test_memory_explanation_names_the_measured_instance():
     text = " ".join(result.explanation)
     assert "no instance holds the weights and KV cache" in text
     assert "the largest allowed, measured instance, g5.xlarge, offers 24 GB" in text
+
+
+def _hostile_vllm(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            json.dumps(VLLM_RESULT).replace("640.0", "Infinity"),
+            "output_throughput must be a finite",
+        ),
+        (json.dumps(VLLM_RESULT).replace("640.0", "1e308"), "output_throughput must be a finite"),
+        (json.dumps(VLLM_RESULT).replace("640.0", "NaN"), "output_throughput must be a finite"),
+        (
+            json.dumps(VLLM_RESULT).replace("640.0", str(2**63)),
+            "output_throughput must be a finite",
+        ),
+        (
+            json.dumps(VLLM_RESULT).replace(
+                '"total_input_tokens": 204800', '"total_input_tokens": 5e-324'
+            ),
+            "total_input_tokens must be >= 1e-06",
+        ),
+        (json.dumps(VLLM_RESULT).replace("640.0", "9" * 5000), "is not a JSON result"),
+        ("[" * 100_000 + "]" * 100_000, "is not a JSON result"),
+        (json.dumps({**VLLM_RESULT, "max_concurrency": 0.4}), "0.4 sequences in flight per engine"),
+        (MLPERF_SUMMARY.replace("900000000", "nan"), "first token latency (ns) must be a number"),
+        (MLPERF_SUMMARY.replace("20.00", "1e400"), "samples per second must be a number"),
+    ],
+)
+def test_hostile_result_files_end_in_an_error_naming_the_field(tmp_path, text, says):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(_scenario()))
+    path = _hostile_vllm(tmp_path, "r.json", text)
+    result = _import(
+        str(path),
+        "--model",
+        "chat",
+        "--instance",
+        "g5.xlarge",
+        "--scenario",
+        str(scenario),
+        "--input-tokens",
+        "512",
+    )
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--concurrency", "0", "--concurrency must be a number from 1 to 65536, got 0"),
+        ("--concurrency", "-1", "--concurrency must be a number from 1 to 65536, got -1"),
+        ("--input-tokens", "nan", "--input-tokens must be a number from 1 to 1e+07, got nan"),
+        ("--accelerators", "-8", "--accelerators must be a number from 1 to 1024, got -8"),
+    ],
+)
+def test_import_options_outside_their_range_are_refused(tmp_path, option, value, says):
+    vllm, _ = _files(tmp_path)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(_scenario()))
+    result = _import(
+        str(vllm),
+        "--model",
+        "chat",
+        "--instance",
+        "g5.xlarge",
+        "--scenario",
+        str(scenario),
+        option,
+        value,
+    )
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+
+
+def test_a_fifo_is_no_result_file(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        read_result(fifo)

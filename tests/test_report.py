@@ -70,9 +70,11 @@ def test_markdown_twin_points_at_real_images(report_files):
     md = report_files.with_suffix(".md").read_text(encoding="utf-8")
     for heading in HEADINGS:
         assert f"## {heading}" in md
+    folder = report_files.with_name("report_files")
+    assert len(list(folder.glob("*.png"))) == len(PLOTS)  # no image of an earlier report
     for name in PLOTS:
-        png = report_files.with_name("report_files") / f"{name}.png"
-        assert f"(report_files/{name}.png)" in md
+        (png,) = folder.glob(f"{name}-*.png")
+        assert f"(report_files/{png.name})" in md
         image = mpimg.imread(png)
         assert image.std() > 0.05  # not a blank image
 

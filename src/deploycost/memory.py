@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import resource
 
 from deploycost.errors import DeployCostError
 
 
 def memory_budget_bytes() -> float:
-    """Half of the memory available now (Linux ``SC_AVPHYS_PAGES``), else 4 GB."""
+    """Half of the memory available now (Linux ``SC_AVPHYS_PAGES``), else 4 GB; no more than
+    half of the process's address-space limit where one is set (``ulimit -v``)."""
     try:
-        return 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        budget = 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return 4e9
+        budget = 4e9
+    try:
+        limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ValueError, OSError):
+        limit = resource.RLIM_INFINITY
+    if limit != resource.RLIM_INFINITY:
+        budget = min(budget, 0.5 * limit)
+    return budget
 
 
 GRID_HINT = "allow fewer instance types or precisions per model, or fewer batch sizes"
@@ -34,5 +43,5 @@ def check_fits(
         shape = " x ".join(f"{size:,} {name}" for name, size in dims.items())
         raise DeployCostError(
             f"{what} of {shape} ({count:,.3g} points) needs ~{need / 1e9:,.3g} GB; the "
-            f"budget is {budget / 1e9:,.3g} GB (half the available memory): {hint}"
+            f"budget is {budget / 1e9:,.3g} GB (half the memory this process may use): {hint}"
         )

@@ -9,6 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 import yaml
+from pydantic import ValidationError
 
 from deploycost.cli.common import _friendly, _scenario, _table, out
 from deploycost.cost.model import CostModel
@@ -45,6 +46,37 @@ def import_command(
     """Read measured results into token profiles (YAML for models[].llm.profiles) and report
     how the model's estimate fits them."""
     scn = _scenario(scenario)
+    count = _check_options(scn, model, instance, precision, tensor_parallel)
+    _check_numbers(concurrency=concurrency, input_tokens=input_tokens, accelerators=accelerators)
+    engines = (accelerators or count) // tensor_parallel
+    if engines < 1:
+        raise ScenarioError(
+            [
+                f"--accelerators must be at least --tensor-parallel ({tensor_parallel}), got "
+                f"{accelerators}"
+            ],
+            "profile import",
+        )
+    given = {"concurrency": concurrency, "input_tokens": input_tokens}
+    rows = [
+        _profile(read_result(path), path, engines, given, (instance, precision, tensor_parallel))
+        for path in files
+    ]
+    # YAML to paste: never wrapped
+    out.print(f"# models[{model}].llm.profiles:", markup=False, highlight=False, soft_wrap=True)
+    out.print(
+        yaml.safe_dump([r.model_dump(exclude_none=True) for r in rows], sort_keys=False),
+        markup=False,
+        highlight=False,
+        end="",
+        soft_wrap=True,
+    )
+    _report_fit(scn, model, rows)
+
+
+def _check_options(scn, model: str, instance: str, precision: str, tensor_parallel: int) -> int:
+    """The names and the tensor-parallel degree checked against the scenario; the
+    accelerators of ``instance`` (0 for a CPU type)."""
     names = [m.name for m in scn.models if m.is_llm]
     if model not in names:
         raise ScenarioError(
@@ -76,48 +108,68 @@ def import_command(
             ],
             "profile import",
         )
-    engines = (accelerators or count) // tensor_parallel
-    rows = []
-    for path in files:
-        measured = read_result(path)
-        share = engines if measured.format == "mlperf" else 1
-        seqs = concurrency
-        if seqs is None and measured.concurrency is not None:
-            seqs = measured.concurrency / share
-        tokens_in = measured.input_tokens or input_tokens
-        problems = []
-        if seqs is None:
-            problems.append(
-                f"--concurrency is required: {path} does not state the sequences in flight"
-            )
-        if tokens_in is None:
-            problems.append(f"--input-tokens is required: {path} carries no input lengths")
-        if problems:
-            raise ScenarioError(problems, "profile import")
-        rows.append(
-            TokenProfile(
-                instance=instance,
-                precision=precision,
-                tensor_parallel=tensor_parallel,
-                concurrency=max(1, round(seqs)),
-                input_tokens=round(float(tokens_in), 3),
-                output_tokens=round(float(measured.output_tokens), 3),
-                output_tokens_per_s=round(measured.output_tokens_per_s / share, 6),
-                tpot_ms=measured.tpot_ms,
-                ttft_ms=measured.ttft_ms,
-                source=f"{path.name} ({measured.format})",
-            )
+    return count
+
+
+# the physical range of each number option (the profile's own bounds)
+RANGES = {"concurrency": (1, 65536), "input_tokens": (1, 10_000_000), "accelerators": (1, 1024)}
+
+
+def _check_numbers(**given: float | None) -> None:
+    problems = [
+        f"--{name.replace('_', '-')} must be a number from {low:g} to {high:g}, got {value:g}"
+        for name, value in given.items()
+        if value is not None
+        for low, high in [RANGES[name]]
+        if not low <= value <= high  # NaN fails too
+    ]
+    if problems:
+        raise ScenarioError(problems, "profile import")
+
+
+def _profile(measured, path: Path, engines: int, given: dict, where: tuple) -> TokenProfile:
+    """One result file as a profile row of one engine: an MLPerf summary's figures are the
+    system's, divided over its engines; an option given overrides what the file states."""
+    instance, precision, tensor_parallel = where
+    share = engines if measured.format == "mlperf" else 1
+    seqs = given["concurrency"]
+    if seqs is None and measured.concurrency is not None:
+        seqs = measured.concurrency / share
+    tokens_in = given["input_tokens"] or measured.input_tokens
+    problems = []
+    if seqs is None:
+        problems.append(f"--concurrency is required: {path} does not state the sequences in flight")
+    elif seqs < 1:
+        problems.append(
+            f"{path}: {seqs:.3g} sequences in flight per engine ({engines} engines): at least "
+            f"one is needed; pass --concurrency or --accelerators"
         )
-    # YAML to paste: never wrapped
-    out.print(f"# models[{model}].llm.profiles:", markup=False, highlight=False, soft_wrap=True)
-    out.print(
-        yaml.safe_dump([r.model_dump(exclude_none=True) for r in rows], sort_keys=False),
-        markup=False,
-        highlight=False,
-        end="",
-        soft_wrap=True,
-    )
-    _report_fit(scn, model, rows)
+    if tokens_in is None:
+        problems.append(f"--input-tokens is required: {path} carries no input lengths")
+    if problems:
+        raise ScenarioError(problems, "profile import")
+    try:
+        return TokenProfile(
+            instance=instance,
+            precision=precision,
+            tensor_parallel=tensor_parallel,
+            concurrency=round(seqs),
+            input_tokens=round(float(tokens_in), 3),
+            output_tokens=round(float(measured.output_tokens), 3),
+            output_tokens_per_s=round(measured.output_tokens_per_s / share, 6),
+            tpot_ms=measured.tpot_ms,
+            ttft_ms=measured.ttft_ms,
+            source=f"{path.name} ({measured.format})",
+        )
+    except ValidationError as exc:
+        raise ScenarioError(
+            [
+                f"{path}: {'.'.join(map(str, e['loc']))} {e['msg'].lower()}, got "
+                f"{str(e.get('input'))[:40]}"
+                for e in exc.errors()
+            ],
+            "profile import",
+        ) from None
 
 
 def _report_fit(scn, model: str, rows: list[TokenProfile]) -> None:

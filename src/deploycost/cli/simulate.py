@@ -78,8 +78,7 @@ def simulate_command(
     simulated p99 beside the analytic one and the SLO. Dispatch, batch delay and service
     variability default to the scenario's options, the same the analytic model uses."""
     # the simulator (and numba) load only when a simulation runs
-    from deploycost.simulate.run import Settings, simulate_deployment
-    from deploycost.simulate.verify import simulate_plan
+    from deploycost.simulate.run import Settings
 
     scn = _scenario(scenario)
     settings = Settings.of(
@@ -95,6 +94,20 @@ def simulate_command(
         scale_up_lag_min=scale_up_lag_min,
     )
     settings.check()
+    table = _simulated(scn, settings, deployment, trace, progress=not as_json)
+    if as_json:
+        payload = {"scenario": scn.name, "rows": _records(table)}
+        emit(json.dumps(payload, indent=2) + "\n")
+        return
+    _print(table, settings, wide)
+
+
+def _simulated(scn, settings, deployment: Path | None, trace: Path | None, progress: bool):
+    """The simulation's table: of the given deployment, else of the solved plan (a fleet
+    as solved, per day type); a progress bar on a terminal."""
+    from deploycost.simulate.run import simulate_deployment
+    from deploycost.simulate.verify import simulate_plan
+
     if scn.fleet is not None and (deployment is not None or trace is not None):
         raise ScenarioError(
             [
@@ -113,17 +126,13 @@ def simulate_command(
     steps = None
     if spec is not None and not trace:  # a fleet's hours are not known before it runs
         steps = len(spec.models) * (25 if settings.hours == "all" else 1)
-    if sys.stderr.isatty() and not as_json:
+    if sys.stderr.isatty() and progress:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("simulating", total=steps)
             table = run(lambda: bar.advance(task))
     else:
         table = run()
-    if as_json:
-        payload = {"scenario": scn.name, "rows": _records(table)}
-        emit(json.dumps(payload, indent=2) + "\n")
-        return
-    _print(table, settings, wide)
+    return table
 
 
 def _policies(settings) -> str:

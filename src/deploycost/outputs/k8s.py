@@ -218,8 +218,9 @@ def spread(labels: dict) -> list[dict]:
 def deployment_doc(
     name: str, namespace: str, labels: dict, annotations: dict, replicas: int, pod: dict
 ) -> dict:
-    """A Deployment of ``replicas`` pods ``pod`` (an empty tolerations list left out)."""
-    pod = {key: value for key, value in pod.items() if value != []}
+    """A Deployment of ``replicas`` pods ``pod`` (an empty tolerations list left out),
+    locked down (``restricted``)."""
+    pod = restricted({key: value for key, value in pod.items() if value != []})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -234,6 +235,39 @@ def deployment_doc(
             "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
         },
+    }
+
+
+# Pod Security Standards "restricted": no root, no privilege escalation, no capabilities,
+# the runtime's seccomp profile, a read-only root file system (the server writes to /tmp, an
+# emptyDir), no service-account token (a model server does not call the API server)
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+SCRATCH = {"name": "tmp", "emptyDir": {}}
+
+
+def restricted(pod: dict) -> dict:
+    """``pod`` with the restricted security context on it and on every container, and a
+    writable /tmp for each container."""
+    containers = [
+        {
+            **c,
+            "securityContext": CONTAINER_SECURITY,
+            "volumeMounts": [*c.get("volumeMounts", []), {"name": "tmp", "mountPath": "/tmp"}],
+        }
+        for c in pod["containers"]
+    ]
+    return {
+        **pod,
+        "automountServiceAccountToken": False,
+        "securityContext": POD_SECURITY,
+        "containers": containers,
+        "volumes": [*pod.get("volumes", []), SCRATCH],
     }
 
 

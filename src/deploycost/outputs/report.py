@@ -10,6 +10,7 @@ latency limit, and the assumptions (every price used, with its source and date).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 from pathlib import Path
 
@@ -274,7 +275,7 @@ def render_markdown(report: Report, image_dir: str) -> str:
         parts.append(f"## {heading}")
         name = _image_for(heading)
         if name in report.images:
-            parts.append(f"![{heading}]({image_dir}/{name}.png)")
+            parts.append(f"![{heading}]({image_dir}/{image_file(name, report.images[name])})")
         if body:
             parts.append(body)
     return "\n\n".join(parts) + "\n"
@@ -295,18 +296,25 @@ def check_report_path(out: Path, force: bool = False) -> None:
         raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
 
 
+def image_file(name: str, data: bytes) -> str:
+    """A plot's file name with a digest of its bytes: a new report's images never replace
+    the ones the earlier report's Markdown shows until the new Markdown is in place."""
+    return f"{name}-{hashlib.sha256(data).hexdigest()[:12]}.png"
+
+
 def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
-    """Write ``out`` (HTML), its Markdown twin and the twin's images, atomically."""
+    """Write ``out`` (HTML, self-contained), its Markdown twin and the twin's images: each
+    file atomically, the images first under names of their own (``image_file``), then the
+    Markdown and the HTML; the earlier report's images are removed last. A run killed at
+    any point leaves each document whole with every image it shows."""
     out = Path(out)
     check_report_path(out, force)
     markdown = out.with_suffix(".md")
     images = out.with_name(out.stem + "_files")
-    targets = [out, markdown] + [images / f"{n}.png" for n in report.images]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not force:
-        raise DeployCostError(f"would overwrite {', '.join(existing)}; pass --force")
+    pictures = {images / image_file(n, data): data for n, data in report.images.items()}
+    targets = [out, markdown, *pictures]
     contents: list[tuple[Path, bytes]] = [
-        *[(images / f"{n}.png", data) for n, data in report.images.items()],
+        *pictures.items(),
         (markdown, render_markdown(report, images.name).encode("utf-8")),
         (out, render_html(report).encode("utf-8")),
     ]
@@ -315,12 +323,17 @@ def write_report(report: Report, out: Path, force: bool = False) -> list[Path]:
     except OSError as exc:
         raise io_error(out.parent, exc) from None
     with exclusive(out, "report"):
+        if out.exists() and not force:  # made meanwhile by another run
+            raise DeployCostError(f"would overwrite {out}; pass --force")
         if images.is_symlink():
             raise DeployCostError(f"{images} is a link; remove it or choose another --out")
         try:
             images.mkdir(exist_ok=True)
         except OSError as exc:
             raise io_error(images, exc) from None
-        for path, data in contents:  # images first: the HTML appears only when complete
+        for path, data in contents:
             atomic_write(path, data)
+        for stale in images.glob("*.png"):  # the earlier report's, now shown by nothing
+            if stale not in pictures and not stale.is_symlink():
+                stale.unlink(missing_ok=True)
     return targets

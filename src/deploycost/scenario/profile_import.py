@@ -18,13 +18,18 @@ Two formats, told apart by content:
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from deploycost.errors import ScenarioError
+from deploycost.scenario.yamlfile import read_input
 
 NS_PER_MS = 1e6
+LARGEST = 1e12  # counts, tokens, rates: the scenario schema's bound
+LARGEST_NS = 1e15  # latencies in ns: eleven days
+SMALLEST = 1e-6  # a positive figure smaller than this is a unit error, not a measurement
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,14 @@ class Measured:
 
 def read_result(path: Path) -> Measured:
     """Read a vLLM benchmark JSON or an MLPerf summary; errors name the file and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path} must be a readable text file, got {exc}"], str(path)) from exc
+    text = read_input(path)  # a regular UTF-8 file within the input limit
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError) as exc:  # bad JSON, 5,000-digit numbers, deep nests
+        if text.lstrip().startswith(("{", "[")):
+            raise ScenarioError(
+                [f"{path} is not a JSON result deploycost can read ({str(exc)[:80]})"], str(path)
+            ) from None
         doc = None
     if isinstance(doc, dict):
         return _vllm(doc, path)
@@ -65,13 +71,17 @@ def read_result(path: Path) -> Measured:
 
 def _number(doc: dict, key: str, path: Path, problems: list[str], positive=True) -> float | None:
     value = doc.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        problems.append(f"{path}: {key} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"{path}: {key} must be a number, got {str(value)[:40]!r}")
         return None
-    if positive and value <= 0:
-        problems.append(f"{path}: {key} must be > 0, got {value!r}")
+    value = float(value) if abs(value) <= LARGEST else math.inf
+    if not math.isfinite(value) or value > LARGEST:
+        problems.append(f"{path}: {key} must be a finite number up to {LARGEST:g}, got {value:g}")
         return None
-    return float(value)
+    if positive and value < SMALLEST:
+        problems.append(f"{path}: {key} must be >= {SMALLEST:g}, got {value:g}")
+        return None
+    return value
 
 
 def _vllm(doc: dict, path: Path) -> Measured:
@@ -126,12 +136,16 @@ def _mlperf(text: str, path: Path) -> Measured:
         for key in keys:
             if key.lower() in fields:
                 try:
-                    value = float(fields[key.lower()])
+                    value = float(fields[key.lower()][:40])
                 except ValueError:
-                    problems.append(f"{path}: {key} must be a number, got {fields[key.lower()]!r}")
+                    text = fields[key.lower()][:40]
+                    problems.append(f"{path}: {key} must be a number, got {text!r}")
                     return None
-                if value <= 0:
-                    problems.append(f"{path}: {key} must be > 0, got {value:g}")
+                if not SMALLEST <= value <= LARGEST_NS:  # NaN fails both
+                    problems.append(
+                        f"{path}: {key} must be a number from {SMALLEST:g} to "
+                        f"{LARGEST_NS:g}, got {value:g}"
+                    )
                     return None
                 return value
         if required:
