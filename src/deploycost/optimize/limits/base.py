@@ -160,6 +160,8 @@ class Limit:
         return []
 
     def values(self, layout: Layout, picks: Picks) -> list[Checked]:
+        if self.fleet_only:
+            return []  # a deployment has none of this family's choices
         raise NotImplementedError
 
     def explain(self, layout: Layout, key: str, amount: float, chosen: pd.DataFrame) -> str:

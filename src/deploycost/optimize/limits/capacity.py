@@ -203,9 +203,6 @@ class SharedMemory(Limit):
     title = "the memory of shared instances"
     fleet_only = True
 
-    def values(self, layout, picks):
-        return []
-
     def fleet_rows(self, draft, rows):
         cost, modes = draft.layout.cost, draft.fleet.modes
         axes = hardware_axes(cost)
@@ -270,9 +267,6 @@ class TypesPerModel(Limit):
     title = "the cap on instance types per model"
     fleet_only = True
 
-    def values(self, layout, picks):
-        return []
-
     def fleet_rows(self, draft, rows):
         cap = draft.layout.cost.scn.fleet.max_types_per_model
         pairs = draft.cols.use_pairs
@@ -303,9 +297,6 @@ class MinShare(Limit):
     export_name, keyed = "share_per_type", True
     title = "the minimum share per type"
     fleet_only = True
-
-    def values(self, layout, picks):
-        return []
 
     def fleet_rows(self, draft, rows):
         least = draft.layout.cost.scn.fleet.min_share
