@@ -278,7 +278,7 @@ def test_the_report_shows_the_verification_and_its_plot(tmp_path):
     """The report's verification section carries the verdict, the rounds and per model the
     worst simulated hour with the same figures as the verification itself."""
     from deploycost.optimize.solve import solve
-    from deploycost.outputs.report import build_report, render_markdown
+    from deploycost.outputs.report import build_report, image_file, render_markdown
     from deploycost.scenario.schema import load_scenario
     from deploycost.simulate.verify import solve_verified
 
@@ -289,7 +289,7 @@ def test_the_report_shows_the_verification_and_its_plot(tmp_path):
     assert report.images["simulation"].startswith(b"\x89PNG")
     text = render_markdown(report, "img")
     section = text.split("## Verification by simulation")[1].split("\n## ")[0]
-    assert "simulation.png" in section
+    assert f"(img/{image_file('simulation', report.images['simulation'])})" in section
     assert "verified." in section
     assert "round 1: 1,308.64 USD/day, verified" in section
     for row in checked.worst.itertuples():
