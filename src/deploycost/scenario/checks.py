@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import itertools
 import math
 import zoneinfo
 from typing import TYPE_CHECKING, Any
@@ -286,28 +285,8 @@ def _check_llm(scn: Scenario, m: ModelSpec, catalog: Catalog, problems: list[str
             "LLM architecture",
             problems,
         )
-    shape = llm.shape
-    if shape is not None:
-        if shape.heads % shape.kv_heads:
-            problems.append(
-                f"{path}.llm.shape.kv_heads must divide heads ({shape.heads}), got {shape.kv_heads}"
-            )
-        if (shape.experts == 0) != (shape.experts_per_token == 0) or (
-            shape.experts_per_token > shape.experts
-        ):
-            problems.append(
-                f"{path}.llm.shape.experts_per_token must be between 1 and experts "
-                f"({shape.experts}) for a mixture of experts and 0 for a dense model, "
-                f"got {shape.experts_per_token}"
-            )
-    for side in ("input_tokens", "output_tokens"):
-        count = getattr(llm, side)
-        given = [(q, getattr(count, q)) for q in ("p50", "p90", "p99") if getattr(count, q)]
-        if any(a[1] > b[1] for a, b in itertools.pairwise(given)):
-            problems.append(
-                f"{path}.llm.{side} percentiles must not decrease (p50 <= p90 <= p99), "
-                f"got {dict(given)}"
-            )
+    if llm.shape is not None:
+        _check_shape(llm.shape, path, problems)
     if "latency_slo_ms" not in m.model_fields_set and (
         llm.ttft_p99_ms is None or llm.tpot_p99_ms is None
     ):
@@ -326,8 +305,35 @@ def _check_llm(scn: Scenario, m: ModelSpec, catalog: Catalog, problems: list[str
                 f"{path}.llm.tensor_parallel must not exceed the accelerators of every allowed "
                 f"instance (at most {most}), got {llm.tensor_parallel}"
             )
+    _check_token_profiles(llm.profiles, path, catalog, problems)
+    if m.profiles:
+        problems.append(
+            f"{path}.profiles are per-request measurements; an LLM takes token profiles in "
+            f"{path}.llm.profiles, got {len(m.profiles)} per-request profiles"
+        )
+
+
+def _check_shape(shape, path: str, problems: list[str]) -> None:
+    """A decoder shape's heads and experts are consistent."""
+    if shape.heads % shape.kv_heads:
+        problems.append(
+            f"{path}.llm.shape.kv_heads must divide heads ({shape.heads}), got {shape.kv_heads}"
+        )
+    if (shape.experts == 0) != (shape.experts_per_token == 0) or (
+        shape.experts_per_token > shape.experts
+    ):
+        problems.append(
+            f"{path}.llm.shape.experts_per_token must be between 1 and experts "
+            f"({shape.experts}) for a mixture of experts and 0 for a dense model, "
+            f"got {shape.experts_per_token}"
+        )
+
+
+def _check_token_profiles(profiles, path: str, catalog: Catalog, problems: list[str]) -> None:
+    """Each measured point names a catalog instance and precision, and an engine no wider
+    than the instance."""
     instances = list(catalog.hardware.index)
-    for i, p in enumerate(llm.profiles):
+    for i, p in enumerate(profiles):
         where = f"{path}.llm.profiles[{i}]"
         _ref(p.instance, instances, f"{where}.instance", "instance", problems)
         _ref(
@@ -340,11 +346,6 @@ def _check_llm(scn: Scenario, m: ModelSpec, catalog: Catalog, problems: list[str
                 f"{where}.tensor_parallel must be <= the {_accelerators(catalog, p.instance)} "
                 f"accelerators of {p.instance}, got {p.tensor_parallel}"
             )
-    if m.profiles:
-        problems.append(
-            f"{path}.profiles are per-request measurements; an LLM takes token profiles in "
-            f"{path}.llm.profiles, got {len(m.profiles)} per-request profiles"
-        )
 
 
 def _check_fusion(scn: Scenario, catalog: Catalog, problems: list[str]) -> None:

@@ -30,72 +30,11 @@ def random_scenario(
 ) -> dict:
     rng = np.random.default_rng(seed)
     names = [f"m{j}" for j in range(models)]
-    stage_count = stages or models
-    specs = []
-    for j, name in enumerate(names):
-        params = float(np.exp(rng.uniform(np.log(5), np.log(800))))
-        specs.append(
-            {
-                "name": name,
-                "params_million": round(params, 3),
-                "mb_per_query": round(float(rng.uniform(0.5, 40)), 3),
-                "latency_slo_ms": round(float(rng.uniform(5, 200)), 3),
-                "quality": round(float(rng.uniform(0.7, 0.95)), 4),
-                "traffic_share": round(float(rng.uniform(0.2, 1.0)), 3),
-                "stage": f"s{j % stage_count}",
-                "min_replicas": int(rng.integers(1, 3)),
-                "maintenance_person_days_per_month": round(float(rng.uniform(0, 4)), 3),
-                "retrains_per_month": round(float(rng.uniform(0, 4)), 3),
-                "versions_kept": int(rng.integers(1, 4)),
-                "allowed_instances": sorted(
-                    rng.choice(POOL, size=instances, replace=False).tolist()
-                ),
-                "allowed_precisions": sorted(
-                    rng.choice(["fp32", "fp16", "int8"], size=2, replace=False).tolist()
-                ),
-            }
-        )
-    fusion = [
-        {
-            "name": "all",
-            "members": names,
-            "method": "cascade",
-            "quality": round(float(rng.uniform(0.8, 0.95)), 4),
-            "complexity": round(float(rng.uniform(0, 1)), 3),
-            "unit_cost_per_day": round(float(rng.uniform(0, 50)), 2),
-        }
-    ]
-    for k in range(int(rng.integers(0, 3))):
-        size = int(rng.integers(1, models + 1))
-        members = sorted(rng.choice(names, size=size, replace=False).tolist())
-        fusion.append(
-            {
-                "name": f"subset{k}",
-                "members": members,
-                "method": "single" if size == 1 else "average",
-                "quality": round(float(rng.uniform(0.7, 0.9)), 4),
-            }
-        )
-    constraints: dict = {"utilisation_max": round(float(rng.uniform(0.6, 0.9)), 3)}
-    if rng.random() < 0.5:
-        constraints["quality_floor"] = round(float(rng.uniform(0.65, 0.85)), 4)
-    if rng.random() < 0.5:
-        constraints["e2e_latency_ms"] = round(float(rng.uniform(30, 400)), 3)
-    if rng.random() < 0.3:
-        constraints["quotas"] = {str(rng.choice(POOL)): int(rng.integers(2, 40))}
-    if rng.random() < 0.2:
-        constraints["budget_per_day"] = round(float(rng.uniform(500, 5000)), 2)
-    sources = [
-        {
-            "name": f"d{k}",
-            "gb_per_day": round(float(rng.uniform(1, 500)), 3),
-            "acquisition_price_per_gb": round(float(rng.uniform(0, 0.05)), 4),
-            "retention_days": int(rng.integers(7, 200)),
-            "read_gb_per_day": round(float(rng.uniform(0, 100)), 3),
-            "storage_tiers": ["s3-standard", "s3-standard-ia", "s3-glacier-instant"],
-        }
-        for k in range(int(rng.integers(0, 3)))
-    ]
+    # the draws in a fixed order: the same seed gives the same scenario
+    specs = _random_models(rng, names, stages or models, instances)
+    fusion = _random_fusion(rng, names)
+    constraints = _random_constraints(rng)
+    sources = _random_sources(rng)
     return {
         "name": f"synthetic-{seed}",
         "currency": "USD",
@@ -127,6 +66,86 @@ def random_scenario(
             "file_compressions": ["none", "zstd"] if small else ["none", "lz4", "zstd"],
         },
     }
+
+
+def _random_models(rng, names: list[str], stage_count: int, instances: int) -> list[dict]:
+    specs = []
+    for j, name in enumerate(names):
+        params = float(np.exp(rng.uniform(np.log(5), np.log(800))))
+        specs.append(
+            {
+                "name": name,
+                "params_million": round(params, 3),
+                "mb_per_query": round(float(rng.uniform(0.5, 40)), 3),
+                "latency_slo_ms": round(float(rng.uniform(5, 200)), 3),
+                "quality": round(float(rng.uniform(0.7, 0.95)), 4),
+                "traffic_share": round(float(rng.uniform(0.2, 1.0)), 3),
+                "stage": f"s{j % stage_count}",
+                "min_replicas": int(rng.integers(1, 3)),
+                "maintenance_person_days_per_month": round(float(rng.uniform(0, 4)), 3),
+                "retrains_per_month": round(float(rng.uniform(0, 4)), 3),
+                "versions_kept": int(rng.integers(1, 4)),
+                "allowed_instances": sorted(
+                    rng.choice(POOL, size=instances, replace=False).tolist()
+                ),
+                "allowed_precisions": sorted(
+                    rng.choice(["fp32", "fp16", "int8"], size=2, replace=False).tolist()
+                ),
+            }
+        )
+    return specs
+
+
+def _random_fusion(rng, names: list[str]) -> list[dict]:
+    fusion = [
+        {
+            "name": "all",
+            "members": names,
+            "method": "cascade",
+            "quality": round(float(rng.uniform(0.8, 0.95)), 4),
+            "complexity": round(float(rng.uniform(0, 1)), 3),
+            "unit_cost_per_day": round(float(rng.uniform(0, 50)), 2),
+        }
+    ]
+    for k in range(int(rng.integers(0, 3))):
+        size = int(rng.integers(1, len(names) + 1))
+        members = sorted(rng.choice(names, size=size, replace=False).tolist())
+        fusion.append(
+            {
+                "name": f"subset{k}",
+                "members": members,
+                "method": "single" if size == 1 else "average",
+                "quality": round(float(rng.uniform(0.7, 0.9)), 4),
+            }
+        )
+    return fusion
+
+
+def _random_constraints(rng) -> dict:
+    constraints: dict = {"utilisation_max": round(float(rng.uniform(0.6, 0.9)), 3)}
+    if rng.random() < 0.5:
+        constraints["quality_floor"] = round(float(rng.uniform(0.65, 0.85)), 4)
+    if rng.random() < 0.5:
+        constraints["e2e_latency_ms"] = round(float(rng.uniform(30, 400)), 3)
+    if rng.random() < 0.3:
+        constraints["quotas"] = {str(rng.choice(POOL)): int(rng.integers(2, 40))}
+    if rng.random() < 0.2:
+        constraints["budget_per_day"] = round(float(rng.uniform(500, 5000)), 2)
+    return constraints
+
+
+def _random_sources(rng) -> list[dict]:
+    return [
+        {
+            "name": f"d{k}",
+            "gb_per_day": round(float(rng.uniform(1, 500)), 3),
+            "acquisition_price_per_gb": round(float(rng.uniform(0, 0.05)), 4),
+            "retention_days": int(rng.integers(7, 200)),
+            "read_gb_per_day": round(float(rng.uniform(0, 100)), 3),
+            "storage_tiers": ["s3-standard", "s3-standard-ia", "s3-glacier-instant"],
+        }
+        for k in range(int(rng.integers(0, 3)))
+    ]
 
 
 def random_fleet_scenario(seed: int, models: int = 50, pool_size: int = 5) -> dict:

@@ -307,33 +307,34 @@ def run_group(
     )
     span = float(a[-1] - a[0]) if len(a) > 1 else 0.0
     utilisation = float(busy.sum() / (len(busy) * span)) if span > 0 else math.nan
-    out = []
-    for c, s in enumerate(streams):
-        mine = cls == c
-        waited = wait[mine]
-        row = {
-            "requests": int(mine.sum()),
-            "utilisation": utilisation,
-            # waited before its batch started (for a server, or for the batch to form)
-            "queued_share": float(np.mean(waited > 0)),
-            # never served: left in a batch that never filled when the arrivals ended
-            "unserved": int(np.isnan(waited).sum()),
-        }
-        if mine.sum() < MIN_REQUESTS_FOR_P99:
-            out.append({**row, "note": f"too few requests for a p99 ({int(mine.sum())})"})
-            continue
-        latency_ms = (latency[mine] + s.fixed_s) * 1000.0
-        p50, p99 = estimate(latency_ms, "p50"), estimate(latency_ms, "p99")
-        row |= {
-            "p50_ms": p50.value,
-            "p99_ms": p99.value,
-            "p99_low_ms": p99.low,
-            "p99_high_ms": p99.high,
-        }
-        if s.llm:
-            row["ttft_p99_ms"] = estimate((wait[mine] + s.ttft_s) * 1000.0, "p99").value
-        out.append(row)
-    return out
+    return [_stream_figures(s, cls == c, latency, wait, utilisation) for c, s in enumerate(streams)]
+
+
+def _stream_figures(s: Stream, mine: np.ndarray, latency, wait, utilisation: float) -> dict:
+    """One stream's figures from the requests ``mine`` of a simulated group: p50 and p99
+    with their 95 % interval, the share that queued and what was never served."""
+    waited = wait[mine]
+    row = {
+        "requests": int(mine.sum()),
+        "utilisation": utilisation,
+        # waited before its batch started (for a server, or for the batch to form)
+        "queued_share": float(np.mean(waited > 0)),
+        # never served: left in a batch that never filled when the arrivals ended
+        "unserved": int(np.isnan(waited).sum()),
+    }
+    if mine.sum() < MIN_REQUESTS_FOR_P99:
+        return {**row, "note": f"too few requests for a p99 ({int(mine.sum())})"}
+    latency_ms = (latency[mine] + s.fixed_s) * 1000.0
+    p50, p99 = estimate(latency_ms, "p50"), estimate(latency_ms, "p99")
+    row |= {
+        "p50_ms": p50.value,
+        "p99_ms": p99.value,
+        "p99_low_ms": p99.low,
+        "p99_high_ms": p99.high,
+    }
+    if s.llm:
+        row["ttft_p99_ms"] = estimate((waited + s.ttft_s) * 1000.0, "p99").value
+    return row
 
 
 @dataclass(frozen=True)
