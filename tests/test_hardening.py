@@ -160,6 +160,7 @@ def _umask() -> int:
     return mask
 
 
+@pytest.mark.slow  # a whole report
 def test_report_makes_its_folder(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(hand()), encoding="utf-8")
     target = tmp_path / "new" / "sub" / "r.html"
@@ -212,6 +213,7 @@ def test_the_shipped_problems_stay_inside_the_new_bounds():
     assert validate_scenario(raw).name == raw["name"]
 
 
+@pytest.mark.slow  # three whole reports
 def test_a_report_killed_mid_write_keeps_every_image_its_markdown_shows(tmp_path, monkeypatch):
     """A second report of another scenario, killed after its images and before its
     Markdown: the earlier Markdown still shows only images that exist; a finished run
