@@ -290,3 +290,18 @@ def test_every_deployment_runs_restricted(tmp_path):
                 assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
                 assert container["resources"]["requests"]
                 assert container["resources"]["limits"]
+
+
+def test_version_answers_without_loading_the_command_line():
+    """``deploycost --version`` prints the version without importing pandas, SciPy or the
+    command line (the answer costs a few hundredths of a second, not the ~1 s they take)."""
+    code = (
+        "import sys; sys.argv = ['deploycost', '--version']; "
+        "from deploycost.cli.entry import main; main(); "
+        "print(sorted(m for m in ('pandas', 'scipy', 'numpy', 'typer') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from deploycost.version import __version__
+
+    assert done.stdout.splitlines() == [f"deploycost {__version__}", "[]"]

@@ -1,3 +1,3 @@
-from deploycost.cli.app import main
+from deploycost.cli.entry import main
 
 main()

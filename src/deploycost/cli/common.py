@@ -98,13 +98,28 @@ def _os_error(exc: OSError) -> int:
     return 1
 
 
+def progress_bar(show: bool | None = None):
+    """A rich progress display on stderr for long work: spinner, what runs, a bar where the
+    amount of work is known, and the time elapsed; shown only on a terminal (``show``
+    overrides) and cleared when done."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not (sys.stderr.isatty() if show is None else show),
+    )
+
+
 @contextmanager
 def _progress(description: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (only on a terminal)."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    with err.status(description):
+    """A spinner with the time elapsed on stderr while long work runs (on a terminal)."""
+    with progress_bar() as bar:
+        bar.add_task(description, total=None)
         yield
 
 

@@ -107,6 +107,7 @@ def report_command(
         from deploycost.analysis.diff import diff_result
 
         compared = diff_result(scn, scn.baseline_deployment, result)
-    report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
+    with _progress("drawing the report"):
+        report = build_report(scn, result, table, torn, frontier, swing, verified, compared)
     for path in write_report(report, out_path, force):
         out.print(str(path), markup=False, highlight=False)

@@ -11,7 +11,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import Progress
 
 from deploycost.cli.common import (
     ScenarioArgument,
@@ -19,9 +18,9 @@ from deploycost.cli.common import (
     _scenario,
     _table,
     emit,
-    err,
     out,
     print_table,
+    progress_bar,
 )
 from deploycost.errors import ScenarioError
 from deploycost.optimize.solve import solve
@@ -127,12 +126,10 @@ def _simulated(scn, settings, deployment: Path | None, trace: Path | None, progr
     if spec is not None and not trace:  # a fleet's hours are not known before it runs
         steps = len(spec.models) * (25 if settings.hours == "all" else 1)
     if sys.stderr.isatty() and progress:
-        with Progress(console=err, transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("simulating", total=steps)
-            table = run(lambda: bar.advance(task))
-    else:
-        table = run()
-    return table
+            return run(lambda: bar.advance(task))
+    return run()
 
 
 def _policies(settings) -> str:

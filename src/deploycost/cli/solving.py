@@ -4,7 +4,6 @@ and report start from."""
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from deploycost.cli.common import (
     _progress,
     _scenario,
     emit,
-    err,
+    progress_bar,
 )
 from deploycost.cli.show import (
     _exit_unless_found,
@@ -94,9 +93,7 @@ def solve_command(
 
 def _solved(scn: Scenario, backend: str, time_limit, gap, runner_ups):
     """The optimum, with a progress bar on stderr (on a terminal) per runner-up solve."""
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("solving", total=None)
 
         def step(text: str) -> None:
