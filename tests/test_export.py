@@ -459,6 +459,13 @@ def test_a_fleet_s_own_file_evaluates_to_the_solve_s_cost(path, tmp_path):
     assert cli.exit_code == 0, cli.output
     assert f"{result.objective_per_day * 30.4:,.2f}" in cli.output
     assert "meets every limit" in cli.output
+    cli = CliRunner().invoke(app, ["evaluate", str(path), "--deployment", str(written), "--json"])
+    assert cli.exit_code == 0, cli.output
+    payload = json.loads(cli.output)
+    assert payload["plan"] == "fleet"
+    assert payload["per_day"]["total"] == pytest.approx(result.objective_per_day, abs=0.005)
+    assert payload["meets_every_limit"] is True
+    assert len(payload["limits"]) == len(result.limits)
     if scn.baseline_deployment is not None:
         cli = CliRunner().invoke(app, ["diff", str(path), "--recommended", str(written), "--json"])
         assert cli.exit_code == 0, cli.output
