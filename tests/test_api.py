@@ -93,7 +93,13 @@ def test_readme_quotes_the_export_head_it_writes(tmp_path):
     quoted = re.search(r"`recommended.yaml` starts with\n\n```yaml\n(.*?)```", text, re.S)
     result = CliRunner().invoke(
         app,
-        ["export", str(ROOT / "problems/ecommerce_search_rec.yaml"), "--out", str(tmp_path)],
+        [
+            "export",
+            str(ROOT / "problems/ecommerce_search_rec.yaml"),
+            "--out",
+            str(tmp_path),
+            "--template",
+        ],
     )
     assert result.exit_code == 0, result.output
     written = (tmp_path / "recommended.yaml").read_text()

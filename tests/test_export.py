@@ -124,7 +124,7 @@ def test_export_cli_errors_leave_nothing_half_written(tmp_path):
     assert clash.exit_code == 1
     assert "--out must be a folder" in clash.output
     assert a_file.read_text(encoding="utf-8") == "keep"
-    ok = runner.invoke(app, ["export", str(scenario), "--out", str(tmp_path / "out")])
+    ok = runner.invoke(app, ["export", str(scenario), "--out", str(tmp_path / "out"), "--template"])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "out" / "k8s" / "m.yaml").exists()
     infeasible = tmp_path / "tight.yaml"
@@ -288,7 +288,9 @@ def test_a_file_size_limit_is_a_clean_error_with_nothing_left(tmp_path):
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(yaml.safe_dump(hand()), encoding="utf-8")
-    proc = cli_under_file_limit(["export", str(scenario), "--out", str(tmp_path / "out")], 2000)
+    proc = cli_under_file_limit(
+        ["export", str(scenario), "--out", str(tmp_path / "out"), "--template"], 2000
+    )
     assert proc.returncode == 1, proc.stderr
     assert "the file is larger than allowed (file-size limit)" in proc.stderr
     assert "Traceback" not in proc.stderr

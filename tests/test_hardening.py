@@ -305,3 +305,25 @@ def test_version_answers_without_loading_the_command_line():
     from deploycost.version import __version__
 
     assert done.stdout.splitlines() == [f"deploycost {__version__}", "[]"]
+
+
+def test_export_needs_an_image_for_every_model_or_a_template(tmp_path):
+    """No placeholder image unless asked: the error names the models without one and the
+    two ways to give it; --image fills them (and is checked before any solve)."""
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    base = ["export", str(tmp_path / "s.yaml"), "--no-verify", "--out"]
+    refused = runner.invoke(app, [*base, str(tmp_path / "a")])
+    assert refused.exit_code == 1
+    assert "no container image for m" in refused.output
+    assert "--image m=REGISTRY/m:TAG" in refused.output
+    assert not (tmp_path / "a").exists()
+    given = runner.invoke(app, [*base, str(tmp_path / "b"), "--image", "m=registry.example/m:1.2"])
+    assert given.exit_code == 0, given.output
+    assert "image: registry.example/m:1.2" in (tmp_path / "b" / "k8s" / "m.yaml").read_text()
+    for bad, says in (("x=registry/x:1", "must name a model"), ("m", "must be MODEL=IMAGE")):
+        out = runner.invoke(app, [*base, str(tmp_path / "c"), "--image", bad])
+        assert out.exit_code == 1
+        assert says in out.output
+    template = runner.invoke(app, [*base, str(tmp_path / "d"), "--template"])
+    assert template.exit_code == 0, template.output
+    assert "REPLACE-ME.example/m:latest" in (tmp_path / "d" / "k8s" / "m.yaml").read_text()

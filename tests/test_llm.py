@@ -372,7 +372,7 @@ def test_export_carries_the_llm_configuration_and_token_costs(tmp_path):
 
     path = tmp_path / "chat.yaml"
     path.write_text(json.dumps(_llm_scenario()))
-    result = runner.invoke(app, ["export", str(path), "--out", str(tmp_path / "out")])
+    result = runner.invoke(app, ["export", str(path), "--out", str(tmp_path / "out"), "--template"])
     assert result.exit_code == 0, result.output
     doc = yaml.safe_load((tmp_path / "out" / "recommended.yaml").read_text())
     entry = doc["deployment"]["models"]["chat"]

@@ -390,17 +390,19 @@ def test_export_verifies_by_default_and_writes_the_outcome(tmp_path):
 
     runner = CliRunner()
     path = str(ROOT / "problems" / "ecommerce_search_rec.yaml")
-    result = runner.invoke(app, ["export", path, "--out", str(tmp_path / "a")])
+    result = runner.invoke(app, ["export", path, "--out", str(tmp_path / "a"), "--template"])
     assert result.exit_code == 0, result.output
     doc = yaml.safe_load((tmp_path / "a" / "recommended.yaml").read_text())
     check = doc["verification"]
     assert check["verified"] is True
     assert set(check["models"]) == {"recall", "coarse-ranker", "ranker"}
     assert check["simulated"]["max_queue_delay_ms"] == 5
-    again = runner.invoke(app, ["export", path, "--out", str(tmp_path / "b")])
+    again = runner.invoke(app, ["export", path, "--out", str(tmp_path / "b"), "--template"])
     assert again.exit_code == 0
     first = (tmp_path / "a" / "recommended.yaml").read_bytes()
     assert first == (tmp_path / "b" / "recommended.yaml").read_bytes()  # seeded: identical
-    skipped = runner.invoke(app, ["export", path, "--out", str(tmp_path / "c"), "--no-verify"])
+    skipped = runner.invoke(
+        app, ["export", path, "--out", str(tmp_path / "c"), "--no-verify", "--template"]
+    )
     assert skipped.exit_code == 0
     assert "verification" not in yaml.safe_load((tmp_path / "c" / "recommended.yaml").read_text())

@@ -39,13 +39,28 @@ def export_command(
             "--verify/--no-verify", help="Simulate the optimum and re-solve until it holds"
         ),
     ] = True,
+    image: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MODEL=IMAGE, a model's container image (repeat for each; overrides "
+            "models[].image)"
+        ),
+    ] = None,
+    template: Annotated[
+        bool,
+        typer.Option(help="Write placeholder images for models without one, to fill in"),
+    ] = False,
 ) -> None:
     """Solve (and verify by simulation), then write the recommended configuration and
-    Kubernetes manifests."""
+    Kubernetes manifests. Every deployed model needs a container image (models[].image or
+    --image) unless --template asks for placeholders."""
     backend = str(backend)  # the choice as the plain name the solvers take
     from deploycost.outputs.export import write_export
+    from deploycost.outputs.k8s import check_images
 
     scn = _scenario(scenario)
+    images = _image_map(scn, image or [])
+    check_images(scn, sorted(images), images)  # the references, before any solving
     result, verified = _optimum(scn, backend, verify)
     verification = None
     if verified is not None:
@@ -54,8 +69,28 @@ def export_command(
         for line in checked.rounds:
             err.print(f"verify: {line}", markup=False, highlight=False)
     _stop_unless_found(result, scn)
-    for path in write_export(scn, result, out_dir, force, verification):
+    for path in write_export(scn, result, out_dir, force, verification, images, template):
         out.print(str(path), markup=False, highlight=False)
+
+
+def _image_map(scn, given: list[str]) -> dict[str, str]:
+    """``--image MODEL=IMAGE`` options as a mapping; an error naming a malformed option or a
+    model the scenario does not have."""
+    names = [m.name for m in scn.models]
+    images, problems = {}, []
+    for text in given:
+        model, sep, ref = text.partition("=")
+        if not sep or not ref:
+            problems.append(f"--image must be MODEL=IMAGE, got {text[:80]!r}")
+        elif model not in names:
+            problems.append(
+                f"--image must name a model of the scenario ({', '.join(names)}), got {model!r}"
+            )
+        else:
+            images[model] = ref
+    if problems:
+        raise ScenarioError(problems, "export")
+    return images
 
 
 @_friendly

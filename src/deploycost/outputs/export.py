@@ -175,6 +175,8 @@ def write_export(
     out_dir: Path,
     force: bool = False,
     verification: dict | None = None,
+    images: dict[str, str] | None = None,
+    template: bool = True,
 ) -> list[Path]:
     """Write the recommendation and manifests as one set under ``out_dir``; return the paths.
 
@@ -183,6 +185,8 @@ def write_export(
     not linger. ``--force`` replaces only a folder that holds nothing but an earlier export;
     a lock refuses a second export to the same folder while one runs. ``verification``
     (``simulate.verify.Verified.document``) is written as the document's last key.
+    ``images`` (model -> image) overrides ``models[].image``; without ``template`` a model
+    with no image is an error instead of a placeholder.
     """
     check_out_dir(out_dir)
     doc = recommendation(scn, result)
@@ -191,7 +195,7 @@ def write_export(
     if isinstance(result.plan, FleetPlan):
         from deploycost.outputs.fleet_export import fleet_manifests
 
-        docs = fleet_manifests(scn, result)
+        docs = fleet_manifests(scn, result, images, template)
     else:
-        docs = manifests(scn, result)
+        docs = manifests(scn, result, images, template)
     return write_set(Path(out_dir), doc, docs, force)

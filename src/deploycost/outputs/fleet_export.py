@@ -34,10 +34,10 @@ from deploycost.outputs.document import (
     llm_fields,
 )
 from deploycost.outputs.k8s import (
-    IMAGE_PLACEHOLDER,
     PORT,
     check_images,
     deployment_doc,
+    image_of,
     k8s_name,
     namespace_doc,
     namespace_of,
@@ -205,7 +205,9 @@ def _llm_fields(scn: Scenario, table) -> dict[tuple[str, str], dict]:
     }
 
 
-def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]:
+def fleet_manifests(
+    scn: Scenario, result: SolveResult, images: dict[str, str] | None = None, template: bool = True
+) -> dict[str, list[dict]]:
     """Per (pool, type, capacity type): Namespace, Deployment (one container per pooled
     model, each on its own port from 8000, with the probes, tolerations and zone spread of
     ``outputs.k8s``; replicas at the class's peak, the hourly schedule as an annotation),
@@ -215,7 +217,7 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
     plan = result.plan
     counts, shares = plan.counts, plan.shares
     names = sorted(set(shares.model))
-    check_images(scn, names)
+    check_images(scn, names, images, template)
     namespace = namespace_of(scn)
     part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
     day_types = plan.days.names
@@ -239,7 +241,7 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
             **part_of,
             "deploycost.io/pool": k8s_name(pool),
         }
-        containers, ports, notes = _pool_containers(scn, plan, inst, models)
+        containers, ports, notes = _pool_containers(scn, plan, inst, models, images)
         pod = {
             "nodeSelector": {
                 **node_selector(hw, inst),
@@ -275,7 +277,7 @@ def fleet_manifests(scn: Scenario, result: SolveResult) -> dict[str, list[dict]]
     return out
 
 
-def _pool_containers(scn: Scenario, plan, inst: str, models: list[str]):
+def _pool_containers(scn: Scenario, plan, inst: str, models: list[str], images=None):
     """(containers, ports, annotations) of a pool's pod on type ``inst``: one container per
     model on its own port from 8000, its serving settings as costed, its share of the
     traffic, its memory and devices (the first container holds the pod's devices)."""
@@ -296,7 +298,7 @@ def _pool_containers(scn: Scenario, plan, inst: str, models: list[str]):
         containers.append(
             {
                 "name": model,
-                "image": scn.model(model).image or IMAGE_PLACEHOLDER.format(model=model),
+                "image": image_of(scn, model, images),
                 "ports": [port],
                 "resources": pod_resources(hw, *memory, len(models), devices=k == 0),
                 "env": [*env, {"name": "TRAFFIC_SHARE", "value": f"{float(mine.share):.6g}"}],

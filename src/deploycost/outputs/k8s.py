@@ -65,15 +65,33 @@ def namespace_of(scn: Scenario) -> str:
     return k8s_name(scn.name) or "deploycost"
 
 
-def check_images(scn: Scenario, names: list[str]) -> None:
+def image_of(scn: Scenario, name: str, images: dict[str, str] | None = None) -> str:
+    """Model ``name``'s container image: ``images`` (``export --image``), else
+    ``models[].image``, else the marked placeholder."""
+    given = (images or {}).get(name) or scn.model(name).image
+    return given or IMAGE_PLACEHOLDER.format(model=name)
+
+
+def check_images(
+    scn: Scenario, names: list[str], images: dict[str, str] | None = None, template: bool = True
+) -> None:
     """Container images must be image references (the API server takes any string, the
-    kubelet then fails to pull); model names are DNS labels already (the schema's rule)."""
+    kubelet then fails to pull); model names are DNS labels already (the schema's rule).
+    Without ``template`` every model needs an image (no placeholder is written)."""
+    images = images or {}
     problems = [
         f"models[{name}].image is not a container image reference, got {image!r}"
         for name in names
-        if (image := scn.model(name).image) is not None
+        if (image := images.get(name) or scn.model(name).image) is not None
         and (len(image) > 255 or not _IMAGE.match(image))
     ]
+    missing = [n for n in names if not (images.get(n) or scn.model(n).image)]
+    if missing and not template:
+        problems.append(
+            f"no container image for {', '.join(missing)}: set models[].image in the "
+            f"scenario or pass --image {missing[0]}=REGISTRY/{missing[0]}:TAG (or --template "
+            f"to write placeholder images to fill in)"
+        )
     if problems:
         raise DeployCostError(
             "cannot write Kubernetes manifests:\n" + "\n".join(f"  - {p}" for p in problems)
@@ -353,14 +371,14 @@ def min_available(arrival_qps: float, per_replica_qps: float, utilisation_max: f
     return max(1, math.ceil(arrival_qps / (per_replica_qps * utilisation_max) - 1e-9))
 
 
-def _annotations(scn: Scenario, model, choice, row) -> dict[str, str]:
+def _annotations(scn: Scenario, model, choice, row, images=None) -> dict[str, str]:
     """What a model's Deployment was costed and sized at (``row``: its line of the plan's
     model table), and a note where its image is a placeholder."""
     parts = ("compute_per_day", "model_storage_per_day", "compression_per_day", "people_per_day")
     cost_day = sum(float(row[c]) for c in parts)
     annotations = (
         {}
-        if model.image
+        if image_of(scn, model.name, images) != IMAGE_PLACEHOLDER.format(model=model.name)
         else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
     )
     return annotations | {
@@ -374,14 +392,16 @@ def _annotations(scn: Scenario, model, choice, row) -> dict[str, str]:
     }
 
 
-def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
+def manifests(
+    scn: Scenario, result, images: dict[str, str] | None = None, template: bool = True
+) -> dict[str, list[dict]]:
     """Per model of a ``SolveResult``: Namespace, Deployment, Service, PodDisruptionBudget
     and, when autoscaling, a HorizontalPodAutoscaler (see the module docstring)."""
     cat = scn.resolved_catalog
     out: dict[str, list[dict]] = {}
     models = result.plan.models.set_index("model")
     spec = result.plan.deployment
-    check_images(scn, sorted(spec.models))
+    check_images(scn, sorted(spec.models), images, template)
     namespace = namespace_of(scn)
     part_of = {"app.kubernetes.io/part-of": namespace, "app.kubernetes.io/managed-by": "deploycost"}
     for name, choice in sorted(spec.models.items()):
@@ -389,7 +409,7 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
         model = scn.model(name)
         row = models.loc[name]
         labels = {"app.kubernetes.io/name": name, **part_of}
-        annotations = _annotations(scn, model, choice, row)
+        annotations = _annotations(scn, model, choice, row, images)
         env, llm_notes = serving(
             model.is_llm, hw, choice.precision, choice.batch, choice.tensor_parallel
         )
@@ -402,7 +422,7 @@ def manifests(scn: Scenario, result) -> dict[str, list[dict]]:
             "containers": [
                 {
                     "name": name,
-                    "image": model.image or IMAGE_PLACEHOLDER.format(model=name),
+                    "image": image_of(scn, name, images),
                     "ports": ports,
                     "resources": pod_resources(hw, float(row.host_gb), float(row.device_gb)),
                     "env": env,

@@ -109,7 +109,11 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         "compression_effort": ("Work to quantise it, repeated at every retrain", None),
         "allowed_instances": ("Instance types it may run on (default: all usable)", None),
         "allowed_precisions": ("Precisions it may run at (default: all its kind allows)", None),
-        "image": ("Container image for the manifests (default: a marked placeholder)", None),
+        "image": (
+            "Container image for the manifests (export --image overrides; with none, export "
+            "refuses unless --template)",
+            None,
+        ),
         "pool": ("Fleet pool: models naming one pool share instances", None),
         "dispatch": ("How requests reach its replicas (default: options.dispatch)", None),
         "quality_deltas": (
