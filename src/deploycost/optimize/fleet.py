@@ -62,13 +62,12 @@ import scipy.sparse as sp
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import COMPONENTS, CostModel
-from deploycost.cost.prices import payers, plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.optimize.days import DayTable, day_table, flat_slots
 from deploycost.optimize.fleet_pools import (
-    PLANS,
     always_fit,
     check_pools,
+    count_columns,
     drop_dominated,
     matching,
     pools_of,
@@ -79,7 +78,6 @@ from deploycost.optimize.layout import Layout, Rows, lay_out
 from deploycost.optimize.limits import LIMITS
 from deploycost.options.capacity import FleetOptions, fleet_options
 from deploycost.options.grid import OptionSet
-from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -242,7 +240,7 @@ def _draft(layout, fleet, days, pools, pool_of_unit, in_shared) -> FleetDraft:
     place0 = use0 + len(use_pairs)
     k0 = place0 + len(place_modes)
     pool_types = np.unique(np.stack([pool_of_unit[mu], mh], axis=1), axis=0).reshape(-1, 2)
-    keys, price_rows = _count_columns(cost, pool_types, days)
+    keys, price_rows = count_columns(cost, pool_types, days)
     n_cols = k0 + len(keys)
     prices = cost.prices
     by_price_counts = sp.csr_matrix(
@@ -339,35 +337,6 @@ def _by_component(layout, fleet, by_price_counts, n_cols, k0) -> dict[str, sp.cs
     for part in ("people", "fusion"):
         out[part] = place(cost.system_quantities(pairs[:, 0], pairs[:, 1], part), layout.z.start)
     return {part: out[part] for part in COMPONENTS}
-
-
-def _count_columns(
-    cost: CostModel, pool_types: np.ndarray, days: DayTable
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """One integer column per (pool, type, plan[, day type, slot]) with a price: its
-    keys, its quantity per day (instance-hours/day) and the row of its price."""
-    scn, prices = cost.scn, cost.prices
-    records, price_rows = [], []
-    payer = payers(scn, cost.space.instances)
-    for p, h in pool_types:
-        for plan in PLANS:
-            if plan not in scn.fleet.plans:
-                continue
-            price = plan_price_name(plan, payer[h])
-            if price not in prices:
-                continue  # no price under this plan for this type
-            if plan in COMMITTED_PLANS:
-                records.append((p, h, plan, -1, -1, HOURS_PER_DAY))
-                price_rows.append(prices.index(price))
-                continue
-            for d, n_days in enumerate(days.days):
-                for g, (_, hours) in enumerate(days.slots[d]):
-                    records.append((p, h, plan, d, g, len(hours) * n_days / DAYS_PER_YEAR))
-                    price_rows.append(prices.index(price))
-    keys = pd.DataFrame(
-        records, columns=["pool", "instance_idx", "plan", "day", "group", "quantity"]
-    )
-    return keys, np.array(price_rows, np.intp)
 
 
 def _share_rows(layout, fleet, rows, w0, scale) -> None:

@@ -8,6 +8,7 @@ shared pool must fit together on the instances they share. A mode that another d
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from deploycost.catalog import COMMITTED_PLANS
 from deploycost.cost.model import CostModel
@@ -15,6 +16,7 @@ from deploycost.cost.prices import payers, plan_price_name
 from deploycost.errors import DeployCostError
 from deploycost.options.capacity import FleetOptions
 from deploycost.options.performance import hardware_axes
+from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 
 PLANS = (*COMMITTED_PLANS, "on_demand", "spot")
 
@@ -255,3 +257,30 @@ def matching(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarr
     j = np.repeat(np.arange(len(wanted)), count)
     offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     return order[np.repeat(lo, count) + offset], j
+
+
+def count_columns(cost: CostModel, pool_types: np.ndarray, days) -> tuple[pd.DataFrame, np.ndarray]:
+    """One integer column per (pool, type, plan[, day type, slot]) with a price: its
+    keys, its quantity per day (instance-hours/day) and the row of its price."""
+    scn, prices = cost.scn, cost.prices
+    records, price_rows = [], []
+    payer = payers(scn, cost.space.instances)
+    for p, h in pool_types:
+        for plan in PLANS:
+            if plan not in scn.fleet.plans:
+                continue
+            price = plan_price_name(plan, payer[h])
+            if price not in prices:
+                continue  # no price under this plan for this type
+            if plan in COMMITTED_PLANS:
+                records.append((p, h, plan, -1, -1, HOURS_PER_DAY))
+                price_rows.append(prices.index(price))
+                continue
+            for d, n_days in enumerate(days.days):
+                for g, (_, hours) in enumerate(days.slots[d]):
+                    records.append((p, h, plan, d, g, len(hours) * n_days / DAYS_PER_YEAR))
+                    price_rows.append(prices.index(price))
+    keys = pd.DataFrame(
+        records, columns=["pool", "instance_idx", "plan", "day", "group", "quantity"]
+    )
+    return keys, np.array(price_rows, np.intp)
