@@ -176,6 +176,13 @@ def test_report_makes_its_folder(tmp_path):
     assert "is a file, not a folder" in blocked.output
 
 
+def _python(code: str) -> str:
+    """What ``code`` prints in a Python process of its own (which must succeed)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _limited(limit_bytes: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
@@ -250,14 +257,12 @@ def test_a_report_killed_mid_write_keeps_every_image_its_markdown_shows(tmp_path
 def test_the_memory_budget_respects_an_address_space_limit():
     """Under ``ulimit -v`` 3 GB the budget is at most half of it, so work that would not fit
     is refused by name instead of ending in a MemoryError."""
-    code = (
+    printed = _python(
         "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, "
         "resource.getrlimit(resource.RLIMIT_AS)[1])); "
         "from deploycost.memory import memory_budget_bytes; print(memory_budget_bytes())"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert float(done.stdout) <= 1.5 * 2**30
+    assert float(printed) <= 1.5 * 2**30
 
 
 def test_every_deployment_runs_restricted(tmp_path):
@@ -295,16 +300,14 @@ def test_every_deployment_runs_restricted(tmp_path):
 def test_version_answers_without_loading_the_command_line():
     """``deploycost --version`` prints the version without importing pandas, SciPy or the
     command line (the answer costs a few hundredths of a second, not the ~1 s they take)."""
-    code = (
+    printed = _python(
         "import sys; sys.argv = ['deploycost', '--version']; "
         "from deploycost.cli.entry import main; main(); "
         "print(sorted(m for m in ('pandas', 'scipy', 'numpy', 'typer') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
     from deploycost.version import __version__
 
-    assert done.stdout.splitlines() == [f"deploycost {__version__}", "[]"]
+    assert printed.splitlines() == [f"deploycost {__version__}", "[]"]
 
 
 def test_export_needs_an_image_for_every_model_or_a_template(tmp_path):

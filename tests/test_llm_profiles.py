@@ -273,10 +273,12 @@ def test_memory_explanation_names_the_measured_instance():
     assert "the largest allowed, measured instance, g5.xlarge, offers 24 GB" in text
 
 
-def _hostile_vllm(tmp_path, name: str, text: str):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+def _import_for_chat(tmp_path, path, *options: str):
+    """``profile import`` of ``path`` for the chat model of ``_scenario()`` on g5.xlarge."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(_scenario()))
+    args = ["--model", "chat", "--instance", "g5.xlarge", "--scenario", str(scenario)]
+    return _import(str(path), *args, *options)
 
 
 @pytest.mark.parametrize(
@@ -306,20 +308,9 @@ def _hostile_vllm(tmp_path, name: str, text: str):
     ],
 )
 def test_hostile_result_files_end_in_an_error_naming_the_field(tmp_path, text, says):
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(json.dumps(_scenario()))
-    path = _hostile_vllm(tmp_path, "r.json", text)
-    result = _import(
-        str(path),
-        "--model",
-        "chat",
-        "--instance",
-        "g5.xlarge",
-        "--scenario",
-        str(scenario),
-        "--input-tokens",
-        "512",
-    )
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    result = _import_for_chat(tmp_path, path, "--input-tokens", "512")
     assert result.exit_code == 1, result.output
     assert says in result.output
     assert "Traceback" not in result.output
@@ -336,19 +327,7 @@ def test_hostile_result_files_end_in_an_error_naming_the_field(tmp_path, text, s
 )
 def test_import_options_outside_their_range_are_refused(tmp_path, option, value, says):
     vllm, _ = _files(tmp_path)
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(json.dumps(_scenario()))
-    result = _import(
-        str(vllm),
-        "--model",
-        "chat",
-        "--instance",
-        "g5.xlarge",
-        "--scenario",
-        str(scenario),
-        option,
-        value,
-    )
+    result = _import_for_chat(tmp_path, vllm, option, value)
     assert result.exit_code == 1, result.output
     assert says in result.output
 

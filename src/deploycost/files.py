@@ -136,7 +136,8 @@ def file_mode() -> int:
 
 def folder_mode() -> int:
     """The mode a new folder gets under the process's umask (0755 under 0022)."""
-    return file_mode() | ((file_mode() & 0o444) >> 2)
+    mode = file_mode()
+    return mode | ((mode & 0o444) >> 2)  # search wherever reading is allowed
 
 
 AT_FDCWD = -100

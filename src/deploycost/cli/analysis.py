@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from deploycost.cli.common import (
     _table,
     err,
     out,
+    progress_bar,
 )
 from deploycost.cli.show import (
     EXIT_INFEASIBLE,
@@ -102,23 +102,12 @@ def sweep_command(
 def _run_sweep_with_progress(scn, sweep_spec, params, backend, state, dask, progress):
     """run_sweep with a progress bar on stderr (on a terminal) and the Dask cluster closed
     whatever happens."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from deploycost.analysis.sweep import run_sweep
     from deploycost.analysis.sweep_dask import DaskExecutor
 
     executor = DaskExecutor(dask) if dask else None
-    show = sys.stderr.isatty() if progress is None else progress
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed} solves"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not show,
-            transient=True,
-        ) as bar:
+    try:  # progress None: shown on a terminal
+        with progress_bar(progress, counter="{task.completed} solves") as bar:
             task = bar.add_task(f"sweeping {sweep_spec.mode}", total=None)
             kwargs = {"executor": executor} if executor else {}
             return run_sweep(

@@ -98,16 +98,17 @@ def _os_error(exc: OSError) -> int:
     return 1
 
 
-def progress_bar(show: bool | None = None):
+def progress_bar(show: bool | None = None, counter: str | None = None):
     """A rich progress display on stderr for long work: spinner, what runs, a bar where the
-    amount of work is known, and the time elapsed; shown only on a terminal (``show``
-    overrides) and cleared when done."""
+    amount of work is known (or ``counter``, e.g. ``"{task.completed} solves"``, where it is
+    not), and the time elapsed; shown only on a terminal (``show`` overrides) and cleared
+    when done."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn() if counter is None else TextColumn(counter),
         TimeElapsedColumn(),
         console=err,
         transient=True,

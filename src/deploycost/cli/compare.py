@@ -34,9 +34,15 @@ from deploycost.cli.show import (
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import COMPONENTS, evaluate
 from deploycost.errors import ScenarioError
+from deploycost.optimize.fleet_given import GivenFleet, evaluate_fleet
 from deploycost.optimize.solve import solve as run_solve
 from deploycost.periods import DAYS_PER_MONTH, DAYS_PER_YEAR
-from deploycost.scenario.schema import Scenario, load_deployment
+from deploycost.scenario.schema import (
+    DeploymentSpec,
+    Scenario,
+    load_deployment,
+    load_plan_file,
+)
 
 
 @_friendly
@@ -54,11 +60,11 @@ def evaluate_command(
     from deploycost.optimize.audit import deployment_limits
 
     scn = _scenario(scenario)
-    given = _fleet_file(scn, deployment)
-    if given is not None:
-        _print_given_fleet(scn, given, as_json)
+    plan = _plan_file(scn, deployment)
+    if isinstance(plan, GivenFleet):
+        _print_given_fleet(scn, plan, as_json)
         return
-    spec = _given_or_baseline(scn, deployment, "--deployment", scenario)
+    spec = plan or _baseline(scn, "--deployment", scenario)
     result = evaluate(scn, from_specs(scn, [spec]))
     totals = result.components().iloc[0]
     ((violations, checked),) = deployment_limits(scn, [spec], result)
@@ -130,14 +136,17 @@ def diff_command(
     from deploycost.analysis.diff import diff, diff_result
 
     scn = _scenario(scenario)
-    before = _given_or_baseline(scn, baseline, "--baseline", scenario)
-    given = _fleet_file(scn, recommended)
-    if given is not None:
+    before = (
+        load_deployment(scn, baseline)
+        if baseline is not None
+        else _baseline(scn, "--baseline", scenario)
+    )
+    after = _plan_file(scn, recommended)
+    if isinstance(after, GivenFleet):
         with _progress("costing and checking both"):
-            change = diff_result(scn, before, given.result)
-        change = replace(change, violations=(change.violations[0], list(given.problems)))
-    elif recommended is not None:
-        after = load_deployment(scn, recommended)
+            change = diff_result(scn, before, after.result)
+        change = replace(change, violations=(change.violations[0], list(after.problems)))
+    elif after is not None:
         with _progress("costing and checking both deployments"):
             change = diff(scn, before, after)
     else:
@@ -212,16 +221,13 @@ def print_diff(change, scn: Scenario) -> None:
             out.print(f"{label} meets every limit", markup=False, highlight=False)
 
 
-def _fleet_file(scn: Scenario, path: Path | None):
-    """The fleet a fleet's export file states, costed and checked (``GivenFleet``); None
-    when no file is given or it is not a fleet's."""
-    from deploycost.optimize.fleet_given import evaluate_fleet, is_fleet_document
-    from deploycost.scenario.yamlfile import parse_yaml, read_input
-
+def _plan_file(scn: Scenario, path: Path | None):
+    """The plan a file states: a ``DeploymentSpec``, or for a fleet's export file the fleet
+    costed and checked (``GivenFleet``); None when no file is given."""
     if path is None:
         return None
-    raw = parse_yaml(read_input(path), str(path))
-    return evaluate_fleet(scn, raw, str(path)) if is_fleet_document(raw) else None
+    plan = load_plan_file(scn, path)
+    return plan if isinstance(plan, DeploymentSpec) else evaluate_fleet(scn, plan, str(path))
 
 
 def _print_given_fleet(scn: Scenario, given, as_json: bool) -> None:
@@ -262,11 +268,8 @@ def _print_given_fleet(scn: Scenario, given, as_json: bool) -> None:
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
-def _given_or_baseline(scn: Scenario, path: Path | None, option: str, scenario: Path | None):
-    """The deployment file given with ``option``, else the scenario's baseline_deployment;
-    an error naming the option when there is neither."""
-    if path is not None:
-        return load_deployment(scn, path)
+def _baseline(scn: Scenario, option: str, scenario: Path | None):
+    """The scenario's baseline_deployment; an error naming ``option`` when it has none."""
     if scn.baseline_deployment is not None:
         return scn.baseline_deployment
     raise ScenarioError(

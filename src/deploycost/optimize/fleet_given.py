@@ -43,11 +43,6 @@ class GivenFleet:
         return not self.problems
 
 
-def is_fleet_document(raw) -> bool:
-    """Whether ``raw`` is a fleet's export document (it lists pools)."""
-    return isinstance(raw, dict) and "schema_version" in raw and "pools" in raw
-
-
 def evaluate_fleet(scn, doc: dict, source: str = "fleet file") -> GivenFleet:
     """Cost and check the fleet ``doc`` states for scenario ``scn`` (see the module
     docstring); a ``ScenarioError`` naming the field when the file states a choice the

@@ -65,11 +65,15 @@ def namespace_of(scn: Scenario) -> str:
     return k8s_name(scn.name) or "deploycost"
 
 
-def image_of(scn: Scenario, name: str, images: dict[str, str] | None = None) -> str:
+def given_image(scn: Scenario, name: str, images: dict[str, str] | None = None) -> str | None:
     """Model ``name``'s container image: ``images`` (``export --image``), else
-    ``models[].image``, else the marked placeholder."""
-    given = (images or {}).get(name) or scn.model(name).image
-    return given or IMAGE_PLACEHOLDER.format(model=name)
+    ``models[].image``; None when neither names one."""
+    return (images or {}).get(name) or scn.model(name).image
+
+
+def image_of(scn: Scenario, name: str, images: dict[str, str] | None = None) -> str:
+    """The image a manifest runs: the given one, else the marked placeholder."""
+    return given_image(scn, name, images) or IMAGE_PLACEHOLDER.format(model=name)
 
 
 def check_images(
@@ -78,14 +82,13 @@ def check_images(
     """Container images must be image references (the API server takes any string, the
     kubelet then fails to pull); model names are DNS labels already (the schema's rule).
     Without ``template`` every model needs an image (no placeholder is written)."""
-    images = images or {}
+    given = {name: given_image(scn, name, images) for name in names}
     problems = [
         f"models[{name}].image is not a container image reference, got {image!r}"
-        for name in names
-        if (image := images.get(name) or scn.model(name).image) is not None
-        and (len(image) > 255 or not _IMAGE.match(image))
+        for name, image in given.items()
+        if image is not None and (len(image) > 255 or not _IMAGE.match(image))
     ]
-    missing = [n for n in names if not (images.get(n) or scn.model(n).image)]
+    missing = [name for name, image in given.items() if not image]
     if missing and not template:
         problems.append(
             f"no container image for {', '.join(missing)}: set models[].image in the "
@@ -378,7 +381,7 @@ def _annotations(scn: Scenario, model, choice, row, images=None) -> dict[str, st
     cost_day = sum(float(row[c]) for c in parts)
     annotations = (
         {}
-        if image_of(scn, model.name, images) != IMAGE_PLACEHOLDER.format(model=model.name)
+        if given_image(scn, model.name, images)
         else {"deploycost.io/image": "placeholder: set models[].image in the scenario"}
     )
     return annotations | {

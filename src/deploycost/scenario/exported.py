@@ -27,6 +27,11 @@ def is_export(raw: Any) -> bool:
     return isinstance(raw, dict) and "schema_version" in raw and "deploycost_version" in raw
 
 
+def is_fleet_document(raw: Any) -> bool:
+    """Whether ``raw`` is a fleet's export document (it lists pools, not a deployment)."""
+    return is_export(raw) and "pools" in raw
+
+
 def deployment_of(raw: dict) -> Any:
     """The deployment an export document states, as a deployment mapping; a fleet's
     document (``pools``), or one without a deployment, is returned as it is for the

@@ -38,7 +38,7 @@ from deploycost.scenario.checks import (
     usable_instances,
 )
 from deploycost.scenario.deployment_checks import check_deployment
-from deploycost.scenario.exported import deployment_of, is_export
+from deploycost.scenario.exported import deployment_of, is_export, is_fleet_document
 from deploycost.scenario.messages import _got, format_errors
 from deploycost.scenario.models import (
     DEFAULT_CALIBRATION,
@@ -228,7 +228,7 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
     """A deployment file (or mapping): a deployment as ``DeploymentSpec`` states it, or an
     export's ``recommended.yaml`` (``scenario.exported``)."""
     if is_export(raw):
-        if "pools" in raw:
+        if is_fleet_document(raw):
             raise ScenarioError(
                 [
                     "this is a fleet's recommended.yaml (it has pools), not a deployment: "
@@ -252,8 +252,20 @@ def validate_deployment(scn: Scenario, raw: Any, source: str = "deployment") -> 
 
 
 def load_deployment(scn: Scenario, path: str | Path) -> DeploymentSpec:
+    return _read_plan(scn, path, fleets=False)
+
+
+def load_plan_file(scn: Scenario, path: str | Path) -> DeploymentSpec | dict:
+    """A deployment file as a ``DeploymentSpec``, or a fleet's export document as its
+    mapping (``optimize.fleet_given`` costs it); the file is read and parsed once."""
+    return _read_plan(scn, path, fleets=True)
+
+
+def _read_plan(scn: Scenario, path: str | Path, fleets: bool) -> DeploymentSpec | dict:
     text = read_input(path)
     raw = parse_yaml(text, str(path))
+    if fleets and is_fleet_document(raw):
+        return raw
     try:
         return validate_deployment(scn, raw, str(path))
     except ScenarioError as exc:
