@@ -1,125 +1,83 @@
-"""Analytic p99 against simulation, per dispatch policy, on deployments of the shipped
-problems: the optimum, a runner-up and random grid points of every model.
+"""Analytic p99 against simulation on random replica configurations, per dispatch policy
+and service-CV band, for the model before and after the service-time tail.
 
-    python benchmarks/compare_analytic_sim.py [--requests 200000] [--random 2] [--seed 0]
+    python benchmarks/compare_analytic_sim.py [--configs 400] [--requests 100000] [--seed 0]
 
-For every shipped (non-fleet) problem and every model of its optimal fusion, the
-deployments compared are the chosen option, the runner-up (the cheapest feasible option on
-another instance type) and ``--random`` feasible options drawn from the option grid, each
-simulated at the peak hour under each dispatch policy with deterministic service. The
-simulated p99 is set against the analytic p99 twice: *before* (the model as it was: a
-central M/M/c queue whatever the dispatch, full-batch formation) and *after* (the same
-dispatch, service CV 0, the scenario's batcher delay; LLMs: the wait for a slot, the same
-in both). Printed: per policy, the ratio simulated / predicted (median, min, max), how many
-predictions are within +-10 %, and how many SLO violations the prediction hides
-(simulated above the SLO, predicted below).
+Configurations (``deploycost.simulate.compare.random_configs``): 1-40 replicas, utilisation
+0.3-0.95, service CV 0-1.5 (a fifth at 0), batch 1-32 with a batcher delay of 0.2-3 batch-1
+service times, the four dispatch policies in turn. Each is simulated by the compiled kernel
+(more requests near saturation) and set against:
+
+* *before*: batch formation ``(b - 1) n / lambda`` (capped by the delay) + the *mean* batch
+  service time + the p99 wait counted per request (M/M/c or M/M/1 by policy, Allen-Cunneen
+  ``(ca^2 + cs^2) / 2`` with ``ca^2 = 1`` or ``1/n``);
+* *after* (``options.latency.p99_latency_ms`` today): the p99 of formation + wait + service
+  bounded by splitting the 1 % tail among them, the wait counted in batches, the service
+  time's own lognormal tail.
+
+Printed: ratio analytic / simulated (min, median, max) per policy and CV band for both, the
+count below 0.9 (an optimistic p99) and above 1.5, and the worst configurations after.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-from dataclasses import replace
-from pathlib import Path
+import time
 
 import numpy as np
 import pandas as pd
 
-from deploycost.cost.model import CostModel
-from deploycost.optimize.solve import choice_of, solve
-from deploycost.options.grid import enumerate_options
-from deploycost.options.latency import Queueing
-from deploycost.scenario.schema import load_scenario
-from deploycost.simulate import run as simrun
-from deploycost.simulate.engine import POLICIES
-from deploycost.simulate.run import Settings, simulate_deployment
-
-ROOT = Path(__file__).resolve().parents[1]
+from deploycost.options.queueing import wait_quantile_s
+from deploycost.simulate.compare import Config, compare, random_configs
 
 
-def deployments(scn, spec, n_random: int, rng) -> list[tuple[str, str, object]]:
-    """(model, kind, deployment) for the chosen, runner-up and random options."""
-    table = enumerate_options(CostModel(scn)).table
-    table = table[table.fusion == spec.fusion]
-    out = []
-    for name, choice in spec.models.items():
-        out.append((name, "chosen", spec))
-        mine = table[table.model == name].sort_values("cost_per_day")
-        other = mine[mine.instance != choice.instance]
-        picks = [("runner-up", other.iloc[0])] if len(other) else []
-        if len(mine):
-            drawn = rng.choice(len(mine), size=min(n_random, len(mine)), replace=False)
-            picks += [("random", mine.iloc[int(k)]) for k in drawn]
-        for kind, row in picks:
-            models = {**spec.models, name: choice_of(row)}
-            out.append((name, kind, spec.model_copy(update={"models": models})))
+def before_p99_ms(c: Config) -> float:
+    """The analytic p99 as it was: mean service, per-request wait, mean formation."""
+    lam, n, b = c.arrival_qps, c.replicas, c.batch
+    formation = min((b - 1) * n / lam * 1000.0, c.delay_ms) if b > 1 else 0.0
+    if c.policy == "central_queue":
+        wait = float(wait_quantile_s(n, lam, c.throughput))
+    else:
+        wait = float(wait_quantile_s(1, lam / n, c.throughput))
+    ca2 = 1.0 / n if c.policy == "round_robin" else 1.0
+    return formation + c.service_s()[b] * 1000.0 + wait * (ca2 + c.cv**2) / 2 * 1000.0
+
+
+def summary(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    ratio = table[column] / table.simulated_ms
+    grouped = ratio.groupby([table.policy, table.cv_band], observed=True)
+    out = grouped.agg(["count", "min", "median", "max"])
+    out["below_0.9"] = grouped.apply(lambda r: int((r < 0.9).sum()))
+    out["above_1.5"] = grouped.apply(lambda r: int((r > 1.5).sum()))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200_000)
-    parser.add_argument("--random", type=int, default=2)
+    parser.add_argument("--configs", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    rows = []
-    for path in sorted((ROOT / "problems").glob("*.yaml")):
-        scn = load_scenario(path)
-        spec = solve(scn, runner_ups=False).plan.deployment
-        delay = scn.options.max_queue_delay_ms
-        for name, kind, deployment in deployments(scn, spec, args.random, rng):
-            for policy in POLICIES:
-                settings = Settings(
-                    requests=args.requests,
-                    hours="peak",
-                    dispatch=policy,
-                    max_queue_delay_ms=math.inf if delay is None else delay,
-                )
-                after = simulate_deployment(scn, deployment, settings, models={name})
-                original = simrun.Settings.queueing
-                try:  # the model before: a central M/M/c queue, no batcher delay
-                    simrun.Settings.queueing = lambda self: Queueing()
-                    before = simulate_deployment(
-                        scn, deployment, replace(settings, requests=1000), models={name}
-                    )
-                finally:
-                    simrun.Settings.queueing = original
-                a, b = after.iloc[0], before.iloc[0]
-                if "p99_ms" not in after or a.p99_ms != a.p99_ms:
-                    continue
-                choice = deployment.models[name]
-                rows.append(
-                    {
-                        "problem": path.stem,
-                        "model": name,
-                        "kind": kind,
-                        "instance": choice.instance,
-                        "replicas": choice.replicas,
-                        "batch": choice.batch,
-                        "policy": policy,
-                        "simulated": a.p99_ms,
-                        "after": a.predicted_p99_ms,
-                        "before": b.predicted_p99_ms,
-                        "slo": a.slo_ms,
-                    }
-                )
-    table = pd.DataFrame(rows)
-    pd.set_option("display.width", 220)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    deployments_n = len(table.drop_duplicates(["problem", "model", "kind", "instance", "replicas"]))
-    print(f"\n{deployments_n} model-deployments x {len(POLICIES)} policies")
-    print("| policy | model | median | min | max | within +-10 % | hidden SLO violations |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for policy, part in table.groupby("policy", sort=False):
-        for label in ("before", "after"):
-            ratio = part.simulated / part[label]
-            hidden = int(((part.simulated > part.slo) & (part[label] <= part.slo)).sum())
-            print(
-                f"| {policy} | {label} | {np.median(ratio):.2f} | {ratio.min():.2f} | "
-                f"{ratio.max():.2f} | {int((abs(ratio - 1) <= 0.1).sum())} / {len(part)} | "
-                f"{hidden} |"
-            )
+    configs = random_configs(args.configs, args.seed)
+    start = time.perf_counter()
+    table = compare(configs, args.requests, args.seed)
+    table["before_ms"] = [before_p99_ms(c) for c in configs]
+    seconds = time.perf_counter() - start
+    pd.set_option("display.width", 200)
+    for label, column in (("before", "before_ms"), ("after", "analytic_ms")):
+        ratio = table[column] / table.simulated_ms
+        print(
+            f"\n{label}: analytic / simulated over {len(table)} configurations: median "
+            f"{np.median(ratio):.2f}, min {ratio.min():.2f}, max {ratio.max():.2f}; below 0.9: "
+            f"{int((ratio < 0.9).sum())}; median per policy: "
+            + ", ".join(f"{p} {m:.2f}" for p, m in ratio.groupby(table.policy).median().items())
+        )
+        print(summary(table, column).round(2).to_string())
+    worst = table.sort_values("ratio").head(5)
+    print("\nlowest ratios after:")
+    columns = ["policy", "replicas", "utilisation", "cv", "batch", "delay_ms"]
+    print(worst[[*columns, "simulated_ms", "analytic_ms", "ratio"]].round(3).to_string())
+    print(f"\n{len(table)} configurations simulated in {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -288,11 +288,11 @@ def test_sweep_command_writes_table_and_breakpoints(tmp_path):
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "m moves from 2 x fast fp32 to 8 x cheap fp32" in result.output
+    assert "m moves from 2 x fast fp32 to 7 x cheap fp32" in result.output
     import pandas as pd
 
     assert len(pd.read_csv(out)) == 11
-    assert pd.read_csv(bp).fast.iloc[0] == pytest.approx(4 / 3, rel=1e-9)
+    assert pd.read_csv(bp).fast.iloc[0] == pytest.approx(7 / 6, rel=1e-9)  # 168 / 144
     again = runner.invoke(app, args)
     assert again.exit_code == 1
     assert "exists; pass --force to overwrite" in again.output

@@ -17,7 +17,7 @@ from deploycost.scenario.schema import validate_scenario
 
 from .conftest import hand, p99_by_hand
 
-FASTEST = p99_by_hand(4, 5, 400)  # 4 fast replicas (2 + 2 extra): 6.309 ms
+FASTEST = p99_by_hand(4, 5, 400)  # 4 fast replicas (2 + 2 extra): 5.654 ms
 
 runner = CliRunner()
 
@@ -50,8 +50,8 @@ CASES = {
         r"\(short by 0\.1\)",
     ),
     "e2e_latency": (
-        hand(constraints__e2e_latency_ms=6.0),
-        r"end-to-end p99 <= 6 ms \(latency_e2e_max\[all-models\], stages ensemble \(m\)\) "
+        hand(constraints__e2e_latency_ms=5.5),
+        r"end-to-end p99 <= 5.5 ms \(latency_e2e_max\[all-models\], stages ensemble \(m\)\) "
         r"is out of reach for fusion 'all-models': the fastest "
         rf"pipeline meeting the other limits needs {FASTEST:.4g} ms",
     ),

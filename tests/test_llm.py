@@ -109,7 +109,11 @@ def test_prefill_and_decode_by_hand():
 
     # the same point through the option grid's performance table (p5.4xlarge: one H100)
     raw = _llm_scenario({"output_tokens": {"mean": 128, "p99": 201}})
-    raw["options"] = {"llm_compute_efficiency": 0.5, "llm_memory_efficiency": 0.8}
+    raw["options"] = {
+        "llm_compute_efficiency": 0.5,
+        "llm_memory_efficiency": 0.8,
+        "service_cv": 0.0,  # the service time of the tokens alone
+    }
     cost, perf = _perf(raw, Configs.of([8], [1], [True]))
     h = cost.space.instances.index("p5.4xlarge")
     c = cost.space.precisions.index("fp16")
@@ -123,6 +127,16 @@ def test_prefill_and_decode_by_hand():
     )
     assert ttft[0] == pytest.approx(times.ttft_s * 1e3, rel=1e-9)
     assert p99[0] == pytest.approx(ttft[0] + 200 * times.tpot_s * 1e3, rel=1e-12)
+    # with service times varying at CV 0.35 (lognormal), TTFT and decode each at their p99
+    raw["options"]["service_cv"] = 0.35
+    _, varied = _perf(raw, Configs.of([8], [1], [True]))
+    s2 = math.log(1 + 0.35**2)
+    noise = math.exp(2.3263478740408408 * math.sqrt(s2) - s2 / 2)  # z_0.99 = 2.32635
+    p99_varied, ttft_varied = varied.latency_ms(
+        (np.array([0]), np.array([h]), np.array([c]), np.array([0])), 1.0, np.array([1e-9])
+    )
+    assert ttft_varied[0] == pytest.approx(ttft[0] * noise, rel=1e-9)
+    assert p99_varied[0] == pytest.approx(p99[0] * noise, rel=1e-9)
 
 
 def test_tensor_parallel_scales_monotonically():

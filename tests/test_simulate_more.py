@@ -119,7 +119,9 @@ def test_output_lengths_follow_the_mean_and_p99_given():
 
 def test_llm_answers_are_simulated_slot_by_slot():
     """The gen-AI problem's three LLMs at peak: simulated end-to-end and TTFT p99 beside the
-    analytic ones (wait for one of engines x sequences slots + TTFT + (p99 tokens - 1) TPOT)."""
+    analytic ones (wait for one of engines x sequences slots + TTFT + (p99 tokens - 1) TPOT,
+    the service parts at the p99 of their CV 0.35 noise: a sum of p99s, never short and at
+    most 2x the simulated)."""
     from deploycost.optimize.solve import solve
     from deploycost.scenario.schema import load_scenario
     from deploycost.simulate.run import simulate_deployment
@@ -134,7 +136,7 @@ def test_llm_answers_are_simulated_slot_by_slot():
     assert (llm.ttft_p99_ms < llm.p99_ms).all()
     assert llm.met.all()
     ratio = llm.p99_ms / llm.predicted_p99_ms
-    assert ((ratio > 0.8) & (ratio < 1.1)).all(), ratio.tolist()
+    assert ((ratio > 0.5) & (ratio < 1.1)).all(), ratio.tolist()
 
 
 # --- traces --------------------------------------------------------------------------

@@ -30,12 +30,12 @@ from .crosscheck import crosscheck
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hand_solved_case(backend):
-    # utilisation 0.8 at 500 qps: cheap needs ceil(500 / 80) = 7 replicas, fast ceil(500/320)=2
-    assert p99_by_hand(7, 10, 100) > 15
-    assert p99_by_hand(8, 10, 100) > 15
-    assert p99_by_hand(9, 10, 100) > 15  # cheap misses 15 ms even with 2 extra replicas
-    assert p99_by_hand(2, 5, 400) > 15  # fast x 2: 17.9 ms
-    assert p99_by_hand(3, 5, 400) < 15  # fast x 3: 8.9 ms -> the answer
+    # utilisation 0.8 at 500 qps: cheap needs ceil(500 / 80) = 7 replicas, fast ceil(500/320)=2;
+    # fixed service times: p99 = service + the M/M/c p99 wait / 2
+    assert p99_by_hand(9, 10, 100) > 11.4  # cheap misses 11.4 ms even with 2 extra replicas
+    assert p99_by_hand(10, 10, 100) < 11.4  # cheap x 10: 11.28 ms (the queueing model's search)
+    assert p99_by_hand(2, 5, 400) > 11.4  # fast x 2: 11.45 ms
+    assert p99_by_hand(3, 5, 400) < 11.4  # fast x 3: 6.96 ms -> the answer (216 < 240 USD/day)
     result = solve(validate_scenario(hand()), backend=backend, runner_ups=False)
     assert result.status == Status.OPTIMAL
     choice = result.plan.deployment.models["m"]
@@ -46,17 +46,18 @@ def test_hand_solved_case(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hand_solved_looser_slo_and_quota(backend):
-    # SLO 20 ms: fast x 2 (17.9 ms, 144/day) beats cheap x 8 (19.4 ms, 192/day)
+    # SLO 20 ms: fast x 2 (11.45 ms, 144/day) beats cheap x 7 (18.70 ms, 168/day)
+    assert p99_by_hand(7, 10, 100) < 20
     result = solve(
         validate_scenario(hand(models__0__latency_slo_ms=20)), backend=backend, runner_ups=False
     )
     assert result.plan.deployment.models["m"].replicas == 2
     assert result.objective_per_day == pytest.approx(144 + STORAGE_PER_DAY, rel=1e-9)
-    # a quota of one fast instance forces cheap x 8 (cheap x 7 gives 27.4 ms)
+    # a quota of one fast instance forces cheap x 7
     raw = hand(models__0__latency_slo_ms=20, constraints__quotas={"fast": 1})
     result = solve(validate_scenario(raw), backend=backend, runner_ups=False)
     assert result.plan.deployment.models["m"].instance == "cheap"
-    assert result.objective_per_day == pytest.approx(8 * 24 * 1.0 + STORAGE_PER_DAY, rel=1e-9)
+    assert result.objective_per_day == pytest.approx(7 * 24 * 1.0 + STORAGE_PER_DAY, rel=1e-9)
     assert result.binding == []  # quota 1 is not used at all by the cheap answer
 
 
@@ -156,9 +157,9 @@ def test_unknown_backend_lists_the_valid_ones():
 def test_result_reports_runner_ups_with_extra_cost():
     result = solve(validate_scenario(hand(models__0__latency_slo_ms=20)))
     ups = result.runner_ups.set_index("change")
-    # cheapest with another instance: cheap x 8 = 192/day, 48 more than fast x 2
-    assert ups.loc["other instance", "alternative"] == "8 x cheap fp32 batch 1"
-    assert ups.loc["other instance", "extra_per_day"] == pytest.approx(48.0, rel=1e-9)
+    # cheapest with another instance: cheap x 7 = 168/day, 24 more than fast x 2
+    assert ups.loc["other instance", "alternative"] == "7 x cheap fp32 batch 1"
+    assert ups.loc["other instance", "extra_per_day"] == pytest.approx(24.0, rel=1e-9)
     assert np.isnan(ups.loc["other precision", "extra_per_day"])  # only fp32 is profiled
 
 

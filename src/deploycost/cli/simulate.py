@@ -57,7 +57,9 @@ def simulate_command(
     ] = None,
     cv: Annotated[
         float | None,
-        typer.Option(help="Service-time CV (default: options.service_cv if stated, else 0)"),
+        typer.Option(
+            help="Service-time CV (default: options.service_cv, as the optimiser assumed)"
+        ),
     ] = None,
     trace: Annotated[
         Path | None,

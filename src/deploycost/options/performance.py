@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.model import CostModel
-from deploycost.options.latency import Queueing, p99_latency_ms, slot_wait_ms
+from deploycost.options.latency import (
+    TAIL,
+    Queueing,
+    p99_latency_ms,
+    service_tail_factor,
+    slot_wait_ms,
+)
 from deploycost.options.llm import TENSOR_PARALLEL
 from deploycost.options.llm_performance import llm_performance
 from deploycost.periods import MB_PER_GB
@@ -130,8 +136,11 @@ class Performance:
             return classic, np.full(np.shape(classic), np.nan)
         dispatch = self.queueing.of_models(model)
         wait = slot_wait_ms(self.slots[at], replicas, arrival_qps, thr, dispatch)
-        ttft = np.where(llm, wait + self.ttft_ms[at], np.nan)
-        return np.where(llm, ttft + self.decode_ms[at], classic), ttft
+        # a request's service time varies around its tokens' (the scenario's service_cv,
+        # as simulated): each part at its own p99, a sum no lower than the p99 of the sum
+        noise = service_tail_factor(self.queueing.service_cv, TAIL)
+        ttft = np.where(llm, wait + self.ttft_ms[at] * noise, np.nan)
+        return np.where(llm, ttft + self.decode_ms[at] * noise, classic), ttft
 
     def meets(
         self, model: np.ndarray, p99: np.ndarray, ttft: np.ndarray, rel_tol: float = 0.0

@@ -40,16 +40,28 @@ def erlang_c(servers: ArrayLike, load: ArrayLike) -> np.ndarray:
     return np.where(a >= c, 1.0, np.clip(wait, 0.0, 1.0))
 
 
+def wait_tail(
+    servers: ArrayLike, arrival_qps: ArrayLike, service_qps: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """The M/M/c wait's tail ``P(W > t) = C exp(-drain t)``: (C, drain in 1/s)."""
+    c = np.asarray(servers, dtype=float)
+    lam = np.asarray(arrival_qps, dtype=float)
+    mu = np.asarray(service_qps, dtype=float)
+    return erlang_c(c, lam / mu), c * mu - lam
+
+
+def quantile_of_tail(p_wait: np.ndarray, drain: np.ndarray, beyond: float) -> np.ndarray:
+    """The wait (s) exceeded with probability ``beyond`` (0 when fewer wait; inf when
+    unstable, or ``beyond`` is 0 and some wait)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(p_wait / beyond) / drain
+    t = np.where(p_wait <= beyond, 0.0, t)
+    return np.where(drain <= 0, np.inf, t)
+
+
 def wait_quantile_s(
     servers: ArrayLike, arrival_qps: ArrayLike, service_qps: ArrayLike, quantile: float = 0.99
 ) -> np.ndarray:
     """The ``quantile`` of the M/M/c waiting time in seconds (inf when unstable)."""
-    c = np.asarray(servers, dtype=float)
-    lam = np.asarray(arrival_qps, dtype=float)
-    mu = np.asarray(service_qps, dtype=float)
-    p_wait = erlang_c(c, lam / mu)
-    drain = c * mu - lam
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.log(p_wait / (1.0 - quantile)) / drain
-    t = np.where(p_wait <= 1.0 - quantile, 0.0, t)
-    return np.where(drain <= 0, np.inf, t)
+    p_wait, drain = wait_tail(servers, arrival_qps, service_qps)
+    return quantile_of_tail(p_wait, drain, 1.0 - quantile)

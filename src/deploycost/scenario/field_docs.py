@@ -335,7 +335,7 @@ FIELD_DOCS: dict[str, dict[str, tuple[str, str | None]]] = {
         ),
         "dispatch": ("How requests reach replicas (the queueing model follows it)", None),
         "service_cv": (
-            "Coefficient of variation of service times (1: exponential, 0: fixed)",
+            "Coefficient of variation of service times (lognormal; 0: fixed)",
             "ratio",
         ),
         "max_queue_delay_ms": (

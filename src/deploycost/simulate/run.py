@@ -88,14 +88,12 @@ class Settings:
     @classmethod
     def of(cls, scn: Scenario, **given) -> Settings:
         """The scenario's dispatch, batcher delay and service variability, with ``given``
-        (None values ignored) on top. Accelerator service times are nearly deterministic
-        (CV under 1 % in published benchmarks): that is the distribution unless the scenario
-        states ``service_cv`` (the analytic default CV of 1 is its M/M/c assumption for the
-        queue wait) or a ``cv`` is given."""
+        (None values ignored) on top. Service times are lognormal with the scenario's
+        ``service_cv`` (stated or its default: the CV the analytic p99 assumed, so that
+        simulation checks the same model), deterministic at CV 0."""
         opts = scn.options
         given = {k: v for k, v in given.items() if v is not None}
-        stated = "service_cv" in opts.model_fields_set
-        cv = given.pop("cv", opts.service_cv if stated else 0.0)
+        cv = given.pop("cv", opts.service_cv)
         service = given.pop("service", "deterministic" if cv == 0.0 else "lognormal")
         delay = given.pop("max_queue_delay_ms", opts.max_queue_delay_ms)
         own = (

@@ -1,17 +1,25 @@
-"""Solve, then verify by simulation; where a model misses its limit, tell the solver and
-solve again.
+"""Solve, then verify by simulation; search each model's analytic limit both ways until
+the cheapest answer the simulation accepts is found.
 
-Round k solves the scenario, simulates the optimum hour by hour
-(``simulate.run.simulate_deployment``) and, for every model whose simulated p99 exceeds its
-SLO in some hour, tightens that model's analytic limit by the factor the simulation showed:
-``slo_next = slo x solver's p99 / worst simulated p99`` (the analytic model was
-that much optimistic there), so the next optimum leaves the failing option behind. It
-stops when every simulated p99 meets the scenario's own SLO (verified), when the tightened
-scenario has no feasible deployment, or after ``max_rounds`` (not verified; the last
-figures are reported). Fleets are verified the same way (``simulate.fleet``): every
-(pool, type), day type and hour with all its instances; the ``spot cut`` case (whole spot
-instances lost) is reported beside the verdict, not in it (the interruption rule counts
-capacity in fractions of an instance, the cut in whole ones).
+Round k solves the scenario with an analytic p99 limit per model (the SLO at first) and
+simulates the optimum hour by hour (``simulate.run.simulate_deployment``; a fleet every
+(pool, type), day type and hour with all its instances, ``simulate.fleet``). Per model the
+limits tried bracket the answer: ``hi`` the smallest analytic p99 whose answer missed the
+SLO in simulation, ``lo`` the largest limit whose answer met it, ``floor`` the largest
+limit with no feasible answer. The next limit is the secant step ``limit x SLO / simulated
+p99`` (from the analytic p99 of the answer when it missed), kept strictly inside the
+bracket (else its middle):
+
+* a model that missed its SLO is *tightened* (more or faster replicas);
+* a model that met it is *loosened* (the analytic model was pessimistic there: fewer
+  replicas may still meet the SLO), until the bracket is within ``CLOSE``, a round gives
+  the answer of the round before (the limit no longer shapes it), or the rounds run out.
+
+The answer is the cheapest round whose simulation met every SLO (verified), else the last
+one found (not verified; the last figures are reported); ``max_rounds`` bounds the solves.
+The ``spot cut`` case of a fleet (whole spot instances lost) is reported beside the
+verdict, not in it (the interruption rule counts capacity in fractions of an instance, the
+cut in whole ones).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from deploycost.scenario.schema import Scenario, validate_scenario
 from deploycost.simulate.fleet import simulate_fleet
 from deploycost.simulate.run import Settings, simulate_deployment, simulated_rows
 
-MAX_ROUNDS = 5
+MAX_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -143,47 +151,116 @@ def _solver_p99(plan, model: str) -> float:
     return float(plan.models.set_index("model").p99_ms[model])
 
 
+@dataclass
+class _Bracket:
+    """One model's analytic limits tried so far (see the module docstring)."""
+
+    limit: float  # the limit of the round being simulated
+    lo: float = 0.0  # largest limit whose answer met the SLO
+    hi: float = math.inf  # smallest analytic p99 whose answer missed it
+    floor: float = 0.0  # largest limit without a feasible answer
+
+    def inside(self, target: float) -> float:
+        """``target`` if strictly inside the bracket, else the bracket's middle."""
+        low, high = max(self.lo, self.floor), self.hi
+        if low < target < high:
+            return target
+        if math.isinf(high):
+            return max(target, low * 1.1)
+        return (low + high) / 2 if low > 0 else high * 0.9
+
+    def closed(self) -> bool:
+        return self.hi <= max(self.lo, self.floor) * CLOSE
+
+
+CLOSE = 1.05  # a bracket this narrow moves no replica worth a round
+
+
+def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
+    """Move each model's limit for the next round; (notes, whether any limit moved)."""
+    notes, moved = [], False
+    worst = sim.groupby("model").p99_ms.max()
+    for model, b in brackets.items():
+        slo = scn.model(model).latency_limit_ms
+        if model not in worst.index:
+            continue
+        simulated, predicted = float(worst[model]), _solver_p99(result.plan, model)
+        if model in missed:
+            b.hi = min(b.hi, predicted)
+            step = b.inside(predicted * slo / simulated)
+            what = f"{model} simulated {simulated:,.4g} ms > SLO {slo:g} ms"
+        else:
+            b.lo = max(b.lo, b.limit)
+            if b.closed() or simulated <= 0:
+                continue
+            step = b.inside(b.limit * slo / simulated)
+            what = f"{model} simulated {simulated:,.4g} ms <= SLO {slo:g} ms"
+        notes.append(f"{what}; its analytic limit {b.limit:,.4g} -> {step:,.4g} ms")
+        moved = moved or step != b.limit
+        b.limit = step
+    return notes, moved
+
+
 def solve_verified(
     scn: Scenario,
     settings: Settings,
     backend: str = "scipy-highs",
     max_rounds: int = MAX_ROUNDS,
 ) -> Verified:
-    limits: dict[str, float] = {}
     rounds: list[str] = []
     result = _solve(scn, backend)
     if not result.ok:
         return Verified(result, False, pd.DataFrame(), ["no deployment to verify"])
-    last = (result, pd.DataFrame())
+    brackets = {m.name: _Bracket(m.latency_limit_ms) for m in scn.models}
+    last, best, previous = (result, pd.DataFrame()), None, None
     for k in range(1, max_rounds + 1):
-        if not result.ok:
-            rounds.append(f"round {k}: no deployment meets the tightened limits")
-            return Verified(_with_scenario_slos(scn, last[0]), False, last[1], rounds)
+        if not result.ok:  # the limits tried are out of reach: back towards the last met
+            for b in brackets.values():
+                if b.limit < (b.lo or math.inf) and b.limit < b.hi:
+                    b.floor = max(b.floor, b.limit)
+                    b.limit = b.inside(b.limit)
+            rounds.append(f"round {k}: no deployment meets the analytic limits tried")
+            result = _solve(_tightened(scn, _limits(brackets)), backend)
+            continue
         table = simulate_plan(scn, result.plan, settings)
         last = (result, table)
         sim = _judged(table)
-        missed = sim[~sim.met.astype(bool)] if len(sim) else sim
-        if missed.empty:
-            skipped = sorted(set(table.model) - set(sim.model))
-            rounds.append(
-                f"round {k}: {result.objective_per_day:,.2f} {scn.currency}/day, verified"
-                + (f" (not simulated: {', '.join(skipped)})" if skipped else "")
-            )
-            return Verified(_with_scenario_slos(scn, result), True, table, rounds)
-        notes = []
-        for model, rows in missed.groupby("model"):
-            slo = scn.model(model).latency_limit_ms
-            used = limits.get(model, slo)
-            factor = float(_solver_p99(result.plan, model) / rows.p99_ms.max())
-            limits[model] = min(used * 0.99, slo * factor)
-            notes.append(
-                f"{model} simulated {rows.p99_ms.max():,.4g} ms > SLO "
-                f"{scn.model(model).latency_limit_ms:g} ms; its analytic limit becomes "
-                f"{limits[model]:,.4g} ms"
-            )
+        missed = set(sim[~sim.met.astype(bool)].model) if len(sim) else set()
+        cost = f"{result.objective_per_day:,.2f} {scn.currency}/day"
+        if not missed and (best is None or result.objective_per_day < best[0].objective_per_day):
+            best = (result, table)
+        notes, moved = _steps(scn, result, missed, sim, brackets) if len(sim) else ([], False)
+        verdict = "verified" if not missed else "not verified"
+        skipped = sorted(set(table.model) - set(sim.model)) if len(table) else []
         rounds.append(
-            f"round {k}: {result.objective_per_day:,.2f} {scn.currency}/day; " + "; ".join(notes)
+            f"round {k}: {cost}, {verdict}"
+            + (f" (not simulated: {', '.join(skipped)})" if skipped else "")
+            + ("; " + "; ".join(notes) if notes else "")
         )
-        result = _solve(_tightened(scn, limits), backend)
-    rounds.append(f"stopped after {max_rounds} rounds without a verified deployment")
+        if not moved or (k > 1 and _same(result, previous)):
+            break
+        previous = result
+        result = _solve(_tightened(scn, _limits(brackets)), backend)
+    else:
+        if best is None:
+            rounds.append(f"stopped after {max_rounds} rounds without a verified deployment")
+    if best is not None:
+        if best[0] is not last[0]:
+            rounds.append(
+                f"the cheapest verified round: {best[0].objective_per_day:,.2f} {scn.currency}/day"
+            )
+        return Verified(_with_scenario_slos(scn, best[0]), True, best[1], rounds)
     return Verified(_with_scenario_slos(scn, last[0]), False, last[1], rounds)
+
+
+def _same(result: SolveResult, other: SolveResult | None) -> bool:
+    """The same answer (to the cent) as the round before."""
+    return (
+        other is not None
+        and other.ok
+        and (round(result.objective_per_day, 2) == round(other.objective_per_day, 2))
+    )
+
+
+def _limits(brackets: dict[str, _Bracket]) -> dict[str, float]:
+    return {m: b.limit for m, b in brackets.items()}
