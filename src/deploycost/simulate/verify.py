@@ -11,9 +11,10 @@ p99`` (from the analytic p99 of the answer when it missed), kept strictly inside
 bracket (else its middle):
 
 * a model that missed its SLO is *tightened* (more or faster replicas);
-* a model that met it is *loosened* (the analytic model was pessimistic there: fewer
-  replicas may still meet the SLO), until the bracket is within ``CLOSE``, a round gives
-  the answer of the round before (the limit no longer shapes it), or the rounds run out.
+* a model that met it while its analytic p99 was within ``SHAPED`` of the limit is
+  *loosened* (the analytic model was pessimistic there: fewer replicas may still meet the
+  SLO), until the bracket is within ``CLOSE``, a round gives the answer of the round
+  before (the limit no longer shapes it), or the rounds run out.
 
 The answer is the cheapest round whose simulation met every SLO (verified), else the last
 one found (not verified; the last figures are reported); ``max_rounds`` bounds the solves.
@@ -173,7 +174,8 @@ class _Bracket:
         return self.hi <= max(self.lo, self.floor) * CLOSE
 
 
-CLOSE = 1.05  # a bracket this narrow moves no replica worth a round
+CLOSE = 1.02  # a bracket this narrow moves no replica worth a round
+SHAPED = 0.8  # an answer's analytic p99 this near its limit: the limit may have shaped it
 
 
 def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
@@ -191,7 +193,7 @@ def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
             what = f"{model} simulated {simulated:,.4g} ms > SLO {slo:g} ms"
         else:
             b.lo = max(b.lo, b.limit)
-            if b.closed() or simulated <= 0:
+            if predicted < SHAPED * b.limit or b.closed() or simulated <= 0:
                 continue
             step = b.inside(b.limit * slo / simulated)
             what = f"{model} simulated {simulated:,.4g} ms <= SLO {slo:g} ms"
