@@ -11,7 +11,8 @@ p99`` (from the analytic p99 of the answer when it missed), kept strictly inside
 bracket (else its middle):
 
 * a model that missed its SLO is *tightened* (more or faster replicas);
-* a model that met it while its analytic p99 was within ``SHAPED`` of the limit is
+* a model whose simulated p99 met it (the high end of its 95 % interval, so that a lucky
+  run loosens nothing) while its analytic p99 was within ``SHAPED`` of the limit is
   *loosened* (the analytic model was pessimistic there: fewer replicas may still meet the
   SLO), until the bracket is within ``CLOSE``, a round gives the answer of the round
   before (the limit no longer shapes it), or the rounds run out.
@@ -182,6 +183,9 @@ def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
     """Move each model's limit for the next round; (notes, whether any limit moved)."""
     notes, moved = [], False
     worst = sim.groupby("model").p99_ms.max()
+    # loosening rests on the high end of each hour's 95 % interval (a cheaper answer from
+    # a lucky run would be an optimistic error); tightening on the estimate, as the verdict
+    high = sim.groupby("model")[["p99_ms", "p99_high_ms"]].max().max(axis=1)
     for model, b in brackets.items():
         slo = scn.model(model).latency_limit_ms
         if model not in worst.index:
@@ -193,9 +197,10 @@ def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
             what = f"{model} simulated {simulated:,.4g} ms > SLO {slo:g} ms"
         else:
             b.lo = max(b.lo, b.limit)
-            if predicted < SHAPED * b.limit or b.closed() or simulated <= 0:
+            upper = float(high[model])
+            if predicted < SHAPED * b.limit or b.closed() or not 0 < upper < slo:
                 continue
-            step = b.inside(b.limit * slo / simulated)
+            step = b.inside(b.limit * slo / upper)
             what = f"{model} simulated {simulated:,.4g} ms <= SLO {slo:g} ms"
         notes.append(f"{what}; its analytic limit {b.limit:,.4g} -> {step:,.4g} ms")
         moved = moved or step != b.limit
