@@ -41,15 +41,35 @@ def test_hardware_covers_cpu_and_six_accelerator_types():
 
 def test_accelerators_have_peak_compute_and_bandwidth():
     acc = load_catalog().accelerators
-    for column in (
-        "peak_tflops_fp32",
-        "peak_tflops_fp16",
-        "peak_tops_int8",
-        "peak_tops_int4",
-        "mem_bw_gb_s",
-    ):
+    for column in ("peak_tflops_fp32", "peak_tflops_fp16", "peak_tops_int8", "mem_bw_gb_s"):
         assert (acc[column] > 0).all(), column
+    # int4 and fp8 only where the hardware or a named runtime runs them (blank elsewhere)
+    assert (acc.peak_tops_int4.dropna() > 0).all()
+    assert np.isnan(acc.at["Inferentia2", "peak_tops_int4"])  # NeuronCore-v2: no INT4
     assert set(load_catalog().hardware.accelerator) <= set(acc.index)
+
+
+def test_int4_is_offered_to_llms_only_and_never_on_inferentia2():
+    """The customer-service problem's LLM may take int4 on NVIDIA instances, never on
+    Inferentia2 (its cores run INT8 at the lowest); non-LLM models never take int4 (the
+    only int4 source is an LLM weight-only method)."""
+    from deploycost.cost.model import CostModel
+    from deploycost.options.grid import enumerate_options
+    from deploycost.scenario.schema import load_scenario
+
+    from .conftest import PROBLEMS
+
+    offered = 0
+    for path in PROBLEMS:
+        scn = load_scenario(path)
+        table = enumerate_options(CostModel(scn)).table
+        offered += int((table.precision == "int4").sum())
+        hw = scn.resolved_catalog.hardware
+        on_inf2 = table.instance.map(hw.accelerator) == "Inferentia2"
+        assert not ((table.precision == "int4") & on_inf2).any(), path.name
+        llm = table.model.map(lambda m, scn=scn: scn.model(m).is_llm)
+        assert not ((table.precision == "int4") & ~llm).any(), path.name
+    assert offered > 0  # int4 stays an option where it runs
 
 
 def test_storage_covers_required_tiers():

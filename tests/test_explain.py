@@ -33,6 +33,14 @@ CASES = {
         r"needs [\d.]+ GB of accelerator memory; the largest allowed, measured instance, "
         r"\S+, offers [\d.]+ GB",
     ),
+    "host_memory": (
+        hand(models__0__size_gb=5000.0, models__0__allowed_instances=["cheap"]),
+        # a CPU instance holds the model in RAM: 5,000 GB of fp32 weights + the 2 GB host
+        # reserve against cheap's 64 GiB (68.72 GB); never "inf GB" or a 0 GB offer
+        r"m \(in all-models\): no instance holds the model: the smallest configuration "
+        r"needs 5,?002 GB of host memory; the largest allowed, measured instance, cheap, "
+        r"offers 68\.72 GB",
+    ),
     "cold_start": (
         hand(constraints__max_cold_start_s=0.01),
         # image pull 45 s + runtime start 45 s (defaults) + S3 Standard: 0.05 s to first
@@ -57,8 +65,9 @@ CASES = {
     ),
     "quota": (
         hand(models__0__latency_slo_ms=20, constraints__quotas={"fast": 1, "cheap": 5}),
-        r"quota on fast \(1\) is short by 1 instances: it leaves 400 requests/s of m "
-        r"traffic unserved",
+        # demand 500 req/s; the 1 fast instance allowed carries 0.8 x 400 = 320 of it
+        r"quota on fast \(1\) is short by 1 instances: the 1 it leaves m carry 320 of 500 "
+        r"requests/s at the 80% utilisation ceiling, leaving 180 requests/s unserved",
     ),
     "budget": (
         hand(constraints__budget_per_day=100.0),

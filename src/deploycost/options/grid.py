@@ -171,11 +171,11 @@ def _nearest_miss(cost: CostModel, unit: int, units: Units, best: dict) -> str:
             f"max_replicas = {scn.options.max_replicas} replicas on every instance type"
         )
     if "out_of_memory" in best:
-        need, offer, name = best["out_of_memory"]
+        need, offer, name, kind = best["out_of_memory"]
         what = "weights and KV cache" if model.is_llm else "model"
         return (
             f"{where}: no instance holds the {what}: the smallest configuration needs "
-            f"{need:.4g} GB of accelerator memory; the largest allowed"
+            f"{need:.4g} GB of {kind} memory; the largest allowed"
             f"{', measured' if model.profiles or (model.is_llm and model.llm.profiles) else ''} "
             f"instance, {name}, offers {offer:.4g} GB"
         )
@@ -534,11 +534,39 @@ def _option_table(
     return table, by_price
 
 
+def _memory_miss(cost: CostModel, grid: ComputeGrid, unit: int, hardware: dict) -> tuple:
+    """(need GB, offer GB, instance, "accelerator" or "host") of the nearest memory miss:
+    where some configuration overflows an accelerator, the smallest such need against the
+    largest accelerator allowed; else (CPU instances, or the host part of a split
+    embedding) the smallest host need against the largest host memory allowed. Only the
+    instances the model may use and is measured on (when measured only) count."""
+    m = grid.units.model[unit]
+    oom = grid.reason[unit][..., 0] == Reason.OUT_OF_MEMORY  # (H, C, B)
+    usable = cost.scn.options.memory_usable_fraction
+    h = np.nonzero(oom)[0]
+    over_host = grid.perf.host_gb[m][oom] > hardware["host_gb"][h] * usable
+    # an accelerator point whose host part fits failed on the device (an LLM's KV cache too)
+    over_device = ~hardware["cpu"][h] & (
+        ~over_host | (grid.perf.device_gb[m][oom] > hardware["device_gb"][h] * usable)
+    )
+    kind, axis = ("accelerator", "device_gb") if over_device.any() else ("host", "host_gb")
+    picked = over_device if over_device.any() else ~over_device
+    need = grid.perf.device_gb[m][oom] if kind == "accelerator" else grid.perf.host_gb[m][oom]
+    candidates = np.unique(h[picked])
+    offers = hardware[axis][candidates]
+    return (
+        float(need[picked].min()),
+        float(offers.max()),
+        cost.space.instances[candidates[np.argmax(offers)]],
+        kind,
+    )
+
+
 def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.DataFrame:
     """Per unit: options removed by each reason, options kept, nearest miss if none kept."""
     space, units, reason = cost.space, grid.units, grid.reason
     tiers, zips = cost.artifact_tiers, cost.file_compressions
-    device_gb = hardware_axes(cost)["device_gb"]
+    hardware = hardware_axes(cost)
     rows = []
     kept = np.bincount(table.unit.to_numpy(), minlength=len(units.model))
     for unit in range(len(units.model)):
@@ -579,19 +607,7 @@ def _diagnose(cost: CostModel, grid: ComputeGrid, table: pd.DataFrame) -> pd.Dat
         if (reason[unit] == Reason.OVER_CAPACITY).any():
             best.setdefault("over_capacity", True)
         if (reason[unit] == Reason.OUT_OF_MEMORY).any():
-            oom = reason[unit][..., 0] == Reason.OUT_OF_MEMORY  # (H, C, B)
-            need = grid.perf.device_gb[units.model[unit]][oom]
-            # only instances the model may use and has a measurement for (when measured
-            # only) count as the largest on offer
-            candidates = np.unique(np.nonzero(oom)[0])
-            best.setdefault(
-                "out_of_memory",
-                (
-                    float(np.min(need[need > 0], initial=np.inf)),
-                    float(device_gb[candidates].max()),
-                    cost.space.instances[candidates[np.argmax(device_gb[candidates])]],
-                ),
-            )
+            best.setdefault("out_of_memory", _memory_miss(cost, grid, unit, hardware))
         row["nearest_miss"] = "" if kept[unit] else _nearest_miss(cost, unit, units, best)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -195,6 +195,9 @@ def _hardware_axes(cost: CostModel) -> dict[str, np.ndarray]:
         "accel_count": np.where(cpu, 0, hw.accel_count.fillna(0).to_numpy(float)),
         "device_mem_gb": hw.accel_mem_gb.fillna(0).to_numpy(float),
         "llm_only": (prec.get("model_kinds", "any") == "llm").to_numpy(bool),
+        # a precision runs where the accelerator has a figure for its compute type (a
+        # blank one: the hardware and its runtimes do not run it, e.g. int4 on Inferentia2)
+        "runs": np.isfinite(peak),  # (H, C)
         "cpu": cpu,
         "peak_flops": peak * 1e12 * units[:, None],  # (H, C)
         "bandwidth": bandwidth * 1e9 * units,  # (H,) bytes/s
@@ -387,7 +390,8 @@ def _memory(cost: CostModel, ax: dict, weights_gb: np.ndarray, bsz: np.ndarray):
 
 def _allowed(cost: CostModel, ax: dict) -> np.ndarray:
     """(model, instance, precision): the instances and precisions each model may use (its
-    own lists, else every one but the LLM-only precisions for other models)."""
+    own lists, else every one but the LLM-only precisions for other models), among the
+    precisions each instance's accelerator runs (``runs``)."""
     space = cost.space
     instances, precisions = space.instances, space.precisions
     allowed = np.ones((len(space.models), len(instances), len(precisions)), bool)
@@ -403,7 +407,7 @@ def _allowed(cost: CostModel, ax: dict) -> np.ndarray:
             allowed[i, :, ~keep] = False
         elif not model.is_llm:
             allowed[i, :, ax["llm_only"]] = False
-    return allowed
+    return allowed & ax["runs"][None, :, :]
 
 
 def cold_start_seconds(

@@ -64,13 +64,23 @@ class Quota(Limit):
         return out
 
     def explain(self, layout, key, amount, chosen):
+        """The traffic left: the models' demand on the type minus what the replicas the
+        quota allows them carry at the utilisation ceiling (their mean capacity each)."""
         quota = layout.cost.scn.constraints.quotas[key]
         on = chosen[chosen.instance == key]
-        per_replica = float(on.throughput_qps.min()) if len(on) else 0.0
-        who = ", ".join(sorted(set(on.model))) or "the fusion layer"
+        if not len(on):
+            return f"quota on {key} ({quota}) is short by {amount:.4g} fusion-layer instances"
+        ceiling = layout.cost.scn.constraints.utilisation_max
+        used = float(on.replicas.sum())
+        each = float((on.replicas * on.throughput_qps).sum()) / used * ceiling
+        allowed = max(used - amount, 0.0)
+        left = max(float(on.arrival_qps.sum()) - allowed * each, 0.0)
+        who = ", ".join(sorted(set(on.model)))
         return (
-            f"quota on {key} ({quota}) is short by {amount:.4g} instances: it leaves "
-            f"{amount * per_replica:,.0f} requests/s of {who} traffic unserved"
+            f"quota on {key} ({quota}) is short by {amount:.4g} instances: the "
+            f"{allowed:.4g} it leaves {who} carry {allowed * each:,.0f} of "
+            f"{float(on.arrival_qps.sum()):,.0f} requests/s at the {ceiling:.0%} "
+            f"utilisation ceiling, leaving {left:,.0f} requests/s unserved"
         )
 
     def fleet_rows(self, draft, rows):
