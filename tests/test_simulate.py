@@ -3,8 +3,6 @@ implementation, and the structural facts of dispatch and batching."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -399,11 +397,11 @@ def test_the_verify_loop_tightens_an_under_provisioned_deployment_to_the_fewest_
     assert checked.result.objective_per_day == pytest.approx(27 * 24 * 0.7582, abs=0.05)
 
 
-def test_the_verify_loop_loosens_a_pessimistic_answer():
-    """Least-request dispatch is sized as random (the pessimistic side): 28 replicas. Its
-    simulation meets 20 ms with room, so the loop loosens recall's analytic limit until the
-    utilisation ceiling decides: ceil(8000 / (417 x 0.8)) = 24, which the simulation
-    accepts (the fewest that meet would be fewer still, below that ceiling)."""
+def test_the_verify_loop_never_loosens_past_the_slo():
+    """Least-request dispatch is sized as random (the pessimistic side): 28 replicas, whose
+    simulation meets 20 ms with room, as would fewer. The loop keeps the answer: a limit
+    above the SLO would export a deployment that breaks the scenario's own analytic limit
+    (evaluate would refuse it)."""
     from deploycost.scenario.schema import validate_scenario
     from deploycost.simulate.run import Settings
     from deploycost.simulate.verify import solve_verified
@@ -412,9 +410,9 @@ def test_the_verify_loop_loosens_a_pessimistic_answer():
     settings = Settings.of(scn, hours="peak", requests=200_000)
     checked = solve_verified(scn, settings)
     assert checked.verified
-    assert "its analytic limit 20 -> " in checked.rounds[0]  # loosened, not left
-    assert checked.result.plan.models.iloc[0].replicas == math.ceil(8000 / (417 * 0.8)) == 24
-    assert _smallest_meeting(scn, settings, 20, 24) < 24
+    assert checked.rounds == ["round 1: 509.51 USD/day, verified"]
+    assert checked.result.plan.models.iloc[0].replicas == 28
+    assert _smallest_meeting(scn, settings, 20, 28) < 28  # the margin kept
 
 
 @pytest.mark.slow

@@ -12,10 +12,15 @@ bracket (else its middle):
 
 * a model that missed its SLO is *tightened* (more or faster replicas);
 * a model whose simulated p99 met it (the high end of its 95 % interval, so that a lucky
-  run loosens nothing) while its analytic p99 was within ``SHAPED`` of the limit is
-  *loosened* (the analytic model was pessimistic there: fewer replicas may still meet the
-  SLO), until the bracket is within ``CLOSE``, a round gives the answer of the round
-  before (the limit no longer shapes it), or the rounds run out.
+  run loosens nothing) while its analytic p99 was within ``SHAPED`` of a limit below its
+  SLO is *loosened* back towards the SLO (a tightening step may overshoot: fewer replicas
+  may still meet it), until the bracket is within ``CLOSE``, a round gives the answer of
+  the round before, or the rounds run out.
+
+Limits never rise above the SLO: the answer always meets the analytic model at the
+scenario's own limits (what ``evaluate`` checks its exported file against), and simulation
+only ever asks for more. Where the analytic model is pessimistic (least-request dispatch,
+taken as random) the answer keeps that margin.
 
 The answer is the cheapest round whose simulation met every SLO (verified), else the last
 one found (not verified; the last figures are reported); ``max_rounds`` bounds the solves.
@@ -198,9 +203,11 @@ def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
         else:
             b.lo = max(b.lo, b.limit)
             upper = float(high[model])
-            if predicted < SHAPED * b.limit or b.closed() or not 0 < upper < slo:
+            if b.limit >= slo or predicted < SHAPED * b.limit or b.closed():
                 continue
-            step = b.inside(b.limit * slo / upper)
+            if not 0 < upper < slo:
+                continue
+            step = min(b.inside(b.limit * slo / upper), slo)
             what = f"{model} simulated {simulated:,.4g} ms <= SLO {slo:g} ms"
         notes.append(f"{what}; its analytic limit {b.limit:,.4g} -> {step:,.4g} ms")
         moved = moved or step != b.limit
