@@ -536,3 +536,28 @@ def test_a_fleet_s_llm_figures_are_its_own_and_add_up_to_its_cost(tmp_path):
     assert printed.exit_code == 0, printed.output
     assert "TTFT p99" in printed.output  # the header may wrap at the console width
     assert "chat @" in printed.output
+
+
+def test_a_heavy_tail_of_output_lengths_lengthens_the_wait_for_a_slot():
+    """Outputs of mean 100 and p99 800 tokens: the lognormal through them has
+    sigma = z - sqrt(z^2 - 2 ln 8) = 1.2066, so a request's time in its slot has
+    CV^2 = exp(sigma^2) - 1 = 3.29 (service_cv 0): the M/M/c slot wait times
+    (1 + 3.29) / 2; outputs of p99 200 (CV^2 0.27) keep the M/M/c wait (at least 1)."""
+    from deploycost.options.latency import slot_wait_ms
+
+    z = 2.3263478740408408
+    sigma = z - math.sqrt(z * z - 2 * math.log(8))
+    heavy = _llm_scenario({"output_tokens": {"mean": 100, "p99": 800}})
+    heavy["options"] = {"service_cv": 0.0}
+    _, perf = _perf(heavy, Configs.of([8], [1], [True]))
+    assert perf.slot_cs2[0] == pytest.approx(math.exp(sigma**2) - 1, rel=1e-9)
+    assert perf.slot_cs2[0] == pytest.approx(3.29, abs=0.01)
+    light = _llm_scenario({"output_tokens": {"mean": 100, "p99": 200}})
+    light["options"] = {"service_cv": 0.0}
+    assert _perf(light, Configs.of([8], [1], [True]))[1].slot_cs2[0] == 1.0
+    args = (np.array(8.0), np.array(2.0), np.array(30.0), np.array(20.0), "random")
+    base = slot_wait_ms(*args)
+    assert float(base) > 0
+    assert float(slot_wait_ms(*args, perf.slot_cs2[0])) == pytest.approx(
+        float(base) * (1 + perf.slot_cs2[0]) / 2, rel=1e-12
+    )

@@ -142,16 +142,17 @@ def policy_wait_tail(
     return _policy_tail(replicas, arrival_qps, throughput, policy, q.service_cv**2, 1.0, batch)
 
 
-def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch) -> np.ndarray:
+def slot_wait_ms(slots, replicas, arrival_qps, throughput, dispatch, cs2=1.0) -> np.ndarray:
     """The 99th-percentile wait of an LLM request for a sequence slot (M/M/c over slots, a
     request's time ``slots / throughput`` on average), by dispatch policy:
     ``central_queue`` one queue for every slot of every replica; ``random`` and
     ``least_request`` (taken as random, as in ``policy_wait_tail``) an M/M/c queue of one
-    replica's slots at ``lambda / n``; ``round_robin`` the same with Erlang-n arrivals
-    (Allen-Cunneen, ``(1/n + 1) / 2``)."""
+    replica's slots at ``lambda / n``; ``round_robin`` the same with Erlang-n arrivals;
+    scaled by Allen-Cunneen's ``(ca^2 + cs^2) / 2`` with ``cs2`` the squared CV of a
+    request's time in its slot (1: exponential)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         per_slot = throughput / slots
-    p_wait, drain, scale = _policy_tail(replicas, arrival_qps, per_slot, dispatch, 1.0, slots)
+    p_wait, drain, scale = _policy_tail(replicas, arrival_qps, per_slot, dispatch, cs2, slots)
     return quantile_of_tail(p_wait, drain, TAIL) * scale * 1000.0
 
 

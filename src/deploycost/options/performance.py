@@ -23,6 +23,7 @@ slot of the replicas (M/M/c over the slots, by dispatch policy: ``slot_wait_ms``
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from enum import IntEnum
@@ -113,6 +114,7 @@ class Performance:
     profiled: np.ndarray  # a measured profile (or its calibration) gives the figures
     calibration: dict  # (model, instance, precision, tensor_parallel) -> Calibration
     queueing: Queueing  # dispatch policy, service variability, batcher delay
+    slot_cs2: np.ndarray  # (M,) squared CV of an LLM request's time in its slot, at least 1
 
     def latency_ms(self, at: tuple, replicas, arrival_qps) -> tuple[np.ndarray, np.ndarray]:
         """(p99, TTFT p99) of ``replicas`` instances at ``arrival_qps`` for the points ``at``
@@ -135,7 +137,9 @@ class Performance:
         if not np.any(llm):
             return classic, np.full(np.shape(classic), np.nan)
         dispatch = self.queueing.of_models(model)
-        wait = slot_wait_ms(self.slots[at], replicas, arrival_qps, thr, dispatch)
+        wait = slot_wait_ms(
+            self.slots[at], replicas, arrival_qps, thr, dispatch, self.slot_cs2[model]
+        )
         # a request's service time varies around its tokens' (the scenario's service_cv,
         # as simulated): each part at its own p99, a sum no lower than the p99 of the sum
         noise = service_tail_factor(self.queueing.service_cv, TAIL)
@@ -361,6 +365,21 @@ def performance(cost: CostModel, configs: Configs) -> Performance:
         profiled,
         llm["calibration"],
         Queueing.of(cost.scn),
+        _slot_cs2(cost.scn),
+    )
+
+
+def _slot_cs2(scn) -> np.ndarray:
+    """(M,) squared CV of an LLM request's time in its slot: its output length (the
+    lognormal through the stated mean and percentile) times the service noise
+    (``service_cv``), ``(1 + cv_t^2)(1 + cv_n^2) - 1``, at least 1 (the M/M/c wait the
+    slot queue assumed; a heavier tail lengthens it). 1 off LLMs."""
+    noise = 1.0 + scn.options.service_cv**2
+    return np.array(
+        [
+            max(1.0, math.exp(m.llm.output_tokens.log_sigma**2) * noise - 1.0) if m.is_llm else 1.0
+            for m in scn.models
+        ]
     )
 
 

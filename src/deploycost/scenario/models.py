@@ -5,6 +5,7 @@ the bounds of every field (``scenario.schema.Scenario`` holds them together)."""
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -142,6 +143,20 @@ class TokenCount(Strict):
     def tail(self) -> float:
         """The p99 where given, else the mean (the figure end-to-end latency is sized at)."""
         return self.p99 if self.p99 is not None else self.mean
+
+    @property
+    def log_sigma(self) -> float:
+        """The sigma of the lognormal with this mean through the highest percentile given
+        (p99, else p90, else p50); 0 with the mean alone. From ``ln v = mu + z s`` and
+        ``ln mean = mu + s^2 / 2``: the smaller root, within reach."""
+        known = [(q, v) for q, v in ((0.99, self.p99), (0.9, self.p90), (0.5, self.p50)) if v]
+        if not known:
+            return 0.0
+        q, value = known[0]
+        z, ratio = NormalDist().inv_cdf(q), math.log(value / self.mean)
+        if z == 0.0:
+            return math.sqrt(max(0.0, -2.0 * ratio))
+        return max(0.0, z - math.sqrt(max(0.0, z * z - 2.0 * ratio)))
 
 
 class LlmShape(Strict):

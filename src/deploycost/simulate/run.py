@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from deploycost.cost.constants import running_replicas
 from deploycost.cost.model import CostModel
@@ -201,16 +200,9 @@ def load_trace(path: str | Path) -> np.ndarray:
 
 def output_token_sampler(tokens: TokenCount):
     """Output lengths: a lognormal with the mean and the highest percentile given (p99,
-    else p90, else p50), at least one token; the mean alone: always the mean."""
-    known = [(q, v) for q, v in ((0.99, tokens.p99), (0.9, tokens.p90), (0.5, tokens.p50)) if v]
-    sigma = 0.0
-    if known:
-        q, value = known[0]
-        z, ratio = float(scipy_stats.norm.ppf(q)), math.log(value / tokens.mean)
-        if z == 0.0:
-            sigma = math.sqrt(max(0.0, -2.0 * ratio))
-        else:  # ln v = mu + z s and ln mean = mu + s^2 / 2; the smaller root, within reach
-            sigma = max(0.0, z - math.sqrt(max(0.0, z * z - 2.0 * ratio)))
+    else p90, else p50; ``TokenCount.log_sigma``), at least one token; the mean alone:
+    always the mean."""
+    sigma = tokens.log_sigma
     mu = math.log(tokens.mean) - sigma * sigma / 2.0
 
     def draw(rng, n: int) -> np.ndarray:
