@@ -11,7 +11,9 @@ any other exception or a timeout is a failure.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +26,9 @@ from deploycost.analysis.sweep_spec import load_spec_file
 from deploycost.cost.deployments import from_specs
 from deploycost.cost.model import evaluate
 from deploycost.errors import DeployCostError
-from deploycost.scenario.schema import load_scenario
+from deploycost.scenario.profile_import import read_result
+from deploycost.scenario.schema import load_plan_file, load_scenario
+from deploycost.simulate.run import load_trace
 
 DEADLINE_S = 2.0
 
@@ -44,16 +48,18 @@ class Tally:
     clean: int = 0
     accepted: int = 0
     failures: list[str] = field(default_factory=list)
-    by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [tried, failed]
+    # kind -> [tried, failed, accepted]
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, case: Case, outcome: str, detail: str = "") -> None:
         self.tried += 1
-        counts = self.by_kind.setdefault(case.kind, [0, 0])
+        counts = self.by_kind.setdefault(case.kind, [0, 0, 0])
         counts[0] += 1
         if outcome == "clean":
             self.clean += 1
         elif outcome == "accepted":
             self.accepted += 1
+            counts[2] += 1
         else:
             counts[1] += 1
             self.failures.append(f"{case.kind}: {outcome}: {detail}"[:300])
@@ -276,3 +282,126 @@ def special_files(workdir: Path) -> list[str]:
     if not link.exists():
         link.symlink_to("/dev/zero")
     return [str(fifo), "/dev/zero", "/dev/null", str(folder), str(link)]
+
+
+# --- the newer surfaces: fleet and LLM scenarios, profile results, traces, plan files ---
+
+# ``key: number`` on its own line or in a flow mapping, before a comment, comma or brace
+NUMBER_LINE = re.compile(rb"(\b[A-Za-z_][\w-]*:[ \t]*)(-?\d[\d.eE+_]*)(?=[ \t]*(?:[,}\]#\n]|$))")
+NON_FINITE = (".inf", "-.inf", ".nan", "1e999")
+PROFILE = json.dumps(
+    {
+        "backend": "vllm",
+        "model_id": "meta-llama/Llama-2-7b-hf",
+        "max_concurrency": 32,
+        "duration": 80.0,
+        "completed": 400,
+        "total_input_tokens": 204800,
+        "total_output_tokens": 51200,
+        "request_throughput": 5.0,
+        "output_throughput": 640.0,
+        "mean_ttft_ms": 90.0,
+        "p99_ttft_ms": 250.0,
+        "mean_tpot_ms": 48.0,
+        "p99_tpot_ms": 60.0,
+    }
+)
+TRACE = "timestamp_s\n" + "".join(f"{0.25 * i:.2f}\n" for i in range(200))
+
+
+def _in_comment(text: bytes, at: int) -> bool:
+    """Position ``at`` sits after a ``#`` on its line (a comment: no value to change)."""
+    return b"#" in text[text.rfind(b"\n", 0, at) + 1 : at]
+
+
+def _number(rng, base: bytes) -> tuple[bytes, bool]:
+    """One ``key: number`` of ``base`` given an odd spelling; the non-finite ones must be
+    refused (no field of the schema takes them)."""
+    lines = [m for m in NUMBER_LINE.finditer(base) if not _in_comment(base, m.start())]
+    hit = lines[int(rng.integers(0, len(lines)))]
+    spelling = str(rng.choice(["2e6", "0100", "1:40", "0x10", *NON_FINITE, "-1", "0", "9" * 400]))
+    text = base[: hit.start(2)] + spelling.encode() + base[hit.end(2) :]
+    return text, spelling in NON_FINITE
+
+
+def surface_cases(rng: np.random.Generator, count: int, root: Path) -> Iterator[Case]:
+    """``count`` cases over the newer surfaces in turn: the shipped fleet and LLM problems
+    corrupted or with an odd number, a vLLM profile result and a request trace corrupted,
+    a plan file corrupted or with an odd number (``run_surface`` loads each through its
+    own reader)."""
+    fleet = (root / "problems" / "fleet" / "ecommerce_fleet.yaml").read_bytes()
+    llm = (root / "problems" / "ecommerce_genai.yaml").read_bytes()
+    plan = yaml.safe_dump(
+        {"models": {"a": {"instance": "g6.xlarge", "replicas": 2, "precision": "fp16"}}}
+    ).encode()
+    for i in range(count):
+        kind = ["fleet", "fleet_number", "llm", "llm_number", "profile", "trace", "plan"][i % 7]
+        if kind == "fleet":
+            yield Case(kind, _corrupt(rng, fleet), False)
+        elif kind == "fleet_number":
+            yield Case(kind, *_number(rng, fleet))
+        elif kind == "llm":
+            yield Case(kind, _corrupt(rng, llm), False)
+        elif kind == "llm_number":
+            yield Case(kind, *_number(rng, llm))
+        elif kind == "profile":
+            yield Case(kind, _corrupt(rng, PROFILE.encode()), False)
+        elif kind == "trace":
+            yield Case(kind, _corrupt(rng, TRACE.encode()), False)
+        elif (i // 7) % 2:
+            yield Case(kind, _corrupt(rng, plan), False)
+        else:  # a tiny file seldom survives corruption: every other one, an odd number
+            yield Case(kind, *_number(rng, plan))
+
+
+def _finite_costs(scn) -> bool:
+    if scn.baseline_deployment is None:
+        return True
+    total = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).total_per_day
+    return bool(np.all(np.isfinite(total)) and np.all(total >= 0))
+
+
+def _load_surface(case: Case, path: Path, scenario: Path) -> str | None:
+    """Load ``path`` as ``case.kind`` says; a string names a silent failure."""
+    if case.kind.startswith(("fleet", "llm")):
+        scn = load_scenario(path)
+        return None if _finite_costs(scn) else "a non-finite or negative cost"
+    if case.kind == "profile":
+        got = read_result(path)
+        figures = [got.output_tokens_per_s, got.output_tokens]
+        return None if all(np.isfinite(figures)) and min(figures) > 0 else f"read {got}"
+    if case.kind == "trace":
+        t = load_trace(path)
+        return None if np.all((t >= 0) & (t < 86_400)) and np.all(np.diff(t) >= 0) else "trace"
+    scn = load_scenario(scenario)
+    spec = load_plan_file(scn, path)
+    if isinstance(spec, dict):
+        return None
+    total = evaluate(scn, from_specs(scn, [spec])).total_per_day
+    return None if np.all(np.isfinite(total)) and np.all(total >= 0) else "plan cost"
+
+
+def run_surface(case: Case, workdir: Path, scenario: Path, tally: Tally) -> None:
+    """Load one newer-surface case under the deadline and record the outcome."""
+    suffix = {"profile": ".json", "trace": ".csv"}.get(case.kind, ".yaml")
+    path = workdir / f"case{suffix}"
+    path.write_bytes(case.text)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
+    try:
+        silent = _load_surface(case, path, scenario)
+        if silent:
+            tally.add(case, "silent", silent)
+        elif case.must_reject:
+            tally.add(case, "silent", "accepted a file that must be refused")
+        else:
+            tally.add(case, "accepted")
+    except DeployCostError:
+        tally.add(case, "clean")
+    except _Timeout:
+        tally.add(case, "hang", f"over {DEADLINE_S} s")
+    except Exception as exc:  # noqa: BLE001 - every other exception is the finding
+        tally.add(case, "traceback", f"{type(exc).__name__}: {exc}")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -174,6 +174,36 @@ def test_structural_attacks_end_clean_or_accepted_quick(tmp_path):
     assert tally.clean >= 48  # most attacks must be refused, not merely survived
 
 
+def _surfaces(tmp_path, count: int):
+    import numpy as np
+
+    from .conftest import ROOT
+    from .fuzz_files import BASE, Tally, run_surface, surface_cases
+
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(BASE, encoding="utf-8")
+    tally = Tally()
+    for case in surface_cases(np.random.default_rng(11), count, ROOT):
+        run_surface(case, tmp_path, scenario, tally)
+    return tally
+
+
+def test_the_newer_surfaces_end_clean_or_accepted_quick(tmp_path):
+    tally = _surfaces(tmp_path, 70)
+    assert tally.failures == []
+    assert tally.clean >= 35  # corrupted files are mostly refused, not merely survived
+
+
+@pytest.mark.slow
+def test_the_newer_surfaces_end_clean_or_accepted(tmp_path):
+    """Fleet and LLM scenarios, profile results, traces and plan files, 1,400 cases: every
+    kind refused cleanly or accepted with finite figures; some of each accepted."""
+    tally = _surfaces(tmp_path, 1400)
+    assert tally.failures == []
+    assert tally.tried == 1400
+    assert all(accepted > 0 for _, _, accepted in tally.by_kind.values()), tally.by_kind
+
+
 @pytest.mark.slow
 def test_structural_attacks_end_clean_or_accepted(tmp_path):
     tally = _structural(tmp_path, 3000)
