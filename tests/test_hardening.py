@@ -330,3 +330,58 @@ def test_export_needs_an_image_for_every_model_or_a_template(tmp_path):
     template = runner.invoke(app, [*base, str(tmp_path / "d"), "--template"])
     assert template.exit_code == 0, template.output
     assert "REPLACE-ME.example/m:latest" in (tmp_path / "d" / "k8s" / "m.yaml").read_text()
+
+
+def _export_set(out: Path) -> float:
+    """The objective a complete export at ``out`` states (its YAML and JSON agree on it and
+    on the manifests listed); fails on a missing or mixed set."""
+    import json
+
+    doc = yaml.safe_load((out / "recommended.yaml").read_text())
+    twin = json.loads((out / "recommended.json").read_text())
+    assert doc["solver"]["objective_per_day"] == twin["solver"]["objective_per_day"]
+    assert sorted(p.name for p in (out / "k8s").iterdir()) == ["m.yaml"]
+    return float(doc["solver"]["objective_per_day"])
+
+
+@pytest.mark.slow  # export processes killed with SIGKILL
+def test_an_export_killed_at_any_moment_leaves_the_old_set_or_the_new(tmp_path):
+    """``export --force`` of another answer, killed (SIGKILL) at spread moments of its run:
+    ``--out`` always holds one complete set, the earlier or the new one, and the next run
+    leaves nothing hidden beside it."""
+    import signal
+    import time
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(yaml.safe_dump(hand(models__0__latency_slo_ms=20)), encoding="utf-8")
+    new.write_text(yaml.safe_dump(hand()), encoding="utf-8")
+    out = tmp_path / "out"
+
+    def export(scenario: Path) -> subprocess.Popen:
+        args = [sys.executable, "-m", "deploycost", "export", str(scenario), "--out", str(out)]
+        return subprocess.Popen(
+            [*args, "--force", "--no-verify", "--template"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    start = time.perf_counter()
+    assert export(new).wait(timeout=300) == 0
+    whole = time.perf_counter() - start
+    new_total = _export_set(out)
+    assert export(old).wait(timeout=300) == 0
+    old_total = _export_set(out)
+    assert old_total < new_total  # 2 fast replicas against 3
+    seen = set()
+    for fraction in (0.5, 0.8, 0.9, 0.95, 1.0, 1.1):
+        proc = export(new)
+        time.sleep(whole * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        total = _export_set(out)
+        assert total in (old_total, new_total)
+        seen.add(total)
+        assert export(old).wait(timeout=300) == 0  # the next run recovers and goes on
+        assert _export_set(out) == old_total
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["new.yaml", "old.yaml", "out"]
+    assert old_total in seen  # some kills came before the swap
