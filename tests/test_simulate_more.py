@@ -229,6 +229,17 @@ def test_a_fleet_is_simulated_with_the_instances_it_runs_each_hour():
         checked += 1
     assert checked == 3 * 2 * 24 + int((table.case == "spot cut").sum())
     assert set(table.case) == {"all instances", "spot cut"}
+    # an hour whose spot cut leaves no instance while requests arrive is an outage: a row
+    # with an infinite p99 that counts as a miss (one spot instance, floor(0.7) = 0)
+    outages = table[(table.replicas == 0) & (table.arrival_qps > 0)]
+    assert len(outages) > 0
+    assert (outages.case == "spot cut").all()
+    assert np.isinf(outages.p99_ms).all()
+    assert not outages.met.astype(bool).any()
+    from deploycost.simulate.verify import Verified
+
+    listed = Verified(fleet, True, table).document(Settings.of(scn))["spot_cut_misses"]
+    assert sum("inf ms" in line for line in listed) == len(outages)
 
 
 def test_models_sharing_an_instance_share_its_time():

@@ -7,8 +7,9 @@ random split of a Poisson stream is Poisson); the instances of a type share its 
 the dispatch policy, each instance one server with a queue per model
 (``simulate.run.run_group``). Instances = committed + on-demand + spot of that hour. Where
 spot instances run, a second case ``spot cut`` keeps the whole instances the interruption
-rule leaves, ``committed + on-demand + floor((1 - f) x spot)``. The analytic p99 is the
-fleet's own: one instance at the rate it receives.
+rule leaves, ``committed + on-demand + floor((1 - f) x spot)``; an hour with traffic and
+no instance left is an outage, a row with an infinite p99 that counts as a miss. The
+analytic p99 is the fleet's own: one instance at the rate it receives.
 """
 
 from __future__ import annotations
@@ -113,9 +114,11 @@ def _simulate_hour(served, llm, rates, n, settings, rng, where) -> list[dict]:
             {**b, "predicted_p99_ms": p[0], "note": "no traffic"}
             for b, p in zip(bases, predicted, strict=True)
         ]
-    if n == 0:
+    if n == 0:  # traffic and no instance: an outage, counted as a miss at every quantile
+        outage = {"p99_ms": math.inf, "p99_low_ms": math.inf, "p99_high_ms": math.inf}
         return [
-            {**b, "predicted_p99_ms": math.inf, "note": "no instance runs", "met": False}
+            {**b, **outage, "predicted_p99_ms": math.inf, "note": "outage: no instance runs"}
+            | {"met": False}
             for b in bases
         ]
     if len(active) > 1 and any(llm[k] for k in active):
