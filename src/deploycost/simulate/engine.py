@@ -165,11 +165,15 @@ def simulate_groups(
     ``DISTRIBUTIONS``; ``policy`` into ``POLICIES`` (``central_queue`` needs one group);
     ``rng`` a ``numpy.random.Generator`` (all randomness comes from it). Requests left in a
     batch that never fills (no maximum queue delay, the arrivals ended) have NaN latency
-    and wait."""
+    and wait. A ``service`` table without a column for every batch size up to a class's
+    maximum is refused (the kernel does not check its reads)."""
     n = len(a)
     servers = len(ready)
     groups = servers // per_group
     classes = len(max_batch)
+    for c in range(classes):
+        if max_batch[c] < 1 or service.shape[1] <= max_batch[c]:
+            raise ValueError("service needs a time for every batch size up to the maximum")
     sigma = math.sqrt(math.log(1.0 + cv * cv)) if kind == 1 else 0.0
     queues = groups * classes
     nxt = np.full(n, -1, np.int64)
