@@ -243,21 +243,27 @@ def run(case: Case, workdir: Path, scenario: Path, tally: Tally) -> None:
     path = Path(case.special) if case.special else workdir / "case.yaml"
     if case.text is not None:
         path.write_bytes(case.text)
-    load: Callable = (
-        (lambda: load_spec_file(path, load_scenario(scenario)))
-        if case.spec
-        else (lambda: load_scenario(path))
-    )
+
+    def load() -> str | None:
+        if case.spec:
+            load_spec_file(path, load_scenario(scenario))
+            return None
+        loaded = load_scenario(path)
+        return None if _finite_costs(loaded) else "a non-finite or negative cost"
+
+    _judge(case, tally, load)
+
+
+def _judge(case: Case, tally: Tally, load: Callable[[], str | None]) -> None:
+    """Run ``load`` (which names a silent failure, or returns None) under the deadline and
+    record the outcome: clean (refused by name), accepted, or a failure."""
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
     try:
-        loaded = load()
-        if not case.spec and loaded.baseline_deployment is not None:
-            total = evaluate(loaded, from_specs(loaded, [loaded.baseline_deployment])).total_per_day
-            if not (np.all(np.isfinite(total)) and np.all(total >= 0)):
-                tally.add(case, "silent", f"total {total}")
-                return
-        if case.must_reject:
+        silent = load()
+        if silent:
+            tally.add(case, "silent", silent)
+        elif case.must_reject:
             tally.add(case, "silent", "accepted a file that must be refused")
         else:
             tally.add(case, "accepted")
@@ -386,22 +392,4 @@ def run_surface(case: Case, workdir: Path, scenario: Path, tally: Tally) -> None
     suffix = {"profile": ".json", "trace": ".csv"}.get(case.kind, ".yaml")
     path = workdir / f"case{suffix}"
     path.write_bytes(case.text)
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
-    try:
-        silent = _load_surface(case, path, scenario)
-        if silent:
-            tally.add(case, "silent", silent)
-        elif case.must_reject:
-            tally.add(case, "silent", "accepted a file that must be refused")
-        else:
-            tally.add(case, "accepted")
-    except DeployCostError:
-        tally.add(case, "clean")
-    except _Timeout:
-        tally.add(case, "hang", f"over {DEADLINE_S} s")
-    except Exception as exc:  # noqa: BLE001 - every other exception is the finding
-        tally.add(case, "traceback", f"{type(exc).__name__}: {exc}")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    _judge(case, tally, lambda: _load_surface(case, path, scenario))

@@ -155,41 +155,34 @@ def test_catalog_row_keys_must_be_printable_names(hand_raw):
         validate_scenario(hand_raw)
 
 
-def _structural(tmp_path, count: int):
+def _attack(tmp_path, count: int, surfaces: bool = False):
+    """``count`` structural attacks (or, with ``surfaces``, attacks on the newer input
+    surfaces), each loaded by its reader; the tally."""
     import numpy as np
 
-    from .fuzz_files import BASE, Tally, cases, run, special_files
+    from .conftest import ROOT
+    from .fuzz_files import BASE, Tally, cases, run, run_surface, special_files, surface_cases
 
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(BASE, encoding="utf-8")
     tally = Tally()
-    for case in cases(np.random.default_rng(7), count, special_files(tmp_path)):
-        run(case, tmp_path, scenario, tally)
+    if surfaces:
+        for case in surface_cases(np.random.default_rng(11), count, ROOT):
+            run_surface(case, tmp_path, scenario, tally)
+    else:
+        for case in cases(np.random.default_rng(7), count, special_files(tmp_path)):
+            run(case, tmp_path, scenario, tally)
     return tally
 
 
 def test_structural_attacks_end_clean_or_accepted_quick(tmp_path):
-    tally = _structural(tmp_path, 60)
+    tally = _attack(tmp_path, 60)
     assert tally.failures == []
     assert tally.clean >= 48  # most attacks must be refused, not merely survived
 
 
-def _surfaces(tmp_path, count: int):
-    import numpy as np
-
-    from .conftest import ROOT
-    from .fuzz_files import BASE, Tally, run_surface, surface_cases
-
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(BASE, encoding="utf-8")
-    tally = Tally()
-    for case in surface_cases(np.random.default_rng(11), count, ROOT):
-        run_surface(case, tmp_path, scenario, tally)
-    return tally
-
-
 def test_the_newer_surfaces_end_clean_or_accepted_quick(tmp_path):
-    tally = _surfaces(tmp_path, 70)
+    tally = _attack(tmp_path, 70, surfaces=True)
     assert tally.failures == []
     assert tally.clean >= 35  # corrupted files are mostly refused, not merely survived
 
@@ -198,7 +191,7 @@ def test_the_newer_surfaces_end_clean_or_accepted_quick(tmp_path):
 def test_the_newer_surfaces_end_clean_or_accepted(tmp_path):
     """Fleet and LLM scenarios, profile results, traces and plan files, 1,400 cases: every
     kind refused cleanly or accepted with finite figures; some of each accepted."""
-    tally = _surfaces(tmp_path, 1400)
+    tally = _attack(tmp_path, 1400, surfaces=True)
     assert tally.failures == []
     assert tally.tried == 1400
     assert all(accepted > 0 for _, _, accepted in tally.by_kind.values()), tally.by_kind
@@ -206,7 +199,7 @@ def test_the_newer_surfaces_end_clean_or_accepted(tmp_path):
 
 @pytest.mark.slow
 def test_structural_attacks_end_clean_or_accepted(tmp_path):
-    tally = _structural(tmp_path, 3000)
+    tally = _attack(tmp_path, 3000)
     assert tally.failures == []
     assert tally.tried == 3000
 
