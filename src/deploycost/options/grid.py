@@ -544,14 +544,16 @@ def _memory_miss(cost: CostModel, grid: ComputeGrid, unit: int, hardware: dict) 
     oom = grid.reason[unit][..., 0] == Reason.OUT_OF_MEMORY  # (H, C, B)
     usable = cost.scn.options.memory_usable_fraction
     h = np.nonzero(oom)[0]
-    over_host = grid.perf.host_gb[m][oom] > hardware["host_gb"][h] * usable
+    device_need, host_need = grid.perf.device_gb[m][oom], grid.perf.host_gb[m][oom]
+    over_host = host_need > hardware["host_gb"][h] * usable
     # an accelerator point whose host part fits failed on the device (an LLM's KV cache too)
     over_device = ~hardware["cpu"][h] & (
-        ~over_host | (grid.perf.device_gb[m][oom] > hardware["device_gb"][h] * usable)
+        ~over_host | (device_need > hardware["device_gb"][h] * usable)
     )
-    kind, axis = ("accelerator", "device_gb") if over_device.any() else ("host", "host_gb")
-    picked = over_device if over_device.any() else ~over_device
-    need = grid.perf.device_gb[m][oom] if kind == "accelerator" else grid.perf.host_gb[m][oom]
+    if over_device.any():
+        kind, axis, need, picked = "accelerator", "device_gb", device_need, over_device
+    else:
+        kind, axis, need, picked = "host", "host_gb", host_need, np.ones(len(h), bool)
     candidates = np.unique(h[picked])
     offers = hardware[axis][candidates]
     return (

@@ -187,25 +187,24 @@ SHAPED = 0.8  # an answer's analytic p99 this near its limit: the limit may have
 def _steps(scn, result, missed, sim, brackets) -> tuple[list[str], bool]:
     """Move each model's limit for the next round; (notes, whether any limit moved)."""
     notes, moved = [], False
-    worst = sim.groupby("model").p99_ms.max()
-    # loosening rests on the high end of each hour's 95 % interval (a cheaper answer from
-    # a lucky run would be an optimistic error); tightening on the estimate, as the verdict
-    high = sim.groupby("model")[["p99_ms", "p99_high_ms"]].max().max(axis=1)
+    # per model its worst hour: the estimate (tightening rests on it, as the verdict does)
+    # and the high end of the 95 % interval (loosening does: a cheaper answer from a lucky
+    # run would be an optimistic error)
+    worst = sim.groupby("model")[["p99_ms", "p99_high_ms"]].max()
     for model, b in brackets.items():
         slo = scn.model(model).latency_limit_ms
         if model not in worst.index:
             continue
-        simulated, predicted = float(worst[model]), _solver_p99(result.plan, model)
+        simulated, predicted = float(worst.p99_ms[model]), _solver_p99(result.plan, model)
         if model in missed:
             b.hi = min(b.hi, predicted)
             step = b.inside(predicted * slo / simulated)
             what = f"{model} simulated {simulated:,.4g} ms > SLO {slo:g} ms"
         else:
             b.lo = max(b.lo, b.limit)
-            upper = float(high[model])
-            if b.limit >= slo or predicted < SHAPED * b.limit or b.closed():
-                continue
-            if not 0 < upper < slo:
+            upper = float(worst.loc[model].max())
+            shaped = b.limit < slo and predicted >= SHAPED * b.limit and not b.closed()
+            if not shaped or not 0 < upper < slo:
                 continue
             step = min(b.inside(b.limit * slo / upper), slo)
             what = f"{model} simulated {simulated:,.4g} ms <= SLO {slo:g} ms"
@@ -251,7 +250,7 @@ def solve_verified(
             + (f" (not simulated: {', '.join(skipped)})" if skipped else "")
             + ("; " + "; ".join(notes) if notes else "")
         )
-        if not moved or (k > 1 and _same(result, previous)):
+        if not moved or _same(result, previous):
             break
         previous = result
         result = _solve(_tightened(scn, _limits(brackets)), backend)

@@ -74,12 +74,13 @@ class Quota(Limit):
         used = float(on.replicas.sum())
         each = float((on.replicas * on.throughput_qps).sum()) / used * ceiling
         allowed = max(used - amount, 0.0)
-        left = max(float(on.arrival_qps.sum()) - allowed * each, 0.0)
+        demand = float(on.arrival_qps.sum())
+        left = max(demand - allowed * each, 0.0)
         who = ", ".join(sorted(set(on.model)))
         return (
             f"quota on {key} ({quota}) is short by {amount:.4g} instances: the "
             f"{allowed:.4g} it leaves {who} carry {allowed * each:,.0f} of "
-            f"{float(on.arrival_qps.sum()):,.0f} requests/s at the {ceiling:.0%} "
+            f"{demand:,.0f} requests/s at the {ceiling:.0%} "
             f"utilisation ceiling, leaving {left:,.0f} requests/s unserved"
         )
 
