@@ -6,6 +6,7 @@ Every table carries ``as_of`` and ``source`` columns; money columns are in the r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -120,9 +121,11 @@ class Catalog:
         frame = frame.infer_objects()
         return replace(self, **{kind: frame})
 
-    def with_partitions(self) -> Catalog:
+    def with_partitions(self, parents: Collection[str] | None = None) -> Catalog:
         """The hardware table with a row per accelerator partition (``partitions.csv``) of
-        a parent row it holds, derived from that parent (replacing earlier derived rows).
+        a parent row it holds, derived from that parent (replacing earlier derived rows;
+        with ``parents``, only the rows derived from those: the others' parents did not
+        change). Rows keep one order: whole instance types, then partitions as listed.
 
         A partition row stands for one node of its parent instance type split into
         ``slices_per_node`` equal slices (one MIG profile on every GPU), each serving as an
@@ -132,42 +135,57 @@ class Catalog:
         node, at the parent's prices (the fleet optimiser prices it under the parent's
         price names; the capacity of one node is that of its slices together)."""
         hw = self.hardware
-        if "partition_of" in hw.columns:
-            hw = hw[hw.partition_of.isna()]
-        parts = self.partitions[self.partitions.parent.isin(hw.index)]
-        rows = []
-        for r in parts.itertuples(index=False):
-            parent = hw.loc[r.parent]
-            slices = int(r.slices_per_gpu) * int(parent.accel_count)
-            rows.append(
-                {
-                    **parent.to_dict(),
-                    "name": r.name,
-                    "accel_count": 1,
-                    "accel_mem_gb": float(r.memory_gb),
-                    "vcpus": max(1, int(parent.vcpus) // slices),
-                    "memory_gib": round(float(parent.memory_gib) / slices, 4),
-                    "source": f"{r.source} | node ({r.parent}): {parent.source}",
-                    "note": f"MIG {r.profile} on every GPU: {slices} slices per node; "
-                    f"prices per node; {r.note}",
-                    "partition_of": r.parent,
-                    "partition_profile": r.profile,
-                    "slices_per_node": slices,
-                    "compute_fraction": float(r.sm_count) / float(r.gpu_sm_count),
-                    "bandwidth_fraction": float(r.bandwidth_fraction),
-                }
+        if "partition_of" not in hw.columns:
+            hw = hw.assign(
+                partition_of=None,
+                partition_profile=None,
+                slices_per_node=np.nan,
+                compute_fraction=np.nan,
+                bandwidth_fraction=np.nan,
             )
-        hw = hw.assign(
-            partition_of=None,
-            partition_profile=None,
-            slices_per_node=np.nan,
-            compute_fraction=np.nan,
-            bandwidth_fraction=np.nan,
-        )
+        derived = hw.partition_of.notna().to_numpy()
+        whole = hw[~derived]
+        parts = self.partitions[self.partitions.parent.isin(whole.index)]
+        redo = parts if parents is None else parts[parts.parent.isin(list(parents))]
+        stale = derived & (parents is None or hw.partition_of.isin(list(parents)).to_numpy())
+        if parents is not None and redo.empty and not stale.any():  # rows added, in place
+            order = np.argsort(derived, kind="stable")
+            if (order == np.arange(len(order))).all():
+                return self
+            return replace(self, hardware=hw.iloc[order])
+        rows = [_partition_row(r, whole.loc[r.parent]) for r in redo.itertuples(index=False)]
+        kept = hw[derived & ~stale]
+        frames = [kept.astype(object)] if len(kept) else []
         if rows:
-            added = pd.DataFrame(rows).set_index("name", drop=False)
-            hw = pd.concat([hw.astype(object), added.astype(object)]).infer_objects()
+            frames.append(pd.DataFrame(rows).set_index("name", drop=False).astype(object))
+        if frames:
+            every = pd.concat(frames)
+            listed = [name for name in parts.index if name in every.index]
+            hw = pd.concat([whole.astype(object), every.loc[listed]]).infer_objects()
+        else:
+            hw = whole
         return replace(self, hardware=hw)
+
+
+def _partition_row(r, parent: pd.Series) -> dict:
+    """The hardware row of partition ``r`` (a ``partitions.csv`` row) of ``parent``."""
+    slices = int(r.slices_per_gpu) * int(parent.accel_count)
+    return {
+        **parent.to_dict(),
+        "name": r.name,
+        "accel_count": 1,
+        "accel_mem_gb": float(r.memory_gb),
+        "vcpus": max(1, int(parent.vcpus) // slices),
+        "memory_gib": round(float(parent.memory_gib) / slices, 4),
+        "source": f"{r.source} | node ({r.parent}): {parent.source}",
+        "note": f"MIG {r.profile} on every GPU: {slices} slices per node; "
+        f"prices per node; {r.note}",
+        "partition_of": r.parent,
+        "partition_profile": r.profile,
+        "slices_per_node": slices,
+        "compute_fraction": float(r.sm_count) / float(r.gpu_sm_count),
+        "bandwidth_fraction": float(r.bandwidth_fraction),
+    }
 
 
 @cache

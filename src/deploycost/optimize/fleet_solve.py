@@ -34,6 +34,7 @@ from deploycost.optimize.limits import (
     fleet_limits,
     quota_hours,
 )
+from deploycost.optimize.prepared import prepared
 from deploycost.optimize.result import (
     FleetAudit,
     FleetPlan,
@@ -59,6 +60,10 @@ TERM = {"reserved_1yr": "a year", "reserved_3yr": "three years"}
 AUDIT_REL_TOL = 1e-6
 
 
+def _cost_and_fleet_options(cost: CostModel):
+    return cost, fleet_options(cost)
+
+
 def solve_fleet(
     scenario,
     backend: str = "scipy-highs",
@@ -79,8 +84,7 @@ def solve_fleet(
         )
     options = options or SolverOptions()
     t0 = time.perf_counter()
-    cost = CostModel(scn, prices)
-    fleet = fleet_options(cost)
+    cost, fleet = prepared(scn, prices, _cost_and_fleet_options)
     if fleet.missing:  # a model no instance serves within its limits: nothing to build
         return SolveResult(
             Status.INFEASIBLE,

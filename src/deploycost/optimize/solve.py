@@ -24,6 +24,7 @@ from deploycost.optimize.fleet_alternatives import fleet_runner_ups
 from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.formulation import Formulation, build
 from deploycost.optimize.layout import tighten_latency
+from deploycost.optimize.prepared import prepared
 from deploycost.optimize.result import (
     DeploymentPlan,
     InfeasibleError,
@@ -148,9 +149,9 @@ def _model_table(
     ledger = result.ledger()
     per_model = (
         ledger[ledger.owner_kind == "model"]
-        .pivot_table(
-            index="owner", columns="component", values="per_day", aggfunc="sum", observed=True
-        )
+        .groupby(["owner", "component"], observed=True)
+        .per_day.sum()
+        .unstack()
         .reindex(columns=["compute", "model_storage", "compression", "people"])
         .fillna(0.0)
         .add_suffix("_per_day")
@@ -276,6 +277,10 @@ def _without_answer(form, backend, options, out, timings, size) -> SolveResult:
     )
 
 
+def _cost_and_options(cost: CostModel):
+    return cost, enumerate_options(cost)
+
+
 def _solve_deployment(
     scn: Scenario,
     backend: str,
@@ -286,8 +291,7 @@ def _solve_deployment(
     solver = get_backend(backend)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    cost = CostModel(scn, prices)
-    option_set = enumerate_options(cost)
+    cost, option_set = prepared(scn, prices, _cost_and_options)
     timings["options_s"] = time.perf_counter() - start
     mark = time.perf_counter()
     form = build(cost, option_set)

@@ -67,7 +67,7 @@ def _apply_overrides(scn: Scenario, problems: list[str]) -> Catalog:
                 if getattr(row, column) is None and not _all_widths_given(row, column):
                     problems.append(f"catalog.{kind}[{name}].{column} is required for a new row")
         catalog = catalog.with_rows(kind, [_catalog_row(row, catalog) for row in rows])
-    return catalog.with_partitions() if scn.catalog.hardware else catalog
+    return catalog.with_partitions(parents=[row.name for row in scn.catalog.hardware])
 
 
 def _all_widths_given(row: Strict, column: str) -> bool:
