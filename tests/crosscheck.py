@@ -17,16 +17,19 @@ def _coupled_or_plain(seed: int) -> dict:
     return random_with_coupled_limits(seed) if seed % 2 else random_scenario(seed)
 
 
-def crosscheck(seeds, make=_coupled_or_plain) -> tuple[list, dict]:
+def crosscheck(seeds, make=_coupled_or_plain, truths: dict | None = None) -> tuple[list, dict]:
     """Every backend against exhaustive enumeration on random small scenarios ``make(seed)``
     (by default half of them with a fusion layer on a quota-limited instance or an owned
-    storage tier); the mismatches and each seed's statuses."""
+    storage tier); the mismatches and each seed's statuses (and in ``truths``, when given,
+    each seed's exhaustive result)."""
     mismatches, statuses = [], {}
     for seed in seeds:
         scn = validate_scenario(make(seed))
         results = {b: solve(scn, backend=b, runner_ups=False) for b in BACKENDS}
         statuses[seed] = {r.status for r in results.values()}
         truth = results["exhaustive"]
+        if truths is not None:
+            truths[seed] = truth
         for backend, result in results.items():
             same = result.status == truth.status and (
                 truth.objective_per_day is None

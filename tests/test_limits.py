@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
-from deploycost.cost.model import CostModel
 from deploycost.errors import ScenarioError
 from deploycost.optimize.formulation import build
 from deploycost.optimize.limits import BY_FAMILY, LIMITS
+from deploycost.optimize.prepared import deployment_options
 from deploycost.optimize.solve import solve
 from deploycost.optimize.solvers import Status
 from deploycost.outputs.export import recommendation
@@ -27,7 +27,7 @@ def _compare(scn) -> dict[str, int]:
     result = solve(scn, runner_ups=False)
     if result.status != Status.OPTIMAL:
         return {}
-    form = build(CostModel(scn))
+    form = build(*deployment_options(scn))  # the options the solve used, not enumerated again
     activity = form.milp.A @ result.solution
     row_of = {name: r for r, name in enumerate(form.milp.row_names)}
     exported = recommendation(scn, result)["limits"]

@@ -322,11 +322,9 @@ def test_tpot_out_of_reach_is_explained():
 def _llm_crosscheck(seeds) -> tuple[list, int]:
     """Every MILP backend against exhaustive enumeration on random small LLM scenarios; the
     mismatches and how many optima deploy the LLM."""
-    mismatches, _ = crosscheck(seeds, random_llm_scenario)
-    with_llm = 0
-    for seed in seeds:
-        truth = solve(validate_scenario(random_llm_scenario(seed)), runner_ups=False)
-        with_llm += bool(truth.ok and len(truth.llm))
+    truths: dict = {}
+    mismatches, _ = crosscheck(seeds, random_llm_scenario, truths)
+    with_llm = sum(bool(truth.ok and len(truth.llm)) for truth in truths.values())
     return mismatches, with_llm
 
 

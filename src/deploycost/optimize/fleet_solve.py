@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.catalog import COMMITTED_PLANS
-from deploycost.cost.model import COMPONENTS, CostModel
+from deploycost.cost.model import COMPONENTS
 from deploycost.cost.prices import PriceVector, plan_price_name, priced_as
 from deploycost.errors import DeployCostError
 from deploycost.optimize.blocks import IN_BLOCKS, solve_in_blocks
@@ -34,7 +34,7 @@ from deploycost.optimize.limits import (
     fleet_limits,
     quota_hours,
 )
-from deploycost.optimize.prepared import prepared
+from deploycost.optimize.prepared import fleet_options_of
 from deploycost.optimize.result import (
     FleetAudit,
     FleetPlan,
@@ -50,7 +50,7 @@ from deploycost.optimize.solvers import (
     fleet_backends,
     get_backend,
 )
-from deploycost.options.capacity import fleet_options, slices_per_node
+from deploycost.options.capacity import slices_per_node
 from deploycost.periods import DAYS_PER_YEAR, HOURS_PER_DAY
 from deploycost.scenario.assumptions import rows_estimates, service_estimates, stated_defaults
 from deploycost.scenario.schema import as_scenario
@@ -58,10 +58,6 @@ from deploycost.scenario.schema import as_scenario
 SHARE_TOL = 1e-6
 TERM = {"reserved_1yr": "a year", "reserved_3yr": "three years"}
 AUDIT_REL_TOL = 1e-6
-
-
-def _cost_and_fleet_options(cost: CostModel):
-    return cost, fleet_options(cost)
 
 
 def solve_fleet(
@@ -84,7 +80,7 @@ def solve_fleet(
         )
     options = options or SolverOptions()
     t0 = time.perf_counter()
-    cost, fleet = prepared(scn, prices, _cost_and_fleet_options)
+    cost, fleet = fleet_options_of(scn, prices)
     if fleet.missing:  # a model no instance serves within its limits: nothing to build
         return SolveResult(
             Status.INFEASIBLE,

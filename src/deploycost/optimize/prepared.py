@@ -20,6 +20,8 @@ import numpy as np
 
 from deploycost.cost.model import CostModel
 from deploycost.cost.prices import PriceVector
+from deploycost.options.capacity import FleetOptions, fleet_options
+from deploycost.options.grid import OptionSet, enumerate_options
 
 _KEPT: dict[int, tuple[PriceVector | None, Callable, Any]] = {}
 _LOCK = threading.Lock()
@@ -40,6 +42,24 @@ def prepared(scn, prices: PriceVector | None, make: Callable[[CostModel], Any]) 
             weakref.finalize(scn, _forget, key)
         _KEPT[key] = (prices, make, value)
     return value
+
+
+def deployment_options(scn, prices: PriceVector | None = None) -> tuple[CostModel, OptionSet]:
+    """The cost model and the options of a single-deployment scenario."""
+    return prepared(scn, prices, _with_options)
+
+
+def fleet_options_of(scn, prices: PriceVector | None = None) -> tuple[CostModel, FleetOptions]:
+    """The cost model and the fleet options of a fleet scenario."""
+    return prepared(scn, prices, _with_fleet_options)
+
+
+def _with_options(cost: CostModel) -> tuple[CostModel, OptionSet]:
+    return cost, enumerate_options(cost)
+
+
+def _with_fleet_options(cost: CostModel) -> tuple[CostModel, FleetOptions]:
+    return cost, fleet_options(cost)
 
 
 def _forget(key: int) -> None:

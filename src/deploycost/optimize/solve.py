@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from deploycost.cost.deployments import from_specs
-from deploycost.cost.model import COMPONENTS, CostModel, Evaluation, evaluate
+from deploycost.cost.model import COMPONENTS, Evaluation, evaluate
 from deploycost.cost.prices import PriceVector
 from deploycost.optimize.audit import ModelFigures, audit
 from deploycost.optimize.explain import explain_infeasible, slack_report
@@ -24,7 +24,7 @@ from deploycost.optimize.fleet_alternatives import fleet_runner_ups
 from deploycost.optimize.fleet_solve import solve_fleet
 from deploycost.optimize.formulation import Formulation, build
 from deploycost.optimize.layout import tighten_latency
-from deploycost.optimize.prepared import prepared
+from deploycost.optimize.prepared import deployment_options
 from deploycost.optimize.result import (
     DeploymentPlan,
     InfeasibleError,
@@ -35,7 +35,6 @@ from deploycost.optimize.result import (
     token_figures,
 )
 from deploycost.optimize.solvers import SolverOptions, Status, get_backend
-from deploycost.options.grid import enumerate_options
 from deploycost.scenario.assumptions import (
     catalog_estimates,
     service_estimates,
@@ -277,10 +276,6 @@ def _without_answer(form, backend, options, out, timings, size) -> SolveResult:
     )
 
 
-def _cost_and_options(cost: CostModel):
-    return cost, enumerate_options(cost)
-
-
 def _solve_deployment(
     scn: Scenario,
     backend: str,
@@ -291,7 +286,7 @@ def _solve_deployment(
     solver = get_backend(backend)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    cost, option_set = prepared(scn, prices, _cost_and_options)
+    cost, option_set = deployment_options(scn, prices)
     timings["options_s"] = time.perf_counter() - start
     mark = time.perf_counter()
     form = build(cost, option_set)

@@ -30,7 +30,10 @@ SCHEMA_VERSION = 1
 
 
 def clean(value):
-    """Plain Python types with rounding that is stable across platforms."""
+    """Plain Python types with rounding that is stable across platforms (a missing value,
+    NaN or NA, as None)."""
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -45,8 +48,7 @@ def clean(value):
 
 
 def rows_of(frame: pd.DataFrame, names: list[str]) -> list[dict]:
-    table = frame.loc[names].reset_index(drop=True)
-    return clean(table.astype(object).where(table.notna(), None).to_dict(orient="records"))
+    return clean(frame.loc[names].to_dict(orient="records"))
 
 
 def inputs_digest(scn: Scenario, names: dict[str, list[str]]) -> str:
