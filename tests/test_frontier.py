@@ -107,15 +107,20 @@ def test_a_floor_no_pool_can_reach_is_infeasible_and_a_row_it_cannot_read_hands_
     assert solver(tighter, SolverOptions()).status == Status.INFEASIBLE
 
 
-def binding_floor(seed: int, models: tuple[int, int] = (4, 8)) -> dict:
+def binding_floor(seed: int, models: tuple[int, int] = (4, 8), one_day: bool = False) -> dict:
     """A small random fleet (``models`` from..to models) whose quality floor lies between
-    the best quality its models can reach and 3 % below it, so that it binds at most draws."""
+    the best quality its models can reach and 3 % below it, so that it binds at most draws.
+    ``one_day``: its normal day all year (no festival day type)."""
     rng = np.random.default_rng(seed)
     raw = random_fleet_scenario(
         seed,
         models=int(rng.integers(models[0], models[1] + 1)),
         pool_size=int(rng.integers(1, 4)),
     )
+    if one_day:
+        workload = raw["workload"]
+        workload["day_types"] = [workload["day_types"][0] | {"days": 365}]
+        workload["peak_qps"] = workload["day_types"][0]["peak_qps"]
     q = raw["fusion"][0]["quality"]
     best = q * (1 + sum(max(DELTA[p] for p in m["allowed_precisions"]) for m in raw["models"]))
     raw["constraints"]["quality_floor"] = round(
@@ -129,7 +134,7 @@ def binding_floor(seed: int, models: tuple[int, int] = (4, 8)) -> dict:
 SMALL_BINDING = 138
 
 
-def _agree(seeds, models: tuple[int, int] = (4, 8)) -> dict:
+def _agree(seeds, models: tuple[int, int] = (4, 8), one_day: bool = False) -> dict:
     """Per seed, the blocks on every backend against one reference: the whole MILP solved
     by HiGHS (whole-MILP agreement between the backends is the fleet oracle's test).
     Per backend: seeds that agree, seeds infeasible for both, and floors raised."""
@@ -147,7 +152,7 @@ def _agree(seeds, models: tuple[int, int] = (4, 8)) -> dict:
     original, blocks.raise_row = blocks.raise_row, counted
     try:
         for seed in seeds:
-            form = build_fleet(CostModel(validate_scenario(binding_floor(seed, models))))
+            form = build_fleet(CostModel(validate_scenario(binding_floor(seed, models, one_day))))
             choice = np.arange(form.z.start, form.z.stop)
             whole = reference(form, SolverOptions())
             assert whole.status in (Status.OPTIMAL, Status.INFEASIBLE), seed
@@ -179,9 +184,10 @@ def test_random_binding_floors_in_blocks_match_the_whole_milp():
 @pytest.mark.slow
 @pytest.mark.parametrize("first", range(100, 160, 5))  # 60 seeds, in parallel parts
 def test_many_random_binding_floors_in_blocks_match_the_whole_milp(first):
-    """4 to 6 models: the whole MILP's time grows steeply with the models,
-    and the blocks' logic is exercised as often (4 to 8 models: the test above)."""
-    for tally in _agree(range(first, first + 5), models=(4, 6)).values():
+    """4 to 6 models, one day type: the whole MILP's time grows steeply with the models
+    and the day types' count columns (one seed took 19 s with two), and the blocks are
+    raised as often (4 to 8 models and two day types: the test above)."""
+    for tally in _agree(range(first, first + 5), models=(4, 6), one_day=True).values():
         assert tally["agree"] + tally["infeasible"] == 5
         assert tally["raised"] >= 1  # the floor bound and was raised block by block
 
