@@ -24,6 +24,10 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from deploycost.pandas_setup import use_python_strings  # noqa: E402
+
+use_python_strings()  # as the command line runs (before the shipped catalog is read)
+
 from deploycost.scenario.synthetic import POOL, random_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -529,3 +529,31 @@ def test_a_fleet_file_with_bad_entries_gets_errors_naming_the_field(tmp_path):
     buys["pools"].append({"pool": pool["pool"], "instance": "nowhere", "on_demand": {}})
     with pytest.raises(ScenarioError, match="not in the scenario"):
         evaluate_fleet(scn, buys)
+
+
+@pytest.mark.slow
+def test_every_shipped_answer_is_the_same_under_either_text_storage():
+    """The command line and the suite store text as Python objects
+    (``deploycost.pandas_setup``); a library caller with pyarrow gets pyarrow strings. Every
+    shipped problem's export document is the same under both (the catalog read again in
+    each)."""
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    from deploycost import catalog
+
+    documents: dict[str, list[dict]] = {}
+    try:
+        for storage in ("pyarrow", "python"):
+            with pd.option_context("mode.string_storage", storage):
+                catalog._shipped.cache_clear()
+                assert str(catalog.load_catalog().hardware.name.dtype.storage) == storage
+                for path in PROBLEMS + FLEET_PROBLEMS:
+                    scn = load_scenario(path)
+                    result = solve(scn, runner_ups=False)
+                    documents.setdefault(path.name, []).append(recommendation(scn, result))
+    finally:
+        catalog._shipped.cache_clear()  # read again in the suite's storage
+    assert len(documents) == len(PROBLEMS) + len(FLEET_PROBLEMS)
+    for name, (arrow, python) in documents.items():
+        assert arrow == python, name

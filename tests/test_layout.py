@@ -14,6 +14,7 @@ RANK = {
     "periods": 0,
     "version": 0,
     "files": 0,
+    "pandas_setup": 0,
     "memory": 0,
     "catalog": 0,
     "seed": 0,

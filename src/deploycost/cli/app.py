@@ -25,6 +25,7 @@ from deploycost.cli.publish import export_command, report_command
 from deploycost.cli.simulate import simulate_command
 from deploycost.cli.solving import solve_command
 from deploycost.errors import ScenarioError
+from deploycost.pandas_setup import use_python_strings
 from deploycost.scenario.schema import (
     load_deployment,
     load_scenario,
@@ -180,6 +181,7 @@ def main() -> None:
     """The console entry point: a command-line usage error (unknown option, a value not
     among the choices) is invalid input, exit 1, like every other; exit 2 stays
     'infeasible'."""
+    use_python_strings()
     try:
         code = app(standalone_mode=False, prog_name="deploycost")
     except typer.Abort:
