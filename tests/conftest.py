@@ -274,3 +274,9 @@ def line_sweep(name: str, select: str, start: float, stop: float, points: int) -
         "points": points,
         "parameters": [{"name": name, "select": select, "range": {"start": start, "stop": stop}}],
     }
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests first (in their order), then the rest: with the long checks started
+    early, the two workers end together instead of one waiting on a 30 s test at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -12,6 +12,8 @@ is reported at once as ``path must ..., got value``.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
-from deploycost.catalog import Catalog
+from deploycost.catalog import Catalog, load_catalog
 from deploycost.errors import ScenarioError
 from deploycost.scenario.checks import (
     _apply_overrides,
@@ -200,13 +202,30 @@ def cross_check(scn: Scenario, source: str = "scenario") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and validate a scenario file (bounded: see ``scenario.yamlfile``); each
-    problem names the file, line and column of its field."""
+    problem names the file, line and column of its field.
+
+    The file is read every time; a text read before (same path, same bytes, same shipped
+    catalog) gives the same frozen ``Scenario`` object again, so a process that loads one
+    file twice (``diff``, ``report``, a test suite) also reuses the options its solves
+    enumerated (``optimize.prepared``)."""
     text = read_input(path)
+    key = (str(path), hashlib.sha256(text.encode("utf-8")).hexdigest(), id(load_catalog()))
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
     raw = parse_yaml(text, str(path))
     try:
-        return validate_scenario(raw, str(path))
+        scn = validate_scenario(raw, str(path))
     except ScenarioError as exc:
         raise ScenarioError(with_locations(exc.problems, text, str(path)), exc.source) from None
+    _LOADED[key] = scn
+    if len(_LOADED) > LOADED_KEPT:
+        _LOADED.popitem(last=False)
+    return scn
+
+
+LOADED_KEPT = 16  # scenario files kept validated, the least recently loaded dropped first
+_LOADED: OrderedDict[tuple[str, str, int], Scenario] = OrderedDict()
 
 
 def as_scenario(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
