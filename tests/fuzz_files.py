@@ -248,8 +248,7 @@ def run(case: Case, workdir: Path, scenario: Path, tally: Tally) -> None:
         if case.spec:
             load_spec_file(path, load_scenario(scenario))
             return None
-        loaded = load_scenario(path)
-        return None if _finite_costs(loaded) else "a non-finite or negative cost"
+        return _scenario_costs(path)
 
     _judge(case, tally, load)
 
@@ -360,18 +359,26 @@ def surface_cases(rng: np.random.Generator, count: int, root: Path) -> Iterator[
             yield Case(kind, *_number(rng, plan))
 
 
-def _finite_costs(scn) -> bool:
-    if scn.baseline_deployment is None:
+def _finite_costs(scn, spec=None) -> bool:
+    """The deployment ``spec`` (by default the scenario's baseline, if it has one) costs a
+    finite, non-negative amount."""
+    spec = scn.baseline_deployment if spec is None else spec
+    if spec is None:
         return True
-    total = evaluate(scn, from_specs(scn, [scn.baseline_deployment])).total_per_day
+    total = evaluate(scn, from_specs(scn, [spec])).total_per_day
     return bool(np.all(np.isfinite(total)) and np.all(total >= 0))
+
+
+def _scenario_costs(path: Path) -> str | None:
+    """Load the scenario at ``path``; a silent failure when its baseline's cost is not
+    finite and non-negative."""
+    return None if _finite_costs(load_scenario(path)) else "a non-finite or negative cost"
 
 
 def _load_surface(case: Case, path: Path, scenario: Path) -> str | None:
     """Load ``path`` as ``case.kind`` says; a string names a silent failure."""
     if case.kind.startswith(("fleet", "llm")):
-        scn = load_scenario(path)
-        return None if _finite_costs(scn) else "a non-finite or negative cost"
+        return _scenario_costs(path)
     if case.kind == "profile":
         got = read_result(path)
         figures = [got.output_tokens_per_s, got.output_tokens]
@@ -383,8 +390,7 @@ def _load_surface(case: Case, path: Path, scenario: Path) -> str | None:
     spec = load_plan_file(scn, path)
     if isinstance(spec, dict):
         return None
-    total = evaluate(scn, from_specs(scn, [spec])).total_per_day
-    return None if np.all(np.isfinite(total)) and np.all(total >= 0) else "plan cost"
+    return None if _finite_costs(scn, spec) else "plan cost"
 
 
 def run_surface(case: Case, workdir: Path, scenario: Path, tally: Tally) -> None:

@@ -36,7 +36,7 @@ def prepared(scn, prices: PriceVector | None, make: Callable[[CostModel], Any]) 
     key = id(scn)  # the entry holds scn, so no other object can take its id meanwhile
     with _LOCK:
         kept = _KEPT.get(key)
-        if kept is not None and kept[0] is scn and kept[1] is prices and kept[2] is make:
+        if kept is not None and kept[1] is prices and kept[2] is make:
             _KEPT.move_to_end(key)
             return kept[3]
     value = make(CostModel(scn, prices))

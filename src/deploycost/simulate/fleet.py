@@ -117,8 +117,13 @@ def _simulate_hour(served, llm, rates, n, settings, rng, where) -> list[dict]:
     if n == 0:  # traffic and no instance: an outage, counted as a miss at every quantile
         outage = {"p99_ms": math.inf, "p99_low_ms": math.inf, "p99_high_ms": math.inf}
         return [
-            {**b, **outage, "predicted_p99_ms": math.inf, "note": "outage: no instance runs"}
-            | {"met": False}
+            {
+                **b,
+                **outage,
+                "predicted_p99_ms": math.inf,
+                "note": "outage: no instance runs",
+                "met": False,
+            }
             for b in bases
         ]
     if len(active) > 1 and any(llm[k] for k in active):
